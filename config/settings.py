@@ -1,0 +1,76 @@
+"""citebot's settings: one object, built once at start-up and passed down.
+
+Every value can be set from the environment with the ``CITEBOT_`` prefix (``CITEBOT_DATA_DIR``,
+``CITEBOT_MODEL``, ...) or from a ``.env`` file in the working directory. Nothing else in the
+project reads environment variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Configuration of the indexer, the retrieval and the interfaces."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        default=Path("citebot-data"), description="Where SQLite and the vector indexes live."
+    )
+    model: str = Field(
+        default=BUNDLED_MODEL,
+        description=(
+            "Embedding model: a sentence-transformers name or path, or "
+            f"'{BUNDLED_MODEL}' for the copy that ships with the package."
+        ),
+    )
+    query_encoder: str = Field(
+        default="auto",
+        description="Query encoder backend: 'auto' (ONNX when available), 'onnx' or 'torch'.",
+    )
+    embed_batch_size: int = Field(default=64, ge=1)
+    approximate_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Above this many vectors a collection uses an approximate (HNSW) index.",
+    )
+
+    # Retrieval
+    candidates: int = Field(default=50, ge=5, description="Candidates taken from each retriever.")
+    passages: int = Field(default=8, ge=1, description="Passages returned with an answer.")
+    max_quotes: int = Field(default=3, ge=1, le=10)
+    min_score: float = Field(
+        default=0.30,
+        description="Calibrated relevance below which citebot says it has no answer.",
+    )
+
+    # Getting articles in
+    max_article_bytes: int = Field(default=5_000_000, ge=1_000)
+    fetch_timeout_s: float = Field(default=20.0, gt=0)
+    extract_timeout_s: float = Field(default=30.0, gt=0)
+    fetch_allow_networks: tuple[str, ...] = Field(
+        default=(), description="CIDRs that may be fetched although private (self-hosting)."
+    )
+    fetch_use_env_proxy: bool = False
+
+    # Discord
+    discord_token: SecretStr | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    dev_guild_id: int | None = None
+    ask_cooldown_s: float = Field(default=5.0, ge=0)
+    add_quota_per_hour: int = Field(default=30, ge=1)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database, the source of truth."""
+        return self.data_dir / "citebot.sqlite3"

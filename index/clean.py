@@ -1,0 +1,140 @@
+"""Splitting an article's text into paragraphs and dropping what is not the article.
+
+Cleaning is conservative: it only ever drops whole paragraphs (a title repeated as a body line,
+exact and near duplicates, boilerplate such as "Related news" or share prompts). A kept
+paragraph is stored exactly as it came in, less surrounding whitespace, so that every quote taken
+from it stays verbatim.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Whole-paragraph boilerplate, matched case-insensitively against the stripped paragraph.
+_BOILERPLATE = re.compile(
+    r"""^(?:
+        (?:related|more|recommended|popular|trending|latest|top)\s+
+            (?:news|articles?|stories|story|content|coverage|posts|reading|videos?|topics?)
+      | (?:advertisement|advertising|sponsored(?:\s+content)?|ad|promoted|paid\s+content)
+      | \[an\s+error\s+occurred\s+while\s+processing\s+(?:this|the)\s+directive\]
+      | (?:share|share\s+this(?:\s+(?:article|story|page|post))?|tweet|e-?mail|print|copy\s+link)
+            (?:\s+on\s+\w+)?
+      | share\s+(?:on|via|to)\s+.{1,40}
+      | (?:subscribe|sign\s+up|register|log\s*in|sign\s+in)\b.{0,100}
+      | (?:click|tap)\s+here\b.{0,100}
+      | (?:read|see)\s+(?:more|also|next)\b.{0,100}
+      | follow\s+(?:us|@\w+)\b.{0,100}
+      | (?:©|\(c\)|copyright)\s.{0,120}
+      | all\s+rights\s+reserved\.?
+      | (?:skip\s+to\s+(?:main\s+)?content|back\s+to\s+top|loading\.{0,3}|comments?|
+         leave\s+a\s+comment|continue\s+reading|we\s+use\s+cookies\b.{0,160})
+    )[\s.:!]*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_MAX_BOILERPLATE_CHARS = 200
+_SHINGLE = 3
+_NEAR_DUPLICATE = 0.85
+_MIN_WORDS_FOR_NEAR = 8
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A paragraph that cleaning removed, and why."""
+
+    text: str
+    reason: str  # "title" | "duplicate" | "near-duplicate" | "boilerplate" | "empty"
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """The paragraphs kept, in order, and those dropped."""
+
+    paragraphs: tuple[str, ...]
+    dropped: tuple[Dropped, ...]
+
+
+def normalise(text: str) -> str:
+    """Case-folded text with punctuation removed and whitespace folded (for comparisons only)."""
+    text = unicodedata.normalize("NFKD", text).casefold()
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    return " ".join(text.split())
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split text into paragraphs: blank lines separate them, and so do single line breaks
+    unless a block is hard-wrapped prose, which stays one paragraph (newlines kept)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    for block in re.split(r"\n[ \t\f\v]*\n", text):
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        if len(lines) > 1 and _hard_wrapped(lines):
+            out.append(block.strip())
+        else:
+            out.extend(ln.strip() for ln in lines)
+    return out
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """True when the lines look like one paragraph wrapped at a fixed width."""
+    body = [ln.rstrip() for ln in lines[:-1]]
+    if min(len(ln) for ln in body) < 40:
+        return False
+    ending = sum(1 for ln in body if ln.endswith((".", "!", "?", '"', "”", ":")))
+    widths = [len(ln) for ln in body]
+    return ending <= len(body) // 2 and max(widths) - min(widths) <= 30
+
+
+def is_boilerplate(paragraph: str) -> bool:
+    """Whether a whole paragraph is site furniture rather than article text."""
+    stripped = paragraph.strip()
+    return len(stripped) <= _MAX_BOILERPLATE_CHARS and bool(_BOILERPLATE.match(stripped))
+
+
+def clean_paragraphs(title: str | None, paragraphs: list[str]) -> Cleaned:
+    """Drop repeated titles, duplicates, near duplicates and boilerplate; keep the rest as is."""
+    title_key = normalise(title or "")
+    seen: set[str] = set()
+    shingles: list[set[tuple[str, ...]]] = []
+    kept: list[str] = []
+    dropped: list[Dropped] = []
+    for raw in paragraphs:
+        text = raw.strip()
+        key = normalise(text)
+        reason = None
+        if not key:
+            reason = "empty"
+        elif title_key and key == title_key:
+            reason = "title"
+        elif is_boilerplate(text):
+            reason = "boilerplate"
+        elif key in seen:
+            reason = "duplicate"
+        else:
+            grams = _shingles(key)
+            if grams and any(_jaccard(grams, other) >= _NEAR_DUPLICATE for other in shingles):
+                reason = "near-duplicate"
+            elif grams:
+                shingles.append(grams)
+        if reason:
+            if text:
+                dropped.append(Dropped(text, reason))
+            continue
+        seen.add(key)
+        kept.append(text)
+    return Cleaned(tuple(kept), tuple(dropped))
+
+
+def _shingles(key: str) -> set[tuple[str, ...]]:
+    words = key.split()
+    if len(words) < _MIN_WORDS_FOR_NEAR:
+        return set()
+    return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
+def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    return len(a & b) / len(a | b)

@@ -1,0 +1,68 @@
+"""Domain errors of citebot's core.
+
+Interfaces (the command-line tool, the Discord bot) translate these into messages a person can
+act on; anything else is unexpected and is logged once by the interface's global handler.
+
+    CitebotError
+    ├── ArticleError                  an article could not be added
+    │   ├── FetchError                a URL could not be fetched
+    │   │   ├── BlockedURLError       scheme, port or address is not allowed (SSRF guard)
+    │   │   ├── FetchTimeoutError     the server was too slow
+    │   │   └── HTTPStatusError       the server answered with an error status
+    │   ├── TooLargeError             the document is over the size limit
+    │   ├── UnsupportedContentError   not HTML, plain text or Markdown
+    │   └── ExtractionError           no usable article text could be extracted
+    ├── NotFoundError                 no such article in this collection
+    ├── IndexMismatchError            the vector index was built with another model
+    └── StorageError                  the data directory could not be read or written
+"""
+
+from __future__ import annotations
+
+
+class CitebotError(Exception):
+    """Base of every error citebot reports to a person."""
+
+
+class ArticleError(CitebotError):
+    """An article could not be added."""
+
+
+class FetchError(ArticleError):
+    """A URL could not be fetched."""
+
+
+class BlockedURLError(FetchError):
+    """The URL's scheme, port or address is not allowed."""
+
+
+class FetchTimeoutError(FetchError):
+    """The server did not answer in time."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+
+class TooLargeError(ArticleError):
+    """The document is larger than the configured limit."""
+
+
+class UnsupportedContentError(ArticleError):
+    """The document is not HTML, plain text or Markdown."""
+
+
+class ExtractionError(ArticleError):
+    """No usable article text could be extracted."""
+
+
+class NotFoundError(CitebotError):
+    """No such article in this collection."""
+
+
+class IndexMismatchError(CitebotError):
+    """The vector index was built with another embedding model."""
+
+
+class StorageError(CitebotError):
+    """The data directory could not be read or written."""

@@ -1,0 +1,105 @@
+"""From raw text to a PreparedArticle: clean, split, attribute speakers, cut embedding windows.
+
+Pure functions; nothing here touches storage or the model beyond counting tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from index.clean import clean_paragraphs, normalise, split_paragraphs
+from index.errors import ExtractionError
+from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
+from index.segment import sentence_spans, windows
+from index.speakers import attribute, last_named_speaker
+
+_TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid)$", re.I)
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL an article is known by: lower-case host, no fragment, no tracking parameters."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return url.strip()
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+def content_hash(paragraphs: tuple[str, ...] | list[str]) -> str:
+    """A hash of the cleaned text, insensitive to case, punctuation and spacing."""
+    joined = "\n".join(normalise(p) for p in paragraphs)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def article_id_for(url: str | None, digest: str) -> str:
+    """A short stable id: from the canonical URL when there is one, else from the content."""
+    basis = canonical_url(url) or digest
+    return hashlib.sha256(basis.encode()).hexdigest()[:12]
+
+
+def embedding_text(title: str, paragraphs: list[str], index: int, window: str) -> str:
+    """What a window is embedded as: the article's title, then the window itself."""
+    return f"{title}\n\n{window}" if title else window
+
+
+def prepare(
+    *,
+    title: str,
+    text: str,
+    count_tokens: Callable[[str], int],
+    max_tokens: int,
+    url: str | None = None,
+    source: str | None = None,
+    published: str | None = None,
+    author: str | None = None,
+) -> PreparedArticle:
+    """Clean and split an article and cut its embedding windows.
+
+    Raises ExtractionError when nothing of the article is left after cleaning.
+    """
+    title = " ".join(title.split()) or "Untitled"
+    cleaned = clean_paragraphs(title, split_paragraphs(text))
+    if not cleaned.paragraphs:
+        raise ExtractionError(f"{title!r} has no article text left after cleaning.")
+    paragraphs = _attribute(list(cleaned.paragraphs))
+    chunks = rechunk(title, [p.text for p in paragraphs], [p.sentences for p in paragraphs],
+                     count_tokens, max_tokens)
+    return PreparedArticle(
+        title=title, url=url, canonical_url=canonical_url(url), source=source,
+        published=published, author=author, content_hash=content_hash(cleaned.paragraphs),
+        paragraphs=tuple(paragraphs), chunks=tuple(chunks),
+        dropped=tuple(f"{d.reason}: {d.text[:80]}" for d in cleaned.dropped),
+    )
+
+
+def _attribute(texts: list[str]) -> list[PreparedParagraph]:
+    out: list[PreparedParagraph] = []
+    previous: str | None = None
+    for text in texts:
+        spans = sentence_spans(text) or [(0, len(text))]
+        speakers = attribute([text[s:e] for s, e in spans], previous)
+        previous = last_named_speaker(speakers, previous)
+        sentences = tuple(Sentence(s, e, who) for (s, e), who in zip(spans, speakers, strict=True))
+        out.append(PreparedParagraph(text, sentences))
+    return out
+
+
+def rechunk(
+    title: str, texts: list[str], sentences: list[tuple[Sentence, ...]],
+    count_tokens: Callable[[str], int], max_tokens: int,
+) -> list[Chunk]:
+    """Embedding windows for stored paragraphs (used by rebuild, possibly with a new model)."""
+    prefix_tokens = count_tokens(embedding_text(title, [], 0, "")) if title else 0
+    budget = max(16, max_tokens - prefix_tokens)
+    chunks: list[Chunk] = []
+    for i, (text, sents) in enumerate(zip(texts, sentences, strict=True)):
+        spans = [(s.start, s.end) for s in sents] or [(0, len(text))]
+        for start, end in windows(text, spans, count_tokens, budget):
+            chunks.append(Chunk(i, start, end, embedding_text(title, texts, i, text[start:end])))
+    return chunks

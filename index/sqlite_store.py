@@ -1,0 +1,363 @@
+"""SQLite, the source of truth: articles, paragraphs, sentences, speakers, chunk vectors and the
+FTS5 table for BM25. One database for every collection; every query names its collection.
+
+Each thread gets its own connection (WAL mode), so readers never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import NotFoundError, StorageError
+from index.models import Article, Passage, PreparedArticle, Sentence
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collections(
+    name TEXT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0, model TEXT, dim INTEGER);
+CREATE TABLE IF NOT EXISTS articles(
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL, collection TEXT NOT NULL, title TEXT NOT NULL, source TEXT, url TEXT,
+    canonical_url TEXT, published TEXT, author TEXT, content_hash TEXT NOT NULL,
+    paragraph_count INTEGER NOT NULL, added_at TEXT NOT NULL, added_by TEXT,
+    UNIQUE(collection, id));
+CREATE INDEX IF NOT EXISTS articles_url ON articles(collection, canonical_url);
+CREATE INDEX IF NOT EXISTS articles_hash ON articles(collection, content_hash);
+CREATE TABLE IF NOT EXISTS paragraphs(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_pk INTEGER NOT NULL REFERENCES articles(pk) ON DELETE CASCADE,
+    number INTEGER NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_pk, number);
+CREATE TABLE IF NOT EXISTS sentences(
+    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, speaker TEXT,
+    PRIMARY KEY(paragraph_id, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id) ON DELETE CASCADE,
+    collection TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    live INTEGER NOT NULL DEFAULT 1, vector BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection, live, id);
+CREATE INDEX IF NOT EXISTS chunks_paragraph ON chunks(paragraph_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS paragraphs_fts USING fts5(
+    text, title, collection UNINDEXED, article_pk UNINDEXED,
+    tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER IF NOT EXISTS paragraphs_fts_delete AFTER DELETE ON paragraphs BEGIN
+    DELETE FROM paragraphs_fts WHERE rowid = old.id; END;
+CREATE TABLE IF NOT EXISTS feedback(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, question TEXT NOT NULL,
+    quotes TEXT NOT NULL, vote INTEGER NOT NULL, user_id TEXT, created_at TEXT NOT NULL);
+"""
+
+_ARTICLE_COLS = (
+    "a.id, a.collection, a.title, a.source, a.url, a.published, a.author, a.content_hash, "
+    "a.paragraph_count, a.added_at, a.added_by"
+)
+_STOPWORDS = frozenset(
+    "a an and are as at be been but by did do does for from had has have he her his how i in "
+    "into is it its of on or she that the their them they this to was were what when where "
+    "which who whom why will with would you your about after said say says".split()
+)
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    """Articles and passages of every collection in one SQLite database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db().executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"Cannot open the database {path}: {exc}") from exc
+
+    # -- connections ---------------------------------------------------------------------
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        db = self.db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- collections ---------------------------------------------------------------------
+    def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:
+        """(generation, model, dim) of a collection; (0, None, None) when it is new."""
+        row = self.db().execute(
+            "SELECT generation, model, dim FROM collections WHERE name = ?", (collection,)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else (0, None, None)
+
+    def bump(self, db: sqlite3.Connection, collection: str, model: str, dim: int) -> int:
+        """Advance a collection's generation inside a write transaction; returns the new one."""
+        db.execute(
+            "INSERT INTO collections(name, generation, model, dim) VALUES (?, 1, ?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET generation = generation + 1, model = ?, dim = ?",
+            (collection, model, dim, model, dim),
+        )
+        return int(db.execute(
+            "SELECT generation FROM collections WHERE name = ?", (collection,)).fetchone()[0])
+
+    def collections(self) -> list[str]:
+        rows = self.db().execute(
+            "SELECT DISTINCT collection FROM articles ORDER BY collection").fetchall()
+        return [r[0] for r in rows]
+
+    # -- articles ------------------------------------------------------------------------
+    def find_existing(
+        self, collection: str, article_id: str, canonical_url: str | None, content_hash: str
+    ) -> Article | None:
+        """An article that is the same as this one: same id, canonical URL or content."""
+        row = self.db().execute(
+            f"SELECT {_ARTICLE_COLS} FROM articles a WHERE a.collection = ? AND (a.id = ? "
+            "OR (a.canonical_url IS NOT NULL AND a.canonical_url = ?) OR a.content_hash = ?) "
+            "ORDER BY a.id = ? DESC LIMIT 1",
+            (collection, article_id, canonical_url, content_hash, article_id),
+        ).fetchone()
+        return Article(*row) if row else None
+
+    def insert_article(
+        self, db: sqlite3.Connection, collection: str, article_id: str, art: PreparedArticle,
+        vectors: np.ndarray, added_by: str | None,
+    ) -> tuple[Article, list[int]]:
+        """Insert an article with its paragraphs, sentences and chunks; returns the chunk ids."""
+        added_at = utcnow()
+        cur = db.execute(
+            "INSERT INTO articles(id, collection, title, source, url, canonical_url, published, "
+            "author, content_hash, paragraph_count, added_at, added_by) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article_id, collection, art.title, art.source, art.url, art.canonical_url,
+             art.published, art.author, art.content_hash, len(art.paragraphs), added_at,
+             added_by),
+        )
+        pk = cur.lastrowid
+        para_ids: list[int] = []
+        for number, para in enumerate(art.paragraphs, 1):
+            pid = db.execute(
+                "INSERT INTO paragraphs(article_pk, number, text) VALUES (?, ?, ?)",
+                (pk, number, para.text)).lastrowid
+            assert pid is not None
+            para_ids.append(pid)
+            db.executemany(
+                'INSERT INTO sentences(paragraph_id, idx, start, "end", speaker) '
+                "VALUES (?,?,?,?,?)",
+                [(pid, i, s.start, s.end, s.speaker) for i, s in enumerate(para.sentences)])
+            db.execute(
+                "INSERT INTO paragraphs_fts(rowid, text, title, collection, article_pk) "
+                "VALUES (?,?,?,?,?)", (pid, para.text, art.title, collection, pk))
+        chunk_ids = self.insert_chunks(
+            db, collection, [(para_ids[c.paragraph], c.start, c.end) for c in art.chunks],
+            vectors, live=True)
+        article = Article(article_id, collection, art.title, art.source, art.url, art.published,
+                          art.author, art.content_hash, len(art.paragraphs), added_at, added_by)
+        return article, chunk_ids
+
+    def insert_chunks(
+        self, db: sqlite3.Connection, collection: str, spans: Sequence[tuple[int, int, int]],
+        vectors: np.ndarray, *, live: bool,
+    ) -> list[int]:
+        ids: list[int] = []
+        for (pid, start, end), vec in zip(spans, vectors, strict=True):
+            cid = db.execute(
+                'INSERT INTO chunks(paragraph_id, collection, start, "end", live, vector) '
+                "VALUES (?,?,?,?,?,?)",
+                (pid, collection, start, end, int(live),
+                 np.asarray(vec, np.float32).tobytes())).lastrowid
+            assert cid is not None
+            ids.append(cid)
+        return ids
+
+    def delete_article(self, db: sqlite3.Connection, collection: str, article_id: str) -> list[int]:
+        """Delete an article and everything under it; returns the ids of its live chunks."""
+        row = db.execute("SELECT pk FROM articles WHERE collection = ? AND id = ?",
+                         (collection, article_id)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No article {article_id!r} in collection {collection!r}.")
+        chunk_ids = [r[0] for r in db.execute(
+            "SELECT c.id FROM chunks c JOIN paragraphs p ON p.id = c.paragraph_id "
+            "WHERE p.article_pk = ? AND c.live = 1", (row[0],))]
+        db.execute("DELETE FROM articles WHERE pk = ?", (row[0],))
+        return chunk_ids
+
+    def get_article(self, collection: str, article_id: str) -> Article:
+        row = self.db().execute(
+            f"SELECT {_ARTICLE_COLS} FROM articles a WHERE a.collection = ? AND a.id = ?",
+            (collection, article_id)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No article {article_id!r} in collection {collection!r}.")
+        return Article(*row)
+
+    def list_articles(
+        self, collection: str, *, limit: int = 1000, offset: int = 0, search: str | None = None
+    ) -> list[Article]:
+        """Articles newest first, optionally those whose title or id contains ``search``."""
+        sql = f"SELECT {_ARTICLE_COLS} FROM articles a WHERE a.collection = ?"
+        args: list[object] = [collection]
+        if search:
+            sql += " AND (a.title LIKE ? ESCAPE '\\' OR a.id LIKE ? ESCAPE '\\')"
+            pat = "%" + re.sub(r"([\\%_])", r"\\\1", search) + "%"
+            args += [pat, pat]
+        sql += " ORDER BY a.added_at DESC, a.pk DESC LIMIT ? OFFSET ?"
+        rows = self.db().execute(sql, (*args, limit, offset)).fetchall()
+        return [Article(*r) for r in rows]
+
+    def counts(self, collection: str) -> dict[str, int]:
+        db = self.db()
+        return {
+            "articles": db.execute("SELECT count(*) FROM articles WHERE collection = ?",
+                                   (collection,)).fetchone()[0],
+            "paragraphs": db.execute(
+                "SELECT count(*) FROM paragraphs p JOIN articles a ON a.pk = p.article_pk "
+                "WHERE a.collection = ?", (collection,)).fetchone()[0],
+            "chunks": db.execute("SELECT count(*) FROM chunks WHERE collection = ? AND live = 1",
+                                 (collection,)).fetchone()[0],
+        }
+
+    # -- passages and vectors ------------------------------------------------------------
+    def passages(self, collection: str, ids: Sequence[int]) -> dict[int, Passage]:
+        """Passages by paragraph id, restricted to one collection, with their sentences."""
+        if not ids:
+            return {}
+        db = self.db()
+        marks = ",".join("?" * len(ids))
+        rows = db.execute(
+            f"SELECT p.id, p.number, p.text, {_ARTICLE_COLS} FROM paragraphs p "
+            f"JOIN articles a ON a.pk = p.article_pk WHERE a.collection = ? AND p.id IN ({marks})",
+            (collection, *ids)).fetchall()
+        sentences: dict[int, list[Sentence]] = {}
+        for pid, start, end, speaker in db.execute(
+            f'SELECT paragraph_id, start, "end", speaker FROM sentences '
+            f"WHERE paragraph_id IN ({marks}) ORDER BY paragraph_id, idx", tuple(ids)):
+            sentences.setdefault(pid, []).append(Sentence(start, end, speaker))
+        return {
+            r[0]: Passage(r[0], Article(*r[3:]), r[1], r[2], tuple(sentences.get(r[0], ())))
+            for r in rows
+        }
+
+    def article_paragraph_ids(self, collection: str, article_id: str) -> list[int]:
+        return [r[0] for r in self.db().execute(
+            "SELECT p.id FROM paragraphs p JOIN articles a ON a.pk = p.article_pk "
+            "WHERE a.collection = ? AND a.id = ? ORDER BY p.number", (collection, article_id))]
+
+    def chunk_paragraphs(self, ids: Sequence[int]) -> dict[int, int]:
+        """Paragraph id of each chunk id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return dict(self.db().execute(
+            f"SELECT id, paragraph_id FROM chunks WHERE id IN ({marks})", tuple(ids)).fetchall())
+
+    def live_chunk_ids(self, collection: str) -> np.ndarray:
+        rows = self.db().execute(
+            "SELECT id FROM chunks WHERE collection = ? AND live = 1", (collection,)).fetchall()
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows))
+
+    def chunk_vectors(
+        self, collection: str, ids: Sequence[int] | None = None, *, paragraph_ids:
+        Sequence[int] | None = None, dim: int, live: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(chunk ids, paragraph ids, vectors) of live (or staged) chunks, all or selected."""
+        sql = "SELECT id, paragraph_id, vector FROM chunks WHERE collection = ? AND live = ?"
+        args: list[object] = [collection, int(live)]
+        for column, values in (("id", ids), ("paragraph_id", paragraph_ids)):
+            if values is not None:
+                sql += f" AND {column} IN ({','.join('?' * len(values))})"
+                args += list(values)
+        rows = self.db().execute(sql, args).fetchall()
+        cids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        pids = np.fromiter((r[1] for r in rows), np.int64, len(rows))
+        vecs = np.frombuffer(b"".join(r[2] for r in rows), np.float32).reshape(len(rows), dim)
+        return cids, pids, vecs
+
+    # -- lexical -------------------------------------------------------------------------
+    def lexical_search(
+        self, collection: str, question: str, k: int, article_id: str | None = None
+    ) -> list[tuple[int, float]]:
+        """BM25 over paragraphs: (paragraph id, score), best first (higher is better)."""
+        terms = query_terms(question)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        sql = ("SELECT rowid, bm25(paragraphs_fts, 1.0, 0.25) AS s FROM paragraphs_fts "
+               "WHERE paragraphs_fts MATCH ? AND collection = ?")
+        args: list[object] = [match, collection]
+        if article_id is not None:
+            sql += (" AND article_pk = (SELECT pk FROM articles WHERE collection = ? AND id = ?)")
+            args += [collection, article_id]
+        sql += " ORDER BY s LIMIT ?"
+        try:
+            rows = self.db().execute(sql, (*args, k)).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"Lexical search failed: {exc}") from exc
+        return [(r[0], -r[1]) for r in rows]
+
+    # -- feedback ------------------------------------------------------------------------
+    def record_feedback(
+        self, collection: str, question: str, quotes: list[dict[str, object]], vote: int,
+        user_id: str | None,
+    ) -> None:
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO feedback(collection, question, quotes, vote, user_id, created_at) "
+                "VALUES (?,?,?,?,?,?)",
+                (collection, question, json.dumps(quotes), vote, user_id, utcnow()))
+
+    def meta_get(self, key: str) -> str | None:
+        row = self.db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        with self.write() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                       "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct content words of a question, for the FTS5 query (quoted, so never syntax)."""
+    words = re.findall(r"\w+", text.lower())
+    seen: dict[str, None] = {}
+    for w in words:
+        if w not in _STOPWORDS and (len(w) > 1 or w.isdigit()):
+            seen.setdefault(w.replace('"', ""), None)
+    return list(seen)[:64]
