@@ -35,7 +35,7 @@ _BOILERPLATE = re.compile(
 )
 _MAX_BOILERPLATE_CHARS = 200
 _SHINGLE = 3
-_NEAR_DUPLICATE = 0.85
+_NEAR_DUPLICATE = 0.8  # share of a paragraph's word triples found in an earlier one
 _MIN_WORDS_FOR_NEAR = 8
 
 
@@ -116,7 +116,7 @@ def clean_paragraphs(title: str | None, paragraphs: list[str]) -> Cleaned:
             reason = "duplicate"
         else:
             grams = _shingles(key)
-            if grams and any(_jaccard(grams, other) >= _NEAR_DUPLICATE for other in shingles):
+            if grams and any(_contained(grams, other) >= _NEAR_DUPLICATE for other in shingles):
                 reason = "near-duplicate"
             elif grams:
                 shingles.append(grams)
@@ -136,5 +136,6 @@ def _shingles(key: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
 
 
-def _jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
-    return len(a & b) / len(a | b)
+def _contained(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
+    """How much of ``a`` (a later paragraph) is already in ``b`` (an earlier one)."""
+    return len(a & b) / len(a)

@@ -7,6 +7,7 @@ semantics.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -73,7 +74,8 @@ class SentenceTransformerEmbedder:
         return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        ids = self._tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(ids["input_ids"])
 
 
 class HashEmbedder:
@@ -105,6 +107,7 @@ class HashEmbedder:
         return len(self._words(text)) + 2
 
 
+@functools.lru_cache(maxsize=2)
 def load_embedder(model: str, *, batch_size: int = 64) -> Embedder:
-    """The configured embedding model, loaded once by the caller and passed down."""
+    """The configured embedding model, loaded once per process and passed down."""
     return SentenceTransformerEmbedder(model, batch_size=batch_size)

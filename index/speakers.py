@@ -33,7 +33,9 @@ _ROLE_NOUN = (
     r"chairman|chairwoman|director|secretary|leader|leaders|company|government|report|"
     r"researchers?|scientists?|doctors?|witness(?:es)?|residents?|spokesperson|prosecutors?|"
     r"officers?|administration|department|white house|authorities|aides?|adviser|advisor|"
-    r"diplomats?|negotiators?|lawmakers?|senator|governor|mayor|judge|court|ceo|founder)"
+    r"diplomats?|negotiators?|lawmakers?|senator|governor|mayor|judge|court|ceo|founder|"
+    r"bank|institute|office|council|committee|board|commission|union|university|study|"
+    r"survey|data|figures|newspaper|poll|website|network|channel|broadcaster|team)"
 )
 _ROLE = rf"(?:[Tt]he|[Aa]n?|[Oo]ne|[Aa]nother)\s+(?:[\w'’-]+\s+){{0,4}}?{_ROLE_NOUN}"
 _PRONOUN = r"(?:he|she|they|He|She|They)"

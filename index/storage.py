@@ -50,6 +50,8 @@ class Storage(Protocol):
                      article_id: str | None = None) -> list[tuple[int, float]]: ...
     def lexical_search(self, collection: str, question: str, k: int,
                        article_id: str | None = None) -> list[tuple[int, float]]: ...
+    def dense_scores(self, collection: str, paragraph_ids: Sequence[int],
+                     query: np.ndarray) -> dict[int, float]: ...
     def rebuild(self, collection: str, embed: Callable[[list[str]], np.ndarray],
                 chunker: Callable[[Article, list[Passage]], list[Chunk]],
                 progress: Callable[[int, int], None] | None = None) -> int: ...
@@ -244,15 +246,21 @@ class EmbeddedStorage:
         return self.sql.passages(collection, ids)
 
     # -- search --------------------------------------------------------------------------
+    def dense_scores(self, collection: str, paragraph_ids: Sequence[int],
+                     query: np.ndarray) -> dict[int, float]:
+        """Exact cosine of these paragraphs (their best window) to the query."""
+        _, chunk_pids, vectors = self.sql.chunk_vectors(
+            collection, paragraph_ids=list(paragraph_ids), dim=self.dim)
+        scores = vectors @ query.astype(np.float32) if len(chunk_pids) else np.zeros(0)
+        return dict(_best_per_paragraph(chunk_pids.tolist(), scores.tolist(), len(chunk_pids)))
+
     def dense_search(self, collection: str, query: np.ndarray, k: int,
                      article_id: str | None = None) -> list[tuple[int, float]]:
         """(paragraph id, cosine) best first; a paragraph scores as its best window."""
         if article_id is not None:
             pids = self.sql.article_paragraph_ids(collection, article_id)
-            _, chunk_pids, vectors = self.sql.chunk_vectors(
-                collection, paragraph_ids=pids, dim=self.dim)
-            scores = vectors @ query.astype(np.float32) if len(chunk_pids) else np.zeros(0)
-            return _best_per_paragraph(chunk_pids.tolist(), scores.tolist(), k)
+            return sorted(self.dense_scores(collection, pids, query).items(),
+                          key=lambda kv: -kv[1])[:k]
         loaded = self._index(collection)
         with self._guard:
             scores, ids = loaded.index.search(query.reshape(1, -1), k * 2)

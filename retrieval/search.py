@@ -50,40 +50,43 @@ def speaks(passage: Passage, keys: frozenset[str]) -> bool:
 
 
 class HybridSearcher:
-    """Dense + BM25 candidates fused by reciprocal rank, then speaker-aware re-scoring."""
+    """Dense + BM25 candidates, fused linearly, then speaker-aware re-scoring.
 
-    def __init__(self, storage: Storage, *, candidates: int = 50, rrf_k: int = 60,
-                 lexical_weight: float = 1.0, speaker_boost: float = 0.5) -> None:
+    Every candidate of either retriever gets its exact cosine and its BM25 score (normalised by
+    the best BM25 of the question); the fused score is ``w * cosine + (1 - w) * bm25``. The
+    weight was tuned with ``citebot eval`` (see docs/EVALUATION.md).
+    """
+
+    def __init__(self, storage: Storage, *, candidates: int = 50, dense_weight: float = 0.6,
+                 speaker_boost: float = 0.15) -> None:
         self.storage = storage
         self.candidates = candidates
-        self.rrf_k = rrf_k
-        self.lexical_weight = lexical_weight
+        self.dense_weight = dense_weight
         self.speaker_boost = speaker_boost
 
     def search(self, collection: str, question: Question, query: np.ndarray, k: int,
                article_id: str | None = None) -> list[RankedPassage]:
         """The k most relevant passages of a collection, best first."""
-        dense = self.storage.dense_search(collection, query, self.candidates, article_id)
-        lexical = self.storage.lexical_search(collection, question.text, self.candidates,
-                                              article_id)
-        fused: dict[int, float] = {}
-        for rank, (pid, _) in enumerate(dense):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        for rank, (pid, _) in enumerate(lexical):
-            fused[pid] = fused.get(pid, 0.0) + self.lexical_weight / (self.rrf_k + rank + 1)
+        dense = dict(self.storage.dense_search(collection, query, self.candidates, article_id))
+        lexical = dict(self.storage.lexical_search(collection, question.text, self.candidates,
+                                                   article_id))
+        missing = [p for p in lexical if p not in dense]
+        if missing:
+            dense.update(self.storage.dense_scores(collection, missing, query))
+        top_lex = max(lexical.values(), default=0.0) or 1.0
+        w = self.dense_weight
+        fused = {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
+                 for p in dense.keys() | lexical.keys()}
         top = sorted(fused, key=lambda p: -fused[p])[: max(k, 20)]
         passages = self.storage.passages(collection, top)
-        dense_of = dict(dense)
-        lex_of = dict(lexical)
-        best = 1.0 / (self.rrf_k + 1) * (1 + self.lexical_weight)
         ranked = []
         for pid in top:
             if pid not in passages:
                 continue
-            score = fused[pid] / best
+            score = fused[pid]
             if question.speaker_keys and speaks(passages[pid], question.speaker_keys):
                 score += self.speaker_boost
-            ranked.append(RankedPassage(passages[pid], score, dense_of.get(pid, 0.0),
-                                        lex_of.get(pid, 0.0)))
+            ranked.append(RankedPassage(passages[pid], score, dense.get(pid, 0.0),
+                                        lexical.get(pid, 0.0)))
         ranked.sort(key=lambda r: -r.score)
         return ranked[:k]

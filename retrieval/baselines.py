@@ -1,0 +1,58 @@
+"""The baselines ``citebot eval`` scores beside citebot, on the same articles and questions.
+
+1. What a generic RAG tutorial does: 1,000-character chunks with 200 overlap (langchain's
+   recursive character splitter), the same embedding model, exact cosine search.
+2. BM25 over raw paragraphs alone (SQLite FTS5), no cleaning, no vectors.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import numpy as np
+
+from index.clean import split_paragraphs
+from index.embed import Embedder
+from index.sqlite_store import query_terms
+
+
+def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
+                embedder: Embedder, score_cls: Any) -> Any:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    units: list[tuple[str, str]] = []
+    for doc_id, r in docs.items():
+        units.extend((doc_id, c) for c in splitter.split_text(r["doc_text"]))
+    matrix = embedder.embed([u[1] for u in units])
+    score = score_cls("baseline: 1000-char chunks + dense")
+    for r in rows:
+        t = time.perf_counter()
+        sims = matrix @ embedder.embed_query(r["question"])
+        top = np.argsort(-sims)[:10]
+        score.add([units[i] for i in top], r["doc_id"], r["answers"], time.perf_counter() - t)
+    return score
+
+
+def bm25_paragraphs(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
+                    score_cls: Any) -> Any:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE p USING fts5(text, doc UNINDEXED, "
+               "tokenize='porter unicode61 remove_diacritics 2')")
+    db.executemany("INSERT INTO p(text, doc) VALUES (?, ?)",
+                   [(para, doc_id) for doc_id, r in docs.items()
+                    for para in split_paragraphs(r["doc_text"])])
+    score = score_cls("baseline: BM25 over paragraphs")
+    for r in rows:
+        t = time.perf_counter()
+        terms = query_terms(r["question"])
+        found: list[tuple[str, str]] = []
+        if terms:
+            match = " OR ".join(f'"{w}"' for w in terms)
+            found = [(d, text) for text, d in db.execute(
+                "SELECT text, doc FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT 10", (match,))]
+        score.add(found, r["doc_id"], r["answers"], time.perf_counter() - t)
+    db.close()
+    return score

@@ -1,0 +1,172 @@
+"""``citebot eval``: answer quality on a question set, side by side with two baselines.
+
+The question file follows the evaluation schema (id, question, answers, doc_id, doc_title,
+doc_text, ...). Every distinct article is indexed into a fresh collection; a hit at k is a unit
+(quote or passage) among the first k that comes from ``doc_id`` and contains a normalised
+answer. Questions whose answer is not verbatim in the article (``answer_in_doc`` false) are
+left out and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from config.settings import Settings
+from index.errors import CitebotError
+
+COLLECTION = "eval"
+Unit = tuple[str, str]  # (article id, text)
+
+
+@dataclass
+class Score:
+    """Hit@1, hit@5 and MRR of one method over the questions."""
+
+    name: str
+    hits1: int = 0
+    hits5: int = 0
+    rr: float = 0.0
+    article1: int = 0
+    n: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, units: Sequence[Unit], doc_id: str, answers: list[str],
+            latency: float | None = None) -> None:
+        self.n += 1
+        keys = [normalise(a) for a in answers if normalise(a)]
+        for rank, (aid, text) in enumerate(units[:10], 1):
+            if aid == doc_id and any(k in normalise(text) for k in keys):
+                self.hits1 += rank == 1
+                self.hits5 += rank <= 5
+                self.rr += 1 / rank
+                break
+        self.article1 += bool(units) and units[0][0] == doc_id
+        if latency is not None:
+            self.latencies.append(latency)
+
+    def row(self) -> dict[str, object]:
+        n = max(self.n, 1)
+        out: dict[str, object] = {
+            "method": self.name, "questions": self.n, "hit@1": round(self.hits1 / n, 3),
+            "hit@5": round(self.hits5 / n, 3), "mrr": round(self.rr / n, 3),
+            "right_article@1": round(self.article1 / n, 3)}
+        if self.latencies:
+            lat = np.array(self.latencies) * 1000
+            out["latency_ms_median"] = round(float(np.median(lat)), 1)
+            out["latency_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
+        return out
+
+
+def normalise(text: str) -> str:
+    """NFKD, lower case, punctuation removed, whitespace folded (the scoring's normaliser)."""
+    text = unicodedata.normalize("NFKD", text).lower()
+    text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text
+                   if not unicodedata.combining(c))
+    return " ".join(text.split())
+
+
+def load_questions(path: Path) -> tuple[list[dict], int]:  # type: ignore[type-arg]
+    """The questions to score and how many were left out (answer not verbatim)."""
+    rows, skipped = [], 0
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    row = json.loads(line)
+                    if row.get("answer_in_doc") is False:
+                        skipped += 1
+                    else:
+                        rows.append(row)
+    except (OSError, ValueError) as exc:
+        raise CitebotError(f"Cannot read the question file {path}: {exc}") from exc
+    return rows, skipped
+
+
+def articles_of(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
+    docs: dict[str, dict] = {}  # type: ignore[type-arg]
+    for r in rows:
+        docs.setdefault(r["doc_id"], r)
+    return docs
+
+
+def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
+             baselines: bool = True, log: Callable[[str], None] = print) -> dict[str, object]:
+    """Index the file's articles into a fresh collection, ask every question, score."""
+    from retrieval.core import Core
+
+    rows, skipped = load_questions(path)
+    docs = articles_of(rows)
+    rows = rows[:limit] if limit else rows
+    core = Core.open(settings)
+    try:
+        t0 = time.perf_counter()
+        for doc_id, r in docs.items():
+            core.indexer.add_text(COLLECTION, title=r.get("doc_title") or doc_id,
+                                  text=r["doc_text"], url=r.get("doc_url"),
+                                  published=r.get("doc_publish_date"), article_id=doc_id)
+        index_s = time.perf_counter() - t0
+        log(f"indexed {len(docs)} articles in {index_s:.1f} s")
+        quotes, passages = Score("citebot quotes"), Score("citebot passages")
+        verified = total_quotes = 0
+        for r in rows:
+            t = time.perf_counter()
+            answer = core.answerer.ask(COLLECTION, r["question"])
+            elapsed = time.perf_counter() - t
+            quote_units = [(q.citation.article_id, q.text) for q in answer.quotes]
+            passage_units = [(p.passage.article.id, p.passage.text) for p in answer.passages]
+            quotes.add(quote_units, r["doc_id"], r["answers"], elapsed)
+            passages.add(passage_units, r["doc_id"], r["answers"], elapsed)
+            by_id = {p.passage.id: p.passage for p in answer.passages}
+            for q in answer.quotes:
+                total_quotes += 1
+                verified += any(p.text[q.start:q.end] == q.text for p in by_id.values())
+        scores = [quotes, passages]
+        if baselines:
+            from retrieval.baselines import bm25_paragraphs, chunk_dense
+
+            scores.append(chunk_dense(docs, rows, core.embedder, Score))
+            scores.append(bm25_paragraphs(docs, rows, Score))
+    finally:
+        core.close()
+    return {
+        "file": path.name, "questions": len(rows), "left_out_not_verbatim": skipped,
+        "articles": len(docs), "index_seconds": round(index_s, 1), "model": settings.model,
+        "quotes_verified": f"{verified}/{total_quotes}",
+        "results": [s.row() for s in scores],
+    }
+
+
+def render(report: dict[str, object]) -> str:
+    rows: list[dict[str, object]] = report["results"]  # type: ignore[assignment]
+    cols = ["method", "hit@1", "hit@5", "mrr", "right_article@1", "latency_ms_median",
+            "latency_ms_p95"]
+    lines = [f"{report['file']}: {report['questions']} questions over {report['articles']} "
+             f"articles ({report['left_out_not_verbatim']} left out: answer not verbatim)",
+             "  ".join(f"{c:>17}" for c in cols)]
+    for r in rows:
+        lines.append("  ".join(f"{r.get(c, '-')!s:>17}" for c in cols))
+    lines.append(f"quotes verified verbatim: {report['quotes_verified']}")
+    return "\n".join(lines)
+
+
+def run_cli(args: argparse.Namespace, settings: Settings) -> int:
+    with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
+        if args.data_dir is None:
+            settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        report = evaluate(args.file, settings, limit=args.limit,
+                          baselines=not args.no_baselines,
+                          log=lambda m: print(m, file=sys.stderr))
+    print(render(report))
+    if args.output:
+        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0

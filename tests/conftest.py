@@ -1,0 +1,64 @@
+"""Shared fixtures: every test gets its own data directory; the real model loads once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.settings import BUNDLED_MODEL, Settings
+from index.embed import Embedder, HashEmbedder, load_embedder
+from retrieval.core import Core
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's .env or data directory."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    return load_embedder(BUNDLED_MODEL)
+
+
+@pytest.fixture
+def hash_core(settings: Settings) -> Iterator[Core]:
+    core = Core.open(settings, embedder=HashEmbedder())
+    yield core
+    core.close()
+
+
+@pytest.fixture
+def real_core(settings: Settings, real_embedder: Embedder) -> Iterator[Core]:
+    core = Core.open(settings, embedder=real_embedder)
+    yield core
+    core.close()
+
+
+ARTICLE = """Officials open new bridge after years of delay
+
+The Marlow river bridge opened to traffic on Monday, four years later than planned and
+$12 million over budget.
+
+"This bridge connects two halves of a city that have been apart for too long," Mayor Dana Reyes said at the ribbon cutting.
+
+Transport minister Arjun Patel said that tolls would be waived for the first six months.
+
+The bridge carries four lanes of traffic and a protected bicycle path, according to the city's transport department.
+
+Related news
+
+Advertisement
+"""
