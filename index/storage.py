@@ -55,6 +55,10 @@ class Storage(Protocol):
     def rebuild(self, collection: str, embed: Callable[[list[str]], np.ndarray],
                 chunker: Callable[[Article, list[Passage]], list[Chunk]],
                 progress: Callable[[int, int], None] | None = None) -> int: ...
+    def record_feedback(self, collection: str, question: str, quotes: list[dict[str, object]],
+                        vote: int, user_id: str | None) -> None: ...
+    def meta_get(self, key: str) -> str | None: ...
+    def meta_set(self, key: str, value: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -286,6 +290,17 @@ class EmbeddedStorage:
         from index.rebuild import run_rebuild
 
         return run_rebuild(self, collection, embed, chunker, progress)
+
+    def record_feedback(self, collection: str, question: str, quotes: list[dict[str, object]],
+                        vote: int, user_id: str | None) -> None:
+        """Keep a 👍/👎 on an answer (question, quotes shown, vote, who)."""
+        self.sql.record_feedback(collection, question, quotes, vote, user_id)
+
+    def meta_get(self, key: str) -> str | None:
+        return self.sql.meta_get(key)
+
+    def meta_set(self, key: str, value: str) -> None:
+        self.sql.meta_set(key, value)
 
     def close(self) -> None:
         self.sql.close()

@@ -1,0 +1,36 @@
+"""A fake Discord (REST + gateway on 127.0.0.1) for end-to-end tests of a real discord.py bot.
+
+See server.py for usage.
+"""
+
+from .models import (
+    MEMBER_PERMISSIONS,
+    PRIVILEGED_INTENTS,
+    FakeAttachment,
+    FakeChannel,
+    FakeGuild,
+    FakeRole,
+    FakeUser,
+)
+from .pointing import NonLoopbackRequest, loopback_only_trace, point_discord_at
+from .records import InteractionRecord, MessageRecord, OutboundRequest, RateLimitRule
+from .server import BOT_PERMISSIONS, FakeDiscord
+
+__all__ = [
+    "BOT_PERMISSIONS",
+    "MEMBER_PERMISSIONS",
+    "PRIVILEGED_INTENTS",
+    "FakeAttachment",
+    "FakeChannel",
+    "FakeDiscord",
+    "FakeGuild",
+    "FakeRole",
+    "FakeUser",
+    "InteractionRecord",
+    "MessageRecord",
+    "NonLoopbackRequest",
+    "OutboundRequest",
+    "RateLimitRule",
+    "loopback_only_trace",
+    "point_discord_at",
+]

@@ -1,0 +1,124 @@
+"""Dedup, incremental add/remove, rebuild, model mismatch, isolation, repair from SQLite."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from config.settings import Settings
+from index.embed import HashEmbedder
+from index.errors import IndexMismatchError, NotFoundError
+from retrieval.core import Core
+from tests.conftest import ARTICLE
+
+
+def add(core: Core, collection: str = "default", **kw: object):  # type: ignore[no-untyped-def]
+    title, _, text = ARTICLE.partition("\n")
+    args = {"title": title, "text": text, **kw}
+    return core.indexer.add_text(collection, **args)  # type: ignore[arg-type]
+
+
+def everything(core: Core, collection: str = "default") -> set[int]:
+    """Every paragraph id that dense or lexical search can reach."""
+    q = core.embedder.embed_query("bridge")
+    dense = {p for p, _ in core.storage.dense_search(collection, q, 1000)}
+    lexical = {p for p, _ in core.storage.lexical_search(collection, "bridge tolls mayor", 1000)}
+    return dense | lexical
+
+
+def test_same_url_or_same_content_updates_in_place(hash_core: Core) -> None:
+    first = add(hash_core, url="https://news.example/bridge?utm_source=x#top")
+    again = add(hash_core, url="https://NEWS.example/bridge/")
+    assert (first.status, again.status) == ("added", "unchanged")
+    assert again.article.id == first.article.id
+    edited = add(hash_core, url="https://news.example/bridge",
+                 text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
+    assert edited.status == "updated" and edited.article.id == first.article.id
+    assert len(hash_core.storage.list_articles("default")) == 1
+    assert hash_core.storage.stats("default")["paragraphs"] == edited.article.paragraph_count
+    same_text_no_url = add(hash_core, text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
+    assert same_text_no_url.status == "unchanged"
+    assert len(hash_core.storage.list_articles("default")) == 1
+
+
+def test_add_and_remove_are_incremental_in_both_indexes(hash_core: Core) -> None:
+    a = add(hash_core).article
+    b = hash_core.indexer.add_text("default", title="Other", text="The bridge is red.\n\nIt rains.")
+    reachable = everything(hash_core)
+    assert len(reachable) >= a.paragraph_count
+    hash_core.indexer.remove("default", a.id)
+    left = everything(hash_core)
+    passages = hash_core.storage.passages("default", list(left))
+    assert {p.article.id for p in passages.values()} == {b.article.id}
+    with pytest.raises(NotFoundError):
+        hash_core.indexer.remove("default", a.id)
+
+
+def test_collections_are_isolated(hash_core: Core) -> None:
+    add(hash_core, collection="guild-1")
+    q = hash_core.embedder.embed_query("bridge")
+    assert hash_core.storage.dense_search("guild-2", q, 10) == []
+    assert hash_core.storage.lexical_search("guild-2", "bridge", 10) == []
+    assert hash_core.answerer.ask("guild-2", "who opened the bridge?").quotes == ()
+    pids = [p for p, _ in hash_core.storage.dense_search("guild-1", q, 10)]
+    assert pids and hash_core.storage.passages("guild-2", pids) == {}
+
+
+def test_reopening_uses_the_saved_index_and_repairs_from_sqlite(settings: Settings) -> None:
+    core = Core.open(settings, embedder=HashEmbedder())
+    add(core)
+    before = everything(core)
+    core.close()
+    shutil.rmtree(settings.data_dir / "collections")  # lose the derived vector files
+    reopened = Core.open(settings, embedder=HashEmbedder())
+    assert everything(reopened) == before
+    assert reopened.storage.stats("default")["vectors"] == reopened.storage.stats(
+        "default")["chunks"]
+    reopened.close()
+
+
+def test_another_model_is_a_clear_error_until_rebuild(settings: Settings) -> None:
+    core = Core.open(settings, embedder=HashEmbedder(name="model-a"))
+    add(core)
+    core.close()
+    other = Core.open(settings, embedder=HashEmbedder(name="model-b", dim=32))
+    with pytest.raises(IndexMismatchError, match="citebot rebuild"):
+        other.answerer.ask("default", "who opened the bridge?")
+    assert other.indexer.rebuild("default") > 0
+    answer = other.answerer.ask("default", "who opened the bridge?")
+    assert answer.passages
+    other.close()
+    vectors_dir = settings.data_dir / "collections" / "default"
+    assert [p.name for p in vectors_dir.glob("vectors.*.faiss")] != []
+
+
+def test_rebuild_keeps_answering_and_takes_in_articles_added_meanwhile(hash_core: Core) -> None:
+    add(hash_core)
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 1:  # answers still come from the old index while rebuilding
+            assert hash_core.answerer.ask("default", "bridge tolls").passages
+            hash_core.indexer.add_text("default", title="Late", text="Ferries stop at noon.")
+
+    count = hash_core.indexer.rebuild("default", progress)
+    assert seen == [1]
+    stats = hash_core.storage.stats("default")
+    assert count == stats["chunks"] == stats["vectors"]
+    late = hash_core.storage.lexical_search("default", "ferries", 5)
+    assert late and late[0][0] in {p for p, _ in hash_core.storage.dense_search(
+        "default", hash_core.embedder.embed_query("Ferries stop at noon."), 5)}
+
+
+def test_stale_staged_rows_from_a_crashed_rebuild_are_discarded(hash_core: Core,
+                                                                 tmp_path: Path) -> None:
+    add(hash_core)
+    sql = hash_core.storage.sql  # type: ignore[attr-defined]
+    with sql.write() as db:  # simulate a rebuild that died after staging
+        db.execute("INSERT INTO chunks(paragraph_id, collection, start, \"end\", live, vector) "
+                   "SELECT paragraph_id, collection, start, \"end\", 0, vector FROM chunks")
+    hash_core.indexer.rebuild("default")
+    assert sql.db().execute("SELECT count(*) FROM chunks WHERE live = 0").fetchone()[0] == 0
