@@ -7,6 +7,7 @@ stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
 import sys
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", parents=[common], help="counts and index details")
     st.add_argument("--json", action="store_true")
 
-    run = sub.add_parser("run", parents=[common], help="run the Discord bot",
+    sub.add_parser("run", parents=[common], help="run the Discord bot",
                          description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN).")
 
     ev = sub.add_parser("eval", parents=[common],
@@ -168,11 +169,10 @@ def _open_input(path: Path) -> Iterator[TextIO]:
         yield sys.stdin
         return
     try:
-        fh = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise CitebotError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    with fh:
-        yield fh
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CitebotError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    yield io.StringIO(text)
 
 
 @contextmanager

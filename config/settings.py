@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     passages: int = Field(default=8, ge=1, description="Passages returned with an answer.")
     max_quotes: int = Field(default=3, ge=1, le=10)
     min_score: float = Field(
-        default=0.30,
+        default=0.40,
         description="Calibrated relevance below which citebot says it has no answer.",
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 import re
 import threading
@@ -57,7 +58,7 @@ class SentenceTransformerEmbedder:
             path = bundled_model_path()
         self._model = SentenceTransformer(path, device="cpu")
         self.dim = int(self._model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self._model.max_seq_length)
+        self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
         self._lock = threading.Lock()
 
@@ -93,7 +94,7 @@ class HashEmbedder:
         out = np.zeros((len(texts), self.dim), np.float32)
         for row, text in enumerate(texts):
             words = self._words(text)
-            for feature in words + [a + " " + b for a, b in zip(words, words[1:], strict=False)]:
+            for feature in words + [a + " " + b for a, b in itertools.pairwise(words)]:
                 h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
                 out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
             norm = np.linalg.norm(out[row])

@@ -67,7 +67,7 @@ def _stage(store: EmbeddedStorage, collection: str, article: Article,
     spans = [(passages[c.paragraph].id, c.start, c.end) for c in chunks]
     with sql.write() as db:
         alive = db.execute(
-            "SELECT count(*) FROM paragraphs WHERE id IN (%s)" % ",".join("?" * len(pids)),
+            "SELECT count(*) FROM paragraphs WHERE id IN ({})".format(",".join("?" * len(pids))),
             pids).fetchone()[0]
         if alive == len(pids):  # not replaced or removed while we embedded it
             sql.insert_chunks(db, collection, spans, vectors, live=False)

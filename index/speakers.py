@@ -25,7 +25,7 @@ _SAY = (
 )
 _CAP = r"(?:[A-Z][\w'’.-]*|[A-Z]\.)"
 _PARTICLE = r"(?:de|da|del|der|van|von|bin|al|el|la|le|of|the)"
-# A proper name: capitalised words, optionally joined by particles ("Secretary of State Mike Pompeo").
+# A proper name: capitalised words, maybe joined by particles ("Secretary of State Mike Pompeo").
 _NAME = rf"{_CAP}(?:\s+(?:{_PARTICLE}\s+)?{_CAP}){{0,5}}"
 _ROLE_NOUN = (
     r"(?:spokes(?:man|woman|person)|official|officials|minister|ministry|statement|agency|"

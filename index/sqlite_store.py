@@ -62,11 +62,11 @@ _ARTICLE_COLS = (
     "a.id, a.collection, a.title, a.source, a.url, a.published, a.author, a.content_hash, "
     "a.paragraph_count, a.added_at, a.added_by"
 )
-_STOPWORDS = frozenset(
-    "a an and are as at be been but by did do does for from had has have he her his how i in "
-    "into is it its of on or she that the their them they this to was were what when where "
-    "which who whom why will with would you your about after said say says".split()
-)
+_STOPWORDS = frozenset((
+    "a an and are as at be been but by did do does for from had has have he her his how i "
+    "in into is it its of on or she that the their them they this to was were what when "
+    "where which who whom why will with would you your about after said say says "
+).split())
 
 
 def utcnow() -> str:

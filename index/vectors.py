@@ -53,13 +53,14 @@ class VectorIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            self._index.remove_ids(ids.astype(np.int64))
+            self._index.remove_ids(ids.astype(np.int64))  # type: ignore[arg-type]
 
     def ids(self) -> np.ndarray:
         """Every id held (order unspecified)."""
         if isinstance(self._index, faiss.IndexIDMap2 | faiss.IndexIDMap):
             return faiss.vector_to_array(self._index.id_map).astype(np.int64)
         invlists = faiss.extract_index_ivf(self._index).invlists
+        assert invlists is not None
         parts = [
             faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
             for i in range(invlists.nlist)
@@ -93,7 +94,8 @@ class VectorIndex:
             _fsync_dir(directory)
         except (OSError, RuntimeError) as exc:
             tmp.unlink(missing_ok=True)
-            raise StorageError(f"Could not write the vector index in {directory.name}: {exc}") from exc
+            raise StorageError(
+                f"Could not write the vector index in {directory.name}: {exc}") from exc
         for old in directory.glob("vectors.*.faiss*"):
             if old.name != name:
                 old.unlink(missing_ok=True)

@@ -7,11 +7,12 @@ import time
 from config.settings import Settings
 from index.embed import Embedder
 from index.storage import Storage
-from retrieval.models import Answer
-from retrieval.quotes import QuoteSelector
-from retrieval.search import HybridSearcher, analyse
+from retrieval.models import Answer, RankedPassage
+from retrieval.quotes import QuoteSelector, coverage
+from retrieval.search import HybridSearcher, Question, analyse, speaks
 
 MAX_QUESTION_CHARS = 1_000
+SPEAKER_BONUS = 0.1
 
 
 class Answerer:
@@ -36,10 +37,24 @@ class Answerer:
         ranked = self.searcher.search(collection, info, query, max(self.settings.passages, 5),
                                       article_id)
         t2 = time.perf_counter()
-        relevance = max((r.dense for r in ranked[:3]), default=0.0)
+        relevance = self.relevance(info, ranked)
         quotes = self.selector.select(info, query, ranked) if ranked else []
         t3 = time.perf_counter()
         found = bool(quotes) and relevance >= self.settings.min_score
         timings = {"embed": t1 - t0, "search": t2 - t1, "quotes": t3 - t2}
         return Answer(question, found, tuple(quotes) if found else (), tuple(ranked),
-                      info.speaker, timings)
+                      info.speaker, relevance, timings)
+
+    @staticmethod
+    def relevance(question: Question, ranked: list[RankedPassage]) -> float:
+        """How well the best passages match: half the best cosine, half the share of the
+        question's rarer words found in the top passage, and a bonus when the person the
+        question asks about is quoted there. Calibrated in docs/EVALUATION.md."""
+        if not ranked:
+            return 0.0
+        dense = max(r.dense for r in ranked[:3])
+        pool = [r.passage.text for r in ranked]
+        lexical = coverage(question.text, ranked[0].passage.text, pool)
+        quoted = bool(question.speaker_keys) and any(
+            speaks(r.passage, question.speaker_keys) for r in ranked[:3])
+        return 0.5 * dense + 0.5 * lexical + (SPEAKER_BONUS if quoted else 0.0)

@@ -50,6 +50,7 @@ class Answer:
     quotes: tuple[Quote, ...]
     passages: tuple[RankedPassage, ...]
     speaker: str | None = None  # whose words the question asks for, if anyone's
+    relevance: float = 0.0  # compared with the calibrated threshold to decide ``found``
     timings: dict[str, float] = field(default_factory=dict, compare=False)
 
     @property
@@ -65,6 +66,8 @@ class Answer:
             "question": self.question,
             "found": self.found,
             "answer": self.text,
+            "relevance": round(self.relevance, 4),
+            "speaker_asked": self.speaker,
             "quotes": [
                 {"text": q.text, **asdict(q.citation), "speaker": q.speaker,
                  "score": round(q.score, 4), "start": q.start, "end": q.end}

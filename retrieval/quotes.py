@@ -30,7 +30,8 @@ class QuoteSelector:
     """Scores every sentence of the best passages and keeps the best one to three."""
 
     def __init__(self, *, embed: Callable[[list[str]], np.ndarray] | None, max_quotes: int = 3,
-                 passages: int = 3, keep_ratio: float = 0.85) -> None:
+                 passages: int = 3, keep_ratio: float = 0.85, type_bonus: float = 0.1) -> None:
+        self.type_bonus = type_bonus
         self.embed = embed
         self.max_quotes = max_quotes
         self.passages = passages
@@ -53,6 +54,7 @@ class QuoteSelector:
             words = {stem(w) for w in re.findall(r"\w+", text)}
             lexical = sum(w for t, w in weights.items() if t in words) / total
             score = 0.45 * float(d) + 0.35 * lexical + 0.2 * (r.score / top_score)
+            score += self.type_bonus * answer_type_match(question.text, text)
             speaker = r.passage.sentences[i].speaker
             if question.speaker_keys and speaker and name_keys(speaker) & question.speaker_keys:
                 score += 0.3
@@ -71,6 +73,37 @@ class QuoteSelector:
             if quote is not None:
                 quotes.append(quote)
         return quotes
+
+
+_NUMERIC_Q = re.compile(
+    r"\b(?:how\s+(?:many|much|long|old|far|big|large|often)|what\s+(?:year|percent(?:age)?|"
+    r"number|amount|date|time|age)|when|since|what\s+day)\b", re.I)
+_WHO_Q = re.compile(r"\b(?:who|whom|whose|which\s+(?:company|country|team|person|city))\b", re.I)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"hundred|thousand|million|billion|dozen|half|january|february|march|april|"
+                     r"may|june|july|august|september|october|november|december|monday|tuesday|"
+                     r"wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence holds the kind of thing the question asks for (a number, a name)."""
+    if _NUMERIC_Q.search(question):
+        return float(bool(_NUMBER.search(sentence)))
+    if _WHO_Q.search(question):
+        asked = {w.lower() for w in re.findall(r"\w+", question)}
+        return float(any(m.group(0).lower() not in asked for m in _NAME.finditer(sentence)))
+    return 0.0
+
+
+def coverage(question: str, text: str, pool: list[str]) -> float:
+    """Share of the question's term weight (IDF over the retrieved pool) found in ``text``."""
+    weights = _term_weights(question, pool)
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    words = {stem(w) for w in re.findall(r"\w+", text)}
+    return sum(w for t, w in weights.items() if t in words) / total
 
 
 def _sentence_text(passage: Passage, i: int) -> str:

@@ -30,7 +30,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
-    return load_embedder(BUNDLED_MODEL)
+    return load_embedder(BUNDLED_MODEL, batch_size=64)  # the same cache entry as the CLI
 
 
 @pytest.fixture

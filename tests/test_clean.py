@@ -30,7 +30,7 @@ def test_boilerplate_lines_are_recognised(line: str) -> None:
     "Share prices fell sharply on Monday after the announcement.",
     "Related groups said they would sue the city over the decision to close the park.",
     "Advertisement revenue at the company rose 12 percent in the third quarter, it said.",
-    "Subscribers to the service will see prices rise next month, the company said in a statement that also announced layoffs.",  # noqa: E501
+    "Subscribers to the service will see prices rise next month, the company said in a statement that also announced layoffs.",
     "Comments made by the minister drew criticism.",
 ])
 def test_article_sentences_that_start_like_boilerplate_are_kept(line: str) -> None:

@@ -1,0 +1,143 @@
+"""What the bot's commands do, as plain functions over the core.
+
+Each runs on a worker thread (never on the event loop), raises domain errors (`index.errors`,
+plus `NotAllowedError` here) and knows nothing about Discord; the cogs only call them and
+render the result. Every server is its own collection: `collection_for` is the one mapping.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from index.errors import (
+    ArticleError,
+    CitebotError,
+    NotFoundError,
+    TooLargeError,
+    UnsupportedContentError,
+)
+from index.indexer import AddResult, decode
+from index.models import Article
+from retrieval.core import Core
+from retrieval.models import Answer
+
+#: Attachment suffixes /add file accepts, and how each is read.
+FILE_KINDS = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html",
+              ".htm": "html"}
+PAGE_SIZE = 10
+
+
+class NotAllowedError(CitebotError):
+    """The member may not do this (for example, remove someone else's article)."""
+
+
+def collection_for(guild_id: int) -> str:
+    """The collection holding one Discord server's articles."""
+    return f"guild-{guild_id}"
+
+
+def resolve_article(core: Core, collection: str, ref: str) -> Article:
+    """An article by id (what autocomplete fills in) or by a title only one article matches."""
+    ref = ref.strip()
+    try:
+        return core.storage.get_article(collection, ref)
+    except NotFoundError:
+        pass
+    matches = core.storage.list_articles(collection, limit=2, search=ref) if ref else []
+    if len(matches) == 1:
+        return matches[0]
+    raise NotFoundError(
+        f"No single article in this server matches \u201c{ref}\u201d; pick one from the list.")
+
+
+def ask(core: Core, collection: str, question: str, article: str | None = None) -> Answer:
+    """The cited answer, optionally from one article only."""
+    article_id = resolve_article(core, collection, article).id if article else None
+    return core.answerer.ask(collection, question, article_id=article_id)
+
+
+def find_articles(core: Core, collection: str, typed: str, limit: int = 25) -> list[Article]:
+    """Articles whose title or id contains what the member typed, newest first."""
+    return core.storage.list_articles(collection, limit=limit, search=typed.strip() or None)
+
+
+def check_attachment(filename: str, size: int, max_bytes: int) -> None:
+    """Refuse a file by its name and announced size, before downloading it."""
+    if PurePosixPath(filename).suffix.lower() not in FILE_KINDS:
+        raise UnsupportedContentError(
+            f"{filename} is not a .txt, .md or .html file; convert it first.")
+    if size > max_bytes:
+        raise TooLargeError(
+            f"{filename} is {size:,} bytes, over this bot's limit of {max_bytes:,} bytes.")
+
+
+def add_document(core: Core, collection: str, filename: str, data: bytes,
+                 added_by: str) -> AddResult:
+    """Add a downloaded .txt/.md (first line is the title) or .html file."""
+    check_attachment(filename, len(data), core.settings.max_article_bytes)
+    path = PurePosixPath(filename)
+    text = decode(data)
+    if FILE_KINDS[path.suffix.lower()] == "html":
+        return core.indexer.add_html(collection, text, url=None, added_by=added_by)
+    return core.indexer.add_plain(collection, text, added_by=added_by, name=path.stem)
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """One link of an "Add article" message command: its article, or why it failed."""
+
+    url: str
+    article: Article | None
+    error: str | None = None
+
+
+def add_links(core: Core, collection: str, urls: list[str], added_by: str) -> list[LinkResult]:
+    """Add every link; one that fails is reported and the others still go in."""
+    results = []
+    for url in urls:
+        try:
+            article = core.indexer.add_url(collection, url, added_by=added_by).article
+            results.append(LinkResult(url, article))
+        except ArticleError as exc:
+            results.append(LinkResult(url, None, str(exc)))
+    return results
+
+
+def remove_article(core: Core, collection: str, ref: str, *, user_id: str,
+                   can_manage: bool) -> Article:
+    """Remove an article: allowed to whoever added it and to members who manage the server."""
+    article = resolve_article(core, collection, ref)
+    if not can_manage and article.added_by != user_id:
+        raise NotAllowedError(
+            "Only the member who added this article, or someone with Manage Server, "
+            "can remove it.")
+    return core.indexer.remove(collection, article.id)
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """One page of a server's articles, newest first."""
+
+    articles: list[Article]
+    page: int  # 1-based
+    pages: int
+    total: int
+
+
+def article_page(core: Core, collection: str, page: int, size: int = PAGE_SIZE) -> ArticlePage:
+    """Page `page` (clamped to the pages there are) of the server's articles."""
+    total = int(core.storage.stats(collection)["articles"])  # type: ignore[call-overload]
+    pages = max(1, math.ceil(total / size))
+    page = min(max(1, page), pages)
+    articles = core.storage.list_articles(collection, limit=size, offset=(page - 1) * size)
+    return ArticlePage(articles, page, pages, total)
+
+
+def rebuild(core: Core, collection: str,
+            progress: Callable[[int, int], None]) -> tuple[int, int]:
+    """Re-embed every article of the server; (articles, vectors)."""
+    articles = int(core.storage.stats(collection)["articles"])  # type: ignore[call-overload]
+    return articles, core.indexer.rebuild(collection, progress)

@@ -1,0 +1,136 @@
+"""The Discord client: resources passed in, extensions loaded, commands synced deliberately,
+one gate for every interaction and one handler for every error."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import render, replies
+from bot.explain import explain
+from bot.limits import Limits
+from bot.sync import sync_commands
+from bot.views import PERSISTENT_VIEWS
+from bot.work import Inflight, Worker
+from config.settings import Settings
+from index.errors import StorageError
+from retrieval.core import Core
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin")
+
+
+def intents() -> discord.Intents:
+    """Servers, and messages in servers and DMs. No privileged intent: a message that mentions
+    the bot carries its content without the message-content intent."""
+    wanted = discord.Intents.none()
+    wanted.guilds = wanted.guild_messages = wanted.dm_messages = True
+    return wanted
+
+
+class CitebotTree(app_commands.CommandTree["CitebotBot"]):
+    """Sends every command and autocomplete through the bot's gate and error handler."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        return await self.client.admit(interaction)
+
+    async def on_error(self, interaction: discord.Interaction,
+                       error: app_commands.AppCommandError) -> None:
+        await self.client.report_error(interaction, error)
+
+
+class CitebotBot(commands.Bot):
+    """citebot on Discord: a thin shell over the core."""
+
+    def __init__(self, *, core: Core, settings: Settings, worker: Worker | None = None,
+                 **options: Any) -> None:
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
+        super().__init__(
+            command_prefix=commands.when_mentioned, help_command=None, intents=intents(),
+            tree_cls=CitebotTree, allowed_mentions=replies.NO_MENTIONS,
+            chunk_guilds_at_startup=False, member_cache_flags=discord.MemberCacheFlags.none(),
+            **options)
+        self.core = core
+        self.settings = settings
+        self.worker = worker or Worker()
+        self.limits = Limits(ask_cooldown_s=settings.ask_cooldown_s,
+                             add_quota_per_hour=settings.add_quota_per_hour)
+        self.inflight = Inflight()
+        self.closing = False
+        self.shutdown_deadline: float | None = None
+        self._shutdown: asyncio.Task[None] | None = None
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        for view in PERSISTENT_VIEWS:
+            self.add_view(view())
+        await sync_commands(self)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No prefix commands; the ask cog answers mentions."""
+
+    # -- the gate ------------------------------------------------------------------------
+
+    async def admit(self, interaction: discord.Interaction) -> bool:
+        """Every command, autocomplete and click passes here first: refused while shutting
+        down and in DMs, otherwise tracked as in-flight work."""
+        refusal = None
+        if self.closing:
+            refusal = render.SHUTTING_DOWN
+        elif interaction.guild_id is None:
+            refusal = render.DM_ONLY
+        if refusal is None:
+            self.inflight.adopt()
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            await interaction.response.autocomplete([])
+        else:
+            await replies.say(interaction, refusal)
+        return False
+
+    # -- the one error handler -----------------------------------------------------------
+
+    async def report_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        """Tell the member what went wrong; log what nobody expected, once."""
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        text = explain(cause)
+        if text is None or isinstance(cause, StorageError):
+            where = interaction.command.qualified_name if interaction.command else "a component"
+            log.error("error in %s (server %s)", where, interaction.guild_id, exc_info=cause)
+        try:
+            await replies.say(interaction, text or render.UNEXPECTED)
+        except discord.HTTPException as exc:
+            log.warning("could not report an error to the member: %s", exc)
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("error in the %s event handler", event_method)
+
+    # -- shutdown ------------------------------------------------------------------------
+
+    def begin_shutdown(self) -> None:
+        """Stop taking new work, let in-flight work finish until the deadline (abandoning what
+        is left), then close. Safe to call more than once."""
+        if self.closing:
+            return
+        self.closing = True
+        grace = self.settings.shutdown_grace_s
+        loop = asyncio.get_running_loop()
+        self.shutdown_deadline = loop.time() + grace
+        log.info("shutting down: %d interaction(s) in flight, up to %.0f s to finish",
+                 len(self.inflight), grace)
+        self._shutdown = loop.create_task(self._finish(grace), name="citebot-shutdown")
+
+    async def _finish(self, grace: float) -> None:
+        await self.inflight.drain(grace)
+        self.worker.stopping.set()
+        await self.close()

@@ -1,0 +1,61 @@
+"""Small helpers the cogs share: the server's collection, links in text, article choices."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+
+from bot import actions, render
+from index.errors import ArticleError
+
+if TYPE_CHECKING:
+    from bot.client import CitebotBot
+
+MAX_LINKS = 5  # links one "Add article" may add
+_LINK = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}*_~"
+
+
+def bot_of(interaction: discord.Interaction) -> CitebotBot:
+    return cast("CitebotBot", interaction.client)
+
+
+def collection(interaction: discord.Interaction) -> str:
+    """The invoking server's collection (the tree admits no DM interactions)."""
+    return actions.collection_for(interaction.guild_id or 0)
+
+
+def check_url(url: str) -> str:
+    """The URL, stripped, or ArticleError if it is not http(s)."""
+    url = url.strip().strip("<>")
+    if not _LINK.fullmatch(url):
+        raise ArticleError(render.BAD_URL)
+    return url
+
+
+def links_in(message: discord.Message) -> list[str]:
+    """Distinct http(s) links in a message's text and embeds, in order, at most MAX_LINKS."""
+    texts = [message.content, *(e.url or "" for e in message.embeds)]
+    found: dict[str, None] = {}
+    for text in texts:
+        for match in _LINK.finditer(text):
+            found.setdefault(match[0].rstrip(_TRAILING), None)
+    return list(found)[:MAX_LINKS]
+
+
+def strip_mention(content: str, user_id: int) -> str:
+    """A mention's text without the bot's own mention."""
+    return " ".join(re.sub(rf"<@!?{user_id}>", " ", content).split())
+
+
+async def article_choices(interaction: discord.Interaction,
+                          current: str) -> list[app_commands.Choice[str]]:
+    """This server's articles whose title or id contains what was typed (ids as values)."""
+    bot = bot_of(interaction)
+    found = await bot.worker.quick(actions.find_articles, bot.core, collection(interaction),
+                                   current)
+    return [app_commands.Choice(name=render.choice_name(a), value=a.id)
+            for a in found if len(a.id) <= render.CHOICE_MAX]

@@ -1,0 +1,79 @@
+"""Per-member cooldown on questions and per-server quota on additions.
+
+Both are checked before a command defers, and both raise a `CheckFailure` subclass that the
+global error handler turns into a short ephemeral message saying when to try again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+
+from discord import app_commands
+
+
+class OnCooldown(app_commands.CheckFailure):
+    """The member asked too recently."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"on cooldown for {retry_after:.1f}s")
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(app_commands.CheckFailure):
+    """The server added its hourly quota of articles."""
+
+    def __init__(self, retry_after: float, quota: int) -> None:
+        super().__init__(f"quota of {quota} reached; retry in {retry_after:.0f}s")
+        self.retry_after = retry_after
+        self.quota = quota
+
+
+class Cooldown:
+    """One use per `per_s` seconds per key."""
+
+    def __init__(self, per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_s = per_s
+        self._clock = clock
+        self._last: dict[int, float] = {}
+
+    def hit(self, key: int) -> None:
+        """Record a use, or raise `OnCooldown` if the last one was too recent."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.per_s:
+            raise OnCooldown(self.per_s - (now - last))
+        self._last[key] = now
+        if len(self._last) > 10_000:  # forget members who have long cooled down
+            self._last = {k: t for k, t in self._last.items() if now - t < self.per_s}
+
+
+class Quota:
+    """At most `count` uses per `window_s` seconds per key (a sliding window)."""
+
+    def __init__(self, count: int, window_s: float = 3600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.count = count
+        self.window_s = window_s
+        self._clock = clock
+        self._uses: dict[int, deque[float]] = {}
+
+    def take(self, key: int, n: int = 1) -> None:
+        """Use `n` of the key's quota, or raise `QuotaExceeded` (using none) if it lacks them."""
+        now = self._clock()
+        uses = self._uses.setdefault(key, deque())
+        while uses and now - uses[0] >= self.window_s:
+            uses.popleft()
+        if len(uses) + n > self.count:
+            oldest = uses[len(uses) + n - self.count - 1] if n <= self.count else now
+            raise QuotaExceeded(max(1.0, self.window_s - (now - oldest)), self.count)
+        uses.extend([now] * n)
+
+
+class Limits:
+    """The bot's rate limits, built from settings."""
+
+    def __init__(self, *, ask_cooldown_s: float, add_quota_per_hour: int) -> None:
+        self.ask = Cooldown(ask_cooldown_s)
+        self.add = Quota(add_quota_per_hour)

@@ -1,0 +1,387 @@
+"""Everything the bot shows on Discord: embeds, messages, text fragments, and the splitting
+that keeps them under Discord's limits.
+
+Article text is untrusted: it is made inert here (markdown escaped, mention syntax broken with
+zero-width joiners) before it reaches an embed or a message, in addition to the
+`AllowedMentions.none()` every send carries.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote as percent_encode
+
+import discord
+
+from bot.actions import ArticlePage, LinkResult
+from index.models import Article
+from retrieval.models import Answer, Citation, Quote
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+MESSAGE_MAX = 2000
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FOOTER_MAX = 2048
+EMBED_TOTAL_MAX = 6000  # every embed of one message, together
+EMBEDS_PER_MESSAGE = 10
+CHOICE_MAX = 100
+
+COLOR = discord.Colour(0x3B82F6)
+NOT_FOUND_COLOR = discord.Colour(0x9CA3AF)
+ZWJ = "\u200d"
+ELLIPSIS = "…"
+FRAGMENT_WORDS = 4  # words on each side of a textStart,textEnd fragment
+FULL_FRAGMENT_WORDS = 10  # quotes up to this many words are matched whole
+SNIPPET_CHARS = 300  # closest passages shown under "not found"
+URL_MAX = 1024  # longer article links are left out rather than crowd out the quotes
+NOT_FOUND = "**Not found.**"
+
+_MENTION = re.compile(r"@(everyone|here)|<(?=[@#/])")
+_INVITE = re.compile(r"(discord(?:app)?\.com/invite|discord\.gg|discord\.me)/", re.IGNORECASE)
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]()#])")
+_LIST_START = re.compile(r"^(?:[-+>]|\d+\.)(?= )")  # would start a list or a quote
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_UNESCAPE = re.compile(r"\\([\\*_~|`\[\]()#.+>-])")
+
+
+# -- making text inert ---------------------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """Break @everyone, @here, <@user>, <@&role>, <#channel>, </command> and invite links with
+    a zero-width joiner, so they render as plain text and can never ping or invite."""
+    text = _MENTION.sub(lambda m: f"@{ZWJ}{m[1]}" if m[1] else f"<{ZWJ}", text)
+    return _INVITE.sub(lambda m: m[0].replace(".", f"{ZWJ}.", 1), text)
+
+
+def sanitize(text: str) -> str:
+    """Untrusted text as inert Discord markdown: whitespace collapsed, markdown escaped,
+    mentions and invites broken."""
+    escaped = _MARKDOWN.sub(r"\\\1", neutralise(" ".join(text.split())))
+    return _LIST_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], escaped)
+
+
+def unsanitize(text: str) -> str:
+    """The text `sanitize` was given (up to whitespace), for reading our own embeds back."""
+    return _UNESCAPE.sub(r"\1", text.replace(ZWJ, ""))
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary, with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip() + ELLIPSIS
+
+
+# -- links with text fragments -------------------------------------------------------------
+
+
+def _encode(term: str) -> str:
+    """Percent-encode one text directive term: everything but unreserved characters, and '-'
+    (which `quote` leaves alone but the Text Fragments syntax reserves)."""
+    return percent_encode(term, safe="").replace("-", "%2D")
+
+
+def text_directive(quote: str) -> str:
+    """The `text=` value that makes a browser scroll to and highlight `quote`: the whole quote
+    when short, else `textStart,textEnd` with a few words of each end."""
+    words = quote.split()
+    if len(words) <= FULL_FRAGMENT_WORDS:
+        return _encode(" ".join(words))
+    start, end = words[:FRAGMENT_WORDS], words[-FRAGMENT_WORDS:]
+    return f"{_encode(' '.join(start))},{_encode(' '.join(end))}"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL safe inside a markdown link (no spaces, parentheses or angle brackets),
+    or None for anything else."""
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return None
+    return percent_encode(url.strip(), safe=":/?#[]@!$&'*+,;=%~.-_")
+
+
+def fragment_url(url: str | None, quote: str) -> str | None:
+    """`url` with a text fragment (`#:~:text=...`) pointing at `quote`; None without a URL."""
+    base = safe_url(url)
+    if base is None:
+        return None
+    if len(base) > URL_MAX:
+        return None
+    if not quote.split():
+        return base
+    separator = ":~:" if "#" in base else "#:~:"
+    linked = f"{base}{separator}text={text_directive(quote)}"
+    return linked if len(linked) <= URL_MAX else base
+
+
+def link(label: str, url: str | None) -> str:
+    """A markdown link (label already sanitized), or the bare label when there is no URL."""
+    return f"[{label}]({url})" if url else label
+
+
+# -- citations and quotes ------------------------------------------------------------------
+
+
+def citation_line(number: int, c: Citation, url: str | None) -> str:
+    """**[1]** [Title](link) · Source · 2024-03-01 · ¶ 4"""
+    title = sanitize(clip(c.title, 200)) or "Untitled"
+    parts = [link(title, url)]
+    parts += [sanitize(clip(x, 100)) for x in (c.source, _date(c.published)) if x]
+    parts.append(f"¶ {c.paragraph}")
+    return f"**[{number}]** " + " · ".join(parts)
+
+
+def _date(published: str | None) -> str | None:
+    """The day of an ISO timestamp; anything else as it is."""
+    if published and _ISO_DAY.match(published):
+        return published[:10]
+    return published
+
+
+def _quote_lines(text: str, speaker: str | None) -> str:
+    lines = f"> {sanitize(text)}"
+    if speaker:
+        lines += f"\n> \u2014 {sanitize(clip(speaker, 100))}"
+    return lines
+
+
+def quote_block(number: int, q: Quote, limit: int = DESCRIPTION_MAX) -> str:
+    """One quote as a block quote with its numbered citation underneath. Only a quote that
+    cannot fit in `limit` on its own is shortened (with an ellipsis); its link still
+    highlights the whole quote in the article."""
+    cite = citation_line(number, q.citation, fragment_url(q.citation.url, q.text))
+    text = q.text
+    block = f"{_quote_lines(text, q.speaker)}\n{cite}"
+    budget = len(text)
+    while len(block) > limit and budget > 1:
+        budget = max(1, budget - (len(block) - limit))
+        block = f"{_quote_lines(clip(text, budget), q.speaker)}\n{cite}"
+    return block
+
+
+def passage_block(number: int, title: str, url: str | None, paragraph: int, text: str,
+                  source: str | None, published: str | None) -> str:
+    """A closest passage under "not found": a shortened snippet and its citation."""
+    citation = Citation("", title, source, url, published, paragraph)
+    snippet = clip(" ".join(text.split()), SNIPPET_CHARS)
+    return f"> {sanitize(snippet)}\n{citation_line(number, citation, fragment_url(url, text))}"
+
+
+# -- answers -------------------------------------------------------------------------------
+
+Page = list[discord.Embed]  # the embeds of one message
+
+
+def answer_pages(answer: Answer) -> list[Page]:
+    """The answer as messages of embeds: normally one message with one embed; longer answers
+    are split between quotes (never inside one) to stay under every Discord limit."""
+    title = clip(sanitize(answer.question), TITLE_MAX) or "Question"
+    if answer.found:
+        blocks = [quote_block(i, q) for i, q in enumerate(answer.quotes, 1)]
+        return pack(title, blocks, COLOR)
+    return pack(title, not_found_blocks(answer), NOT_FOUND_COLOR)
+
+
+def not_found_blocks(answer: Answer) -> list[str]:
+    if not answer.passages:
+        return [f"{NOT_FOUND} No article in this server matches this question. "
+                "Add articles with `/add url`, `/add text` or `/add file`."]
+    head = (f"{NOT_FOUND} The articles in this server do not answer this question. "
+            "The closest passages:")
+    blocks = [head]
+    for i, r in enumerate(answer.passages[:3], 1):
+        a = r.passage.article
+        blocks.append(passage_block(i, a.title, a.url, r.passage.number, r.passage.text,
+                                    a.source, a.published))
+    return blocks
+
+
+def pack(title: str, blocks: list[str], color: discord.Colour) -> list[Page]:
+    """Blocks into embeds (description <= 4096), embeds into messages (<= 10 embeds and
+    <= 6000 characters each). The first embed carries the title; no block is ever cut."""
+    descriptions: list[str] = []
+    for block in blocks:
+        if descriptions and len(descriptions[-1]) + 2 + len(block) <= DESCRIPTION_MAX:
+            descriptions[-1] += "\n\n" + block
+        else:
+            descriptions.append(block)
+    pages: list[Page] = [[]]
+    used = 0
+    for i, description in enumerate(descriptions):
+        embed = discord.Embed(title=title if i == 0 else None, description=description,
+                              colour=color)
+        full = used + len(embed) > EMBED_TOTAL_MAX or len(pages[-1]) == EMBEDS_PER_MESSAGE
+        if pages[-1] and full:
+            pages.append([])
+            used = 0
+        pages[-1].append(embed)
+        used += len(embed)
+    return pages
+
+
+# -- reading our own answer back (feedback after a restart) --------------------------------
+
+_QUOTE_LINE = re.compile(r"^> (?P<text>.*)$")
+_CITE_LINE = re.compile(r"^\*\*\[(?P<n>\d+)\]\*\* (?P<rest>.*)$")
+_LINK = re.compile(r"^\[(?P<label>.*?)\]\((?P<url>[^)\s]+)\)")
+
+
+@dataclass(frozen=True)
+class ShownAnswer:
+    """What an answer message showed: the question and its quotes."""
+
+    question: str
+    quotes: list[dict[str, Any]]
+
+
+def read_answer(embeds: list[discord.Embed]) -> ShownAnswer:
+    """The question and the quotes shown, parsed back from an answer message's embeds."""
+    question = unsanitize(embeds[0].title or "") if embeds else ""
+    quotes: list[dict[str, Any]] = []
+    if not embeds or (embeds[0].description or "").startswith(NOT_FOUND):
+        return ShownAnswer(question, quotes)
+    pending: str | None = None  # the first "> " line after a citation is a quote's text
+    for embed in embeds:
+        for line in (embed.description or "").splitlines():
+            if (m := _QUOTE_LINE.match(line)) and pending is None:
+                pending = unsanitize(m["text"])
+            elif (m := _CITE_LINE.match(line)) and pending is not None:
+                quotes.append({"n": int(m["n"]), "text": pending, **_citation(m["rest"])})
+                pending = None
+    return ShownAnswer(question, quotes)
+
+
+def _citation(rest: str) -> dict[str, Any]:
+    url = None
+    if m := _LINK.match(rest):
+        url = m["url"]
+        rest = m["label"] + rest[m.end():]
+    return {"citation": unsanitize(rest), "url": url}
+
+
+# -- other messages ------------------------------------------------------------------------
+
+
+def added(article: Article, status: str) -> str:
+    """The confirmation after /add."""
+    verb = {"added": "Added", "updated": "Updated", "unchanged": "Already indexed"}[status]
+    return f"{verb}: {_article_summary(article)}. Ask about it with `/ask`."
+
+
+def _article_summary(a: Article) -> str:
+    title = sanitize(clip(a.title, 200)) or "Untitled"
+    url = safe_url(a.url)
+    parts = [f"**{title}**" if url is None else f"**[{title}](<{url}>)**"]
+    parts += [sanitize(clip(x, 100)) for x in (a.source, _date(a.published)) if x]
+    count = a.paragraph_count
+    parts.append(f"{count} paragraph{'s' if count != 1 else ''}")
+    return " · ".join(parts)
+
+
+def added_many(results: list[LinkResult]) -> str:
+    """One line per link of an "Add article" message command."""
+    lines = []
+    for r in results:
+        if r.article is not None:
+            lines.append(f"\u2705 {_article_summary(r.article)}")
+        else:
+            shown = f"<{safe}>" if (safe := safe_url(r.url)) else sanitize(r.url)
+            lines.append(f"\u274c {shown}: {sanitize(r.error or 'failed')}")
+    return clip("\n".join(lines), MESSAGE_MAX)
+
+
+def removed(article: Article) -> str:
+    return f"Removed **{sanitize(clip(article.title, 200))}** from this server's articles."
+
+
+def progress(done: int, total: int) -> str:
+    percent = 100 * done // total if total else 100
+    return f"Reindexing this server's articles\u2026 {done}/{total} ({percent}%)"
+
+
+def reindexed(articles: int, vectors: int) -> str:
+    return f"Reindexed {articles} article{'s' if articles != 1 else ''} ({vectors} passages)."
+
+
+def feedback_thanks(vote: int) -> str:
+    return "Thanks \u2014 noted \U0001f44d." if vote > 0 else "Thanks \u2014 noted \U0001f44e."
+
+
+def articles_embed(p: ArticlePage) -> discord.Embed:
+    """/articles: newest first, one line each, page n/m in the footer."""
+    embed = discord.Embed(title="Articles in this server", colour=COLOR)
+    if not p.articles:
+        embed.description = "No articles yet. Add one with `/add url`, `/add text` or `/add file`."
+    lines: list[str] = []
+    for a in p.articles:
+        title = sanitize(clip(a.title, 120)) or "Untitled"
+        url = safe_url(a.url)
+        meta = [sanitize(clip(x, 60)) for x in (a.source, _date(a.published)) if x]
+        line = " · ".join([link(title, url if url and len(url) <= 300 else None), *meta,
+                           f"`{a.id}`"])
+        if sum(len(x) + 1 for x in lines) + len(line) > DESCRIPTION_MAX:
+            break
+        lines.append(line)
+    if lines:
+        embed.description = "\n".join(lines)
+    noun = "article" if p.total == 1 else "articles"
+    embed.set_footer(text=f"Page {p.page}/{p.pages} \u00b7 {p.total} {noun}")
+    return embed
+
+
+_PAGE = re.compile(r"^Page (\d+)/(\d+)")
+
+
+def page_of(embed: discord.Embed | None) -> int:
+    """The page number an /articles embed shows (1 if unreadable)."""
+    m = _PAGE.match((embed.footer.text or "") if embed else "")
+    return int(m[1]) if m else 1
+
+
+def choice_name(a: Article) -> str:
+    """An autocomplete label: title and source, at most 100 characters."""
+    name = " · ".join(x for x in (" ".join(a.title.split()), a.source) if x) or a.id
+    return clip(name, CHOICE_MAX)
+
+
+def help_embed() -> discord.Embed:
+    embed = discord.Embed(title="citebot", colour=COLOR, description=(
+        "I answer questions about the news articles added to this server, with **verbatim "
+        "quotes** and numbered citations (title, source, date, paragraph). Each citation "
+        "links to the article and highlights the quoted words. If the articles do not "
+        "answer a question, I say so and show the closest passages."))
+    for name, value in HELP:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text="Every server has its own articles; nothing is shared between servers.")
+    return embed
+
+
+HELP = (
+    ("/ask question [article]", "Ask a question; `article` limits it to one article. You can "
+     "also mention me: `@citebot what did the mayor say about the bridge?`"),
+    ("/add url | text | file", "Add an article from a link, pasted text, or a .txt, .md or "
+     ".html file. Or right-click a message \u2192 Apps \u2192 **Add article** to add its links."),
+    ("/articles", "This server's articles, newest first."),
+    ("/remove article", "Remove an article (whoever added it, or Manage Server)."),
+    ("/reindex", "Rebuild this server's search index (Manage Server)."),
+    ("\U0001f44d / \U0001f44e", "Tell us whether an answer helped; it improves citebot."),
+)
+
+
+# -- refusals and errors -------------------------------------------------------------------
+
+SHUTTING_DOWN = "citebot is shutting down for a moment; please try again in a minute."
+DM_ONLY = ("citebot answers from the articles added to a server, so it only works in servers. "
+           "Invite it to one, add articles with `/add`, then ask there.")
+UNEXPECTED = "Something went wrong on citebot's side; it has been logged. Please try again."
+MANAGE_SERVER = "This needs the **Manage Server** permission."
+REINDEX_RUNNING = "A reindex of this server is already running; it will be done soon."
+NO_LINKS = "That message has no http(s) links to add."
+EMPTY_QUESTION = "Ask me a question after the mention, e.g. `@citebot what did the mayor say?`"
+BAD_URL = "That is not an http(s) link; give the full address, starting with https://."

@@ -1,0 +1,219 @@
+"""Shared harness for the bot's end-to-end tests: the fake Discord with two servers, the real
+`CitebotBot` on a temporary data directory, and a few fakes for the core (no tests here)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.client import CitebotBot
+from bot.work import Worker
+from config.settings import Settings
+from index.embed import Embedder, HashEmbedder
+from retrieval.core import Core
+from retrieval.models import Answer
+from tests.fakediscord import (
+    MEMBER_PERMISSIONS,
+    FakeChannel,
+    FakeDiscord,
+    FakeGuild,
+    FakeUser,
+    InteractionRecord,
+    loopback_only_trace,
+    point_discord_at,
+)
+
+TOKEN = "citebot-canary-token-7Qx9.GZk3-never-log-me"
+GUILD_A, CHANNEL_A = 910_000_000_000_000_001, 910_000_000_000_000_002
+GUILD_B, CHANNEL_B = 920_000_000_000_000_001, 920_000_000_000_000_002
+ALICE, BOB, CAROL = 930_000_000_000_000_001, 930_000_000_000_000_002, 930_000_000_000_000_003
+MANAGE_GUILD = 1 << 5
+MANAGER = MEMBER_PERMISSIONS | MANAGE_GUILD
+STEP = 8.0  # upper bound for any single wait
+
+BRIDGE = """Officials open new bridge after years of delay
+
+The Marlow river bridge opened to traffic on Monday, four years later than planned.
+
+"This bridge connects two halves of a city that have been apart for too long," Mayor Dana Reyes said at the ribbon cutting.
+
+Transport minister Arjun Patel said that tolls would be waived for the first six months.
+"""  # noqa: E501
+
+
+HARBOR_HTML = """<!doctype html><html><head><title>Port Averly approves flood barrier</title>
+<meta property="og:site_name" content="Averly Gazette"></head><body><article>
+<h1>Port Averly approves flood barrier</h1>
+<p>The Port Averly city council voted 7-2 on Tuesday to build a retractable flood barrier
+across the mouth of the harbor, three months after a record storm surge.</p>
+<p>"We cannot ask families to rebuild in the same place and hope the water stays away,"
+Mayor Lucia Ortiz said after the vote.</p>
+<p>Councilman Derek Hale, who voted against the plan, argued that the money would be better
+spent buying out homes in the most exposed streets.</p>
+</article></body></html>"""
+
+
+def make_fake(**kwargs: Any) -> FakeDiscord:
+    users = [FakeUser(ALICE, "alice"), FakeUser(BOB, "bob"), FakeUser(CAROL, "carol")]
+    guilds = [
+        FakeGuild(GUILD_A, "Newsroom", channels=[FakeChannel(CHANNEL_A, "news")], members=users),
+        FakeGuild(GUILD_B, "Elsewhere", channels=[FakeChannel(CHANNEL_B, "talk")],
+                  members=users),
+    ]
+    return FakeDiscord(token=TOKEN, guilds=guilds, **kwargs)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": data_dir, "ask_cooldown_s": 0.0, **overrides}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@asynccontextmanager
+async def running(core: Core, settings: Settings, *, worker: Worker | None = None,
+                  urls: list[str] | None = None) -> AsyncIterator[CitebotBot]:
+    """The real bot, logged in and READY against the fake the caller points discord.py at."""
+    bot = CitebotBot(core=core, settings=settings, worker=worker, guild_ready_timeout=0.05,
+                     http_trace=loopback_only_trace(urls))
+    task: asyncio.Task[None] | None = None
+    try:
+        await asyncio.wait_for(bot.login(TOKEN), STEP)
+        task = asyncio.create_task(bot.connect())
+        ready = asyncio.create_task(bot.wait_until_ready())
+        await asyncio.wait({task, ready}, timeout=STEP, return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            if task.done():
+                task.result()
+            raise TimeoutError("bot did not become ready")
+        yield bot
+    finally:
+        await asyncio.wait_for(bot.close(), STEP)
+        if task is not None:
+            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), STEP)
+        await asyncio.to_thread(bot.worker.close, STEP)
+
+
+@dataclass
+class Env:
+    fake: FakeDiscord
+    bot: CitebotBot
+    core: Core
+    settings: Settings
+    urls: list[str] = field(default_factory=list)
+
+    async def slash(self, name: str, options: dict[str, Any] | None = None, *,
+                    guild: int | None = GUILD_A, user: int = ALICE,
+                    permissions: int = MEMBER_PERMISSIONS) -> InteractionRecord:
+        channel = {GUILD_A: CHANNEL_A, GUILD_B: CHANNEL_B}.get(guild) if guild else None
+        return await self.fake.slash(guild, channel, user, name, options,
+                                     permissions=permissions)
+
+    async def add_text(self, title: str, text: str, *, guild: int = GUILD_A,
+                       user: int = ALICE) -> InteractionRecord:
+        rec = await self.slash("add text", {"title": title, "text": text}, guild=guild,
+                               user=user)
+        await rec.wait_response(STEP)
+        return rec
+
+
+@asynccontextmanager
+async def bot_env(tmp_path: Path, *, embedder: Embedder | None = None,
+                  fake_options: dict[str, Any] | None = None,
+                  **settings: Any) -> AsyncIterator[Env]:
+    """A fake Discord with two servers and the bot connected to it, on a fresh data dir."""
+    async with make_fake(**(fake_options or {})) as fake:
+        with point_discord_at(fake.api_base, fake.gateway_url):
+            config = make_settings(tmp_path / "data", **settings)
+            core = Core.open(config, embedder=embedder or HashEmbedder())
+            urls: list[str] = []
+            try:
+                async with running(core, config, urls=urls) as bot:
+                    yield Env(fake, bot, core, config, urls)
+            finally:
+                core.close()
+
+
+def assert_no_mentions(fake: FakeDiscord) -> None:
+    """Every message body the bot sent (creates, edits, followups, callbacks) pings nobody."""
+    bodies = fake.message_bodies()
+    assert bodies, "the bot sent no message bodies"
+    for body in bodies:
+        allowed = body.get("allowed_mentions")
+        assert allowed is not None and allowed["parse"] == [], body
+        assert not allowed.get("users") and not allowed.get("roles"), body
+        assert not allowed.get("replied_user"), body
+
+
+async def poll(check: Any, timeout: float = STEP, every: float = 0.02) -> None:
+    """Wait until `check()` is true, for state the fake is not notified about."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {check}")
+        await asyncio.sleep(every)
+
+
+def feedback_rows(settings: Settings) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(settings.db_path) as db:
+        return db.execute(
+            "SELECT collection, question, quotes, vote, user_id FROM feedback ORDER BY rowid"
+        ).fetchall()
+
+
+def description(rec_or_msg: Any) -> str:
+    embeds = rec_or_msg.embeds
+    return "\n".join(e.get("description", "") for e in embeds)
+
+
+# -- fakes for the core --------------------------------------------------------------------
+
+
+class SlowEmbedder(HashEmbedder):
+    """HashEmbedder that takes `delay` seconds for any batch mentioning `marker` (the chunks
+    of articles whose title carries it: what a rebuild embeds), and no longer otherwise."""
+
+    def __init__(self, marker: str = "Slowpoke") -> None:
+        super().__init__()
+        self.marker = marker
+        self.delay = 0.0
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if self.delay and any(self.marker in t for t in texts):
+            time.sleep(self.delay)
+        return super().embed(texts)
+
+
+class GatedAnswerer:
+    """Wraps an answerer; every `ask` waits until `gate` opens (or `timeout` passes)."""
+
+    def __init__(self, inner: Any, timeout: float = 30.0) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.entered = threading.Semaphore(0)
+        self.timeout = timeout
+
+    def ask(self, collection: str, question: str, **kw: Any) -> Answer:
+        self.entered.release()
+        self.gate.wait(self.timeout)
+        return self.inner.ask(collection, question, **kw)
+
+
+class FixedAnswerer:
+    """Always answers with the same prepared `Answer`."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.collections: list[str] = []
+
+    def ask(self, collection: str, question: str, **kw: Any) -> Answer:
+        self.collections.append(collection)
+        return self.answer

@@ -1,0 +1,260 @@
+"""The bot's plain parts: rate limits, token redaction, the worker pool, throttled progress,
+link finding, and the command logic in bot.actions (over a real core with the hash model)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import itertools
+import logging
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import discord
+import pytest
+
+from bot import actions, redact
+from bot.cogs.common import check_url, links_in, strip_mention
+from bot.limits import Cooldown, OnCooldown, Quota, QuotaExceeded
+from bot.progress import ProgressMessage
+from bot.work import Inflight, Stopping, Worker
+from index.errors import ArticleError, NotFoundError, TooLargeError, UnsupportedContentError
+from retrieval.core import Core
+from tests.test_bot_support import BRIDGE, HARBOR_HTML, TOKEN
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- limits --------------------------------------------------------------------------------
+
+
+def test_cooldown_is_per_member() -> None:
+    clock = Clock()
+    cooldown = Cooldown(5.0, clock)
+    cooldown.hit(1)
+    cooldown.hit(2)
+    clock.now += 3
+    with pytest.raises(OnCooldown) as info:
+        cooldown.hit(1)
+    assert info.value.retry_after == pytest.approx(2.0)
+    clock.now += 2
+    cooldown.hit(1)
+
+
+def test_quota_is_a_sliding_hour_per_server() -> None:
+    clock = Clock()
+    quota = Quota(3, 3600, clock)
+    quota.take(1, 2)
+    clock.now += 600
+    quota.take(1)
+    quota.take(2, 3)  # another server has its own quota
+    with pytest.raises(QuotaExceeded) as info:
+        quota.take(1)
+    assert info.value.retry_after == pytest.approx(3000.0)
+    with pytest.raises(QuotaExceeded):
+        quota.take(2, 1)
+    clock.now += 3000
+    quota.take(1, 2)  # the first two uses expired
+
+
+# -- the token never reaches a log ---------------------------------------------------------
+
+
+def test_token_is_redacted_at_every_level_logger_and_traceback() -> None:
+    stream = io.StringIO()
+    root = logging.getLogger("canary-root")
+    root.handlers, root.propagate = [logging.StreamHandler(stream)], False
+    root.setLevel(logging.DEBUG)
+    redact.install(TOKEN, root)
+    child = logging.getLogger("canary-root.discord.http")
+    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
+        child.log(level, "sending Authorization: Bot %s", TOKEN)
+        root.log(level, f"inline {TOKEN}")
+    try:
+        raise RuntimeError(f"bad header {TOKEN}")
+    except RuntimeError:
+        child.exception("request failed")
+    child.info("args %s and %r", {"token": TOKEN}, [TOKEN])
+    output = stream.getvalue()
+    assert TOKEN not in output
+    assert output.count(redact.REDACTED) >= 11
+    assert "request failed" in output and "RuntimeError: bad header" in output
+
+
+# -- worker pool ---------------------------------------------------------------------------
+
+
+async def test_one_servers_flood_does_not_hold_up_another() -> None:
+    worker = Worker(threads=4, per_server=2)
+    release = threading.Event()
+    try:
+        flood = [asyncio.create_task(worker.run(1, release.wait, 10)) for _ in range(20)]
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        assert await asyncio.wait_for(worker.run(2, lambda: "answered"), 2) == "answered"
+        assert time.monotonic() - started < 0.5
+        release.set()
+        assert all(await asyncio.gather(*flood))
+    finally:
+        release.set()
+        assert await asyncio.to_thread(worker.close, 5)
+
+
+async def test_close_stops_long_work_and_reports_stragglers() -> None:
+    worker = Worker(threads=2)
+    stuck = threading.Event()
+
+    def long_job() -> None:
+        while True:
+            worker.check_stopping()
+            time.sleep(0.01)
+
+    job = asyncio.create_task(worker.run(1, long_job))
+    straggler = asyncio.create_task(worker.run(2, stuck.wait, 5))
+    await asyncio.sleep(0.05)
+    assert not await asyncio.to_thread(worker.close, 0.3)  # the straggler is still running
+    with pytest.raises(Stopping):
+        await job
+    stuck.set()
+    await straggler
+
+
+async def test_inflight_drain_waits_then_cancels() -> None:
+    inflight = Inflight()
+
+    async def serve(seconds: float) -> None:
+        inflight.adopt()
+        await asyncio.sleep(seconds)
+
+    quick = asyncio.create_task(serve(0.05))
+    slow = asyncio.create_task(serve(30))
+    await asyncio.sleep(0)
+    assert len(inflight) == 2
+    assert await inflight.drain(0.3) == 1
+    assert quick.done() and not quick.cancelled() and slow.cancelled()
+
+
+async def test_progress_edits_at_most_once_per_interval_with_the_latest_figures() -> None:
+    edits: list[tuple[float, str]] = []
+
+    async def edit(text: str) -> None:
+        edits.append((time.monotonic(), text))
+
+    progress = ProgressMessage(edit, interval=0.2)
+    async with progress:
+        for done in range(1, 31):
+            await asyncio.to_thread(progress.update, done, 30)
+            await asyncio.sleep(0.02)
+    await progress.finish("done")
+    times = [t for t, _ in edits]
+    assert all(b - a >= 0.19 for a, b in itertools.pairwise(times))
+    assert 2 <= len(edits) <= 6 and edits[-1][1] == "done"
+    assert "30/30" in edits[-2][1] or "2" in edits[-2][1]
+
+
+async def test_progress_check_can_stop_the_job() -> None:
+    def refuse() -> None:
+        raise Stopping("bye")
+
+    progress = ProgressMessage(lambda text: asyncio.sleep(0), check=refuse)
+    with pytest.raises(Stopping):
+        progress.update(1, 2)
+
+
+# -- links and mentions --------------------------------------------------------------------
+
+
+def test_links_in_a_message_are_found_cleaned_and_capped() -> None:
+    content = ("Read https://a.example/one, and <https://b.example/two>! also "
+               "(https://c.example/three) https://a.example/one ftp://no.example "
+               + " ".join(f"https://d.example/{i}" for i in range(9)))
+    message = SimpleNamespace(content=content, embeds=[])
+    urls = links_in(message)  # type: ignore[arg-type]
+    assert urls[:3] == ["https://a.example/one", "https://b.example/two", "https://c.example/three"]
+    assert len(urls) == 5
+
+
+def test_mention_and_url_helpers() -> None:
+    assert strip_mention("<@42> what did  Kim say? <@!42>", 42) == "what did Kim say?"
+    assert strip_mention("<@42> hi <@7>", 42) == "hi <@7>"
+    assert check_url(" <https://news.example/a> ") == "https://news.example/a"
+    with pytest.raises(ArticleError):
+        check_url("file:///etc/passwd")
+
+
+# -- command logic -------------------------------------------------------------------------
+
+
+def add_bridge(core: Core, collection: str, by: str = "1") -> Any:
+    title, _, text = BRIDGE.partition("\n")
+    return core.indexer.add_text(collection, title=title, text=text, added_by=by)
+
+
+def test_resolve_article_by_id_or_unique_title(hash_core: Core) -> None:
+    art = add_bridge(hash_core, "guild-1").article
+    assert actions.resolve_article(hash_core, "guild-1", art.id) == art
+    assert actions.resolve_article(hash_core, "guild-1", "new bridge").id == art.id
+    with pytest.raises(NotFoundError, match="pick one"):
+        actions.resolve_article(hash_core, "guild-2", art.id)  # another server's article
+
+
+def test_remove_is_for_the_adder_or_a_manager(hash_core: Core) -> None:
+    art = add_bridge(hash_core, "guild-1", by="100").article
+    with pytest.raises(actions.NotAllowedError):
+        actions.remove_article(hash_core, "guild-1", art.id, user_id="200", can_manage=False)
+    removed = actions.remove_article(hash_core, "guild-1", art.id, user_id="100",
+                                     can_manage=False)
+    assert removed.id == art.id and hash_core.storage.list_articles("guild-1") == []
+    art = add_bridge(hash_core, "guild-1", by="100").article
+    actions.remove_article(hash_core, "guild-1", art.id, user_id="200", can_manage=True)
+
+
+def test_attachments_are_checked_before_download_and_read_by_kind(hash_core: Core) -> None:
+    with pytest.raises(UnsupportedContentError):
+        actions.check_attachment("report.pdf", 10, 1000)
+    with pytest.raises(TooLargeError):
+        actions.check_attachment("big.txt", 1001, 1000)
+    result = actions.add_document(hash_core, "guild-1", "bridge.md", BRIDGE.encode(), "5")
+    assert result.article.title == "Officials open new bridge after years of delay"
+    page = actions.add_document(hash_core, "guild-1", "page.html", HARBOR_HTML.encode(), "5")
+    assert page.status == "added" and page.article.title == "Port Averly approves flood barrier"
+
+
+def test_article_pages_are_clamped(hash_core: Core) -> None:
+    for i in range(12):
+        hash_core.indexer.add_text("guild-1", title=f"Story {i}", text=f"Paragraph {i} text.")
+    first = actions.article_page(hash_core, "guild-1", 0)
+    last = actions.article_page(hash_core, "guild-1", 9)
+    assert (first.page, first.pages, first.total, len(first.articles)) == (1, 2, 12, 10)
+    assert (last.page, len(last.articles)) == (2, 2)
+    assert first.articles[0].title == "Story 11"  # newest first
+
+
+def test_allowed_mentions_constant_is_none() -> None:
+    from bot.replies import NO_MENTIONS
+
+    assert NO_MENTIONS.to_dict() == discord.AllowedMentions.none().to_dict() == {"parse": []}
+
+
+def test_discord_endpoints_are_configurable_and_restored(tmp_path: Any) -> None:
+    from bot.app import discord_endpoints
+    from tests.test_bot_support import make_settings
+
+    base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    settings = make_settings(tmp_path, discord_api_base="http://proxy.internal:8080/api/v10/",
+                             discord_gateway_url="ws://proxy.internal:8081/")
+    with discord_endpoints(settings):
+        assert discord.http.Route.BASE == "http://proxy.internal:8080/api/v10"
+        route = discord.http.Route("GET", "/users/@me")
+        assert route.url == "http://proxy.internal:8080/api/v10/users/@me"
+        assert str(discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY) == "ws://proxy.internal:8081/"
+    restored = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
+    assert restored == (base, gateway)
