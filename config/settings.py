@@ -8,6 +8,7 @@ project reads environment variables.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,9 +33,15 @@ class Settings(BaseSettings):
             f"'{BUNDLED_MODEL}' for the copy that ships with the package."
         ),
     )
-    query_encoder: str = Field(
+    encoder: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
-        description="Query encoder backend: 'auto' (ONNX when available), 'onnx' or 'torch'.",
+        description=(
+            "How the model runs: 'torch' (sentence-transformers), 'onnx' (same vectors, faster), "
+            "'onnx-int8' (int8 weights, fastest; its own index) or 'auto' (ONNX when possible)."
+        ),
+    )
+    model_cache_dir: Path | None = Field(
+        default=None, description="Where ONNX exports of the model are kept (DATA_DIR/models)."
     )
     embed_batch_size: int = Field(default=64, ge=1)
     approximate_threshold: int = Field(
@@ -69,6 +76,11 @@ class Settings(BaseSettings):
     ask_cooldown_s: float = Field(default=5.0, ge=0)
     add_quota_per_hour: int = Field(default=30, ge=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    @property
+    def model_cache(self) -> Path:
+        """Where exported ONNX models are kept."""
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def db_path(self) -> Path:

@@ -13,6 +13,7 @@ import itertools
 import os
 import re
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -108,7 +109,25 @@ class HashEmbedder:
         return len(self._words(text)) + 2
 
 
-@functools.lru_cache(maxsize=2)
-def load_embedder(model: str, *, batch_size: int = 64) -> Embedder:
-    """The configured embedding model, loaded once per process and passed down."""
+@functools.lru_cache(maxsize=4)
+def load_embedder(model: str, *, batch_size: int = 64, encoder: str = "torch",
+                  cache_dir: Path | None = None) -> Embedder:
+    """The configured embedding model, loaded once per process and passed down.
+
+    ``encoder`` is "torch" (sentence-transformers), "onnx" (the same model exported to ONNX
+    Runtime: identical vectors, faster queries and start-up), "onnx-int8" (int8 weights: faster
+    still, slightly different vectors, so its index is its own) or "auto" (ONNX when the model
+    allows it). ONNX files are exported once into ``cache_dir``.
+    """
+    local = Path(bundled_model_path() if model == BUNDLED_MODEL else model)
+    if encoder != "torch" and cache_dir is not None:
+        from index import onnx_encoder
+
+        if onnx_encoder.supports(local):
+            quantize = encoder == "onnx-int8"
+            path = onnx_encoder.export(local, cache_dir, quantize=quantize)
+            name = model + ("#int8" if quantize else "")
+            return onnx_encoder.OnnxEmbedder(name, local, path, batch_size=batch_size)
+        if encoder != "auto":
+            raise ValueError(f"{model!r} cannot run with ONNX (needs mean pooling); use torch")
     return SentenceTransformerEmbedder(model, batch_size=batch_size)

@@ -24,7 +24,9 @@ class Core:
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Core:
         """Load the model (once) and open the data directory."""
-        embedder = embedder or load_embedder(settings.model, batch_size=settings.embed_batch_size)
+        embedder = embedder or load_embedder(
+            settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
+            cache_dir=settings.model_cache)
         storage = EmbeddedStorage(
             settings.data_dir, model=embedder.name, dim=embedder.dim,
             approximate_threshold=settings.approximate_threshold)

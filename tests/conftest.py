@@ -14,13 +14,20 @@ from retrieval.core import Core
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the bundled model for the whole session."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     """No test reads the developer's .env or data directory."""
     monkeypatch.chdir(tmp_path)
-    for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN"):
+    for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN", "CITEBOT_ENCODER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CITEBOT_MODEL_CACHE_DIR", str(model_cache))
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             "CITEBOT_DISCORD_GATEWAY_URL": fake.gateway_url,
             "CITEBOT_DATA_DIR": str(tmp_path / "data"),
             "CITEBOT_DEV_GUILD_ID": str(GUILD_A),
+            "CITEBOT_MODEL_CACHE_DIR": os.environ["CITEBOT_MODEL_CACHE_DIR"],  # one ONNX export
         })
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "-vv", "run", cwd=tmp_path, env=env,

@@ -1,0 +1,148 @@
+"""A sentence-transformers model run with ONNX Runtime: fast start, fast single queries.
+
+The model's transformer is exported to ONNX once (with torch, on first use) and cached in the
+data directory; optionally quantised to int8 weights. Loading it afterwards needs neither torch
+nor sentence-transformers, which keeps cold start short. Only models made of a transformer,
+mean pooling and normalisation (all-MiniLM-L6-v2 and most sentence-transformers models) can
+run this way; ``supports`` says whether one does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from index.errors import StorageError
+
+log = logging.getLogger(__name__)
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def supports(model_dir: Path) -> bool:
+    """Whether a local sentence-transformers model is transformer + mean pooling (+ normalise)."""
+    try:
+        modules = json.loads((model_dir / "modules.json").read_text())
+        types = [m["type"].rsplit(".", 1)[-1] for m in modules]
+        pooling = next(m for m in modules if m["type"].endswith("Pooling"))
+        config = json.loads((model_dir / pooling["path"] / "config.json").read_text())
+    except (OSError, ValueError, KeyError, StopIteration):
+        return False
+    return (types[:2] == ["Transformer", "Pooling"] and set(types[2:]) <= {"Normalize"}
+            and config.get("pooling_mode_mean_tokens") is True
+            and (model_dir / "tokenizer.json").exists())
+
+
+def export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> Path:
+    """The ONNX file for a model, exported (and quantised) once into ``cache_dir``."""
+    key = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:12]
+    target = cache_dir / f"{model_dir.name}-{key}" / ("model-int8.onnx" if quantize
+                                                       else "model.onnx")
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fp32 = target.with_name("model.onnx")
+    if not fp32.exists():
+        _export_fp32(model_dir, fp32)
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    return target
+
+
+def _export_fp32(model_dir: Path, target: Path) -> None:
+    log.info("exporting %s to ONNX (once)", model_dir.name)
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise StorageError("Exporting the model to ONNX needs torch and transformers.") from exc
+
+    class _LastHidden(torch.nn.Module):
+        def __init__(self, model: torch.nn.Module) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+    dummy = tuple(torch.ones(1, 8, dtype=torch.long) for _ in INPUTS)
+    tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+    axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
+    with torch.no_grad():
+        torch.onnx.export(_LastHidden(model), dummy, str(tmp), input_names=list(INPUTS),
+                          output_names=["last_hidden_state"], dynamic_axes=axes,
+                          opset_version=17, dynamo=False)
+    os.replace(tmp, target)
+
+
+class OnnxEmbedder:
+    """Mean-pooled, normalised embeddings from an exported transformer."""
+
+    def __init__(self, name: str, model_dir: Path, onnx_path: Path, *, batch_size: int = 64,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.batch_size = batch_size
+        config = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        self.max_tokens = int(config.get("max_seq_length", 256))
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(onnx_path), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
+        self._lock = threading.Lock()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(text).ids)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        out = np.zeros((len(texts), self.dim), np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        order = np.argsort([len(e.ids) for e in encodings])  # batch by length: less padding
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return out
+
+    def _run(self, encodings: list) -> np.ndarray:  # type: ignore[type-arg]
+        length = min(max(len(e.ids) for e in encodings), self.max_tokens)
+        ids = np.zeros((len(encodings), length), np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            n = min(len(e.ids), length)
+            ids[row, :n] = e.ids[:n]
+            if n < len(e.ids):  # over the model's input: keep the final [SEP]
+                ids[row, n - 1] = e.ids[-1]
+            mask[row, :n] = 1
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        with self._lock:
+            hidden = self._session.run(None, {k: v for k, v in feed.items()
+                                              if k in self._inputs})[0]
+        summed = (hidden * mask[..., None]).sum(axis=1)
+        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
