@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 # Whole-paragraph boilerplate, matched case-insensitively against the stripped paragraph.
@@ -37,6 +38,7 @@ _MAX_BOILERPLATE_CHARS = 200
 _SHINGLE = 3
 _NEAR_DUPLICATE = 0.8  # share of a paragraph's word triples found in an earlier one
 _MIN_WORDS_FOR_NEAR = 8
+_MAX_POSTING = 64  # earlier paragraphs remembered per word triple (bounds the work per paragraph)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,18 @@ class Cleaned:
 
     paragraphs: tuple[str, ...]
     dropped: tuple[Dropped, ...]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Text that can be encoded: each lone surrogate (from bytes decoded with
+    ``errors="surrogateescape"``, or a JSON ``"\\udc80"`` escape) becomes U+FFFD, as an
+    undecodable byte does when a page is fetched; a pair split in two code points is joined."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def normalise(text: str) -> str:
@@ -99,7 +113,7 @@ def clean_paragraphs(title: str | None, paragraphs: list[str]) -> Cleaned:
     """Drop repeated titles, duplicates, near duplicates and boilerplate; keep the rest as is."""
     title_key = normalise(title or "")
     seen: set[str] = set()
-    shingles: list[set[tuple[str, ...]]] = []
+    shingles = _ShingleIndex()
     kept: list[str] = []
     dropped: list[Dropped] = []
     for raw in paragraphs:
@@ -116,10 +130,10 @@ def clean_paragraphs(title: str | None, paragraphs: list[str]) -> Cleaned:
             reason = "duplicate"
         else:
             grams = _shingles(key)
-            if grams and any(_contained(grams, other) >= _NEAR_DUPLICATE for other in shingles):
+            if grams and shingles.near_duplicate(grams):
                 reason = "near-duplicate"
             elif grams:
-                shingles.append(grams)
+                shingles.add(grams)
         if reason:
             if text:
                 dropped.append(Dropped(text, reason))
@@ -136,6 +150,23 @@ def _shingles(key: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
 
 
-def _contained(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
-    """How much of ``a`` (a later paragraph) is already in ``b`` (an earlier one)."""
-    return len(a & b) / len(a)
+class _ShingleIndex:
+    """The word triples of the paragraphs kept so far, by triple, so that finding a near
+    duplicate costs the triples a paragraph shares with earlier ones, not one comparison with
+    every earlier paragraph (quadratic in an article of thousands of paragraphs)."""
+
+    def __init__(self) -> None:
+        self._postings: dict[tuple[str, ...], list[int]] = {}
+        self._count = 0
+
+    def near_duplicate(self, grams: set[tuple[str, ...]]) -> bool:
+        """Whether one earlier paragraph holds enough of ``grams`` (a later paragraph's)."""
+        shared = Counter(i for g in grams for i in self._postings.get(g, ()))
+        return max(shared.values(), default=0) / len(grams) >= _NEAR_DUPLICATE
+
+    def add(self, grams: set[tuple[str, ...]]) -> None:
+        for g in grams:
+            posting = self._postings.setdefault(g, [])
+            if len(posting) < _MAX_POSTING:  # a triple that common tells nothing apart
+                posting.append(self._count)
+        self._count += 1

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from index.clean import clean_paragraphs, normalise, split_paragraphs
+from index.clean import clean_paragraphs, normalise, replace_lone_surrogates, split_paragraphs
 from index.errors import ExtractionError
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
 from index.segment import sentence_spans, windows
@@ -61,9 +61,14 @@ def prepare(
 ) -> PreparedArticle:
     """Clean and split an article and cut its embedding windows.
 
-    Raises ExtractionError when nothing of the article is left after cleaning.
+    Lone surrogates, which no tokenizer or database accepts, become U+FFFD first, in the text
+    and in every field. Raises ExtractionError when nothing of the article is left after
+    cleaning.
     """
-    title = " ".join(title.split()) or "Untitled"
+    text = replace_lone_surrogates(text)
+    url, source, published, author = (
+        None if v is None else replace_lone_surrogates(v) for v in (url, source, published, author))
+    title = " ".join(replace_lone_surrogates(title).split()) or "Untitled"
     cleaned = clean_paragraphs(title, split_paragraphs(text))
     if not cleaned.paragraphs:
         raise ExtractionError(f"{title!r} has no article text left after cleaning.")

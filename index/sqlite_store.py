@@ -6,6 +6,7 @@ Each thread gets its own connection (WAL mode), so readers never wait for a writ
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sqlite3
@@ -48,11 +49,6 @@ CREATE TABLE IF NOT EXISTS chunks(
     live INTEGER NOT NULL DEFAULT 1, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection, live, id);
 CREATE INDEX IF NOT EXISTS chunks_paragraph ON chunks(paragraph_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS paragraphs_fts USING fts5(
-    text, title, collection UNINDEXED, article_pk UNINDEXED,
-    tokenize='porter unicode61 remove_diacritics 2');
-CREATE TRIGGER IF NOT EXISTS paragraphs_fts_delete AFTER DELETE ON paragraphs BEGIN
-    DELETE FROM paragraphs_fts WHERE rowid = old.id; END;
 CREATE TABLE IF NOT EXISTS feedback(
     id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, question TEXT NOT NULL,
     quotes TEXT NOT NULL, vote INTEGER NOT NULL, user_id TEXT, created_at TEXT NOT NULL);
@@ -172,6 +168,7 @@ class SQLiteStore:
              added_by),
         )
         pk = cur.lastrowid
+        fts = self.fts_table(db, collection)
         para_ids: list[int] = []
         for number, para in enumerate(art.paragraphs, 1):
             pid = db.execute(
@@ -183,9 +180,8 @@ class SQLiteStore:
                 'INSERT INTO sentences(paragraph_id, idx, start, "end", speaker) '
                 "VALUES (?,?,?,?,?)",
                 [(pid, i, s.start, s.end, s.speaker) for i, s in enumerate(para.sentences)])
-            db.execute(
-                "INSERT INTO paragraphs_fts(rowid, text, title, collection, article_pk) "
-                "VALUES (?,?,?,?,?)", (pid, para.text, art.title, collection, pk))
+            db.execute(f"INSERT INTO {fts}(rowid, text, title) VALUES (?,?,?)",
+                       (pid, para.text, art.title))
         chunk_ids = self.insert_chunks(
             db, collection, [(para_ids[c.paragraph], c.start, c.end) for c in art.chunks],
             vectors, live=True)
@@ -217,6 +213,8 @@ class SQLiteStore:
         chunk_ids = [r[0] for r in db.execute(
             "SELECT c.id FROM chunks c JOIN paragraphs p ON p.id = c.paragraph_id "
             "WHERE p.article_pk = ? AND c.live = 1", (row[0],))]
+        db.execute(f"DELETE FROM {self.fts_table(db, collection)} WHERE rowid IN "
+                   "(SELECT id FROM paragraphs WHERE article_pk = ?)", (row[0],))
         db.execute("DELETE FROM articles WHERE pk = ?", (row[0],))
         return chunk_ids
 
@@ -318,12 +316,16 @@ class SQLiteStore:
         terms = query_terms(question)
         if not terms:
             return []
+        fts = fts_name(collection)
+        if not self.db().execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                                 (fts,)).fetchone():
+            return []
         match = " OR ".join(f'"{t}"' for t in terms)
-        sql = ("SELECT rowid, bm25(paragraphs_fts, 1.0, 0.25) AS s FROM paragraphs_fts "
-               "WHERE paragraphs_fts MATCH ? AND collection = ?")
-        args: list[object] = [match, collection]
+        sql = f"SELECT rowid, bm25({fts}, 1.0, 0.25) AS s FROM {fts} WHERE {fts} MATCH ?"
+        args: list[object] = [match]
         if article_id is not None:
-            sql += (" AND article_pk = (SELECT pk FROM articles WHERE collection = ? AND id = ?)")
+            sql += (" AND rowid IN (SELECT p.id FROM paragraphs p JOIN articles a ON "
+                    "a.pk = p.article_pk WHERE a.collection = ? AND a.id = ?)")
             args += [collection, article_id]
         sql += " ORDER BY s LIMIT ?"
         try:
@@ -331,6 +333,14 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             raise StorageError(f"Lexical search failed: {exc}") from exc
         return [(r[0], -r[1]) for r in rows]
+
+    def fts_table(self, db: sqlite3.Connection, collection: str) -> str:
+        """The collection's own FTS5 table (created on first use): one per collection, so a
+        large collection never slows another's lexical search."""
+        name = fts_name(collection)
+        db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5(text, title, "
+                   "tokenize='porter unicode61 remove_diacritics 2')")
+        return name
 
     # -- feedback ------------------------------------------------------------------------
     def record_feedback(
@@ -351,6 +361,11 @@ class SQLiteStore:
         with self.write() as db:
             db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def fts_name(collection: str) -> str:
+    """The FTS5 table of a collection (a safe identifier derived from its name)."""
+    return "fts_" + hashlib.sha256(collection.encode()).hexdigest()[:20]
 
 
 def query_terms(text: str) -> list[str]:

@@ -62,6 +62,39 @@ class Storage(Protocol):
     def close(self) -> None: ...
 
 
+class _ReadWriteLock:
+    """Many readers (searches, saves to disk) or one writer (adding, removing vectors)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+
+
 @dataclass
 class _Loaded:
     index: vec.VectorIndex
@@ -79,7 +112,8 @@ class EmbeddedStorage:
         self.approximate_threshold = approximate_threshold
         self.sql = SQLiteStore(data_dir / "citebot.sqlite3")
         self._loaded: dict[str, _Loaded] = {}
-        self._guard = threading.Lock()  # protects _loaded and the FAISS objects in it
+        self._guard = threading.Lock()  # protects _loaded and _writers
+        self._vectors = _ReadWriteLock()  # searches and saves read; adds and removes write
         self._writers: dict[str, threading.Lock] = {}
         self._deferred: set[str] = set()
 
@@ -144,12 +178,12 @@ class EmbeddedStorage:
         missing = np.setdiff1d(want, have, assume_unique=True)
         extra = np.setdiff1d(have, want, assume_unique=True)
         if len(extra):
-            with self._guard:
+            with self._vectors.write():
                 index.remove(extra)
         for start in range(0, len(missing), 50_000):
             ids, _, vectors = self.sql.chunk_vectors(
                 collection, missing[start:start + 50_000].tolist(), dim=self.dim)
-            with self._guard:
+            with self._vectors.write():
                 index.add(ids, vectors)
         if len(missing) or len(extra):
             log.info("collection %s: vector index repaired from SQLite (%d added, %d removed)",
@@ -157,9 +191,18 @@ class EmbeddedStorage:
         return bool(len(missing) or len(extra))
 
     def _save(self, collection: str, loaded: _Loaded) -> None:
+        """Persist the index, switching to an approximate one once it is large enough."""
+        if loaded.index.kind == "flat" and loaded.index.count > self.approximate_threshold:
+            with self._vectors.read():
+                ids, vectors = loaded.index.ids(), loaded.index.vectors()
+            approximate = vec.build(ids, vectors, self.dim, self.approximate_threshold)
+            log.info("collection %s: %d vectors, switching to %s", collection,
+                     approximate.count, approximate.kind)
+            with self._vectors.write():
+                loaded.index = approximate
         manifest = vec.Manifest(self.model, self.dim, loaded.index.count, loaded.index.kind,
                                 time.time(), loaded.generation)
-        with self._guard:
+        with self._vectors.read():
             loaded.index.save(self._dir(collection), manifest)
 
     @contextmanager
@@ -177,7 +220,7 @@ class EmbeddedStorage:
                add_ids: Sequence[int], add_vectors: np.ndarray | None) -> None:
         """Apply a committed SQLite change to the in-memory index, then persist it."""
         loaded = self._index_for_write(collection)
-        with self._guard:
+        with self._vectors.write():
             loaded.index.remove(np.asarray(remove, np.int64))
             if add_vectors is not None:
                 loaded.index.add(np.asarray(add_ids, np.int64), add_vectors)
@@ -266,10 +309,14 @@ class EmbeddedStorage:
             return sorted(self.dense_scores(collection, pids, query).items(),
                           key=lambda kv: -kv[1])[:k]
         loaded = self._index(collection)
-        with self._guard:
-            scores, ids = loaded.index.search(query.reshape(1, -1), k * 2)
-        chunk_ids = [int(i) for i in ids[0] if i >= 0]
-        mapping = self.sql.chunk_paragraphs(chunk_ids)
+        exact = loaded.index.kind == "flat"
+        with self._vectors.read():
+            scores, ids = loaded.index.search(query.reshape(1, -1), k * (2 if exact else 4))
+        if not exact:  # re-score the approximate candidates with the exact vectors
+            _, pids, vectors = self.sql.chunk_vectors(
+                collection, [int(i) for i in ids[0] if i >= 0], dim=self.dim)
+            return _best_per_paragraph(pids.tolist(), (vectors @ query).tolist(), k)
+        mapping = self.sql.chunk_paragraphs([int(i) for i in ids[0] if i >= 0])
         pairs = [(mapping[c], float(s)) for c, s in zip(ids[0], scores[0], strict=True)
                  if c >= 0 and int(c) in mapping]
         return _best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k)

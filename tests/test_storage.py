@@ -122,3 +122,31 @@ def test_stale_staged_rows_from_a_crashed_rebuild_are_discarded(hash_core: Core,
                    "SELECT paragraph_id, collection, start, \"end\", 0, vector FROM chunks")
     hash_core.indexer.rebuild("default")
     assert sql.db().execute("SELECT count(*) FROM chunks WHERE live = 0").fetchone()[0] == 0
+
+
+def test_large_collections_switch_to_an_approximate_index(settings: Settings) -> None:
+    settings = settings.model_copy(update={"approximate_threshold": 400})
+    core = Core.open(settings, embedder=HashEmbedder())
+    texts = [f"Report {i}: the harbor {i % 7} council voted on item {i} of budget line {i % 13}."
+             for i in range(600)]
+    with core.indexer.storage_batch("default"):
+        for i in range(0, 600, 20):
+            core.indexer.add_text("default", title=f"Batch {i}", text="\n\n".join(texts[i:i + 20]))
+    stats = core.storage.stats("default")
+    assert stats["index"] == "ivf-sq8" and stats["vectors"] == 600
+    hits = 0
+    for i in range(0, 600, 37):
+        query = core.embedder.embed_query(texts[i])
+        found = core.storage.dense_search("default", query, 5)
+        top = core.storage.passages("default", [found[0][0]])
+        hits += next(iter(top.values())).text == texts[i]
+        exact = core.storage.dense_scores("default", [found[0][0]], query)[found[0][0]]
+        assert abs(found[0][1] - exact) < 1e-5  # re-scored with the exact vectors
+    assert hits >= 15  # of 17
+    core.close()
+    reopened = Core.open(settings, embedder=HashEmbedder())
+    found = reopened.storage.dense_search("default", reopened.embedder.embed_query(texts[5]), 1)
+    assert reopened.storage.stats("default")["index"] == "ivf-sq8" and found
+    reopened.indexer.remove("default", reopened.storage.list_articles("default")[0].id)
+    assert reopened.storage.stats("default")["vectors"] == 580
+    reopened.close()
