@@ -313,9 +313,9 @@ class EmbeddedStorage:
         with self._vectors.read():
             scores, ids = loaded.index.search(query.reshape(1, -1), k * (2 if exact else 4))
         if not exact:  # re-score the approximate candidates with the exact vectors
-            _, pids, vectors = self.sql.chunk_vectors(
+            _, chunk_pids, vectors = self.sql.chunk_vectors(
                 collection, [int(i) for i in ids[0] if i >= 0], dim=self.dim)
-            return _best_per_paragraph(pids.tolist(), (vectors @ query).tolist(), k)
+            return _best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(), k)
         mapping = self.sql.chunk_paragraphs([int(i) for i in ids[0] if i >= 0])
         pairs = [(mapping[c], float(s)) for c, s in zip(ids[0], scores[0], strict=True)
                  if c >= 0 and int(c) in mapping]

@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -70,7 +71,7 @@ class VectorIndex:
 
     def vectors(self) -> np.ndarray:
         """Every vector held, in the order of ``ids()`` (exact indexes only)."""
-        flat = faiss.downcast_index(self._index.index)
+        flat: Any = faiss.downcast_index(self._index.index)  # type: ignore[attr-defined]
         return faiss.rev_swig_ptr(flat.get_xb(), self.count * self.dim).reshape(
             self.count, self.dim).copy()
 
