@@ -23,7 +23,9 @@ class Answerer:
         self.storage = storage
         self.embedder = embedder
         self.searcher = HybridSearcher(storage, candidates=settings.candidates)
-        self.selector = QuoteSelector(embed=embedder.embed, max_quotes=settings.max_quotes)
+        dense = settings.quote_scoring == "dense"
+        self.selector = QuoteSelector(embed=embedder.embed if dense else None,
+                                      max_quotes=settings.max_quotes)
 
     def ask(self, collection: str, question: str, *, article_id: str | None = None) -> Answer:
         """The best verbatim quotes answering ``question`` from ``collection``."""

@@ -13,7 +13,7 @@ from index.models import Passage
 from index.speakers import name_keys
 from index.sqlite_store import query_terms
 from retrieval.models import Citation, Quote, RankedPassage
-from retrieval.search import Question
+from retrieval.search import Question, answer_type_match
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,17 @@ class QuoteSelector:
         texts = [_sentence_text(r.passage, i) for r, i in sentences]
         weights = _term_weights(question.text, [r.passage.text for r in ranked])
         total = sum(weights.values()) or 1.0
-        dense = (self.embed(texts) @ query) if self.embed else np.zeros(len(texts))
+        if self.embed:
+            dense = self.embed(texts) @ query
+            mix = (0.45, 0.35)
+        else:  # without sentence vectors, the question's words carry the choice
+            dense, mix = np.zeros(len(texts)), (0.0, 0.8)
         top_score = max(r.score for r in pool) or 1.0
         scored: list[tuple[float, RankedPassage, int]] = []
         for (r, i), text, d in zip(sentences, texts, dense, strict=True):
             words = {stem(w) for w in re.findall(r"\w+", text)}
             lexical = sum(w for t, w in weights.items() if t in words) / total
-            score = 0.45 * float(d) + 0.35 * lexical + 0.2 * (r.score / top_score)
+            score = mix[0] * float(d) + mix[1] * lexical + 0.2 * (r.score / top_score)
             score += self.type_bonus * answer_type_match(question.text, text)
             speaker = r.passage.sentences[i].speaker
             if question.speaker_keys and speaker and name_keys(speaker) & question.speaker_keys:
@@ -73,27 +77,6 @@ class QuoteSelector:
             if quote is not None:
                 quotes.append(quote)
         return quotes
-
-
-_NUMERIC_Q = re.compile(
-    r"\b(?:how\s+(?:many|much|long|old|far|big|large|often)|what\s+(?:year|percent(?:age)?|"
-    r"number|amount|date|time|age)|when|since|what\s+day)\b", re.I)
-_WHO_Q = re.compile(r"\b(?:who|whom|whose|which\s+(?:company|country|team|person|city))\b", re.I)
-_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                     r"hundred|thousand|million|billion|dozen|half|january|february|march|april|"
-                     r"may|june|july|august|september|october|november|december|monday|tuesday|"
-                     r"wednesday|thursday|friday|saturday|sunday)\b", re.I)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
-
-
-def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for (a number, a name)."""
-    if _NUMERIC_Q.search(question):
-        return float(bool(_NUMBER.search(sentence)))
-    if _WHO_Q.search(question):
-        asked = {w.lower() for w in re.findall(r"\w+", question)}
-        return float(any(m.group(0).lower() not in asked for m in _NAME.finditer(sentence)))
-    return 0.0
 
 
 def coverage(question: str, text: str, pool: list[str]) -> float:

@@ -23,6 +23,27 @@ _NOT_SPEAKERS = {"what", "who", "whom", "why", "how", "when", "where", "which", 
                  "according", "can", "could", "would", "should", "has", "have", "please"}
 
 
+_NUMERIC_Q = re.compile(
+    r"\b(?:how\s+(?:many|much|long|old|far|big|large|often)|what\s+(?:year|percent(?:age)?|"
+    r"number|amount|date|time|age)|when|since|what\s+day)\b", re.I)
+_WHO_Q = re.compile(r"\b(?:who|whom|whose|which\s+(?:company|country|team|person|city))\b", re.I)
+_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"hundred|thousand|million|billion|dozen|half|january|february|march|april|"
+                     r"may|june|july|august|september|october|november|december|monday|tuesday|"
+                     r"wednesday|thursday|friday|saturday|sunday)\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence holds the kind of thing the question asks for (a number, a name)."""
+    if _NUMERIC_Q.search(question):
+        return float(bool(_NUMBER.search(sentence)))
+    if _WHO_Q.search(question):
+        asked = {w.lower() for w in re.findall(r"\w+", question)}
+        return float(any(m.group(0).lower() not in asked for m in _NAME.finditer(sentence)))
+    return 0.0
+
+
 @dataclass(frozen=True)
 class Question:
     """A question and what retrieval reads from it."""
@@ -53,13 +74,16 @@ class HybridSearcher:
     """Dense + BM25 candidates, fused linearly, then speaker-aware re-scoring.
 
     Every candidate of either retriever gets its exact cosine and its BM25 score (normalised by
-    the best BM25 of the question); the fused score is ``w * cosine + (1 - w) * bm25``. The
-    weight was tuned with ``citebot eval`` (see docs/EVALUATION.md).
+    the best BM25 of the question); the fused score is ``w * cosine + (1 - w) * bm25``, plus
+    small bonuses when a passage holds the kind of answer asked for (a number for "how many",
+    a name for "who") and quotes the person asked about. The weights were tuned with
+    ``citebot eval`` (see docs/EVALUATION.md).
     """
 
     def __init__(self, storage: Storage, *, candidates: int = 50, dense_weight: float = 0.6,
-                 speaker_boost: float = 0.15) -> None:
+                 speaker_boost: float = 0.15, type_bonus: float = 0.08) -> None:
         self.storage = storage
+        self.type_bonus = type_bonus
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.speaker_boost = speaker_boost
@@ -84,6 +108,7 @@ class HybridSearcher:
             if pid not in passages:
                 continue
             score = fused[pid]
+            score += self.type_bonus * answer_type_match(question.text, passages[pid].text)
             if question.speaker_keys and speaks(passages[pid], question.speaker_keys):
                 score += self.speaker_boost
             ranked.append(RankedPassage(passages[pid], score, dense.get(pid, 0.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from index.embed import HashEmbedder
+from index.speakers import name_keys
 from retrieval.core import Core
 from retrieval.search import analyse
 from tests.conftest import ARTICLE
@@ -57,7 +58,7 @@ def test_speaker_questions_prefer_that_speakers_words(real_core: Core) -> None:
     load(real_core)
     answer = real_core.answerer.ask("default", "What did Hale say about the barrier?")
     assert answer.found and answer.speaker == "Hale"
-    assert answer.quotes[0].speaker == "Hale"
+    assert "hale" in name_keys(answer.quotes[0].speaker or "")
     assert analyse("according to Mayor Reyes, what does the bridge connect?").speaker_keys == {
         "reyes"}
     assert analyse("how long is the bridge?").speaker is None
