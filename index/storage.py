@@ -192,9 +192,13 @@ class EmbeddedStorage:
 
     def _save(self, collection: str, loaded: _Loaded) -> None:
         """Persist the index, switching to an approximate one once it is large enough."""
-        if loaded.index.kind == "flat" and loaded.index.count > self.approximate_threshold:
-            with self._vectors.read():
-                ids, vectors = loaded.index.ids(), loaded.index.vectors()
+        grown = loaded.index.kind == "flat" and loaded.index.count > self.approximate_threshold
+        if grown or vec.needs_retrain(loaded.index):
+            if loaded.index.kind == "flat":
+                with self._vectors.read():
+                    ids, vectors = loaded.index.ids(), loaded.index.vectors()
+            else:
+                ids, _, vectors = self.sql.chunk_vectors(collection, dim=self.dim)
             approximate = vec.build(ids, vectors, self.dim, self.approximate_threshold)
             log.info("collection %s: %d vectors, switching to %s", collection,
                      approximate.count, approximate.kind)

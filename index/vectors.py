@@ -144,7 +144,7 @@ def build(ids: np.ndarray, vectors: np.ndarray, dim: int, approximate_above: int
         index = VectorIndex(dim)
         index.add(ids, vectors)
         return index
-    nlist = int(max(1, min(16_384, 4 * np.sqrt(len(ids)), len(ids) // 39)))
+    nlist = ideal_nlist(len(ids))
     quantizer = faiss.IndexFlatIP(dim)
     ivf = faiss.IndexIVFScalarQuantizer(
         quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -154,6 +154,19 @@ def build(ids: np.ndarray, vectors: np.ndarray, dim: int, approximate_above: int
     ivf.nprobe = nprobe_for(nlist)
     ivf.add_with_ids(_f32(vectors), ids.astype(np.int64))
     return VectorIndex(dim, "ivf-sq8", ivf)
+
+
+def ideal_nlist(count: int) -> int:
+    return int(max(1, min(16_384, 4 * np.sqrt(count), count // 39)))
+
+
+def needs_retrain(index: VectorIndex) -> bool:
+    """Whether an approximate index has outgrown its clustering (4x the vectors it was sized
+    for), so lists got long and queries slow."""
+    if index.kind == "flat":
+        return False
+    nlist = faiss.extract_index_ivf(index._index).nlist
+    return ideal_nlist(index.count) >= 2 * nlist
 
 
 def nprobe_for(nlist: int) -> int:

@@ -110,11 +110,13 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
     core = Core.open(settings)
     try:
         t0 = time.perf_counter()
-        for doc_id, r in docs.items():
-            core.indexer.add_text(COLLECTION, title=r.get("doc_title") or doc_id,
-                                  text=r["doc_text"], url=r.get("doc_url"),
-                                  published=r.get("doc_publish_date"), article_id=doc_id)
+        with core.indexer.storage_batch(COLLECTION):
+            for doc_id, r in docs.items():
+                core.indexer.add_text(COLLECTION, title=r.get("doc_title") or doc_id,
+                                      text=r["doc_text"], url=r.get("doc_url"),
+                                      published=r.get("doc_publish_date"), article_id=doc_id)
         index_s = time.perf_counter() - t0
+        passages_n = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
         log(f"indexed {len(docs)} articles in {index_s:.1f} s")
         quotes, passages = Score("citebot quotes"), Score("citebot passages")
         verified = total_quotes = 0
@@ -140,7 +142,9 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
         core.close()
     return {
         "file": path.name, "questions": len(rows), "left_out_not_verbatim": skipped,
-        "articles": len(docs), "index_seconds": round(index_s, 1), "model": settings.model,
+        "articles": len(docs), "passages": passages_n, "index_seconds": round(index_s, 1),
+        "passages_per_second": round(passages_n / index_s, 1), "model": core.embedder.name,
+        "encoder": settings.encoder,
         "quotes_verified": f"{verified}/{total_quotes}",
         "results": [s.row() for s in scores],
     }
@@ -152,6 +156,8 @@ def render(report: dict[str, object]) -> str:
             "latency_ms_p95"]
     lines = [f"{report['file']}: {report['questions']} questions over {report['articles']} "
              f"articles ({report['left_out_not_verbatim']} left out: answer not verbatim)",
+             f"model {report['model']} ({report['encoder']}); indexed {report['passages']} "
+             f"passages in {report['index_seconds']} s ({report['passages_per_second']}/s)",
              "  ".join(f"{c:>17}" for c in cols)]
     for r in rows:
         lines.append("  ".join(f"{r.get(c, '-')!s:>17}" for c in cols))
