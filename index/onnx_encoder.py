@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,11 @@ def export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        logging.getLogger().disabled, quiet = True, logging.getLogger().disabled
+        try:  # onnxruntime logs a pre-processing suggestion on the root logger
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        finally:
+            logging.getLogger().disabled = quiet
         os.replace(tmp, target)
     return target
 
@@ -63,6 +68,7 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
     try:
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise StorageError("Exporting the model to ONNX needs torch and transformers.") from exc
 
@@ -76,11 +82,13 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
             return self.model(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
 
+    transformers_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(model_dir)).eval()
     dummy = tuple(torch.ones(1, 8, dtype=torch.long) for _ in INPUTS)
     tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's tracer warnings are not for users
         torch.onnx.export(_LastHidden(model), dummy, str(tmp), input_names=list(INPUTS),
                           output_names=["last_hidden_state"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
