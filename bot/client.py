@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot import render, replies
 from bot.explain import explain
 from bot.limits import Limits
+from bot.reconnect import ReconnectThrottle
 from bot.sync import sync_commands
 from bot.views import PERSISTENT_VIEWS
 from bot.work import Inflight, Worker
@@ -62,6 +63,8 @@ class CitebotBot(commands.Bot):
         self.limits = Limits(ask_cooldown_s=settings.ask_cooldown_s,
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
+        self.reconnects = ReconnectThrottle()
+        self.reconnects.guard(self.http)
         self.closing = False
         self.shutdown_deadline: float | None = None
         self._shutdown: asyncio.Task[None] | None = None
@@ -129,6 +132,10 @@ class CitebotBot(commands.Bot):
         log.info("shutting down: %d interaction(s) in flight, up to %.0f s to finish",
                  len(self.inflight), grace)
         self._shutdown = loop.create_task(self._finish(grace), name="citebot-shutdown")
+
+    async def close(self) -> None:
+        self.reconnects.stop()
+        await super().close()
 
     async def _finish(self, grace: float) -> None:
         await self.inflight.drain(grace)

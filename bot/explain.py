@@ -8,7 +8,7 @@ from discord import app_commands
 
 from bot import render
 from bot.actions import NotAllowedError
-from bot.limits import OnCooldown, QuotaExceeded
+from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, QuotaExceeded
 from bot.work import Stopping
 from index import errors
 
@@ -22,6 +22,8 @@ def explain(exc: BaseException) -> str | None:
         minutes = math.ceil(exc.retry_after / 60)
         return (f"This server has added {exc.quota} articles in the last hour, its limit; "
                 f"try again in {minutes} min.")
+    if isinstance(exc, BadQuestion):
+        return render.question_too_long(QUESTION_MAX) if exc.too_long else render.EMPTY_QUESTION
     if isinstance(exc, app_commands.MissingPermissions):
         return render.MANAGE_SERVER
     if isinstance(exc, app_commands.NoPrivateMessage):
@@ -43,5 +45,7 @@ def explain(exc: BaseException) -> str | None:
     ]
     for cls, prefix in prefixes:
         if isinstance(exc, cls):
-            return render.clip(render.neutralise(f"{prefix} {exc}".strip()), render.MESSAGE_MAX)
+            # the message may echo what the member typed: inert, like article text
+            return render.clip(f"{prefix} {render.sanitize(str(exc))}".strip(),
+                               render.MESSAGE_MAX)
     return None

@@ -1,7 +1,9 @@
-"""Per-member cooldown on questions and per-server quota on additions.
+"""Per-member cooldown on questions, per-server quota on additions, and the questions the bot
+takes at all.
 
-Both are checked before a command defers, and both raise a `CheckFailure` subclass that the
-global error handler turns into a short ephemeral message saying when to try again.
+All are checked before a command defers, and raise a `CheckFailure` subclass that the global
+error handler turns into a short ephemeral message (saying when to try again). Refusals that
+cannot be ephemeral (replies to mentions) are rationed: one per member per cooldown.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections import deque
 from collections.abc import Callable
 
 from discord import app_commands
+
+QUESTION_MAX = 256  # the /ask option's limit; mentions are held to it too
 
 
 class OnCooldown(app_commands.CheckFailure):
@@ -28,6 +32,21 @@ class QuotaExceeded(app_commands.CheckFailure):
         super().__init__(f"quota of {quota} reached; retry in {retry_after:.0f}s")
         self.retry_after = retry_after
         self.quota = quota
+
+
+class BadQuestion(app_commands.CheckFailure):
+    """The question is empty, or longer than QUESTION_MAX."""
+
+    def __init__(self, length: int) -> None:
+        super().__init__(f"a question of {length} characters")
+        self.length = length
+        self.too_long = length > QUESTION_MAX
+
+
+def check_question(question: str) -> None:
+    """Raise `BadQuestion` unless the question has 1 to QUESTION_MAX characters."""
+    if not question.strip() or len(question) > QUESTION_MAX:
+        raise BadQuestion(len(question))
 
 
 class Cooldown:
@@ -77,3 +96,14 @@ class Limits:
     def __init__(self, *, ask_cooldown_s: float, add_quota_per_hour: int) -> None:
         self.ask = Cooldown(ask_cooldown_s)
         self.add = Quota(add_quota_per_hour)
+        self._notices = Cooldown(ask_cooldown_s)
+
+    def may_tell(self, key: int) -> bool:
+        """Whether to send a refusal that everyone in the channel sees: the first one within a
+        cooldown, not the rest (a reply to every refused mention would let one member flood
+        the channel through the bot)."""
+        try:
+            self._notices.hit(key)
+        except OnCooldown:
+            return False
+        return True

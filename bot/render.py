@@ -100,8 +100,8 @@ def text_directive(quote: str) -> str:
 
 def safe_url(url: str | None) -> str | None:
     """An http(s) URL safe inside a markdown link (no spaces, parentheses or angle brackets),
-    or None for anything else."""
-    if not url or not url.lower().startswith(("http://", "https://")):
+    or None for anything else (a Discord invite included: never a link under the bot's name)."""
+    if not url or not url.lower().startswith(("http://", "https://")) or _INVITE.search(url):
         return None
     return percent_encode(url.strip(), safe=":/?#[]@!$&'*+,;=%~.-_")
 
@@ -307,6 +307,10 @@ def progress(done: int, total: int) -> str:
 
 def reindexed(articles: int, vectors: int) -> str:
     return f"Reindexed {articles} article{'s' if articles != 1 else ''} ({vectors} passages)."
+
+
+def question_too_long(limit: int) -> str:
+    return f"That question is too long; ask it in at most {limit} characters."
 
 
 def feedback_thanks(vote: int) -> str:

@@ -1,5 +1,6 @@
 """Sending and editing, always with `AllowedMentions.none()` (the client default is the same;
-repeating it on every call keeps a future default change from pinging anyone)."""
+repeating it on every call keeps a future default change from pinging anyone). Text replies
+also suppress link previews: a link in an article's title never unfurls under the bot's name."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ async def say(interaction: discord.Interaction, text: str, *, ephemeral: bool = 
     deferred "thinking" message)."""
     text = render.clip(text, render.MESSAGE_MAX)
     if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+        await interaction.followup.send(text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS,
+                                        suppress_embeds=True)
     else:
         await interaction.response.send_message(
-            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS)
+            text, ephemeral=ephemeral, allowed_mentions=NO_MENTIONS, suppress_embeds=True)
 
 
 async def send_pages(interaction: discord.Interaction, pages: list[render.Page],
@@ -46,7 +48,7 @@ async def reply_pages(message: discord.Message, pages: list[render.Page],
 
 async def reply_text(message: discord.Message, text: str) -> None:
     await message.reply(render.clip(text, render.MESSAGE_MAX), mention_author=False,
-                        allowed_mentions=NO_MENTIONS)
+                        allowed_mentions=NO_MENTIONS, suppress_embeds=True)
 
 
 async def edit_original(interaction: discord.Interaction, **fields: Any) -> None:

@@ -21,12 +21,17 @@ _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smi
 
 def canonical_url(url: str | None) -> str | None:
     """The URL an article is known by: lower-case host, no fragment, no tracking parameters."""
+    url = replace_lone_surrogates(url or "").strip()
     if not url:
         return None
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[", a host with characters that NFKC would change
+        return url
     if not parts.scheme or not parts.netloc:
-        return url.strip()
-    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING.match(k)])
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)  # "?12345" names an article too
+    query = urlencode([(k, v) for k, v in pairs if not _TRACKING.match(k)])
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
 

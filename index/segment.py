@@ -15,9 +15,12 @@ import pysbd
 
 Span = tuple[int, int]
 
-# pysbd is pure Python and slows down on very long inputs; longer paragraphs are cut at line
-# breaks or whitespace into pieces of at most this size first.
-_MAX_SEGMENT_CHARS = 5_000
+# pysbd is pure Python and slows down more than linearly on long inputs (abbreviations:
+# "U.S. U.S. ..."); longer paragraphs are cut into pieces of at most this size first.
+_MAX_SEGMENT_CHARS = 2_000
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s+")
+_LINE_BREAK = re.compile(r"\n\s*")
+_SPACE = re.compile(r"\s+")
 # Longer runs without whitespace are cut by length when they exceed the model input.
 _MAX_WORD_CHARS = 100
 _local = threading.local()
@@ -40,16 +43,19 @@ def sentence_spans(paragraph: str) -> list[Span]:
 
 
 def _pieces(text: str) -> list[Span]:
-    """Cut text into pieces short enough for the segmenter, preferring line breaks."""
+    """Cut text into pieces short enough for the segmenter, preferring sentence ends, then
+    line breaks, then any whitespace, in the second half of each piece."""
     pieces: list[Span] = []
     start = 0
     while len(text) - start > _MAX_SEGMENT_CHARS:
         limit = start + _MAX_SEGMENT_CHARS
-        cut = text.rfind("\n", start + 1, limit)
-        if cut <= start:
-            cut = max(text.rfind(" ", start + 1, limit), text.rfind(". ", start + 1, limit) + 1)
-        if cut <= start:
-            cut = limit
+        floor = start + _MAX_SEGMENT_CHARS // 2
+        cut = limit
+        for boundary in (_SENTENCE_END, _LINE_BREAK, _SPACE):
+            found = [m.end() for m in boundary.finditer(text, floor, limit)]
+            if found:
+                cut = found[-1]
+                break
         pieces.append((start, cut))
         start = cut
     pieces.append((start, len(text)))
@@ -63,7 +69,9 @@ def _segment_piece(text: str, start: int, end: int) -> list[Span]:
     spans: list[Span] = []
     cursor = 0
     try:
-        sentences = _segmenter().segment(piece)
+        # Not segment(): it maps each sentence back by searching the text from its start,
+        # quadratic in repeated sentences ("1. 1. 1. ..."); the mapping below is linear.
+        sentences = _segmenter().processor(piece).process()
     except Exception:  # pysbd can raise on pathological input; fall back to one sentence
         sentences = [piece]
     for sentence in sentences:

@@ -79,7 +79,7 @@ def attribute(sentences: list[str], previous: str | None = None) -> list[str | N
     ``previous`` is the last named speaker before this paragraph, used to resolve pronouns.
     """
     speakers: list[str | None] = []
-    last_named = previous
+    last_named = (previous or "").strip() or None  # a blank previous speaker is no speaker
     last_quoted: str | None = None
     for sentence in sentences:
         who = _find_speaker(sentence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from config.settings import Settings
+from index.clean import replace_lone_surrogates
 from index.embed import Embedder
 from index.storage import Storage
 from retrieval.models import Answer, RankedPassage
@@ -29,7 +30,7 @@ class Answerer:
 
     def ask(self, collection: str, question: str, *, article_id: str | None = None) -> Answer:
         """The best verbatim quotes answering ``question`` from ``collection``."""
-        question = " ".join(question.split())[:MAX_QUESTION_CHARS]
+        question = replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
         if not question:
             return Answer(question, False, (), ())
         t0 = time.perf_counter()

@@ -146,7 +146,7 @@ async def test_add_url_confirms_or_explains(tmp_path: Path, offline_web: dict[st
         rec = await env.slash("add url", {"url": "not a link"})
         reply = await rec.wait_response(STEP)
         assert reply.ephemeral and reply.content == (
-            "Could not add that article. " + render.BAD_URL)
+            "Could not add that article. " + render.sanitize(render.BAD_URL))
 
 
 async def test_add_article_message_command_adds_each_link(

@@ -1,5 +1,6 @@
 """`citebot run` as a real process, configured only through the environment: it logs in,
-syncs, answers /add and /ask, exits 0 on SIGTERM, and never prints its token."""
+syncs, answers /add and /ask, exits 0 on SIGTERM, and never prints its token or an
+interaction's, even at DEBUG."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         log = (await output).decode(errors="replace")
     assert code == 0, log[-3000:]
     assert TOKEN not in log
+    tokens = [rec.token for rec in fake.interactions.values()]
+    assert len(tokens) == 2 and not [t for t in tokens if t in log]  # nor interaction tokens
+    assert "[redacted token]" in log  # they were logged (webhook URLs, gateway events) and hidden
     assert "synced 7 commands to the dev server" in log and "shutting down" in log
     assert "discord.http" in log  # debug logging was on, and still no token
 

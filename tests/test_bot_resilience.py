@@ -1,5 +1,6 @@
-"""End to end under load and faults: 429s, a dropped gateway, a long reindex, a flood of
-questions, and shutdown."""
+"""End to end under load and faults: 429s at every scope, a dropped, reconnected, invalidated
+or flapping gateway, a long reindex, a flood of questions, and shutdown. The fault tests print
+their figures at the end of the module."""
 
 from __future__ import annotations
 
@@ -9,41 +10,35 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot import render
 from retrieval.models import Answer
 from tests.test_bot_support import (
     ALICE,
     BOB,
-    BRIDGE,
+    BRIDGE_QUESTION,
     CHANNEL_A,
+    CHANNEL_B,
     GUILD_A,
     GUILD_B,
     MANAGER,
     STEP,
     GatedAnswerer,
     SlowEmbedder,
+    add_bridge,
+    answered,
     assert_no_mentions,
     bot_env,
     description,
+    figures_fixture,
+    mention,
     poll,
+    reply_to,
 )
 
-QUESTION = {"question": "What did Mayor Reyes say about the bridge?"}
-
-
-async def add_bridge(env: Any, guild: int = GUILD_A) -> None:
-    title, _, text = BRIDGE.partition("\n")
-    await asyncio.to_thread(env.core.indexer.add_text, f"guild-{guild}", title=title, text=text)
-
-
-async def test_429_on_the_answer_is_waited_out(tmp_path: Path) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
-        await add_bridge(env)
-        rule = env.fake.inject_429("POST", r"^/webhooks/\d+/[^/]+$", retry_after=0.4)
-        reply = await (await env.slash("ask", QUESTION)).wait_response(STEP)
-        assert "Mayor Dana Reyes" in description(reply)
-        assert len(rule.hits) == 1 and rule.retry_delays[0] >= 0.4
-        assert_no_mentions(env.fake)
+QUESTION = BRIDGE_QUESTION
+figures = figures_fixture("resilience")
 
 
 async def test_a_dropped_gateway_connection_resumes(tmp_path: Path) -> None:
@@ -59,6 +54,152 @@ async def test_a_dropped_gateway_connection_resumes(tmp_path: Path) -> None:
         assert fake.resume_count == 1 and fake.identify_count == 1
         reply = await (await env.slash("ask", QUESTION)).wait_response(STEP)
         assert "Mayor Dana Reyes" in description(reply)
+
+
+# -- 429s ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scope", ["user", "shared", "global"])
+async def test_429s_are_waited_out_at_every_scope(tmp_path: Path, scope: str,
+                                                   figures: list[str]) -> None:
+    """An answer's followup (interaction webhook) and a mention's reply (the REST client) each
+    get one 429; each is retried once, no sooner than retry_after. A global 429 also holds
+    back the bot's other requests, to other routes, until it has passed."""
+    retry = 0.6
+    async with bot_env(tmp_path, min_score=-1.0) as env:
+        fake = env.fake
+        await add_bridge(env)
+        await add_bridge(env, GUILD_B)
+        followup = fake.inject_429("POST", r"^/webhooks/\d+/[^/]+$", retry_after=retry,
+                                   scope=scope)
+        reply = await (await env.slash("ask", QUESTION)).wait_response(STEP)
+        assert "Mayor Dana Reyes" in description(reply)
+
+        channel = fake.inject_429("POST", rf"^/channels/{CHANNEL_A}/messages$",
+                                  retry_after=retry, scope=scope)
+        posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Patel say?")
+        await fake.wait_for(lambda: channel.hits or None, STEP, "the 429")
+        hit = channel.hits[0]
+        await asyncio.sleep(0.1)  # the bot has read the 429; now it must answer elsewhere
+        other = await mention(fake, GUILD_B, CHANNEL_B, BOB, "what did Patel say?")
+        await reply_to(fake, posted)
+        await reply_to(fake, other)
+
+        for rule in (followup, channel):
+            assert len(rule.hits) == 1 and len(rule.retries) == 1, rule
+            assert rule.retry_delays[0] >= retry, rule.retry_delays
+        elsewhere = min(r.at for r in fake.requests if r.path.startswith(f"/channels/{CHANNEL_B}/"))
+        held = elsewhere - hit
+        if scope == "global":
+            assert held >= retry, held  # typing and reply in server B waited for the limit
+        else:
+            assert held < retry, held  # a route's own limit holds back nothing else
+        assert_no_mentions(fake)
+    figures.append(
+        f"429 {scope:<6} retry_after {retry:.2f} s: followup retried after "
+        f"{followup.retry_delays[0]:.3f} s, channel message after {channel.retry_delays[0]:.3f} s; "
+        f"first request to another route {held:.3f} s after the 429")
+
+
+# -- more gateway faults ---------------------------------------------------------------------------
+
+
+async def test_op7_reconnect_resumes_and_the_bot_answers(tmp_path: Path,
+                                                         figures: list[str]) -> None:
+    async with bot_env(tmp_path, min_score=-1.0) as env:
+        fake = env.fake
+        await add_bridge(env)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await fake.send_reconnect()
+        await fake.wait_for(lambda: fake.resume_count or None, STEP, "a RESUME")
+        took = loop.time() - started
+        await fake.wait_connected(STEP)
+        await answered(env)
+        assert fake.identify_count == 1 and fake.resume_count == 1
+        assert fake.gateway.connections[0].close_code == 4000  # closed resumably
+        assert fake.gateway.connections[-1].path == "/gateway/resume"
+    figures.append(f"op 7 RECONNECT: resumed in {took:.2f} s, 1 IDENTIFY in all")
+
+
+async def test_op9_reidentifies_or_resumes_as_told(tmp_path: Path, figures: list[str]) -> None:
+    async with bot_env(tmp_path, min_score=-1.0) as env:
+        fake = env.fake
+        await add_bridge(env)
+        await fake.invalidate_session(resumable=True)
+        await fake.wait_for(lambda: fake.resume_count == 1 or None, STEP, "a RESUME")
+        await fake.wait_connected(STEP)
+        await answered(env)
+        assert fake.identify_count == 1
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await fake.invalidate_session(resumable=False)
+        await fake.wait_for(lambda: fake.identify_count == 2 or None, STEP * 2, "an IDENTIFY")
+        took = loop.time() - started
+        await fake.wait_connected(STEP)
+        await answered(env)
+        assert fake.resume_count == 1
+        assert took >= 5.0  # discord.py spaces IDENTIFYs (Discord allows one per 5 s)
+    figures.append(f"op 9 INVALID_SESSION: resumable -> RESUME; not resumable -> new IDENTIFY "
+                   f"after {took:.2f} s")
+
+
+async def test_repeated_drops_resume_each_time_with_growing_pauses(
+    tmp_path: Path, figures: list[str]
+) -> None:
+    async with bot_env(tmp_path, min_score=-1.0) as env:
+        fake = env.fake
+        await add_bridge(env)
+        drops = 3
+        for i in range(drops):
+            await fake.drop_connection()
+            await fake.wait_for(lambda i=i: fake.resume_count == i + 1 or None, STEP,
+                                "a RESUME")
+            await fake.wait_connected(STEP)
+        await answered(env)
+        conns = fake.gateway.connections
+        assert len(conns) == 1 + drops  # one reconnect per drop, no more
+        assert fake.identify_count == 1 and fake.resume_count == drops
+        gaps = [b.opened_at - a.opened_at for a, b in itertools.pairwise(conns)]
+        assert gaps[1] < gaps[2], gaps  # quick successive drops back off
+    figures.append(f"{drops} drops in a row: {len(conns) - 1} reconnects, 1 IDENTIFY, gaps "
+                   + ", ".join(f"{g:.2f}" for g in gaps) + " s")
+
+
+async def test_a_flapping_gateway_gets_backoff_not_a_reconnect_storm(
+    tmp_path: Path, figures: list[str]
+) -> None:
+    """A gateway that accepts and at once drops every connection (a broken proxy, an outage)
+    must not be hammered: discord.py alone reconnects immediately, over 100 times a second."""
+    flap_for = 1.2
+    async with bot_env(tmp_path, min_score=-1.0) as env:
+        fake = env.fake
+        await add_bridge(env)
+        conns = fake.gateway.connections
+        before = len(conns)
+        await fake.drop_connection()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + flap_for
+        while (left := until - loop.time()) > 0:  # abort each new connection as it opens
+            for conn in conns[before:]:
+                if conn.transport is not None and not conn.closed:
+                    conn.closed = True
+                    conn.transport.abort()  # type: ignore[attr-defined]
+            try:
+                await fake.wait_for(lambda: any(not c.closed for c in conns[before:]) or None,
+                                    left, "a connection")
+            except TimeoutError:
+                break
+        attempts = len(conns) - before
+        assert attempts <= 4, attempts
+        await fake.wait_for(lambda: fake.resume_count or None, STEP * 2, "a RESUME")
+        await fake.wait_connected(STEP)
+        await answered(env)
+        assert fake.identify_count == 1
+    figures.append(f"gateway dropping every connection for {flap_for} s: {attempts} "
+                   f"reconnect attempt(s) (discord.py alone: over 100), then resumed and "
+                   f"answered")
 
 
 async def test_reindex_shows_throttled_progress_and_questions_keep_working(

@@ -7,13 +7,14 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from bot.client import CitebotBot
 from bot.work import Worker
@@ -28,6 +29,7 @@ from tests.fakediscord import (
     FakeGuild,
     FakeUser,
     InteractionRecord,
+    MessageRecord,
     loopback_only_trace,
     point_discord_at,
 )
@@ -142,6 +144,39 @@ async def bot_env(tmp_path: Path, *, embedder: Embedder | None = None,
                 core.close()
 
 
+BRIDGE_QUESTION = {"question": "What did Mayor Reyes say about the bridge?"}
+
+
+async def add_bridge(env: Env, guild: int = GUILD_A) -> None:
+    """Index the BRIDGE article in a server, straight through the core."""
+    title, _, text = BRIDGE.partition("\n")
+    await asyncio.to_thread(env.core.indexer.add_text, f"guild-{guild}", title=title, text=text)
+
+
+async def answered(env: Env, *, guild: int = GUILD_A, user: int = CAROL) -> None:
+    """The bot is up and answers a question about BRIDGE normally."""
+    rec = await env.slash("ask", BRIDGE_QUESTION, guild=guild, user=user)
+    assert "Mayor Dana Reyes" in description(await rec.wait_response(STEP))
+
+
+async def mention(fake: FakeDiscord, guild: int, channel: int, user: int,
+                  text: str) -> MessageRecord:
+    """A member posts `text` mentioning the bot."""
+    return await fake.message(guild, channel, user, f"{fake.bot_mention} {text}",
+                              mentions=[fake.bot_user_id])
+
+
+async def reply_to(fake: FakeDiscord, posted: MessageRecord,
+                   timeout: float = STEP) -> MessageRecord:
+    """Wait for the bot's reply to a posted message."""
+
+    def replies(m: MessageRecord) -> bool:
+        ref = m.payload.get("message_reference") or {}
+        return str(ref.get("message_id")) == str(posted.id)
+
+    return await fake.wait_for_message(replies, timeout)
+
+
 def assert_no_mentions(fake: FakeDiscord) -> None:
     """Every message body the bot sent (creates, edits, followups, callbacks) pings nobody."""
     bodies = fake.message_bodies()
@@ -160,6 +195,26 @@ async def poll(check: Any, timeout: float = STEP, every: float = 0.02) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {check}")
         await asyncio.sleep(every)
+
+
+def figures_fixture(label: str, seed: int | None = None) -> Callable[..., Iterator[list[str]]]:
+    """A module-scoped fixture: tests append one line per figure they measured, and the module
+    prints them (with the seed of its randomised parts) at its end, even without `-s`."""
+
+    @pytest.fixture(scope="module")
+    def figures(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+        lines: list[str] = []
+        yield lines
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        writer = request.config.get_terminal_writer()
+        with capture.global_and_fixture_disabled():
+            writer.line()
+            if seed is not None:
+                writer.line(f"{label}: random seed {seed}")
+            for line in lines:
+                writer.line(f"{label}: {line}")
+
+    return figures
 
 
 def feedback_rows(settings: Settings) -> list[tuple[Any, ...]]:

@@ -12,13 +12,24 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 
 from bot import actions, redact
 from bot.cogs.common import check_url, links_in, strip_mention
-from bot.limits import Cooldown, OnCooldown, Quota, QuotaExceeded
+from bot.limits import (
+    QUESTION_MAX,
+    BadQuestion,
+    Cooldown,
+    Limits,
+    OnCooldown,
+    Quota,
+    QuotaExceeded,
+    check_question,
+)
 from bot.progress import ProgressMessage
+from bot.reconnect import ReconnectThrottle
 from bot.work import Inflight, Stopping, Worker
 from index.errors import ArticleError, NotFoundError, TooLargeError, UnsupportedContentError
 from retrieval.core import Core
@@ -65,6 +76,45 @@ def test_quota_is_a_sliding_hour_per_server() -> None:
     quota.take(1, 2)  # the first two uses expired
 
 
+def test_public_refusals_are_rationed_per_member() -> None:
+    limits = Limits(ask_cooldown_s=5.0, add_quota_per_hour=1)
+    assert limits.may_tell(1) and not limits.may_tell(1) and limits.may_tell(2)
+    assert all(Limits(ask_cooldown_s=0.0, add_quota_per_hour=1).may_tell(1) for _ in range(3))
+
+
+def test_questions_must_be_non_blank_and_short() -> None:
+    check_question("x" * QUESTION_MAX)
+    for bad, too_long in (("", False), ("  ", False), ("x" * (QUESTION_MAX + 1), True)):
+        with pytest.raises(BadQuestion) as info:
+            check_question(bad)
+        assert info.value.too_long is too_long
+
+
+# -- gateway reconnects --------------------------------------------------------------------
+
+
+def test_reconnects_back_off_while_they_come_quickly_and_settle_after() -> None:
+    clock = Clock()
+    throttle = ReconnectThrottle(first=0.5, cap=4.0, settle=30.0, clock=clock)
+    delays = []
+    for _ in range(7):
+        delays.append(throttle.next_delay())
+        clock.now += delays[-1] + 0.1  # the connection dropped at once
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    clock.now += 30.0  # a connection that lasted
+    assert throttle.next_delay() == 0.0
+
+
+async def test_closing_ends_a_reconnect_wait_at_once() -> None:
+    throttle = ReconnectThrottle(first=20.0)
+    await throttle.wait()  # the first connection: no wait
+    waiting = asyncio.create_task(throttle.wait())  # a quick second one would wait 20 s
+    await asyncio.sleep(0.05)
+    throttle.stop()
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await asyncio.wait_for(waiting, 1.0)
+
+
 # -- the token never reaches a log ---------------------------------------------------------
 
 
@@ -87,6 +137,22 @@ def test_token_is_redacted_at_every_level_logger_and_traceback() -> None:
     assert TOKEN not in output
     assert output.count(redact.REDACTED) >= 11
     assert "request failed" in output and "RuntimeError: bad header" in output
+
+
+def test_interaction_and_webhook_tokens_are_scrubbed_wherever_they_appear() -> None:
+    secret = "aW50ZXJhY3Rpb246MTIz-Ok_x.y"
+    lines = [
+        f"POST http://127.0.0.1:1/api/v10/interactions/123/{secret}/callback has returned 200",
+        f"Webhook ID 9 with POST https://discord.com/api/v10/webhooks/9/{secret} returned 200",
+        f"PATCH /webhooks/9/{secret}/messages/@original?wait=1",
+        f"WebSocket Event: {{'op': 0, 'd': {{'id': '5', 'token': '{secret}', 'type': 2}}}}",
+        f'{{"token": "{secret}", "version": 1}}',
+    ]
+    for line in lines:
+        clean = redact.scrub(line)
+        assert secret not in clean and redact.REDACTED in clean, clean
+    assert redact.scrub("GET /channels/9/messages/10") == "GET /channels/9/messages/10"
+    assert redact.scrub(f"Bot {TOKEN}", TOKEN) == f"Bot {redact.REDACTED}"
 
 
 # -- worker pool ---------------------------------------------------------------------------

@@ -110,6 +110,11 @@ def test_unsafe_or_missing_urls_get_no_link() -> None:
     url = render.fragment_url("https://en.example/wiki/Bridge_(Marlow)", "x")
     assert url is not None and "(" not in url and ")" not in url
     assert render.fragment_url("https://news.example/" + "a" * 2000, "x") is None
+    for invite in ("https://discord.gg/raid", "https://discord.com/invite/raid",
+                   "http://DISCORDAPP.COM/invite/x", "https://discord.me/server"):
+        assert render.safe_url(invite) is None and render.fragment_url(invite, "x") is None
+        cite = Citation("a1", "Join us", None, invite, None, 1)
+        assert "](" not in render.citation_line(1, cite, render.fragment_url(invite, "x"))
 
 
 # -- answers -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot import actions, render, replies
 from bot.cogs.common import article_choices, collection, strip_mention
 from bot.explain import explain
-from bot.limits import OnCooldown
+from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
 from bot.views import FeedbackView
 from index.errors import CitebotError
 
@@ -30,7 +30,8 @@ class Ask(commands.Cog):
                            article="Only search this article")
     @app_commands.guild_only()
     async def ask(self, interaction: discord.Interaction,
-                  question: app_commands.Range[str, 1, 256], article: str | None = None) -> None:
+                  question: app_commands.Range[str, 1, QUESTION_MAX],
+                  article: str | None = None) -> None:
         self.bot.limits.ask.hit(interaction.user.id)
         await interaction.response.defer(thinking=True)
         answer = await self.bot.worker.run(
@@ -49,30 +50,33 @@ class Ask(commands.Cog):
         if message.author.bot or me is None:
             return
         if message.guild is None:
-            await replies.reply_text(message, render.DM_ONLY)
+            await self.refuse(message, render.DM_ONLY)
         elif me in message.mentions:
             await self.answer_mention(message, message.guild.id, me.id)
 
     async def answer_mention(self, message: discord.Message, guild_id: int, me: int) -> None:
         """"@citebot what did Kim say?": the same answer as /ask, as a reply."""
         if self.bot.closing:
-            await replies.reply_text(message, render.SHUTTING_DOWN)
+            await self.refuse(message, render.SHUTTING_DOWN)
             return
         self.bot.inflight.adopt()
         question = strip_mention(message.content, me)
-        if not question:
-            await replies.reply_text(message, render.EMPTY_QUESTION)
-            return
         try:
+            check_question(question)
             self.bot.limits.ask.hit(message.author.id)
             async with message.channel.typing():
                 answer = await self.bot.worker.run(
                     guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
                     question)
-        except (OnCooldown, CitebotError) as exc:
-            await replies.reply_text(message, explain(exc) or render.UNEXPECTED)
+        except (BadQuestion, OnCooldown, CitebotError) as exc:
+            await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
         await replies.reply_pages(message, render.answer_pages(answer), FeedbackView())
+
+    async def refuse(self, message: discord.Message, text: str) -> None:
+        """Reply with a refusal, unless this member was refused moments ago."""
+        if self.bot.limits.may_tell(message.author.id):
+            await replies.reply_text(message, text)
 
 
 async def setup(bot: CitebotBot) -> None:

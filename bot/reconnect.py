@@ -1,0 +1,72 @@
+"""Spacing gateway reconnects, so that a gateway which keeps dropping the bot is not hammered.
+
+discord.py reconnects at once, with no backoff, whenever a connection ends in a way it can
+resume from (a dropped connection, op 7, a resumable op 9): a gateway, or a proxy in front of
+it, that accepts and immediately drops every connection gets over a hundred connections a
+second. `ReconnectThrottle` sits in front of every gateway connection the client opens: the
+first attempt after a quiet spell goes at once, and each further attempt soon after the last
+waits twice as long as the one before, up to a cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import discord
+
+log = logging.getLogger(__name__)
+
+
+class ReconnectThrottle:
+    """Delays for successive gateway connection attempts: none after `settle` seconds without
+    one, then `first`, doubling up to `cap` while attempts keep coming within `settle`."""
+
+    def __init__(self, *, first: float = 0.5, cap: float = 30.0, settle: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.first = first
+        self.cap = cap  # under discord.py's 60 s timeout on opening a connection
+        self.settle = settle
+        self._clock = clock
+        self._last: float | None = None
+        self._streak = 0
+        self._stopped = asyncio.Event()
+
+    def next_delay(self) -> float:
+        """Seconds to wait before the attempt about to be made; records the attempt."""
+        now = self._clock()
+        quick = self._last is not None and now - self._last < self.settle
+        self._streak = self._streak + 1 if quick else 0
+        delay = 0.0 if self._streak == 0 else min(self.cap, self.first * 2 ** (self._streak - 1))
+        self._last = now + delay
+        return delay
+
+    async def wait(self) -> None:
+        """Wait this attempt's turn; raise a connection error if the client closes meanwhile
+        (discord.py then ends its connect loop quietly)."""
+        delay = self.next_delay()
+        if delay:
+            log.warning("the gateway connection keeps dropping; reconnecting in %.1f s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), delay)
+        if self._stopped.is_set():
+            raise aiohttp.ClientConnectionError("citebot is closing")
+
+    def stop(self) -> None:
+        """The client is closing: end any wait at once and refuse further attempts."""
+        self._stopped.set()
+
+    def guard(self, http: discord.http.HTTPClient) -> None:
+        """Make every gateway connection `http` opens wait its turn first."""
+        connect = http.ws_connect
+
+        async def ws_connect(url: str, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
+            await self.wait()
+            return await connect(url, **kwargs)
+
+        http.ws_connect = ws_connect  # type: ignore[method-assign]
