@@ -2,9 +2,10 @@
 
 New chunks are written beside the live ones as staged rows (``live = 0``); the new vector
 index is built from them, and one SQLite transaction makes them live and drops the old rows,
-after which the new index file is committed. A crash at any point leaves either the old state
-(staged rows are discarded on the next rebuild) or the new one (the vector file is repaired
-from SQLite on the next open).
+after which the new index file is committed. Searches use the old index until then. A crash at
+any point leaves either the old state (staged rows are never searched, and are discarded on the
+next start or rebuild) or the new one (the vector file is repaired from SQLite on the next
+open); a failure discards the staged rows at once. One rebuild runs at a time per collection.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index import vectors as vec
+from index.failures import LOW_LEVEL
 from index.models import Article, Chunk, Passage
 
 if TYPE_CHECKING:
@@ -28,6 +30,20 @@ def run_rebuild(
     store: EmbeddedStorage, collection: str, embed: Callable[[list[str]], np.ndarray],
     chunker: Callable[[Article, list[Passage]], list[Chunk]],
     progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Re-embed every article of the collection and swap the new vectors in; see the module."""
+    with store.locks.hold(collection, "rebuild"):  # one rebuild at a time: they share staging
+        try:
+            return _rebuild(store, collection, embed, chunker, progress)
+        except BaseException:
+            _discard_staged(store, collection)
+            raise
+
+
+def _rebuild(
+    store: EmbeddedStorage, collection: str, embed: Callable[[list[str]], np.ndarray],
+    chunker: Callable[[Article, list[Passage]], list[Chunk]],
+    progress: Callable[[int, int], None] | None,
 ) -> int:
     sql = store.sql
     with sql.write() as db:
@@ -47,10 +63,21 @@ def run_rebuild(
             db.execute("UPDATE chunks SET live = 1 WHERE collection = ? AND live = 0",
                        (collection,))
             generation = sql.bump(db, collection, store.model, store.dim)
-        store.install(collection, index, generation)
+        store.install(collection, index, generation)  # never fails: the swap is committed
     log.info("collection %s rebuilt: %d articles, %d vectors (%s)", collection, len(articles),
              index.count, index.kind)
     return index.count
+
+
+def _discard_staged(store: EmbeddedStorage, collection: str) -> None:
+    """After a failed rebuild, drop its staged rows (best effort: the next rebuild, or the
+    next start, drops them otherwise; they are never searched)."""
+    try:
+        with store.sql.write() as db:
+            db.execute("DELETE FROM chunks WHERE collection = ? AND live = 0", (collection,))
+    except LOW_LEVEL as exc:
+        log.warning("collection %s: could not discard the rows of the failed rebuild (%s); "
+                    "they are discarded on the next start", collection, exc)
 
 
 def _stage(store: EmbeddedStorage, collection: str, article: Article,
@@ -74,9 +101,10 @@ def _stage(store: EmbeddedStorage, collection: str, article: Article,
 
 
 def _unstaged(store: EmbeddedStorage, collection: str) -> list[Article]:
+    """Articles with no staged chunk (an article's chunks are staged in one transaction)."""
     rows = store.sql.db().execute(
-        "SELECT DISTINCT a.id FROM articles a JOIN paragraphs p ON p.article_pk = a.pk "
-        "WHERE a.collection = ? AND NOT EXISTS "
-        "(SELECT 1 FROM chunks c WHERE c.paragraph_id = p.id AND c.live = 0)",
+        "SELECT a.id FROM articles a WHERE a.collection = ? AND NOT EXISTS "
+        "(SELECT 1 FROM paragraphs p JOIN chunks c ON c.paragraph_id = p.id "
+        "WHERE p.article_pk = a.pk AND c.live = 0)",
         (collection,)).fetchall()
     return [store.sql.get_article(collection, r[0]) for r in rows]

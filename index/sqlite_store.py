@@ -1,25 +1,28 @@
 """SQLite, the source of truth: articles, paragraphs, sentences, speakers, chunk vectors and the
 FTS5 table for BM25. One database for every collection; every query names its collection.
 
-Each thread gets its own connection (WAL mode), so readers never wait for a writer.
+Each thread gets its own connection (WAL mode, see ``index.sqlite_tx``), so readers never wait
+for a writer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from index.errors import NotFoundError, StorageError
+from index.errors import NotFoundError
+from index.failures import storage_error
+from index.lexical import fts_name, query_terms
 from index.models import Article, Passage, PreparedArticle, Sentence
+from index.sqlite_tx import Connections
+
+__all__ = ["SQLiteStore", "fts_name", "query_terms", "utcnow"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,64 +61,22 @@ _ARTICLE_COLS = (
     "a.id, a.collection, a.title, a.source, a.url, a.published, a.author, a.content_hash, "
     "a.paragraph_count, a.added_at, a.added_by"
 )
-_STOPWORDS = frozenset((
-    "a an and are as at be been but by did do does for from had has have he her his how i "
-    "in into is it its of on or she that the their them they this to was were what when "
-    "where which who whom why will with would you your about after said say says "
-).split())
 
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class SQLiteStore:
+class SQLiteStore(Connections):
     """Articles and passages of every collection in one SQLite database."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        super().__init__(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db().executescript(SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"Cannot open the database {path}: {exc}") from exc
-
-    # -- connections ---------------------------------------------------------------------
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
-
-    @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
-        db = self.db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+            raise storage_error(exc, "open the database", path) from exc
 
     # -- collections ---------------------------------------------------------------------
     def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:
@@ -278,13 +239,14 @@ class SQLiteStore:
             "SELECT p.id FROM paragraphs p JOIN articles a ON a.pk = p.article_pk "
             "WHERE a.collection = ? AND a.id = ? ORDER BY p.number", (collection, article_id))]
 
-    def chunk_paragraphs(self, ids: Sequence[int]) -> dict[int, int]:
-        """Paragraph id of each chunk id."""
+    def chunk_paragraphs(self, collection: str, ids: Sequence[int]) -> dict[int, int]:
+        """Paragraph id of each of these chunks that is live in the collection."""
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         return dict(self.db().execute(
-            f"SELECT id, paragraph_id FROM chunks WHERE id IN ({marks})", tuple(ids)).fetchall())
+            f"SELECT id, paragraph_id FROM chunks WHERE collection = ? AND live = 1 "
+            f"AND id IN ({marks})", (collection, *ids)).fetchall())
 
     def live_chunk_ids(self, collection: str) -> np.ndarray:
         rows = self.db().execute(
@@ -331,7 +293,7 @@ class SQLiteStore:
         try:
             rows = self.db().execute(sql, (*args, k)).fetchall()
         except sqlite3.OperationalError as exc:
-            raise StorageError(f"Lexical search failed: {exc}") from exc
+            raise storage_error(exc, "search the passages' words") from exc
         return [(r[0], -r[1]) for r in rows]
 
     def fts_table(self, db: sqlite3.Connection, collection: str) -> str:
@@ -361,18 +323,3 @@ class SQLiteStore:
         with self.write() as db:
             db.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
-
-
-def fts_name(collection: str) -> str:
-    """The FTS5 table of a collection (a safe identifier derived from its name)."""
-    return "fts_" + hashlib.sha256(collection.encode()).hexdigest()[:20]
-
-
-def query_terms(text: str) -> list[str]:
-    """Distinct content words of a question, for the FTS5 query (quoted, so never syntax)."""
-    words = re.findall(r"\w+", text.lower())
-    seen: dict[str, None] = {}
-    for w in words:
-        if w not in _STOPWORDS and (len(w) > 1 or w.isdigit()):
-            seen.setdefault(w.replace('"', ""), None)
-    return list(seen)[:64]
