@@ -62,10 +62,10 @@ def ingest(settings: Settings, articles: list[dict]) -> tuple[Core, float, int]:
     """Add articles through the indexer; returns (core, seconds, passages)."""
     core = Core.open(settings)
     start = time.perf_counter()
-    with core.indexer.storage_batch(COLLECTION):
-        for a in articles:
-            core.indexer.add_text(COLLECTION, title=a["doc_title"], text=a["doc_text"],
-                                  url=a.get("doc_url"), article_id=a["doc_id"])
+    lines = [json.dumps({"id": a["doc_id"], "title": a["doc_title"], "text": a["doc_text"],
+                         "url": a.get("doc_url")}) for a in articles]
+    for _ in core.indexer.add_jsonl(COLLECTION, lines):  # the bulk path, as `citebot add --jsonl`
+        pass
     seconds = time.perf_counter() - start
     passages = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
     return core, seconds, passages

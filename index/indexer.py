@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
 
 from config.settings import Settings
 from index.embed import Embedder
@@ -20,6 +25,9 @@ log = logging.getLogger(__name__)
 
 _HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 _TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
+T = TypeVar("T")
+R = TypeVar("R")
+_BULK_CHUNKS = 256  # chunks embedded together in a bulk add
 _ID = re.compile(r"^[\w.:-]{1,128}$")
 
 
@@ -54,19 +62,31 @@ class Indexer:
         article_id: str | None = None, added_by: str | None = None,
     ) -> AddResult:
         """Add (or update in place) an article given as text."""
-        if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_article_bytes:
-            raise TooLargeError(
-                f"The article is larger than the limit of {self.settings.max_article_bytes:,} "
-                "bytes; split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
+        self._check_size(text)
         prepared = prepare(
             title=title, text=text, url=url, source=source, published=published, author=author,
             count_tokens=self.embedder.count_tokens, max_tokens=self.embedder.max_tokens)
         return self.add_prepared(collection, prepared, article_id=article_id, added_by=added_by)
 
+    def _check_size(self, text: str) -> None:
+        if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_article_bytes:
+            raise TooLargeError(
+                f"The article is larger than the limit of {self.settings.max_article_bytes:,} "
+                "bytes; split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
+
     def add_prepared(
         self, collection: str, prepared: PreparedArticle, *, article_id: str | None = None,
         added_by: str | None = None,
     ) -> AddResult:
+        plan = self._plan(collection, prepared, article_id)
+        if isinstance(plan, AddResult):
+            return plan
+        vectors = self.embedder.embed([c.text for c in prepared.chunks])
+        return self._store(collection, plan, prepared, vectors, added_by)
+
+    def _plan(self, collection: str, prepared: PreparedArticle,
+              article_id: str | None) -> AddResult | tuple[str, Article | None]:
+        """The id to store under and the article it replaces, or "unchanged"."""
         if article_id is not None and not _ID.match(article_id):
             raise ArticleError(f"Article ids are letters, digits and .:_- only: {article_id!r}")
         wanted = article_id or article_id_for(prepared.url, prepared.content_hash)
@@ -76,8 +96,12 @@ class Indexer:
             existing.title == prepared.title
         ):
             return AddResult(existing, "unchanged")
-        vectors = self.embedder.embed([c.text for c in prepared.chunks])
-        final_id = existing.id if existing else wanted
+        return (existing.id if existing else wanted), existing
+
+    def _store(self, collection: str, plan: tuple[str, Article | None],
+               prepared: PreparedArticle, vectors: np.ndarray,
+               added_by: str | None) -> AddResult:
+        final_id, existing = plan
         article = self.storage.put_article(
             collection, final_id, prepared, vectors, added_by=added_by)
         status = "updated" if existing else "added"
@@ -134,35 +158,89 @@ class Indexer:
 
     def add_jsonl(self, collection: str, lines: Iterable[str], *,
                   added_by: str | None = None) -> Iterator[BulkItem]:
-        """Add one article per JSON line; a bad line is reported and the rest go on."""
-        with self.storage_batch(collection):
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield BulkItem(number, self._add_record(collection, line, added_by))
-                except (CitebotError, ValueError, TypeError) as exc:
-                    yield BulkItem(number, None, str(exc))
+        """Add one article per JSON line; a bad line is reported and the rest go on.
 
-    def _add_record(self, collection: str, line: str, added_by: str | None) -> AddResult:
-        record = json.loads(line)
-        if not isinstance(record, dict):
-            raise ValueError("each line must be a JSON object")
-        url = record.get("url")
-        text = record.get("text")
-        if text is None:
-            if not url:
-                raise ValueError("a line needs \"text\" or \"url\"")
-            return self.add_url(collection, str(url), title=record.get("title"),
-                                added_by=added_by)
-        if not record.get("title"):
-            raise ValueError("a line with \"text\" needs a \"title\"")
-        return self.add_text(
-            collection, title=str(record["title"]), text=str(text), url=url,
-            source=record.get("source"), published=record.get("published"),
-            author=record.get("author"),
-            article_id=str(record["id"]) if record.get("id") is not None else None,
-            added_by=added_by)
+        Articles given as text are prepared in a background thread while the previous group
+        is embedded, and embedded in groups across articles (fewer, fuller model batches).
+        """
+        records = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
+        with self.storage_batch(collection), ThreadPoolExecutor(1) as pool:
+            prepared = _prefetch(pool, self._prepare_record, records, depth=32)
+            group: list[tuple[int, dict[str, Any], PreparedArticle]] = []
+            for number, record, item in prepared:
+                if isinstance(item, PreparedArticle):
+                    group.append((number, record, item))
+                    if sum(len(g[2].chunks) for g in group) < _BULK_CHUNKS:
+                        continue
+                    yield from self._add_group(collection, group, added_by)
+                    group = []
+                else:
+                    yield from self._add_group(collection, group, added_by)
+                    group = []
+                    yield self._add_other(collection, number, record, item, added_by)
+            yield from self._add_group(collection, group, added_by)
+
+    def _prepare_record(self, numbered: tuple[int, str]) -> tuple[
+            int, dict[str, Any], PreparedArticle | str | None]:
+        """(line, record, prepared article | error message | None for a URL to fetch)."""
+        number, line = numbered
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("each line must be a JSON object")
+            if record.get("text") is None:
+                if not record.get("url"):
+                    raise ValueError("a line needs \"text\" or \"url\"")
+                return number, record, None
+            if not record.get("title"):
+                raise ValueError("a line with \"text\" needs a \"title\"")
+            text = str(record["text"])
+            self._check_size(text)
+            return number, record, prepare(
+                title=str(record["title"]), text=text, url=record.get("url"),
+                source=record.get("source"), published=record.get("published"),
+                author=record.get("author"), count_tokens=self.embedder.count_tokens,
+                max_tokens=self.embedder.max_tokens)
+        except (CitebotError, ValueError, TypeError) as exc:
+            return number, {}, str(exc)
+
+    def _add_group(self, collection: str, group: list[tuple[int, dict[str, Any],
+                   PreparedArticle]], added_by: str | None) -> Iterator[BulkItem]:
+        plans: list[tuple[int, PreparedArticle, AddResult | tuple[str, Article | None]]] = []
+        for number, record, prep in group:
+            rid = record.get("id")
+            try:
+                plans.append((number, prep, self._plan(
+                    collection, prep, str(rid) if rid is not None else None)))
+            except CitebotError as exc:
+                yield BulkItem(number, None, str(exc))
+        todo = [(n, prep, plan) for n, prep, plan in plans if not isinstance(plan, AddResult)]
+        vectors = self.embedder.embed([c.text for _, prep, _ in todo for c in prep.chunks])
+        offsets = np.cumsum([0] + [len(prep.chunks) for _, prep, _ in todo])
+        stored: dict[int, AddResult | CitebotError] = {}
+        for (number, prep, plan), lo, hi in zip(todo, offsets, offsets[1:], strict=False):
+            try:
+                stored[number] = self._store(collection, plan, prep,  # type: ignore[arg-type]
+                                             vectors[lo:hi], added_by)
+            except CitebotError as exc:
+                stored[number] = exc
+        for number, _, decided in plans:
+            outcome = decided if isinstance(decided, AddResult) else stored[number]
+            if isinstance(outcome, AddResult):
+                yield BulkItem(number, outcome)
+            else:
+                yield BulkItem(number, None, str(outcome))
+
+    def _add_other(self, collection: str, number: int, record: dict[str, Any],
+                   item: str | None, added_by: str | None) -> BulkItem:
+        """A line that failed to parse (item is its error) or a URL to fetch."""
+        if item is not None:
+            return BulkItem(number, None, item)
+        try:
+            return BulkItem(number, self.add_url(collection, str(record["url"]),
+                                                 title=record.get("title"), added_by=added_by))
+        except CitebotError as exc:
+            return BulkItem(number, None, str(exc))
 
     def storage_batch(self, collection: str):  # type: ignore[no-untyped-def]
         """Defer vector-file writes to the end of a bulk operation when the backend can."""
@@ -186,6 +264,18 @@ class Indexer:
         return rechunk(article.title, [p.text for p in passages],
                        [p.sentences for p in passages], self.embedder.count_tokens,
                        self.embedder.max_tokens)
+
+
+def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], *,
+              depth: int) -> Iterator[R]:
+    """``map(fn, items)`` computed in ``pool`` at most ``depth`` items ahead, in order."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= depth:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]

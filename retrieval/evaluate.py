@@ -110,11 +110,12 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
     core = Core.open(settings)
     try:
         t0 = time.perf_counter()
-        with core.indexer.storage_batch(COLLECTION):
-            for doc_id, r in docs.items():
-                core.indexer.add_text(COLLECTION, title=r.get("doc_title") or doc_id,
-                                      text=r["doc_text"], url=r.get("doc_url"),
-                                      published=r.get("doc_publish_date"), article_id=doc_id)
+        lines = [json.dumps({"id": doc_id, "title": r.get("doc_title") or doc_id,
+                             "text": r["doc_text"], "url": r.get("doc_url"),
+                             "published": r.get("doc_publish_date")}) for doc_id, r in docs.items()]
+        for item in core.indexer.add_jsonl(COLLECTION, lines):
+            if item.error:
+                log(f"article on line {item.line} not indexed: {item.error}")
         index_s = time.perf_counter() - t0
         passages_n = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
         log(f"indexed {len(docs)} articles in {index_s:.1f} s")

@@ -150,3 +150,21 @@ def test_large_collections_switch_to_an_approximate_index(settings: Settings) ->
     reopened.indexer.remove("default", reopened.storage.list_articles("default")[0].id)
     assert reopened.storage.stats("default")["vectors"] == 580
     reopened.close()
+
+
+def test_bulk_add_batches_across_articles_and_reports_each_line(hash_core: Core) -> None:
+    import json
+
+    lines = [json.dumps({"id": f"a{i}", "title": f"Article {i}",
+                         "text": f"Paragraph one of article {i}.\n\nThe council met {i} times."})
+             for i in range(40)]
+    lines.insert(5, "not json")
+    lines.insert(9, json.dumps({"id": "a1", "title": "Article 1",
+                                "text": "Paragraph one of article 1.\n\nThe council met 1 times."}))
+    items = list(hash_core.indexer.add_jsonl("default", lines))
+    assert [i.line for i in items] == list(range(1, 43))
+    assert items[5].error and items[5].result is None
+    statuses = [i.result.status for i in items if i.result]
+    assert statuses.count("added") == 40 and statuses.count("unchanged") == 1
+    stats = hash_core.storage.stats("default")
+    assert stats["articles"] == 40 and stats["vectors"] == stats["chunks"] == 80
