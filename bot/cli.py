@@ -269,7 +269,6 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     core = _core(settings)
     try:
-        core.answerer.ask(args.collection, "warm up")  # loads the vector index
         stats = core.storage.stats(args.collection)
     finally:
         core.close()

@@ -48,7 +48,7 @@ def article_id_for(url: str | None, digest: str) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:12]
 
 
-def embedding_text(title: str, paragraphs: list[str], index: int, window: str) -> str:
+def embedding_text(title: str, window: str) -> str:
     """What a window is embedded as: the article's title, then the window itself."""
     return f"{title}\n\n{window}" if title else window
 
@@ -105,11 +105,11 @@ def rechunk(
     count_tokens: Callable[[str], int], max_tokens: int,
 ) -> list[Chunk]:
     """Embedding windows for stored paragraphs (used by rebuild, possibly with a new model)."""
-    prefix_tokens = count_tokens(embedding_text(title, [], 0, "")) if title else 0
+    prefix_tokens = count_tokens(embedding_text(title, "")) if title else 0
     budget = max(16, max_tokens - prefix_tokens)
     chunks: list[Chunk] = []
     for i, (text, sents) in enumerate(zip(texts, sentences, strict=True)):
         spans = [(s.start, s.end) for s in sents] or [(0, len(text))]
         for start, end in windows(text, spans, count_tokens, budget):
-            chunks.append(Chunk(i, start, end, embedding_text(title, texts, i, text[start:end])))
+            chunks.append(Chunk(i, start, end, embedding_text(title, text[start:end])))
     return chunks

@@ -308,7 +308,7 @@ class EmbeddedStorage:
     def stats(self, collection: str) -> dict[str, object]:
         counts = self.sql.counts(collection)
         generation, model, dim = self.sql.collection_state(collection)
-        loaded = self._slot(collection).loaded
+        loaded = self._index(collection) if generation else None  # load (and repair) it
         return {**counts, "generation": generation, "model": model or self.model,
                 "dim": dim or self.dim, "index": loaded.index.kind if loaded else None,
                 "vectors": loaded.index.count if loaded else None}
