@@ -220,9 +220,10 @@ class SQLiteStore(Connections):
             return {}
         db = self.db()
         marks = ",".join("?" * len(ids))
+        # "+a.collection": look the few paragraphs up by id, never scan the collection's articles
         rows = db.execute(
             f"SELECT p.id, p.number, p.text, {_ARTICLE_COLS} FROM paragraphs p "
-            f"JOIN articles a ON a.pk = p.article_pk WHERE a.collection = ? AND p.id IN ({marks})",
+            f"JOIN articles a ON a.pk = p.article_pk WHERE +a.collection = ? AND p.id IN ({marks})",
             (collection, *ids)).fetchall()
         sentences: dict[int, list[Sentence]] = {}
         for pid, start, end, speaker in db.execute(
@@ -258,7 +259,11 @@ class SQLiteStore(Connections):
         Sequence[int] | None = None, dim: int, live: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(chunk ids, paragraph ids, vectors) of live (or staged) chunks, all or selected."""
-        sql = "SELECT id, paragraph_id, vector FROM chunks WHERE collection = ? AND live = ?"
+        # Selected chunks are found by id or paragraph, not by scanning the collection's index
+        # (the "+" keeps SQLite's planner off it); all of them use that index.
+        plus = "" if ids is None and paragraph_ids is None else "+"
+        sql = (f"SELECT id, paragraph_id, vector FROM chunks WHERE {plus}collection = ? "
+               f"AND {plus}live = ?")
         args: list[object] = [collection, int(live)]
         for column, values in (("id", ids), ("paragraph_id", paragraph_ids)):
             if values is not None:
