@@ -47,7 +47,17 @@ class Settings(BaseSettings):
     approximate_threshold: int = Field(
         default=50_000,
         ge=0,
-        description="Above this many vectors a collection uses an approximate (HNSW) index.",
+        description=(
+            "Above this many vectors a collection uses an approximate index (IVF with 8-bit "
+            "scalar quantisation, re-scored exactly)."),
+    )
+    lexical_max_df: int = Field(
+        default=1_000,
+        ge=0,
+        description=(
+            "A question word found in more passages than this is left out of the BM25 half of "
+            "the search (the dense half still reads it), so the time per question stays "
+            "bounded as a collection grows. 0 keeps every word."),
     )
 
     # Retrieval

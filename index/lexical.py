@@ -1,16 +1,19 @@
-"""Lexical search helpers: the FTS5 table name of a collection and the terms of a question."""
+"""Lexical search over a collection's FTS5 table: its name, the terms of a question, the
+figures BM25 needs, and candidates found with bounded work (see ``index.bm25``)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import sqlite3
+
+from index.bm25 import WEIGHTS, CollectionStats, decode_averages
 
 _STOPWORDS = frozenset((
     "a an and are as at be been but by did do does for from had has have he her his how i "
     "in into is it its of on or she that the their them they this to was were what when "
     "where which who whom why will with would you your about after said say says "
 ).split())
-
 
 
 def fts_name(collection: str) -> str:
@@ -26,3 +29,54 @@ def query_terms(text: str) -> list[str]:
         if w not in _STOPWORDS and (len(w) > 1 or w.isdigit()):
             seen.setdefault(w.replace('"', ""), None)
     return list(seen)[:64]
+
+
+def collection_stats(db: sqlite3.Connection, fts: str) -> CollectionStats | None:
+    """Passage count and average column lengths, read from FTS5's averages record (O(1));
+    None for an empty table."""
+    row = db.execute(f"SELECT block FROM {fts}_data WHERE id = 1").fetchone()
+    stats = decode_averages(bytes(row[0])) if row and row[0] is not None else None
+    if stats is None:  # not the documented shape: count instead (slow, but right)
+        n, text, title = db.execute(
+            f"SELECT count(*), total(length(text)), total(length(title)) FROM {fts}").fetchone()
+        if not n:
+            return None
+        per_word = 5.5  # characters per word and space in English news, for the averages
+        stats = CollectionStats(n, (text / n / per_word, title / n / per_word))
+    return stats
+
+
+def document_counts(db: sqlite3.Connection, fts: str, words: list[str],
+                    cap: int) -> dict[str, float]:
+    """How many passages hold each word: exact up to ``cap``, estimated above it.
+
+    Counting stops after ``cap + 1`` matches (FTS5 returns them in rowid order), so the work
+    per word is bounded. For a commoner word, the rowid span those matches cover, against the
+    table's whole span, gives its share of the passages.
+    """
+    ends = [db.execute(f"SELECT rowid FROM {fts} ORDER BY rowid {order} LIMIT 1").fetchone()
+            for order in ("ASC", "DESC")]  # min()/max() would scan a virtual table
+    if ends[0] is None or ends[1] is None:
+        return {w: 0.0 for w in words}
+    first, last = ends[0][0], ends[1][0]
+    limit = cap + 1 if cap > 0 else -1
+    out = {}
+    for word in words:
+        count, reached = db.execute(
+            f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? "
+            "ORDER BY rowid LIMIT ?)", (f'"{word}"', limit)).fetchone()
+        if cap > 0 and count > cap:
+            out[word] = count * (last - first + 1) / (reached - first + 1)
+        else:
+            out[word] = float(count)
+    return out
+
+
+def candidates(db: sqlite3.Connection, fts: str, words: list[str], k: int) -> list[int]:
+    """The k passages FTS5's BM25 ranks best for these words (an OR query)."""
+    if not words:
+        return []
+    match = " OR ".join(f'"{w}"' for w in words)
+    return [r[0] for r in db.execute(
+        f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY bm25({fts}, "
+        f"{WEIGHTS[0]}, {WEIGHTS[1]}) LIMIT ?", (match, k))]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index import bm25, lexical
 from index.errors import NotFoundError
 from index.failures import storage_error
 from index.lexical import fts_name, query_terms
@@ -70,8 +71,9 @@ def utcnow() -> str:
 class SQLiteStore(Connections):
     """Articles and passages of every collection in one SQLite database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, lexical_max_df: int = 0) -> None:
         super().__init__(path)
+        self.lexical_max_df = lexical_max_df
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db().executescript(SCHEMA)
@@ -277,29 +279,47 @@ class SQLiteStore(Connections):
 
     # -- lexical -------------------------------------------------------------------------
     def lexical_search(
-        self, collection: str, question: str, k: int, article_id: str | None = None
+        self, collection: str, question: str, k: int, article_id: str | None = None,
+        also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
-        """BM25 over paragraphs: (paragraph id, score), best first (higher is better)."""
-        terms = query_terms(question)
-        if not terms:
-            return []
+        """BM25 over paragraphs: (paragraph id, score), best first (higher is better).
+
+        Candidates are the k best passages by the question's words found in at most
+        ``lexical_max_df`` passages (or every passage of ``article_id``), plus ``also``;
+        each is scored with all of the question's words (``index.bm25``). Candidates that
+        hold none of them are left out.
+        """
+        db = self.db()
         fts = fts_name(collection)
-        if not self.db().execute("SELECT 1 FROM sqlite_master WHERE name = ?",
-                                 (fts,)).fetchone():
-            return []
-        match = " OR ".join(f'"{t}"' for t in terms)
-        sql = f"SELECT rowid, bm25({fts}, 1.0, 0.25) AS s FROM {fts} WHERE {fts} MATCH ?"
-        args: list[object] = [match]
-        if article_id is not None:
-            sql += (" AND rowid IN (SELECT p.id FROM paragraphs p JOIN articles a ON "
-                    "a.pk = p.article_pk WHERE a.collection = ? AND a.id = ?)")
-            args += [collection, article_id]
-        sql += " ORDER BY s LIMIT ?"
+        words = query_terms(question)
         try:
-            rows = self.db().execute(sql, (*args, k)).fetchall()
+            if not words or not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
+                                           (fts,)).fetchone():
+                return []
+            stats = lexical.collection_stats(db, fts)
+            if stats is None:
+                return []
+            df = lexical.document_counts(db, fts, words, self.lexical_max_df)
+            if article_id is not None:
+                found = self.article_paragraph_ids(collection, article_id)
+            else:
+                cap = self.lexical_max_df or stats.passages
+                found = lexical.candidates(db, fts, [w for w in words if df[w] <= cap], k)
+            ids = list(dict.fromkeys([*found, *also]))
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            docs = {r[0]: (r[1], r[2]) for r in db.execute(
+                f"SELECT p.id, p.text, a.title FROM paragraphs p JOIN articles a ON "
+                f"a.pk = p.article_pk WHERE +a.collection = ? AND p.id IN ({marks})",
+                (collection, *ids))}
         except sqlite3.OperationalError as exc:
             raise storage_error(exc, "search the passages' words") from exc
-        return [(r[0], -r[1]) for r in rows]
+        term_df: dict[str, float] = {}
+        for word, count in df.items():
+            term_df.setdefault(bm25.stem(word), count)
+        scored = bm25.scores(term_df, docs, stats)
+        return sorted(scored.items(), key=lambda kv: -kv[1])
 
     def fts_table(self, db: sqlite3.Connection, collection: str) -> str:
         """The collection's own FTS5 table (created on first use): one per collection, so a

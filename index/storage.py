@@ -54,7 +54,8 @@ class Storage(Protocol):
     def dense_search(self, collection: str, query: np.ndarray, k: int,
                      article_id: str | None = None) -> list[tuple[int, float]]: ...
     def lexical_search(self, collection: str, question: str, k: int,
-                       article_id: str | None = None) -> list[tuple[int, float]]: ...
+                       article_id: str | None = None,
+                       also: Sequence[int] = ()) -> list[tuple[int, float]]: ...
     def dense_scores(self, collection: str, paragraph_ids: Sequence[int],
                      query: np.ndarray) -> dict[int, float]: ...
     def rebuild(self, collection: str, embed: Callable[[list[str]], np.ndarray],
@@ -83,12 +84,12 @@ class EmbeddedStorage:
     """
 
     def __init__(self, data_dir: Path, *, model: str, dim: int,
-                 approximate_threshold: int = 50_000) -> None:
+                 approximate_threshold: int = 50_000, lexical_max_df: int = 0) -> None:
         self.data_dir = data_dir
         self.model = model
         self.dim = dim
         self.approximate_threshold = approximate_threshold
-        self.sql = SQLiteStore(data_dir / "citebot.sqlite3")
+        self.sql = SQLiteStore(data_dir / "citebot.sqlite3", lexical_max_df=lexical_max_df)
         self.locks = CollectionLocks(self._dir)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
@@ -355,8 +356,9 @@ class EmbeddedStorage:
 
     @translated("search the passages' words")
     def lexical_search(self, collection: str, question: str, k: int,
-                       article_id: str | None = None) -> list[tuple[int, float]]:
-        return self.sql.lexical_search(collection, question, k, article_id)
+                       article_id: str | None = None,
+                       also: Sequence[int] = ()) -> list[tuple[int, float]]:
+        return self.sql.lexical_search(collection, question, k, article_id, also)
 
     # -- rebuild -------------------------------------------------------------------------
     @translated("rebuild the collection", changes=True)

@@ -29,7 +29,8 @@ class Core:
             cache_dir=settings.model_cache)
         storage = EmbeddedStorage(
             settings.data_dir, model=embedder.name, dim=embedder.dim,
-            approximate_threshold=settings.approximate_threshold)
+            approximate_threshold=settings.approximate_threshold,
+            lexical_max_df=settings.lexical_max_df)
         return cls(
             settings=settings, embedder=embedder, storage=storage,
             indexer=Indexer(settings=settings, storage=storage, embedder=embedder),

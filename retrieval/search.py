@@ -73,10 +73,11 @@ def speaks(passage: Passage, keys: frozenset[str]) -> bool:
 class HybridSearcher:
     """Dense + BM25 candidates, fused linearly, then speaker-aware re-scoring.
 
-    Every candidate of either retriever gets its exact cosine and its BM25 score (normalised by
-    the best BM25 of the question); the fused score is ``w * cosine + (1 - w) * bm25``, plus
-    small bonuses when a passage holds the kind of answer asked for (a number for "how many",
-    a name for "who") and quotes the person asked about. The weights were tuned with
+    Every candidate of either retriever gets its exact cosine and its BM25 score over all of
+    the question's words (normalised by the best BM25 of the question); the fused score is
+    ``w * cosine + (1 - w) * bm25``, plus small bonuses when a passage holds the kind of
+    answer asked for (a number for "how many", a name for "who") and quotes the person asked
+    about. The weights were tuned with
     ``citebot eval`` (see docs/EVALUATION.md).
     """
 
@@ -93,7 +94,7 @@ class HybridSearcher:
         """The k most relevant passages of a collection, best first."""
         dense = dict(self.storage.dense_search(collection, query, self.candidates, article_id))
         lexical = dict(self.storage.lexical_search(collection, question.text, self.candidates,
-                                                   article_id))
+                                                   article_id, also=list(dense)))
         missing = [p for p in lexical if p not in dense]
         if missing:
             dense.update(self.storage.dense_scores(collection, missing, query))

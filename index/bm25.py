@@ -1,0 +1,116 @@
+"""BM25 of a few candidate passages, computed here rather than by FTS5.
+
+FTS5's ``bm25()`` walks the whole posting list of every query term (to count the passages that
+hold it), so a question with a common word costs time in proportion to the collection. Search
+therefore finds candidates with the question's rarer words only (FTS5, bounded work) and with
+the dense index, and scores every candidate here with all of the question's words: the same
+formula as FTS5's (k1 = 1.2, b = 0.75, column weights, the same IDF), the same Porter
+stemmer, and the collection figures (passage count, average lengths) FTS5 keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer  # type: ignore[import-untyped]
+
+K1 = 1.2
+B = 0.75
+WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
+_WORD = re.compile(r"\w+")
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_PORTER = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's "porter" tokenizer
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A lower-case word as FTS5 indexes it: diacritics removed, Porter-stemmed."""
+    return str(_PORTER.stemWord(_plain(word)))
+
+
+def _plain(text: str) -> str:
+    """Lower case without diacritics (as FTS5's unicode61 tokenizer folds them)."""
+    text = text.lower()
+    return text if text.isascii() else _MARKS.sub("", unicodedata.normalize("NFKD", text))
+
+
+@lru_cache(maxsize=50_000)
+def _length(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _matcher(stems: list[str]) -> re.Pattern[str]:
+    """Words that may stem to one of these stems. Porter only rewrites a word's last letters:
+    a stem less its last two letters is a prefix of every word that stems to it (checked
+    over the 33k distinct words of the evaluation sets), so only such words are stemmed."""
+    prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
+
+
+@dataclass(frozen=True)
+class CollectionStats:
+    """What BM25 needs of the whole collection: passages and average length per column."""
+
+    passages: int
+    avg_lengths: tuple[float, float]
+
+
+def idf(passages: int, df: float) -> float:
+    """FTS5's IDF: log((N - df + 0.5) / (df + 0.5)), floored at a tiny positive value."""
+    value = math.log((passages - df + 0.5) / (df + 0.5))
+    return value if value > 0 else 1e-6
+
+
+def scores(term_df: Mapping[str, float], docs: Mapping[int, tuple[str, str]],
+           stats: CollectionStats) -> dict[int, float]:
+    """BM25 of each (text, title) document for these stemmed terms and their document counts.
+    Documents that hold none of the terms are left out."""
+    weights = {t: idf(stats.passages, df) for t, df in term_df.items() if t}
+    if not weights:
+        return {}
+    matcher = _matcher(list(weights))
+    avgdl = max(sum(stats.avg_lengths), 1e-9)
+    out: dict[int, float] = {}
+    for pid, columns in docs.items():
+        # as FTS5: a term's frequency is summed over the columns with their weights, and the
+        # length is the whole row's
+        freq: dict[str, float] = {}
+        for column, text in enumerate(columns):
+            for term in map(stem, matcher.findall(_plain(text))):
+                if term in weights:
+                    freq[term] = freq.get(term, 0.0) + WEIGHTS[column]
+        if not freq:
+            continue
+        norm = K1 * (1 - B + B * sum(_length(text) for text in columns) / avgdl)
+        out[pid] = sum(weights[t] * f * (K1 + 1) / (f + norm) for t, f in freq.items())
+    return out
+
+
+def decode_averages(block: bytes) -> CollectionStats | None:
+    """Parse FTS5's averages record (row 1 of its ``_data`` table): varints of the passage
+    count and the total tokens of each column. None when it is not in that shape."""
+    values: list[int] = []
+    i = 0
+    while i < len(block):
+        value = 0
+        for j in range(9):  # SQLite varint: 7 bits a byte, high bit = more; 9th byte whole
+            if i >= len(block):
+                return None
+            byte = block[i]
+            i += 1
+            if j == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if not byte & 0x80:
+                break
+        values.append(value)
+    if len(values) != 1 + len(WEIGHTS) or values[0] <= 0:
+        return None
+    n = values[0]
+    return CollectionStats(n, (values[1] / n, values[2] / n))

@@ -1,0 +1,121 @@
+"""BM25 scored in Python over candidates: the same figures as FTS5, bounded work per word."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from config.settings import Settings
+from index import bm25, lexical
+from index.embed import HashEmbedder
+from retrieval.core import Core
+
+STORIES = [
+    ("Dam budget", "The council approved the dam's budget on Tuesday.\n\n"
+     "Engineers said the dam would hold 40 million cubic metres of water.\n\n"
+     "Critics called the budgets unrealistic; the mayor disagreed."),
+    ("Ferry strike", "Ferry crews walked out over pay.\n\n"
+     "The council said the ferries would run a reduced timetable.\n\n"
+     "Passengers queued for hours at the terminal in Crème Bay."),
+    ("Council vote", "The council voted to close the old library.\n\n"
+     "Librarians protested outside the council chamber.\n\n"
+     "The mayor said the council had no choice."),
+]
+QUESTIONS = ["what did the council say about the ferries timetable",
+             "how much water will the dam hold", "why did librarians protest",
+             "which budgets were called unrealistic", "queues at Creme Bay terminal"]
+
+
+def core_with(settings: Settings, max_df: int) -> Core:
+    core = Core.open(settings.model_copy(update={"lexical_max_df": max_df}),
+                     embedder=HashEmbedder())
+    for title, text in STORIES:
+        core.indexer.add_text("news", title=title, text=text)
+    return core
+
+
+def fts5_bm25(core: Core, question: str) -> dict[int, float]:
+    db: sqlite3.Connection = core.storage.sql.db()  # type: ignore[attr-defined]
+    fts = lexical.fts_name("news")
+    match = " OR ".join(f'"{w}"' for w in lexical.query_terms(question))
+    return {r[0]: -r[1] for r in db.execute(
+        f"SELECT rowid, bm25({fts}, 1.0, 0.25) FROM {fts} WHERE {fts} MATCH ?", (match,))}
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_scores_equal_fts5_bm25_when_every_word_is_counted(settings: Settings,
+                                                           question: str) -> None:
+    core = core_with(settings, max_df=0)
+    try:
+        every = list(fts5_bm25(core, "council dam ferry library mayor crews passengers"))
+        ours = dict(core.storage.lexical_search("news", question, 50, also=every))
+        theirs = fts5_bm25(core, question)
+        assert theirs and ours.keys() == theirs.keys()
+        for pid, score in theirs.items():
+            assert ours[pid] == pytest.approx(score, rel=1e-6), pid
+    finally:
+        core.close()
+
+
+def test_a_common_word_still_scores_the_candidates_it_does_not_find(settings: Settings) -> None:
+    """With the cap below the count of "council" (5 passages), the word no longer finds
+    candidates, but every candidate found otherwise is scored with it, as FTS5 would."""
+    core = core_with(settings, max_df=2)
+    try:
+        question = "council mayor"
+        found = dict(core.storage.lexical_search("news", question, 50))
+        texts = core.storage.passages("news", list(found))
+        assert found and all("mayor" in p.text for p in texts.values())  # "mayor": 2 passages
+        assert max(found, key=found.__getitem__) == max(
+            found, key=lambda p: fts5_bm25(core, question)[p])
+        both = [p for p in found if "council" in texts[p].text]
+        only_mayor = [p for p in found if "council" not in texts[p].text]
+        assert both and only_mayor and min(found[p] for p in both) > max(
+            found[p] for p in only_mayor)
+    finally:
+        core.close()
+
+
+def test_document_counts_are_exact_to_the_cap_then_estimated(settings: Settings) -> None:
+    core = Core.open(settings, embedder=HashEmbedder())
+    try:
+        for i in range(60):  # "common" in every passage; "sometimes" in every third article
+            extra = " sometimes" if i % 3 == 0 else ""
+            core.indexer.add_text("news", title=f"Item {i}",
+                                  text=f"A common story number {i}{extra}.\n\nAnd common again.")
+        db = core.storage.sql.db()  # type: ignore[attr-defined]
+        fts = lexical.fts_name("news")
+        counts = lexical.document_counts(db, fts, ["common", "sometimes", "absent"], cap=10)
+        assert counts["absent"] == 0
+        assert counts["common"] == pytest.approx(120, rel=0.15)
+        assert counts["sometimes"] == pytest.approx(20, rel=0.3)
+        exact = lexical.document_counts(db, fts, ["common", "sometimes"], cap=0)
+        assert exact == {"common": 120, "sometimes": 20}
+    finally:
+        core.close()
+
+
+def test_averages_record_is_read_or_recounted(settings: Settings) -> None:
+    core = core_with(settings, max_df=0)
+    try:
+        db = core.storage.sql.db()  # type: ignore[attr-defined]
+        fts = lexical.fts_name("news")
+        stats = lexical.collection_stats(db, fts)
+        assert stats is not None and stats.passages == 9
+        words = sum(len(re.findall(r"\w+", t)) for _, text in STORIES for t in text.split("\n\n"))
+        assert stats.avg_lengths[0] == pytest.approx(words / 9)
+        assert bm25.decode_averages(b"\x81") is None  # cut short
+        assert bm25.decode_averages(b"\x05\x01") is None  # too few columns
+    finally:
+        core.close()
+
+
+def test_stemming_matches_words_fts5_would_match() -> None:
+    assert bm25.stem("ferries") == bm25.stem("ferry")
+    assert bm25.stem("crème") == bm25.stem("creme")
+    stats = bm25.CollectionStats(10, (10.0, 2.0))
+    docs = {1: ("The ferries were saying nothing.", ""), 2: ("Nothing here.", "")}
+    scored = bm25.scores({bm25.stem("ferry"): 1, bm25.stem("say"): 1}, docs, stats)
+    assert list(scored) == [1]
