@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from retrieval.evaluate import Score, articles_of, load_questions  # noqa: E402
+from retrieval.search import published_date  # noqa: E402
 
 
 def main() -> int:
@@ -38,8 +39,9 @@ def main() -> int:
             "url": r.get("doc_url"), "published": r.get("doc_publish_date")}) + "\n"
             for d, r in docs.items()), encoding="utf-8")
         subprocess.run([*citebot, "add", *data, "--jsonl", str(articles)], cwd=ROOT, check=True)
-        questions = "".join(json.dumps({"id": r["id"], "question": r["question"]}) + "\n"
-                            for r in rows)
+        questions = "".join(json.dumps({"id": r["id"], "question": r["question"],
+                                        "as_of": str(published_date(r.get("question_date"))
+                                                     or "")}) + "\n" for r in rows)
         out = subprocess.run([*citebot, "ask", *data, "--jsonl"], cwd=ROOT, check=True,
                              input=questions, capture_output=True, text=True).stdout
     answers = {a["id"]: a for a in map(json.loads, out.splitlines())}

@@ -13,6 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +25,13 @@ log = logging.getLogger("citebot")
 
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
 CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN) or in a .env file; see the README."""
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2024-05-31") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,8 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--jsonl", action="store_true",
                      help="read one question per line from standard input (plain text or "
-                     '{"question": ...}), write one JSON answer per line')
+                     '{"id": ..., "question": ..., "as_of": "YYYY-MM-DD"}), write one JSON '
+                     "answer per line")
     ask.add_argument("--article", metavar="ID", help="only search this article")
+    ask.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
+                     help="answer as on that day: later articles are left out")
 
     lst = sub.add_parser("list", parents=[common], help="list articles, newest first")
     lst.add_argument("--limit", type=int, default=100)
@@ -81,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output", type=Path, help="write the results as JSON here")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--no-baselines", action="store_true", help="score citebot only")
+    ev.add_argument("--ignore-dates", action="store_true",
+                    help="ask every question as of today instead of on its question_date")
     return parser
 
 
@@ -198,15 +211,17 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             for line in sys.stdin:
                 if not line.strip():
                     continue
-                qid, question = _question_line(line)
-                answer = core.answerer.ask(args.collection, question, article_id=args.article)
+                qid, question, as_of = _question_line(line)
+                answer = core.answerer.ask(args.collection, question, article_id=args.article,
+                                           as_of=as_of or args.as_of)
                 out = answer.to_json()
                 if qid is not None:
                     out = {"id": qid, **out}
                 sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
             return 0
-        answer = core.answerer.ask(args.collection, args.question, article_id=args.article)
+        answer = core.answerer.ask(args.collection, args.question, article_id=args.article,
+                                   as_of=args.as_of)
     finally:
         core.close()
     if args.json:
@@ -216,15 +231,18 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _question_line(line: str) -> tuple[object, str]:
+def _question_line(line: str) -> tuple[object, str, date | None]:
+    """(id, question, as-of day) of a line: plain text, or {"id", "question", "as_of"}."""
     text = line.strip()
     if text.startswith("{"):
         try:
             record = json.loads(text)
-            return record.get("id"), str(record.get("question", ""))
-        except (ValueError, AttributeError):
+            as_of = record.get("as_of")
+            return (record.get("id"), str(record.get("question", "")),
+                    _day(as_of) if as_of else None)
+        except (ValueError, AttributeError, TypeError, argparse.ArgumentTypeError):
             pass
-    return None, text
+    return None, text, None
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date
 
 from config.settings import Settings
 from index.clean import replace_lone_surrogates
@@ -28,8 +29,10 @@ class Answerer:
         self.selector = QuoteSelector(embed=embedder.embed if dense else None,
                                       max_quotes=settings.max_quotes)
 
-    def ask(self, collection: str, question: str, *, article_id: str | None = None) -> Answer:
-        """The best verbatim quotes answering ``question`` from ``collection``."""
+    def ask(self, collection: str, question: str, *, article_id: str | None = None,
+            as_of: date | None = None) -> Answer:
+        """The best verbatim quotes answering ``question`` from ``collection``; with ``as_of``,
+        as it would have been answered that day (later articles left out)."""
         question = replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
         if not question:
             return Answer(question, False, (), ())
@@ -38,7 +41,7 @@ class Answerer:
         query = self.embedder.embed_query(question)
         t1 = time.perf_counter()
         ranked = self.searcher.search(collection, info, query, max(self.settings.passages, 5),
-                                      article_id)
+                                      article_id, as_of)
         t2 = time.perf_counter()
         relevance = self.relevance(info, ranked)
         quotes = self.selector.select(info, query, ranked) if ranked else []

@@ -100,9 +100,16 @@ def articles_of(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
 
 
 def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
-             baselines: bool = True, log: Callable[[str], None] = print) -> dict[str, object]:
-    """Index the file's articles into a fresh collection, ask every question, score."""
+             baselines: bool = True, dates: bool = True,
+             log: Callable[[str], None] = print) -> dict[str, object]:
+    """Index the file's articles into a fresh collection, ask every question, score.
+
+    With ``dates``, a question that has a ``question_date`` is asked as of that day, as a
+    member would have asked it then: articles published later are left out and recent ones
+    preferred. The baselines never read dates.
+    """
     from retrieval.core import Core
+    from retrieval.search import published_date
 
     rows, skipped = load_questions(path)
     docs = articles_of(rows)
@@ -120,10 +127,12 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
         passages_n = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
         log(f"indexed {len(docs)} articles in {index_s:.1f} s")
         quotes, passages = Score("citebot quotes"), Score("citebot passages")
-        verified = total_quotes = 0
+        verified = total_quotes = dated = 0
         for r in rows:
             t = time.perf_counter()
-            answer = core.answerer.ask(COLLECTION, r["question"])
+            as_of = published_date(r.get("question_date")) if dates else None
+            dated += as_of is not None
+            answer = core.answerer.ask(COLLECTION, r["question"], as_of=as_of)
             elapsed = time.perf_counter() - t
             quote_units = [(q.citation.article_id, q.text) for q in answer.quotes]
             passage_units = [(p.passage.article.id, p.passage.text) for p in answer.passages]
@@ -146,7 +155,7 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
         "articles": len(docs), "passages": passages_n, "index_seconds": round(index_s, 1),
         "passages_per_second": round(passages_n / index_s, 1), "model": core.embedder.name,
         "encoder": settings.encoder,
-        "quotes_verified": f"{verified}/{total_quotes}",
+        "quotes_verified": f"{verified}/{total_quotes}", "asked_on_their_date": dated,
         "results": [s.row() for s in scores],
     }
 
@@ -163,6 +172,8 @@ def render(report: dict[str, object]) -> str:
     for r in rows:
         lines.append("  ".join(f"{r.get(c, '-')!s:>17}" for c in cols))
     lines.append(f"quotes verified verbatim: {report['quotes_verified']}")
+    lines.append(f"questions asked as of their question_date: {report['asked_on_their_date']} "
+                 "(citebot only; the baselines ignore dates)")
     return "\n".join(lines)
 
 
@@ -171,7 +182,7 @@ def run_cli(args: argparse.Namespace, settings: Settings) -> int:
         if args.data_dir is None:
             settings = settings.model_copy(update={"data_dir": Path(tmp)})
         report = evaluate(args.file, settings, limit=args.limit,
-                          baselines=not args.no_baselines,
+                          baselines=not args.no_baselines, dates=not args.ignore_dates,
                           log=lambda m: print(m, file=sys.stderr))
     print(render(report))
     if args.output:

@@ -3,8 +3,10 @@ questions about what someone said."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import numpy as np
 
@@ -26,7 +28,9 @@ _NOT_SPEAKERS = {"what", "who", "whom", "why", "how", "when", "where", "which", 
 _NUMERIC_Q = re.compile(
     r"\b(?:how\s+(?:many|much|long|old|far|big|large|often)|what\s+(?:year|percent(?:age)?|"
     r"number|amount|date|time|age)|when|since|what\s+day)\b", re.I)
-_WHO_Q = re.compile(r"\b(?:who|whom|whose|which\s+(?:company|country|team|person|city))\b", re.I)
+_WHO_Q = re.compile(
+    r"\b(?:who|whom|whose|name)\b|\b(?:which|what)\s+(?!(?:is|was|are|were|did|does|do|has|"
+    r"have|had|will|would|can|could|should|happened|happens)\b)\w+", re.I)  # "which state"
 _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"hundred|thousand|million|billion|dozen|half|january|february|march|april|"
                      r"may|june|july|august|september|october|november|december|monday|tuesday|"
@@ -34,8 +38,23 @@ _NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 
+_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def published_date(published: str | None) -> date | None:
+    """The calendar date of an article's "published" text (ISO or y/m/d), if it has one."""
+    match = _DATE.search(published or "")
+    if not match:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
+
+
 def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for (a number, a name)."""
+    """1 when the sentence holds the kind of thing the question asks for: a number for "how
+    many", "when", ...; a name not in the question for "who", "which state", ..."""
     if _NUMERIC_Q.search(question):
         return float(bool(_NUMBER.search(sentence)))
     if _WHO_Q.search(question):
@@ -77,21 +96,33 @@ class HybridSearcher:
     the question's words (normalised by the best BM25 of the question); the fused score is
     ``w * cosine + (1 - w) * bm25``, plus small bonuses when a passage holds the kind of
     answer asked for (a number for "how many", a name for "who") and quotes the person asked
-    about. The weights were tuned with
-    ``citebot eval`` (see docs/EVALUATION.md).
+    about, a penalty for passages too short to answer (headings, link lines) and a recency
+    bonus (see ``search``). The weights were tuned with ``citebot eval`` (docs/EVALUATION.md).
     """
 
     def __init__(self, storage: Storage, *, candidates: int = 50, dense_weight: float = 0.6,
-                 speaker_boost: float = 0.15, type_bonus: float = 0.08) -> None:
+                 speaker_boost: float = 0.15, type_bonus: float = 0.08,
+                 recency_bonus: float = 0.05, recency_days: float = 30.0,
+                 short_penalty: float = 0.12, short_words: int = 10) -> None:
         self.storage = storage
+        self.short_penalty = short_penalty
+        self.short_words = short_words
+        self.recency_bonus = recency_bonus
+        self.recency_days = recency_days
         self.type_bonus = type_bonus
         self.candidates = candidates
         self.dense_weight = dense_weight
         self.speaker_boost = speaker_boost
 
     def search(self, collection: str, question: Question, query: np.ndarray, k: int,
-               article_id: str | None = None) -> list[RankedPassage]:
-        """The k most relevant passages of a collection, best first."""
+               article_id: str | None = None, as_of: date | None = None) -> list[RankedPassage]:
+        """The k most relevant passages of a collection, best first.
+
+        News is asked about as it happens: a passage gains up to ``recency_bonus`` the more
+        recently its article was published before ``as_of`` (today when None), and with an
+        explicit ``as_of`` articles published after that day are left out, as they were not
+        yet written (what ``citebot eval`` uses to replay questions on their dates).
+        """
         dense = dict(self.storage.dense_search(collection, query, self.candidates, article_id))
         lexical = dict(self.storage.lexical_search(collection, question.text, self.candidates,
                                                    article_id, also=list(dense)))
@@ -102,13 +133,22 @@ class HybridSearcher:
         w = self.dense_weight
         fused = {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
                  for p in dense.keys() | lexical.keys()}
-        top = sorted(fused, key=lambda p: -fused[p])[: max(k, 20)]
+        top = sorted(fused, key=lambda p: -fused[p])[: max(k, 20 if as_of is None else 40)]
         passages = self.storage.passages(collection, top)
+        today = as_of or datetime.now(UTC).date()
         ranked = []
         for pid in top:
             if pid not in passages:
                 continue
             score = fused[pid]
+            if len(passages[pid].text.split()) < self.short_words:  # a heading, a link line
+                score -= self.short_penalty
+            published = published_date(passages[pid].article.published)
+            if published is not None:
+                if as_of is not None and published > as_of:
+                    continue
+                age = max((today - published).days, 0)
+                score += self.recency_bonus * math.exp(-age / self.recency_days)
             score += self.type_bonus * answer_type_match(question.text, passages[pid].text)
             if question.speaker_keys and speaks(passages[pid], question.speaker_keys):
                 score += self.speaker_boost
