@@ -23,8 +23,11 @@ K1 = 1.2
 B = 0.75
 WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
 _WORD = re.compile(r"\w+")
+_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")  # Latin letters that may carry marks
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_PORTER = snowballstemmer.stemmer("porter")  # the algorithm of FTS5's "porter" tokenizer
+# The algorithm of FTS5's "porter" tokenizer; snowballstemmer runs PyStemmer's C build of it
+# when installed (a dependency: ~100x faster than the pure-Python fallback).
+_PORTER = snowballstemmer.stemmer("porter")
 
 
 @lru_cache(maxsize=200_000)
@@ -36,12 +39,9 @@ def stem(word: str) -> str:
 def _plain(text: str) -> str:
     """Lower case without diacritics (as FTS5's unicode61 tokenizer folds them)."""
     text = text.lower()
-    return text if text.isascii() else _MARKS.sub("", unicodedata.normalize("NFKD", text))
-
-
-@lru_cache(maxsize=50_000)
-def _length(text: str) -> int:
-    return len(_WORD.findall(text))
+    if text.isascii() or not _ACCENTED.search(text):  # curly quotes and dashes need nothing
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 
 def _matcher(stems: list[str]) -> re.Pattern[str]:
@@ -60,45 +60,72 @@ class CollectionStats:
     avg_lengths: tuple[float, float]
 
 
+@dataclass(frozen=True)
+class Found:
+    """A question's lexical candidates: their scores, and the stemmed words with their
+    document counts and the collection's figures, to score more passages the same way."""
+
+    term_df: dict[str, float]
+    stats: CollectionStats | None
+    scores: dict[int, float]
+
+
 def idf(passages: int, df: float) -> float:
     """FTS5's IDF: log((N - df + 0.5) / (df + 0.5)), floored at a tiny positive value."""
     value = math.log((passages - df + 0.5) / (df + 0.5))
     return value if value > 0 else 1e-6
 
 
-def scores(term_df: Mapping[str, float], docs: Mapping[int, tuple[str, str]],
+@dataclass(frozen=True)
+class Doc:
+    """A candidate passage: its text, its article's title, and FTS5's record of its length in
+    words (None to count here)."""
+
+    text: str
+    title: str
+    size: bytes | None = None  # FTS5's _docsize record, decoded only when needed
+
+
+def scores(term_df: Mapping[str, float], docs: Mapping[int, Doc],
            stats: CollectionStats) -> dict[int, float]:
-    """BM25 of each (text, title) document for these stemmed terms and their document counts.
-    Documents that hold none of the terms are left out."""
+    """BM25 of each document for these stemmed terms and their document counts. Documents
+    that hold none of the terms are left out."""
     weights = {t: idf(stats.passages, df) for t, df in term_df.items() if t}
     if not weights:
         return {}
     matcher = _matcher(list(weights))
     avgdl = max(sum(stats.avg_lengths), 1e-9)
     out: dict[int, float] = {}
-    for pid, columns in docs.items():
+    titles: dict[str, list[str]] = {}  # passages of one article share its title
+    for pid, doc in docs.items():
         # as FTS5: a term's frequency is summed over the columns with their weights, and the
         # length is the whole row's
         freq: dict[str, float] = {}
-        for column, text in enumerate(columns):
-            for term in map(stem, matcher.findall(_plain(text))):
+        if doc.title not in titles:
+            titles[doc.title] = [t for t in map(stem, matcher.findall(_plain(doc.title)))
+                                 if t in weights]
+        for weight, terms in ((WEIGHTS[0], map(stem, matcher.findall(_plain(doc.text)))),
+                              (WEIGHTS[1], titles[doc.title])):
+            for term in terms:
                 if term in weights:
-                    freq[term] = freq.get(term, 0.0) + WEIGHTS[column]
+                    freq[term] = freq.get(term, 0.0) + weight
         if not freq:
             continue
-        norm = K1 * (1 - B + B * sum(_length(text) for text in columns) / avgdl)
+        length = decode_size(doc.size)
+        if length is None:
+            length = len(_WORD.findall(doc.text)) + len(_WORD.findall(doc.title))
+        norm = K1 * (1 - B + B * length / avgdl)
         out[pid] = sum(weights[t] * f * (K1 + 1) / (f + norm) for t, f in freq.items())
     return out
 
 
-def decode_averages(block: bytes) -> CollectionStats | None:
-    """Parse FTS5's averages record (row 1 of its ``_data`` table): varints of the passage
-    count and the total tokens of each column. None when it is not in that shape."""
+def varints(block: bytes) -> list[int] | None:
+    """SQLite varints (7 bits a byte, high bit = more, a 9th byte whole); None if cut short."""
     values: list[int] = []
     i = 0
     while i < len(block):
         value = 0
-        for j in range(9):  # SQLite varint: 7 bits a byte, high bit = more; 9th byte whole
+        for j in range(9):
             if i >= len(block):
                 return None
             byte = block[i]
@@ -110,7 +137,20 @@ def decode_averages(block: bytes) -> CollectionStats | None:
             if not byte & 0x80:
                 break
         values.append(value)
-    if len(values) != 1 + len(WEIGHTS) or values[0] <= 0:
+    return values
+
+
+def decode_averages(block: bytes) -> CollectionStats | None:
+    """Parse FTS5's averages record (row 1 of its ``_data`` table): varints of the passage
+    count and the total tokens of each column. None when it is not in that shape."""
+    values = varints(block)
+    if values is None or len(values) != 1 + len(WEIGHTS) or values[0] <= 0:
         return None
     n = values[0]
     return CollectionStats(n, (values[1] / n, values[2] / n))
+
+
+def decode_size(block: bytes | None) -> int | None:
+    """A row's length in tokens from FTS5's ``_docsize`` record (a varint per column)."""
+    values = varints(block) if block is not None else None
+    return sum(values) if values is not None and len(values) == len(WEIGHTS) else None

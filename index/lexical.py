@@ -59,16 +59,19 @@ def document_counts(db: sqlite3.Connection, fts: str, words: list[str],
     if ends[0] is None or ends[1] is None:
         return {w: 0.0 for w in words}
     first, last = ends[0][0], ends[1][0]
+    if not words:
+        return {}
     limit = cap + 1 if cap > 0 else -1
+    one = (f"SELECT ?, count(*), max(rowid) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? "
+           "ORDER BY rowid LIMIT ?)")
     out = {}
-    for word in words:
-        count, reached = db.execute(
-            f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? "
-            "ORDER BY rowid LIMIT ?)", (f'"{word}"', limit)).fetchone()
+    for i, count, reached in db.execute(  # one statement for every word
+            " UNION ALL ".join([one] * len(words)),
+            [v for n, w in enumerate(words) for v in (n, f'"{w}"', limit)]):
         if cap > 0 and count > cap:
-            out[word] = count * (last - first + 1) / (reached - first + 1)
+            out[words[i]] = count * (last - first + 1) / (reached - first + 1)
         else:
-            out[word] = float(count)
+            out[words[i]] = float(count)
     return out
 
 

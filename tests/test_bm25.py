@@ -108,6 +108,9 @@ def test_averages_record_is_read_or_recounted(settings: Settings) -> None:
         assert stats.avg_lengths[0] == pytest.approx(words / 9)
         assert bm25.decode_averages(b"\x81") is None  # cut short
         assert bm25.decode_averages(b"\x05\x01") is None  # too few columns
+        sizes = [bm25.decode_size(r[0]) for r in db.execute(f"SELECT sz FROM {fts}_docsize")]
+        assert sum(sizes) / 9 == pytest.approx(sum(stats.avg_lengths))  # type: ignore[arg-type]
+        assert bm25.decode_size(None) is None and bm25.decode_size(b"\x81") is None
     finally:
         core.close()
 
@@ -116,6 +119,6 @@ def test_stemming_matches_words_fts5_would_match() -> None:
     assert bm25.stem("ferries") == bm25.stem("ferry")
     assert bm25.stem("crème") == bm25.stem("creme")
     stats = bm25.CollectionStats(10, (10.0, 2.0))
-    docs = {1: ("The ferries were saying nothing.", ""), 2: ("Nothing here.", "")}
+    docs = {1: bm25.Doc("The ferries were saying nothing.", ""), 2: bm25.Doc("Nothing here.", "")}
     scored = bm25.scores({bm25.stem("ferry"): 1, bm25.stem("say"): 1}, docs, stats)
     assert list(scored) == [1]
