@@ -1,5 +1,6 @@
 """Embedding throughput of each encoder, one model call for all passages versus one call per
-article, side by side in one run.
+article, side by side in one run; and, for scale, what preparing the same articles costs
+(cleaning, sentence segmentation, speakers, windows: everything before the model).
 
     .venv/bin/python benchmarks/encoders.py --eval-file ../shared/eval/realtimeqa_public.jsonl
 """
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import BUNDLED_MODEL  # noqa: E402
 from index.embed import load_embedder  # noqa: E402
+from index.prepare import prepare  # noqa: E402
 
 
 def main() -> int:
@@ -47,6 +49,13 @@ def main() -> int:
             query_ms = (time.perf_counter() - t) / 20 * 1000
             print(f"{encoder:>9}: one call {one:6.1f} passages/s | per-article calls "
                   f"{per_article:6.1f}/s | one query {query_ms:5.1f} ms (mean)", flush=True)
+        t, windows = time.process_time(), 0
+        for r in rows:
+            windows += len(prepare(title=r["doc_title"], text=r["doc_text"],
+                                   count_tokens=e.count_tokens, max_tokens=e.max_tokens).chunks)
+        cpu = time.process_time() - t
+        print(f"  prepare: {windows} windows of {len(rows)} articles in {cpu:.2f} s of CPU "
+              f"({cpu / windows * 1000:.2f} ms a window, {windows / cpu:.0f}/s on one core)")
     return 0
 
 

@@ -55,9 +55,9 @@ class Settings(BaseSettings):
         default=1_000,
         ge=0,
         description=(
-            "A question word found in more passages than this is left out of the BM25 half of "
-            "the search (the dense half still reads it), so the time per question stays "
-            "bounded as a collection grows. 0 keeps every word."),
+            "A question word found in more passages than this finds no BM25 candidates (it "
+            "still counts in the score of every candidate found otherwise), so the time per "
+            "question stays bounded as a collection grows. 0: every word finds candidates."),
     )
 
     # Retrieval

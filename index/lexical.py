@@ -7,7 +7,7 @@ import hashlib
 import re
 import sqlite3
 
-from index.bm25 import WEIGHTS, CollectionStats, decode_averages
+from index.bm25 import WEIGHTS, CollectionStats, decode_averages, varints
 
 _STOPWORDS = frozenset((
     "a an and are as at be been but by did do does for from had has have he her his how i "
@@ -36,13 +36,16 @@ def collection_stats(db: sqlite3.Connection, fts: str) -> CollectionStats | None
     None for an empty table."""
     row = db.execute(f"SELECT block FROM {fts}_data WHERE id = 1").fetchone()
     stats = decode_averages(bytes(row[0])) if row and row[0] is not None else None
-    if stats is None:  # not the documented shape: count instead (slow, but right)
-        n, text, title = db.execute(
-            f"SELECT count(*), total(length(text)), total(length(title)) FROM {fts}").fetchone()
+    if stats is None:  # not the documented shape: add up every row's sizes (slow, but right)
+        n, totals = 0, [0] * len(WEIGHTS)
+        for (size,) in db.execute(f"SELECT sz FROM {fts}_docsize"):
+            values = varints(bytes(size)) if size is not None else None
+            if values is not None and len(values) == len(WEIGHTS):
+                n += 1
+                totals = [t + v for t, v in zip(totals, values, strict=True)]
         if not n:
             return None
-        per_word = 5.5  # characters per word and space in English news, for the averages
-        stats = CollectionStats(n, (text / n / per_word, title / n / per_word))
+        stats = CollectionStats(n, (totals[0] / n, totals[1] / n))
     return stats
 
 
@@ -54,13 +57,13 @@ def document_counts(db: sqlite3.Connection, fts: str, words: list[str],
     per word is bounded. For a commoner word, the rowid span those matches cover, against the
     table's whole span, gives its share of the passages.
     """
+    if not words:
+        return {}
     ends = [db.execute(f"SELECT rowid FROM {fts} ORDER BY rowid {order} LIMIT 1").fetchone()
             for order in ("ASC", "DESC")]  # min()/max() would scan a virtual table
     if ends[0] is None or ends[1] is None:
         return {w: 0.0 for w in words}
     first, last = ends[0][0], ends[1][0]
-    if not words:
-        return {}
     limit = cap + 1 if cap > 0 else -1
     one = (f"SELECT ?, count(*), max(rowid) FROM (SELECT rowid FROM {fts} WHERE {fts} MATCH ? "
            "ORDER BY rowid LIMIT ?)")

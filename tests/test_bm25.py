@@ -97,7 +97,8 @@ def test_document_counts_are_exact_to_the_cap_then_estimated(settings: Settings)
         core.close()
 
 
-def test_averages_record_is_read_or_recounted(settings: Settings) -> None:
+def test_averages_record_is_read_or_recounted(settings: Settings,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
     core = core_with(settings, max_df=0)
     try:
         db = core.storage.sql.db()  # type: ignore[attr-defined]
@@ -111,6 +112,10 @@ def test_averages_record_is_read_or_recounted(settings: Settings) -> None:
         sizes = [bm25.decode_size(r[0]) for r in db.execute(f"SELECT sz FROM {fts}_docsize")]
         assert sum(sizes) / 9 == pytest.approx(sum(stats.avg_lengths))  # type: ignore[arg-type]
         assert bm25.decode_size(None) is None and bm25.decode_size(b"\x81") is None
+        monkeypatch.setattr(lexical, "decode_averages", lambda block: None)  # unknown shape
+        recounted = lexical.collection_stats(db, fts)
+        assert recounted is not None and recounted.passages == 9
+        assert recounted.avg_lengths == pytest.approx(stats.avg_lengths)
     finally:
         core.close()
 
