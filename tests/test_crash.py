@@ -94,7 +94,14 @@ def test_kill_9_at_random_moments_leaves_a_consistent_store(
     consistent = 0
     failures: list[str] = []
     started = time.monotonic()
-    for trial in range(TRIALS):
+
+    def covered() -> bool:  # kills landed in every kind of operation often enough
+        rebuilds = sum(v for k, v in killed_during.items() if k.startswith("rebuild"))
+        return rebuilds >= 3 and sum(killed_during[op] for op in ("add", "update", "remove")) >= 10
+
+    trial = 0
+    # On a loaded machine more kills land in start-up: go on (up to 3x) until covered.
+    while trial < TRIALS or (not covered() and trial < 3 * TRIALS):
         data_dir = tmp_path / f"data-{trial // PER_DIRECTORY}"
         pid = zygote.ask(f"run {data_dir} {rng.getrandbits(32)}")
         time.sleep(rng.uniform(0, MAX_DELAY_S))
@@ -112,10 +119,9 @@ def test_kill_9_at_random_moments_leaves_a_consistent_store(
                             f"): {found}")
         else:
             consistent += 1
+        trial += 1
     where = ", ".join(f"{k} {v}" for k, v in sorted(killed_during.items()))
-    figures.append(f"crash: {consistent}/{TRIALS} consistent after kill -9 (killed during: "
+    figures.append(f"crash: {consistent}/{trial} consistent after kill -9 (killed during: "
                    f"{where}; {time.monotonic() - started:.1f}s)")
     assert not failures, "\n".join(failures)
-    rebuilds = sum(v for k, v in killed_during.items() if k.startswith("rebuild"))
-    assert rebuilds >= 3, killed_during  # the kills did land in rebuilds
-    assert sum(killed_during[op] for op in ("add", "update", "remove")) >= 10, killed_during
+    assert covered(), killed_during  # the kills did land in rebuilds, adds, updates, removes
