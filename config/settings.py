@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     )
 
     # Retrieval
-    candidates: int = Field(default=50, ge=5, description="Candidates taken from each retriever.")
+    candidates: int = Field(default=30, ge=5, description="Candidates taken from each retriever.")
     passages: int = Field(default=8, ge=1, description="Passages returned with an answer.")
     max_quotes: int = Field(default=3, ge=1, le=10)
     quote_scoring: Literal["lexical", "dense"] = Field(

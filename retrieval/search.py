@@ -100,7 +100,7 @@ class HybridSearcher:
     bonus (see ``search``). The weights were tuned with ``citebot eval`` (docs/EVALUATION.md).
     """
 
-    def __init__(self, storage: Storage, *, candidates: int = 50, dense_weight: float = 0.6,
+    def __init__(self, storage: Storage, *, candidates: int = 30, dense_weight: float = 0.6,
                  speaker_boost: float = 0.15, type_bonus: float = 0.08,
                  recency_bonus: float = 0.05, recency_days: float = 30.0,
                  short_penalty: float = 0.12, short_words: int = 10) -> None:
