@@ -3,7 +3,8 @@
 - FTS5's own BM25 over every word of the question (an OR query ranked by ``bm25()``), which
   citebot used before: FTS5 visits every passage holding any of the words;
 - citebot's lexical search: candidates from the question's rarer words only (bounded work),
-  then every candidate, and 50 more standing for the dense half's, scored with all the words.
+  then every candidate, and as many more standing for the dense half's, scored with all the
+  words.
 
 The real paragraphs of an evaluation file are repeated to each size (so every posting list
 grows with the collection, as in ``bench.py``); questions are the file's distinct questions.
@@ -63,6 +64,8 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--max-df", type=int, default=1000,
                         help="CITEBOT_LEXICAL_MAX_DF for citebot's search")
+    parser.add_argument("--candidates", type=int, default=30,
+                        help="CITEBOT_CANDIDATES: passages each half finds")
     args = parser.parse_args()
     rows = [json.loads(line) for line in args.eval_file.read_text().splitlines()]
     paras: list[tuple[str, str]] = []
@@ -86,12 +89,13 @@ def main() -> int:
             fts5, ours = [], []
             for q in questions:
                 match = " OR ".join(f'"{t}"' for t in query_terms(q))
-                dense = rng.sample(range(1, have + 1), 50)  # what the dense half would add
+                k = args.candidates
+                dense = rng.sample(range(1, have + 1), k)  # what the dense half would add
                 t = time.perf_counter()
                 db.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY "
-                           f"bm25({fts}, 1.0, 0.25) LIMIT 50", (match,)).fetchall()
+                           f"bm25({fts}, 1.0, 0.25) LIMIT ?", (match, k)).fetchall()
                 t1 = time.perf_counter()
-                store.lexical_search(COLLECTION, q, 50, also=dense)
+                store.lexical_search(COLLECTION, q, k, also=dense)
                 t2 = time.perf_counter()
                 fts5.append((t1 - t) * 1000)
                 ours.append((t2 - t1) * 1000)

@@ -35,7 +35,7 @@ class Connections:
                 conn.execute("PRAGMA foreign_keys=ON")
                 # 64 MiB of page cache (filled as used, not up front) instead of 2 MiB: a
                 # question reads scattered pages; at 100k passages this cut the median
-                # question from ~25 ms to ~20 ms (benchmarks, side by side)
+                # question from ~25 ms to ~20 ms (see BENCHMARKS.md)
                 conn.execute("PRAGMA cache_size=-65536")
             except BaseException:
                 conn.close()
