@@ -60,16 +60,6 @@ class CollectionStats:
     avg_lengths: tuple[float, float]
 
 
-@dataclass(frozen=True)
-class Found:
-    """A question's lexical candidates: their scores, and the stemmed words with their
-    document counts and the collection's figures, to score more passages the same way."""
-
-    term_df: dict[str, float]
-    stats: CollectionStats | None
-    scores: dict[int, float]
-
-
 def idf(passages: int, df: float) -> float:
     """FTS5's IDF: log((N - df + 0.5) / (df + 0.5)), floored at a tiny positive value."""
     value = math.log((passages - df + 0.5) / (df + 0.5))

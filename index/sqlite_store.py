@@ -282,57 +282,42 @@ class SQLiteStore(Connections):
         self, collection: str, question: str, k: int, article_id: str | None = None,
         also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
-        """BM25 over paragraphs: (paragraph id, score), best first (higher is better): the
-        candidates of ``lexical_candidates`` and any of ``also`` that hold a question word."""
-        found = self.lexical_candidates(collection, question, k, article_id)
-        scored = {**found.scores, **self.lexical_scores(collection, found, also)}
-        return sorted(scored.items(), key=lambda kv: -kv[1])
+        """BM25 over paragraphs: (paragraph id, score), best first (higher is better).
 
-    def lexical_candidates(self, collection: str, question: str, k: int,
-                           article_id: str | None = None) -> bm25.Found:
-        """The k best passages by the question's rarer words (``_finders``; or every passage
-        of ``article_id``), each scored with all of the question's words (``index.bm25``),
-        and what it takes to score more passages for the same question."""
+        Candidates are the k best passages by the question's rarer words (``_finders``; or
+        every passage of ``article_id``), plus ``also``; each is scored with all of the
+        question's words (``index.bm25``). Candidates that hold none of them are left out.
+        """
         db = self.db()
         fts = fts_name(collection)
         words = query_terms(question)
         try:
             if not words or not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
                                            (fts,)).fetchone():
-                return bm25.Found({}, None, {})
+                return []
             stats = lexical.collection_stats(db, fts)
             if stats is None:
-                return bm25.Found({}, None, {})
+                return []
             df = lexical.document_counts(db, fts, words, self.lexical_max_df)
             if article_id is not None:
-                ids = self.article_paragraph_ids(collection, article_id)
+                found = self.article_paragraph_ids(collection, article_id)
             else:
-                ids = lexical.candidates(db, fts, self._finders(df), k)
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, "search the passages' words") from exc
-        term_df: dict[str, float] = {}
-        for word, count in df.items():
-            term_df.setdefault(bm25.stem(word), count)
-        found = bm25.Found(term_df, stats, {})
-        return bm25.Found(term_df, stats, self.lexical_scores(collection, found, ids))
-
-    def lexical_scores(self, collection: str, found: bm25.Found,
-                       ids: Sequence[int]) -> dict[int, float]:
-        """BM25 of more passages for the question ``found`` was made for (those that hold
-        none of its words are left out)."""
-        ids = [i for i in dict.fromkeys(ids) if i not in found.scores]
-        if not ids or found.stats is None:
-            return {}
-        fts = fts_name(collection)
-        marks = ",".join("?" * len(ids))
-        try:
-            docs = {r[0]: bm25.Doc(r[1], r[2], r[3]) for r in self.db().execute(
+                found = lexical.candidates(db, fts, self._finders(df), k)
+            ids = list(dict.fromkeys([*found, *also]))
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            docs = {r[0]: bm25.Doc(r[1], r[2], r[3]) for r in db.execute(
                 f"SELECT p.id, p.text, a.title, d.sz FROM paragraphs p JOIN articles a ON "
                 f"a.pk = p.article_pk LEFT JOIN {fts}_docsize d ON d.id = p.id "
                 f"WHERE +a.collection = ? AND p.id IN ({marks})", (collection, *ids))}
         except sqlite3.OperationalError as exc:
             raise storage_error(exc, "search the passages' words") from exc
-        return bm25.scores(found.term_df, docs, found.stats)
+        term_df: dict[str, float] = {}
+        for word, count in df.items():
+            term_df.setdefault(bm25.stem(word), count)
+        scored = bm25.scores(term_df, docs, stats)
+        return sorted(scored.items(), key=lambda kv: -kv[1])
 
     def _finders(self, df: dict[str, float]) -> list[str]:
         """The words FTS5 finds candidates with: the rarest first, each in at most
