@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "answer per line")
     ask.add_argument("--article", metavar="ID", help="only search this article")
     ask.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
-                     help="answer as on that day: later articles are left out")
+                     help="answer as on that day: articles published later are left out "
+                     "(undated ones are kept)")
 
     lst = sub.add_parser("list", parents=[common], help="list articles, newest first")
     lst.add_argument("--limit", type=int, default=100)
