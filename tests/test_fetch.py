@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -32,7 +33,7 @@ from index.errors import (
     TooLargeError,
     UnsupportedContentError,
 )
-from index.fetch import FetchPolicy, Resolver, check_address, fetch
+from index.fetch import FetchPolicy, Resolver, check_address, fetch, url_scheme
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 ARTICLE = (
@@ -274,15 +275,145 @@ def test_allow_networks_bypasses_the_private_block_but_never_metadata() -> None:
     policy = FetchPolicy(allow_networks=("10.0.0.0/8", "169.254.0.0/16"))
     check_address("10.1.2.3", policy)
     check_address("::ffff:10.1.2.3", policy)
-    with pytest.raises(BlockedURLError):
-        check_address("169.254.169.254", policy)
-    with pytest.raises(BlockedURLError):
-        check_address("192.168.1.1", policy)
+    for ip in ("169.254.169.254", "169.254.1.1", "192.168.1.1"):  # link-local is never opened
+        with pytest.raises(BlockedURLError):
+            check_address(ip, policy)
 
 
 def test_malformed_allow_network_fails_at_construction() -> None:
     with pytest.raises(ValueError):
         FetchPolicy(allow_networks=("10.0.0.0/33",))
+
+
+def carried_forms(v4: str) -> dict[str, str]:
+    """IPv6 spellings of `v4`: each reaches it natively or through a translator or tunnel."""
+    packed = ipaddress.IPv4Address(v4).packed
+    n = int.from_bytes(packed)
+    hi, lo, inverted = f"{n >> 16:x}", f"{n & 0xFFFF:x}", n ^ 0xFFFF_FFFF
+    public_client = int(ipaddress.IPv4Address("93.184.216.34")) ^ 0xFFFF_FFFF
+    local48 = bytes.fromhex("0064ff9b0001") + packed[:2] + b"\0" + packed[2:] + bytes(5)
+    return {
+        "mapped": f"::ffff:{v4}",
+        "mapped-hex": f"::FFFF:{hi}:{lo}",
+        "mapped-long": f"0:0:0:0:0:ffff:{v4}",
+        "translated": f"::ffff:0:{v4}",
+        "compatible": f"::{v4}",
+        "nat64": f"64:ff9b::{v4}",
+        "nat64-local-96": f"64:ff9b:1::{v4}",
+        "nat64-local-48": str(ipaddress.IPv6Address(local48)),
+        "6to4": f"2002:{hi}:{lo}::1",
+        "teredo-client": f"2001:0:4136:e378:8000:63bf:{inverted >> 16:x}:{inverted & 0xFFFF:x}",
+        "teredo-server": f"2001:0:{hi}:{lo}::{public_client >> 16:x}:{public_client & 0xFFFF:x}",
+        "isatap": f"2a00:1450:4001:82a:0:5efe:{v4}",
+    }
+
+
+NEVER_V4 = ["169.254.169.254", "169.254.170.2", "100.100.100.200", "168.63.129.16", "169.254.1.1",
+            "0.0.0.0", "0.1.2.3"]  # fmt: skip
+NEVER_V6 = ["fd00:ec2::254", "fe80::1", "fe80::a9fe:a9fe", "fe80::1%eth0", "::"]
+LOOPBACK = ["127.0.0.1", "127.255.0.9"]
+OPEN_EVERYTHING = ("0.0.0.0/0", "::/0", "169.254.0.0/16", "100.64.0.0/10", "fe80::/10", "fd00::/8")
+# The red team's allow-lists, plus every other range that carries IPv4 addresses.
+BROAD_ALLOW_LISTS = [
+    ("::/0",), ("0.0.0.0/0", "::/0"), ("64:ff9b::/96",), ("2002::/16",), ("::ffff:0:0/96",),
+    ("64:ff9b:1::/48",), ("2001::/32",), ("::/96",), ("::ffff:0:0:0/96",), ("2a00::/12",),
+    OPEN_EVERYTHING,
+]  # fmt: skip
+
+
+def never_fetched() -> list[str]:
+    """Loopback, metadata, link-local and all-zero addresses in every spelling."""
+    forms = [*NEVER_V4, *NEVER_V6, *LOOPBACK, "::1"]
+    for v4 in [*NEVER_V4, *LOOPBACK]:
+        forms += carried_forms(v4).values()
+    return forms
+
+
+@pytest.mark.parametrize("allow", BROAD_ALLOW_LISTS, ids=" ".join)
+def test_broad_allow_lists_never_open_loopback_metadata_or_carried_forms(
+    allow: tuple[str, ...],
+) -> None:
+    policy = FetchPolicy(allow_networks=allow)
+    let_through = []
+    for ip in never_fetched():
+        try:
+            check_address(ip, policy)
+            let_through.append(ip)
+        except BlockedURLError:
+            pass
+    assert let_through == []
+
+
+def test_explicit_loopback_allow_lists_open_loopback_but_not_its_carried_forms() -> None:
+    policy = FetchPolicy(allow_networks=("127.0.0.0/8", "::1/128", *OPEN_EVERYTHING))
+    for ip in [*LOOPBACK, "::1"]:
+        check_address(ip, policy)
+    carried = [ip for v4 in LOOPBACK for ip in carried_forms(v4).values()]
+    let_through = []
+    for ip in [*carried, *NEVER_V4, *NEVER_V6]:
+        try:
+            check_address(ip, policy)
+            let_through.append(ip)
+        except BlockedURLError:
+            pass
+    assert let_through == []
+
+
+@pytest.mark.parametrize(
+    ("allow", "ip", "fetched"),
+    [
+        (("127.0.0.1/32",), "127.0.0.1", True),
+        (("127.0.0.1/32",), "127.0.0.2", False),
+        (("127.0.0.0/8",), "127.9.9.9", True),
+        (("::1/128",), "::1", True),
+        (("::1/128",), "127.0.0.1", False),
+        (("127.0.0.0/8",), "::1", False),
+        (("0.0.0.0/0",), "127.0.0.1", False),
+        (("0.0.0.0/1",), "127.0.0.1", False),
+        (("126.0.0.0/7",), "127.0.0.1", False),
+        (("::/0",), "::1", False),
+        (("::/127",), "::1", False),
+        (("::ffff:127.0.0.0/104",), "::ffff:127.0.0.1", False),
+        (("127.0.0.0/8", "0.0.0.0/0"), "0.0.0.0", False),
+        (("0.0.0.0/0",), "10.0.0.1", True),  # broad lists still open private ranges
+        (("0.0.0.0/0",), "::ffff:10.0.0.1", True),
+        (("::/0",), "::ffff:10.0.0.1", False),  # an IPv6 range does not open the IPv4 inside
+        (("::/0",), "64:ff9b::a00:1", False),
+        (("::/0",), "fc00::1", True),
+        (("::/0",), "2001:db8::1", True),
+        (("10.0.0.0/8",), "2002:a00:1::", True),
+    ],
+)
+def test_allow_list_rule(allow: tuple[str, ...], ip: str, fetched: bool) -> None:
+    policy = FetchPolicy(allow_networks=allow)
+    if fetched:
+        check_address(ip, policy)
+    else:
+        with pytest.raises(BlockedURLError):
+            check_address(ip, policy)
+
+
+def test_public_addresses_in_carried_forms_still_pass() -> None:
+    forms = carried_forms("93.184.216.34")
+    for kind in ("mapped", "mapped-hex", "compatible", "nat64", "6to4", "teredo-client", "isatap"):
+        check_address(forms[kind], FetchPolicy())
+    with pytest.raises(BlockedURLError):  # SIIT is routed only inside a translator's domain
+        check_address(forms["translated"], FetchPolicy())
+    check_address(forms["translated"], FetchPolicy(allow_networks=("::ffff:0:0:0/96",)))
+
+
+def test_local_use_nat64_is_read_in_every_layout() -> None:
+    """64:ff9b:1::/48 has no fixed layout; one reading of 64:ff9b:1::/96 addresses is 0.0.0.0."""
+    policy = FetchPolicy(allow_networks=("64:ff9b:1::/48",))
+    check_address("64:ff9b:1:5db8:d8:2200:5db8:d822", policy)  # every reading public
+    for ip in ("64:ff9b:1::808:808", "64:ff9b:1:7f00:0:100::", "64:ff9b:1:808:8:800:7f00:1"):
+        with pytest.raises(BlockedURLError):
+            check_address(ip, policy)
+
+
+def test_blocked_carried_form_names_the_ipv4_inside() -> None:
+    with pytest.raises(BlockedURLError, match=r"carries the IPv4 address 169\.254\.169\.254"):
+        check_address("64:ff9b::a9fe:a9fe", FetchPolicy(allow_networks=("::/0",)))
 
 
 # --- SSRF through real connections ---------------------------------------------------------
@@ -380,6 +511,157 @@ def test_the_internal_fake_does_count_requests(internal: FakeSite) -> None:
     assert "internal secrets" in fetch(url(internal, "/probe", "127.0.0.1"), allowing).text
     assert len(internal.requests) == before + 1
     internal.requests.clear()
+
+
+# --- Loopback in every spelling against a real server on 127.0.0.1 -----------------------------
+
+# URL hosts that mean 127.0.0.1, 0.0.0.0 or ::1, in decimal, hex, octal, short, IPv6-carried and
+# zone-id spellings.
+LOOPBACK_URL_HOSTS = [
+    "127.0.0.1", "127.1", "127.0.1", "0x7f.1", "0x7f.0.0.1", "0x7f000001", "2130706433",
+    "017700000001", "0177.0.0.1", "127.000.000.001", "127.0.0.1.", "0", "0.0.0.0", "0x0",
+    "localhost", "LOCALHOST.", "１２７.0.0.1", "127。0。0。1", "[::1]", "[::]",
+    "[0:0:0:0:0:0:0:1]", "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[::FFFF:7F00:0001]",
+    "[0:0:0:0:0:ffff:7f00:1]", "[::ffff:0.0.0.0]", "[::ffff:0:7f00:1]", "[::127.0.0.1]",
+    "[::7f00:1]", "[64:ff9b::7f00:1]", "[64:ff9b::127.0.0.1]", "[64:ff9b:1::7f00:1]",
+    "[64:ff9b:1:7f00:0:100::]", "[2002:7f00:1::1]", "[2002:7f00:1::]",
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]", "[2a00:1450:4001:82a:0:5efe:7f00:1]",
+    "[::ffff:127.0.0.1%25lo]", "[::1%25lo]", "[::ffff:7f00:1%251]", "[fe80::1%25lo]",
+]  # fmt: skip
+# Answers a hostile DNS server could give for a name; the odd spellings are not IP addresses.
+LOOPBACK_DNS_ANSWERS = [
+    "127.0.0.1", "127.1", "0x7f.0.0.1", "2130706433", "0.0.0.0", "::1", "::", "::1%lo",
+    "::ffff:127.0.0.1%lo", *carried_forms("127.0.0.1").values(), *carried_forms("0.0.0.0").values(),
+]  # fmt: skip
+# The red team's allow-lists.
+RED_TEAM_ALLOW_LISTS = [
+    ("::/0",), ("0.0.0.0/0", "::/0"), ("64:ff9b::/96",), ("2002::/16",), ("::ffff:0:0/96",),
+]  # fmt: skip
+
+
+def hostile_resolver(host: str, port: int) -> list[str]:
+    """n<i>.test answers LOOPBACK_DNS_ANSWERS[i]; other names resolve as the test hosts do."""
+    if host.startswith("n") and host.endswith(".test") and host[1:-5].isdigit():
+        return [LOOPBACK_DNS_ANSWERS[int(host[1:-5])]]
+    if host in HOSTS:
+        return list(HOSTS[host])
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def loopback_links(port: int) -> list[str]:
+    """Every link to the service on 127.0.0.1:`port`, by literal host and by hostile name."""
+    literal = [f"http://{host}:{port}/secret" for host in LOOPBACK_URL_HOSTS]
+    named = [f"http://n{i}.test:{port}/secret" for i in range(len(LOOPBACK_DNS_ANSWERS))]
+    return literal + named
+
+
+def refusals(links: list[str], policy: FetchPolicy) -> list[tuple[str, str]]:
+    """The links that were not refused with BlockedURLError, and what happened instead."""
+    missed = []
+    for link in links:
+        try:
+            fetch(link, policy, resolver=hostile_resolver)
+            missed.append((link, "fetched"))
+        except BlockedURLError:
+            pass
+        except FetchError as exc:
+            missed.append((link, type(exc).__name__))
+    return missed
+
+
+@pytest.mark.parametrize("allow", RED_TEAM_ALLOW_LISTS, ids=" ".join)
+def test_no_spelling_of_loopback_reaches_the_local_server(
+    allow: tuple[str, ...], public: FakeSite, internal: FakeSite
+) -> None:
+    ports = frozenset({public.port, internal.port})
+    direct = FetchPolicy(allow_networks=allow, allowed_ports=ports, timeout_s=2.0)
+    links = loopback_links(internal.port)
+    for i, link in enumerate(links):
+        public.routes[f"/hop/{i}"] = redirect(link)
+    # HTTP headers are Latin-1, so the full-width spellings are only tried directly.
+    hops = [url(public, f"/hop/{i}") for i, link in enumerate(links) if link.isascii()]
+    # The public fake lives on 127.0.0.2: naming it exactly must not open 127.0.0.1.
+    via_public = replace(direct, allow_networks=(*allow, "127.0.0.2/32"))
+    before = len(internal.requests)
+    missed = refusals(links, direct) + refusals(hops, via_public)
+    hits = len(internal.requests) - before
+    print(f"allow {list(allow)}: {len(links) + len(hops)} forms tried, {hits} hits")
+    assert missed == [] and hits == 0
+
+
+def test_the_loopback_spellings_do_reach_the_server_when_unchecked(
+    internal: FakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zero-hit test above means something only if these spellings can reach the server."""
+    monkeypatch.setattr(fetch_module, "check_address", lambda ip, policy: None)
+    policy = FetchPolicy(allowed_ports=frozenset({internal.port}), timeout_s=2.0)
+    mapped = LOOPBACK_DNS_ANSWERS.index("::ffff:127.0.0.1")
+    hosts = ["127.1", "0x7f.1", "2130706433", "0177.0.0.1", "[::ffff:7f00:1]", f"n{mapped}.test"]
+    before = len(internal.requests)
+    for host in hosts:
+        assert (
+            "internal secrets"
+            in fetch(url(internal, "/probe", host), policy, resolver=hostile_resolver).text
+        )
+    assert len(internal.requests) - before == len(hosts)
+    internal.requests.clear()
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("[fe80::1%25eth0]", "zone id"),
+        ("[::ffff:127.0.0.1%25lo]", "zone id"),
+        ("[127.0.0.1]", "not a valid web address"),
+        ("127.0.0.1.2.3", "malformed numeric"),
+        ("0x1ffffffff", "malformed numeric"),
+    ],
+)
+def test_odd_literal_hosts_are_refused_with_a_reason(
+    host: str, message: str, internal: FakeSite
+) -> None:
+    policy = FetchPolicy(
+        allow_networks=("0.0.0.0/0", "::/0"), allowed_ports=frozenset({internal.port})
+    )
+    with pytest.raises(BlockedURLError, match=message):
+        fetch(url(internal, "/secret", host), policy, resolver=hostile_resolver)
+    assert internal.requests == []
+
+
+# --- Schemes ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "scheme"),
+    [
+        ("HTTP://news.test/a", "http"), ("https://news.test/a", "https"),
+        ("  Https://news.test", "https"), ("file:///etc/passwd", "file"),
+        ("svn+ssh://host/repo", "svn+ssh"), ("gopher://127.0.0.1:70/_x", "gopher"),
+        ("articles.txt", None), ("data/articles.jsonl", None), ("/tmp/a.txt", None),
+        ("C:\\news\\a.txt", None), ("mailto:desk@news.test", None), ("1http://x", None),
+        ("http:/news.test", None), ("", None),
+    ],
+)  # fmt: skip
+def test_url_scheme_tells_links_from_paths(text: str, scheme: str | None) -> None:
+    assert url_scheme(text) == scheme
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["file:///etc/passwd", "FILE:///etc/passwd", "ftp://news.test/a", "gopher://news.test/_x",
+     "javascript:alert(1)", "data:text/html,hi", "news.test/article", "//news.test/article",
+     "http:/news.test/article"],
+)  # fmt: skip
+def test_only_http_and_https_are_fetched(link: str, policy: FetchPolicy) -> None:
+    with pytest.raises(BlockedURLError, match=r"http:// and https://"):
+        fetch(link, policy, resolver=resolver)
+
+
+def test_scheme_case_does_not_matter(public: FakeSite, policy: FetchPolicy) -> None:
+    link = f"HTTP://news.test:{public.port}/article"
+    assert "The council voted." in fetch(link, policy, resolver=resolver).text
+    public.routes["/to-upper"] = redirect(f"HtTp://news.test:{public.port}/article")
+    assert "The council voted." in fetch(url(public, "/to-upper"), policy, resolver=resolver).text
 
 
 # --- Proxies ---------------------------------------------------------------------------------
