@@ -7,19 +7,23 @@ stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import logging
+import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
+from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
+from bot.terminal import complain, say, to_json
 from config.settings import Settings
-from index.errors import CitebotError
-from index.indexer import AddResult
+from index.errors import ArticleError, CitebotError, TooLargeError
+from index.fetch import url_scheme
+from index.indexer import AddResult, BadLine, check_field, decode
+from retrieval.answer import MAX_QUESTION_CHARS
 
 log = logging.getLogger("citebot")
 
@@ -107,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         handler: Callable[[argparse.Namespace, Settings], int] = COMMANDS[args.command]
         return handler(args, settings)
     except CitebotError as exc:
-        print(f"citebot: {exc}", file=sys.stderr)
+        complain(str(exc))
         return 1
     except KeyboardInterrupt:
-        print("citebot: interrupted", file=sys.stderr)
+        complain("interrupted")
         return 130
 
 
@@ -125,6 +129,8 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         raise CitebotError("Nothing to add: give URLs or files, --text with --title, or --jsonl.")
     if args.text is not None and not args.title:
         raise CitebotError("Pasted text needs a title: add --title.")
+    if args.title is not None:
+        _checked(check_field, "title", args.title)
     core = _core(settings)
     failures = 0
     try:
@@ -132,65 +138,87 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             _report(core.indexer.add_text(args.collection, title=args.title, text=args.text))
         for source in args.sources:
             try:
-                _report(_add_one(core, args, source))
+                _report(_add_one(core, args, source, settings.max_article_bytes))
             except CitebotError as exc:
                 failures += 1
-                print(f"citebot: {source}: {exc}", file=sys.stderr)
+                complain(f"{source}: {exc}")
         if args.jsonl:
-            failures += _add_jsonl(core, args)
+            failures += _add_jsonl(core, args, settings.max_article_bytes)
     finally:
         core.close()
     return 1 if failures else 0
 
 
-def _add_one(core, args: argparse.Namespace, source: str) -> AddResult:  # type: ignore[no-untyped-def]
-    if source.startswith(("http://", "https://")):
+def _checked(check: Callable[[str, str], None], name: str, value: str) -> None:
+    try:
+        check(name, value)
+    except ValueError as exc:
+        raise CitebotError(f"--{name}: {exc}") from None
+
+
+def _add_one(core, args: argparse.Namespace, source: str,  # type: ignore[no-untyped-def]
+             limit: int) -> AddResult:
+    scheme = url_scheme(source)
+    if scheme in ("http", "https"):
         return core.indexer.add_url(args.collection, source, title=args.title)
+    if scheme is not None:
+        raise ArticleError(f"citebot fetches http:// and https:// addresses, not {scheme}://; "
+                           "give a file on this machine by its path.")
     if source == "-":
-        return core.indexer.add_plain(args.collection, sys.stdin.read(), title=args.title)
+        data = sys.stdin.buffer.read(limit + 1)
+        if len(data) > limit:
+            raise TooLargeError(f"Standard input is over the limit of {limit:,} bytes; split "
+                                "it or raise CITEBOT_MAX_ARTICLE_BYTES.")
+        return core.indexer.add_plain(args.collection, decode(data), title=args.title,
+                                      name="standard input")
     return core.indexer.add_file(args.collection, Path(source), title=args.title)
 
 
-def _add_jsonl(core, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    failures = counts = 0
+def _add_jsonl(core, args: argparse.Namespace, limit: int) -> int:  # type: ignore[no-untyped-def]
+    failures = 0
     tally = {"added": 0, "updated": 0, "unchanged": 0}
-    with _open_input(args.jsonl) as fh:
-        lines = list(fh)
-    with progress(len(lines), "adding") as tick:
+    with _binary_input(args.jsonl) as fh, progress(None, "adding") as tick:
+        # a line holds one article's text, JSON-escaped (non-ASCII may double in size)
+        lines = read_lines(fh, max_bytes=2 * limit + 65_536)
         for item in core.indexer.add_jsonl(args.collection, lines):
             tick(1)
-            counts += 1
             if item.result is None:
                 failures += 1
-                print(f"citebot: {args.jsonl}:{item.line}: {item.error}", file=sys.stderr)
+                complain(f"{args.jsonl}:{item.line}: {item.error}")
             else:
                 tally[item.result.status] += 1
-    print(f"{tally['added']} added, {tally['updated']} updated, {tally['unchanged']} unchanged, "
-          f"{failures} failed")
+    say(f"{tally['added']} added, {tally['updated']} updated, {tally['unchanged']} unchanged, "
+        f"{failures} failed")
     return failures
 
 
 def _report(result: AddResult) -> None:
     a = result.article
     where = ", ".join(x for x in (a.source, a.published) if x)
-    print(f"{result.status}: {a.id}  {a.title}" + (f" ({where})" if where else "")
-          + f", {a.paragraph_count} paragraphs")
+    say(f"{result.status}: {a.id}  {a.title}" + (f" ({where})" if where else "")
+        + f", {a.paragraph_count} paragraphs")
 
 
 @contextmanager
-def _open_input(path: Path) -> Iterator[TextIO]:
+def _binary_input(path: Path) -> Iterator[BinaryIO]:
+    """Standard input for "-", else a regular file (a FIFO or a device is refused)."""
     if str(path) == "-":
-        yield sys.stdin
+        yield sys.stdin.buffer
         return
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CitebotError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
-    yield io.StringIO(text)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise CitebotError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CitebotError(f"{path} is not a regular file; give a file, or '-' for "
+                               "standard input.")
+        os.set_blocking(fd, True)
+        yield fh
 
 
 @contextmanager
-def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
     """A progress bar on a terminal; silent when stderr is piped."""
     if not sys.stderr.isatty():
         yield lambda n: None
@@ -204,46 +232,60 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render_text import render_answer
 
-    if not args.jsonl and not (args.question or "").strip():
+    if args.jsonl:
+        return _ask_jsonl(args, settings)
+    question = (args.question or "").strip()
+    if not question:
         raise CitebotError('Ask a question: citebot ask "what did ... say about ...?"')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise CitebotError(f"The question is {len(question):,} characters; ask in at most "
+                           f"{MAX_QUESTION_CHARS:,}.")
     core = _core(settings)
     try:
-        if args.jsonl:
-            for line in sys.stdin:
-                if not line.strip():
-                    continue
-                qid, question, as_of = _question_line(line)
-                answer = core.answerer.ask(args.collection, question, article_id=args.article,
-                                           as_of=as_of or args.as_of)
-                out = answer.to_json()
-                if qid is not None:
-                    out = {"id": qid, **out}
-                sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
-                sys.stdout.flush()
-            return 0
-        answer = core.answerer.ask(args.collection, args.question, article_id=args.article,
+        answer = core.answerer.ask(args.collection, question, article_id=args.article,
                                    as_of=args.as_of)
     finally:
         core.close()
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        print(to_json(answer.to_json(), indent=2))
     else:
-        print(render_answer(answer))
+        say(render_answer(answer))
     return 0
 
 
-def _question_line(line: str) -> tuple[object, str, date | None]:
-    """(id, question, as-of day) of a line: plain text, or {"id", "question", "as_of"}."""
-    text = line.strip()
-    if text.startswith("{"):
-        try:
-            record = json.loads(text)
-            as_of = record.get("as_of")
-            return (record.get("id"), str(record.get("question", "")),
-                    _day(as_of) if as_of else None)
-        except (ValueError, AttributeError, TypeError, argparse.ArgumentTypeError):
-            pass
-    return None, text, None
+def _ask_jsonl(args: argparse.Namespace, settings: Settings) -> int:
+    """One JSON answer per question line; a bad line gets a JSON error line, never a stop."""
+    core = _core(settings)
+    failures = 0
+    try:
+        lines = read_lines(sys.stdin.buffer, max_bytes=QUESTION_LINE_MAX)
+        for number, line in enumerate(lines, 1):
+            if isinstance(line, str) and not line.strip():
+                continue
+            out, ok = _answer_line(core, args, line)
+            if not ok:
+                failures += 1
+                out = {**out, "line": number}
+            sys.stdout.write(to_json(out) + "\n")
+            sys.stdout.flush()
+    finally:
+        core.close()
+    return 1 if failures else 0
+
+
+def _answer_line(core, args: argparse.Namespace,  # type: ignore[no-untyped-def]
+                 line: str | BadLine) -> tuple[dict[str, object], bool]:
+    """(the JSON answer or error for one line, whether it was answered)."""
+    qid: object = None
+    try:
+        question = parse_question(line)
+        qid = question.id
+        answer = core.answerer.ask(args.collection, question.text, article_id=args.article,
+                                   as_of=question.as_of or args.as_of)
+    except (ValueError, CitebotError) as exc:
+        qid = getattr(exc, "id", qid)
+        return {**({"id": qid} if qid is not None else {}), "error": str(exc)}, False
+    return {**({"id": qid} if qid is not None else {}), **answer.to_json()}, True
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -253,12 +295,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         core.close()
     if args.json:
-        print(json.dumps([a.__dict__ for a in articles], ensure_ascii=False, indent=2))
+        print(to_json([a.__dict__ for a in articles], indent=2))
     elif not articles:
-        print(f"No articles in collection {args.collection!r}. Add some with `citebot add`.")
+        say(f"No articles in collection {args.collection!r}. Add some with `citebot add`.")
     for a in articles if not args.json else []:
         meta = " · ".join(x for x in (a.source, a.published) if x)
-        print(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else "")
+        say(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else "")
               + f"  [{a.paragraph_count} ¶]")
     return 0
 
@@ -269,7 +311,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
         article = core.indexer.remove(args.collection, args.article_id)
     finally:
         core.close()
-    print(f"removed: {article.id}  {article.title}")
+    say(f"removed: {article.id}  {article.title}")
     return 0
 
 
@@ -281,7 +323,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
             count = core.indexer.rebuild(args.collection, lambda done, _: tick(1))
     finally:
         core.close()
-    print(f"rebuilt {args.collection!r}: {total} articles, {count} vectors")
+    say(f"rebuilt {args.collection!r}: {total} articles, {count} vectors")
     return 0
 
 
@@ -292,10 +334,10 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         core.close()
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(to_json(stats, indent=2))
     else:
         for key, value in stats.items():
-            print(f"{key:>12}: {value}")
+            say(f"{key:>12}: {value}")
     return 0
 
 

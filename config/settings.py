@@ -78,10 +78,22 @@ class Settings(BaseSettings):
 
     # Getting articles in
     max_article_bytes: int = Field(default=5_000_000, ge=1_000)
+    max_article_paragraphs: int = Field(
+        default=1_000, ge=1,
+        description=("Paragraphs one article may have: each is split into sentences and "
+                     "embedded, so this bounds the work of one add (bytes alone do not)."))
+    max_article_words: int = Field(
+        default=50_000, ge=100, description="Words one article may have (a long read is ~10k).")
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     extract_timeout_s: float = Field(default=30.0, gt=0)
     fetch_allow_networks: tuple[str, ...] = Field(
-        default=(), description="CIDRs that may be fetched although private (self-hosting)."
+        default=(),
+        description=(
+            "CIDRs that may be fetched although private (self-hosting). Loopback is opened "
+            "only by an entry inside 127.0.0.0/8 or equal to ::1/128 (e.g. '127.0.0.1/32'), "
+            "never by a broader one such as '0.0.0.0/0' or '::/0'; cloud metadata, link-local "
+            "(169.254.0.0/16, fe80::/10) and 0.0.0.0/8 are never fetched; an IPv6 range does "
+            "not open the IPv4 addresses carried inside it (mapped, NAT64, 6to4, Teredo)."),
     )
     fetch_use_env_proxy: bool = False
 

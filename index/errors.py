@@ -14,7 +14,9 @@ act on; anything else is unexpected and is logged once by the interface's global
     │   └── ExtractionError           no usable article text could be extracted
     ├── NotFoundError                 no such article in this collection
     ├── IndexMismatchError            the vector index was built with another model
+    ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
+        └── DamagedStoreError         data the store held is missing or damaged; nothing changed
 """
 
 from __future__ import annotations
@@ -64,5 +66,13 @@ class IndexMismatchError(CitebotError):
     """The vector index was built with another embedding model."""
 
 
+class MissingDependencyError(CitebotError):
+    """A package citebot needs is not installed."""
+
+
 class StorageError(CitebotError):
     """The data directory could not be read or written."""
+
+
+class DamagedStoreError(StorageError):
+    """Data the store held is missing or damaged; citebot refused to go on and changed nothing."""

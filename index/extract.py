@@ -15,11 +15,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing import get_context
-from multiprocessing.connection import Connection
+from multiprocessing import get_context, parent_process
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from index.errors import ExtractionError
+from index.errors import ExtractionError, MissingDependencyError
 
 MIN_TEXT_CHARS = 200
 MIN_LETTER_RATIO = 0.5  # letters among the non-space characters of real prose
@@ -133,8 +133,16 @@ def extract_html_isolated(
         return value  # type: ignore[no-any-return]
     if status == "refused":
         raise ExtractionError(value)
+    if status == "missing":
+        raise MissingDependencyError(missing_dependency(value))
     _log.warning("article extraction failed in the worker: %s", value)
     raise ExtractionError("The article extractor failed on that page.")
+
+
+def missing_dependency(name: str) -> str:
+    """What to tell a person when a package citebot depends on is not installed."""
+    return (f"citebot cannot extract articles: the Python package {name!r} is missing. "
+            "Reinstall citebot with its dependencies (pip install -e .) and try again.")
 
 
 def shutdown_extraction_workers() -> None:
@@ -157,11 +165,13 @@ class _Worker:
         child.close()  # so that the worker's death reads as end-of-file here
         self.jobs = 0
         try:
-            ready = self._conn.poll(_START_TIMEOUT_S) and self._conn.recv() == "ready"
+            hello = self._conn.recv() if self._conn.poll(_START_TIMEOUT_S) else None
         except (EOFError, OSError):
-            ready = False
-        if not ready:
+            hello = None
+        if hello != "ready":
             self.kill()
+            if isinstance(hello, tuple) and hello[0] == "missing":
+                raise MissingDependencyError(missing_dependency(hello[1]))
             raise ExtractionError("The article extractor could not start; try again later.")
 
     def run(self, target: Target, html: str, url: str | None, timeout_s: float) -> tuple[str, Any]:
@@ -207,9 +217,14 @@ def _checkin(worker: _Worker) -> None:
 
 
 def _serve(conn: Connection) -> None:
-    """Worker process: run (target, html, url) jobs until the parent hangs up."""
-    import trafilatura  # noqa: F401  # warm up before saying ready, so start-up is not job time
-
+    """Worker process: run (target, html, url) jobs until the parent hangs up or dies."""
+    _die_with_parent()
+    try:  # warm up before saying ready, so start-up is not job time
+        import lxml_html_clean  # noqa: F401  # trafilatura's justext needs it
+        import trafilatura  # noqa: F401
+    except ImportError as exc:
+        conn.send(("missing", exc.name or str(exc)))
+        return
     conn.send("ready")
     while True:
         try:
@@ -220,5 +235,25 @@ def _serve(conn: Connection) -> None:
             conn.send(("ok", target(html, url)))
         except ExtractionError as exc:
             conn.send(("refused", str(exc)))
+        except ImportError as exc:
+            conn.send(("missing", exc.name or str(exc)))
         except Exception as exc:
             conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+
+
+def _die_with_parent() -> None:
+    """End this worker as soon as the process that started it is gone, even mid-job.
+
+    A parent killed with SIGKILL runs no clean-up, and the job's timeout lives in the parent:
+    without this a worker stuck on a pathological page would spin on alone. A thread waits on
+    the parent's sentinel (readable when it exits) and ends the process.
+    """
+    parent = parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import re
+import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,7 +21,16 @@ from config.settings import Settings
 from index.embed import Embedder
 from index.errors import ArticleError, CitebotError, ExtractionError, TooLargeError
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.prepare import article_id_for, canonical_url, prepare, rechunk
+from index.prepare import (
+    FIELD_MAX,
+    TITLE_MAX,
+    ArticleLimits,
+    article_id_for,
+    canonical_url,
+    clip,
+    prepare,
+    rechunk,
+)
 from index.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -40,6 +52,13 @@ class AddResult:
 
 
 @dataclass(frozen=True)
+class BadLine:
+    """A line of bulk input that could not be read (too long, not UTF-8), and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class BulkItem:
     """One line of a bulk add: its result, or the error that stopped it."""
 
@@ -55,6 +74,8 @@ class Indexer:
         self.settings = settings
         self.storage = storage
         self.embedder = embedder
+        self.limits = ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
+                                    max_words=settings.max_article_words)
 
     def add_text(
         self, collection: str, *, title: str, text: str, url: str | None = None,
@@ -63,10 +84,13 @@ class Indexer:
     ) -> AddResult:
         """Add (or update in place) an article given as text."""
         self._check_size(text)
-        prepared = prepare(
-            title=title, text=text, url=url, source=source, published=published, author=author,
-            count_tokens=self.embedder.count_tokens, max_tokens=self.embedder.max_tokens)
-        return self.add_prepared(collection, prepared, article_id=article_id, added_by=added_by)
+        return self.add_prepared(collection, self._prepare(
+            title=title, text=text, url=url, source=source, published=published,
+            author=author), article_id=article_id, added_by=added_by)
+
+    def _prepare(self, **fields: Any) -> PreparedArticle:
+        return prepare(**fields, count_tokens=self.embedder.count_tokens,
+                       max_tokens=self.embedder.max_tokens, limits=self.limits)
 
     def _check_size(self, text: str) -> None:
         if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_article_bytes:
@@ -127,11 +151,16 @@ class Indexer:
     def add_plain(self, collection: str, text: str, *, title: str | None = None,
                   added_by: str | None = None, name: str = "article",
                   url: str | None = None) -> AddResult:
-        """Add plain text or Markdown: the first line is the title unless one is given."""
+        """Add plain text or Markdown: the first line is the title unless one is given (a
+        first line too long for a title stays in the text, and a clipped copy is the title)."""
         if title is None:
             first, _, rest = text.lstrip().partition("\n")
-            title = first.strip().lstrip("#").strip() or name
-            text = rest
+            title = first.strip().lstrip("#").strip()
+            if len(title) <= TITLE_MAX:
+                text = rest
+            title = clip(title, TITLE_MAX) or name
+        else:
+            check_field("title", title)
         return self.add_text(collection, title=title, text=text, url=url, added_by=added_by)
 
     def add_html(self, collection: str, html: str, *, url: str | None, title: str | None = None,
@@ -156,16 +185,18 @@ class Indexer:
         return self.add_plain(collection, doc.text, title=title, added_by=added_by,
                               url=doc.final_url)
 
-    def add_jsonl(self, collection: str, lines: Iterable[str], *,
+    def add_jsonl(self, collection: str, lines: Iterable[str | BadLine], *,
                   added_by: str | None = None) -> Iterator[BulkItem]:
-        """Add one article per JSON line; a bad line is reported and the rest go on.
+        """Add one article per JSON line; every line gets its own result or its own error
+        (a bad line, even one that cannot be read, never stops the others).
 
         Articles given as text are prepared in a background thread while the previous group
         is embedded, and embedded in groups across articles (fewer, fuller model batches).
         """
-        records = ((n, line) for n, line in enumerate(lines, 1) if line.strip())
+        records = ((n, line) for n, line in enumerate(lines, 1)
+                   if isinstance(line, BadLine) or line.strip())
         with self.storage_batch(collection), ThreadPoolExecutor(1) as pool:
-            prepared = _prefetch(pool, self._prepare_record, records, depth=32)
+            prepared = _prefetch(pool, self._prepare_record, records, depth=8)
             group: list[tuple[int, dict[str, Any], PreparedArticle]] = []
             for number, record, item in prepared:
                 if isinstance(item, PreparedArticle):
@@ -180,38 +211,30 @@ class Indexer:
                     yield self._add_other(collection, number, record, item, added_by)
             yield from self._add_group(collection, group, added_by)
 
-    def _prepare_record(self, numbered: tuple[int, str]) -> tuple[
+    def _prepare_record(self, numbered: tuple[int, str | BadLine]) -> tuple[
             int, dict[str, Any], PreparedArticle | str | None]:
         """(line, record, prepared article | error message | None for a URL to fetch)."""
         number, line = numbered
+        if isinstance(line, BadLine):
+            return number, {}, line.reason
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("each line must be a JSON object")
+            record = parse_record(line)
             if record.get("text") is None:
-                if not record.get("url"):
-                    raise ValueError("a line needs \"text\" or \"url\"")
                 return number, record, None
-            if not record.get("title"):
-                raise ValueError("a line with \"text\" needs a \"title\"")
-            text = str(record["text"])
-            self._check_size(text)
-            return number, record, prepare(
-                title=str(record["title"]), text=text, url=record.get("url"),
+            self._check_size(record["text"])
+            return number, record, self._prepare(
+                title=record["title"], text=record["text"], url=record.get("url"),
                 source=record.get("source"), published=record.get("published"),
-                author=record.get("author"), count_tokens=self.embedder.count_tokens,
-                max_tokens=self.embedder.max_tokens)
-        except (CitebotError, ValueError, TypeError) as exc:
+                author=record.get("author"))
+        except (CitebotError, ValueError) as exc:
             return number, {}, str(exc)
 
     def _add_group(self, collection: str, group: list[tuple[int, dict[str, Any],
                    PreparedArticle]], added_by: str | None) -> Iterator[BulkItem]:
         plans: list[tuple[int, PreparedArticle, AddResult | tuple[str, Article | None]]] = []
         for number, record, prep in group:
-            rid = record.get("id")
             try:
-                plans.append((number, prep, self._plan(
-                    collection, prep, str(rid) if rid is not None else None)))
+                plans.append((number, prep, self._plan(collection, prep, record.get("id"))))
             except CitebotError as exc:
                 yield BulkItem(number, None, str(exc))
         todo = [(n, prep, plan) for n, prep, plan in plans if not isinstance(plan, AddResult)]
@@ -288,40 +311,133 @@ def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
         use_env_proxy=settings.fetch_use_env_proxy)
 
 
-def read_limited(path: Path, limit: int) -> bytes:
-    """A file's bytes, refusing (before reading) one larger than the limit."""
+_RECORD_FIELDS = ("id", "url", "title", "text", "published", "source", "author")
+
+
+def parse_record(line: str) -> dict[str, Any]:
+    """One JSON line of a bulk add, checked: ValueError naming the field that is wrong."""
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise TooLargeError(
-                f"{path.name} is {size:,} bytes, over the limit of {limit:,}; "
-                "split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
-        with open(path, "rb") as fh:
-            data = fh.read(limit + 1)
+        record = json.loads(line)
+    except RecursionError:
+        raise ValueError("the line is nested too deeply to be an article") from None
+    except ValueError as exc:  # the decoder's message gives a position, never the content
+        raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"each line must be a JSON object, not {json_type(record)}")
+    for key in _RECORD_FIELDS:
+        value = record.get(key)
+        wanted = (str, int) if key == "id" else str
+        if value is not None and (isinstance(value, bool) or not isinstance(value, wanted)):
+            raise ValueError(f"\"{key}\" must be a string, not {json_type(value)}")
+        if key != "text" and isinstance(value, str):
+            check_field(key, value)
+    if record.get("id") is not None:
+        record["id"] = str(record["id"])
+    if record.get("text") is None and not record.get("url"):
+        raise ValueError('a line needs "text" or "url"')
+    if record.get("text") is not None and not (record.get("title") or "").strip():
+        raise ValueError('a line with "text" needs a "title"')
+    return {k: record.get(k) for k in _RECORD_FIELDS}
+
+
+def check_field(name: str, value: str) -> None:
+    """Refuse a field given by a person that is over its limit (extracted ones are clipped)."""
+    limit = TITLE_MAX if name == "title" else FIELD_MAX.get(name, 128)
+    if len(value) > limit:
+        raise ValueError(f"\"{name}\" is {len(value):,} characters, over the limit of {limit:,}")
+
+
+def json_type(value: object) -> str:
+    """The JSON name of a value's type, for messages."""
+    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
+             list: "an array", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, refusing (before reading) one larger than the limit, and
+    anything that is not a regular file (a FIFO or a device would block or never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise ArticleError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    with open(fd, "rb", closefd=True) as fh:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ArticleError(f"{path} is not a regular file; citebot reads files and "
+                               "standard input ('-').")
+        if info.st_size > limit:
+            raise TooLargeError(
+                f"{path.name} is {info.st_size:,} bytes, over the limit of {limit:,}; "
+                "split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise ArticleError(f"Cannot read {path}: {exc.strerror or exc}") from exc
     if len(data) > limit:
         raise TooLargeError(f"{path.name} is over the limit of {limit:,} bytes.")
     return data
 
 
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+         (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
 def decode(data: bytes) -> str:
-    """Text from bytes: UTF-8 (with or without BOM), else a detected charset."""
+    """Text from bytes: by byte-order mark, UTF-8, UTF-16 without a mark (told by its zero
+    bytes), else a detected charset. Binary data is refused, and never echoed."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return _decoded(data, codec)
+    text: str | None
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is not None:
-            return str(best)
-    except ImportError:
-        pass
-    if b"\x00" in data[:4096]:
+        text = None
+    if text is None or "\x00" in text:
+        codec = _utf16_without_bom(data)
+        if codec is not None:
+            return _decoded(data, codec)
+    if text is None:
+        text = _detected(data)
+    if "\x00" in text:
         raise ExtractionError("This looks like a binary file, not text.")
-    return data.decode("latin-1")
+    return text
 
 
-__all__ = ["AddResult", "BulkItem", "Indexer", "canonical_url", "decode", "read_limited"]
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "-be" when most even or odd bytes are zero (ASCII-range text), else None."""
+    sample = data[:4096]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd >= 0.6 * half and even < 0.1 * half:
+        return "utf-16-le"
+    if even >= 0.6 * half and odd < 0.1 * half:
+        return "utf-16-be"
+    return None
+
+
+def _decoded(data: bytes, codec: str) -> str:
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        raise ExtractionError(f"The file is not valid {codec.upper()} text.") from None
+    if "\x00" in text:
+        raise ExtractionError("This looks like a binary file, not text.")
+    return text
+
+
+def _detected(data: bytes) -> str:
+    """Text in the charset charset-normalizer finds most likely (Latin-1 if none)."""
+    if b"\x00" in data:
+        raise ExtractionError("This looks like a binary file, not text.")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    return str(best) if best is not None else data.decode("latin-1")
+
+
+__all__ = ["AddResult", "BadLine", "BulkItem", "Indexer", "canonical_url", "decode", "read_limited"]

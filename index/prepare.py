@@ -8,14 +8,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from index.clean import clean_paragraphs, normalise, replace_lone_surrogates, split_paragraphs
-from index.errors import ExtractionError
+from index.errors import ExtractionError, TooLargeError
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
 from index.segment import sentence_spans, windows
 from index.speakers import attribute, last_named_speaker
 
+TITLE_MAX = 300  # characters; a title is repeated in every embedded window of its article
+FIELD_MAX = {"url": 2_048, "source": 200, "author": 200, "published": 64}
+_WORD = re.compile(r"\S+")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid)$", re.I)
 
 
@@ -34,6 +38,42 @@ def canonical_url(url: str | None) -> str | None:
     query = urlencode([(k, v) for k, v in pairs if not _TRACKING.match(k)])
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, query, ""))
+
+
+@dataclass(frozen=True)
+class ArticleLimits:
+    """How much work one article may cost: bytes are not enough (40,000 one-line paragraphs
+    fit in 1 MB and take minutes to split and embed)."""
+
+    max_paragraphs: int = 1_000
+    max_words: int = 50_000
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` whitespace-folded and, when longer than ``limit`` characters, cut at a word
+    boundary with an ellipsis."""
+    text = " ".join(text[: limit * 4].split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def check_work(text: str, limits: ArticleLimits) -> list[str]:
+    """The article's paragraphs, or TooLargeError when it is over a limit (checked before the
+    costly steps: sentence splitting and embedding)."""
+    words = sum(1 for _ in _WORD.finditer(text))
+    if words > limits.max_words:
+        raise TooLargeError(
+            f"The article has {words:,} words, over the limit of {limits.max_words:,}; split "
+            "it or raise CITEBOT_MAX_ARTICLE_WORDS.")
+    paragraphs = split_paragraphs(text)
+    if len(paragraphs) > limits.max_paragraphs:
+        raise TooLargeError(
+            f"The article has {len(paragraphs):,} paragraphs, over the limit of "
+            f"{limits.max_paragraphs:,}; split it or raise CITEBOT_MAX_ARTICLE_PARAGRAPHS.")
+    return paragraphs
 
 
 def content_hash(paragraphs: tuple[str, ...] | list[str]) -> str:
@@ -63,20 +103,27 @@ def prepare(
     source: str | None = None,
     published: str | None = None,
     author: str | None = None,
+    limits: ArticleLimits | None = None,
 ) -> PreparedArticle:
     """Clean and split an article and cut its embedding windows.
 
     Lone surrogates, which no tokenizer or database accepts, become U+FFFD first, in the text
-    and in every field. Raises ExtractionError when nothing of the article is left after
-    cleaning.
+    and in every field; the title and the other fields are clipped to their limits. Raises
+    TooLargeError when the article is over ``limits`` and ExtractionError when nothing of it
+    is left after cleaning.
     """
     text = replace_lone_surrogates(text)
-    url, source, published, author = (
-        None if v is None else replace_lone_surrogates(v) for v in (url, source, published, author))
-    title = " ".join(replace_lone_surrogates(title).split()) or "Untitled"
-    cleaned = clean_paragraphs(title, split_paragraphs(text))
-    if not cleaned.paragraphs:
-        raise ExtractionError(f"{title!r} has no article text left after cleaning.")
+    source, published, author = (
+        None if v is None else clip(replace_lone_surrogates(v), FIELD_MAX[k]) or None
+        for k, v in (("source", source), ("published", published), ("author", author)))
+    if url is not None and len(url) > FIELD_MAX["url"]:
+        url = None  # a clipped address would point elsewhere; the article keeps no link
+    url = None if url is None else replace_lone_surrogates(url)
+    title = clip(replace_lone_surrogates(title), TITLE_MAX) or "Untitled"
+    cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits()))
+    if not cleaned.paragraphs:  # no title in the message: it may be anything at all
+        raise ExtractionError("The article has no text left after cleaning (only a title, "
+                              "boilerplate or duplicates).")
     paragraphs = _attribute(list(cleaned.paragraphs))
     chunks = rechunk(title, [p.text for p in paragraphs], [p.sentences for p in paragraphs],
                      count_tokens, max_tokens)

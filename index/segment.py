@@ -148,7 +148,9 @@ def _cut_long(
     pieces: list[Span] = []
     i = 0
     while i < len(words):
-        lo, hi = i + 1, len(words)  # the largest j with words[i:j] fitting lies in [lo, hi]
+        # the largest j with words[i:j] fitting lies in [lo, hi]; every word is at least one
+        # token, so no piece holds more than max_tokens words (bounds each probe's length)
+        lo, hi = i + 1, min(len(words), i + max_tokens)
         while lo < hi:
             mid = (lo + hi + 1) // 2
             if fits(i, mid):

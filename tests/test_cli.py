@@ -54,7 +54,7 @@ def test_ask_jsonl_one_answer_per_line(capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     run(capsys, "add", *EXAMPLES)
     questions = 'How much will the barrier cost?\n\n{"id": "q2", "question": "Who is Priya Raman?"}\n'
-    monkeypatch.setattr("sys.stdin", io.StringIO(questions))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(questions.encode())))
     code, out, _ = run(capsys, "ask", "--jsonl")
     lines = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(lines) == 2

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from index.errors import ExtractionError
+from index.errors import ExtractionError, MissingDependencyError
 from index.extract import (
     Extracted,
     extract_html,
@@ -119,6 +124,7 @@ def test_unusable_pages_raise(html: str) -> None:
     with pytest.raises(ExtractionError):
         extract_html(html)
 
+ROOT = Path(__file__).resolve().parents[1]
 
 # --- Isolation in a worker process ---------------------------------------------------------------
 # Targets are pickled by reference, so they live at module level.
@@ -175,3 +181,65 @@ def test_isolated_survives_a_crashing_worker(workers: None) -> None:
     with pytest.raises(ExtractionError, match="crashed"):
         extract_html_isolated("", _target=_crash)
     assert extract_html_isolated(news_page()).author == "Maria Okafor"
+
+
+def _spin(html: str, url: str | None) -> Extracted:
+    Path(str(url)).touch()  # tell the test the job has started
+    while True:
+        pass
+
+
+_PARENT = """
+import multiprocessing, sys, threading, time
+from pathlib import Path
+from index.extract import extract_html_isolated
+from tests.test_extract import _spin
+marker = sys.argv[1]
+threading.Thread(target=extract_html_isolated, args=("", marker),
+                 kwargs={"timeout_s": 600, "_target": _spin}, daemon=True).start()
+while not Path(marker).exists():
+    time.sleep(0.05)
+print(multiprocessing.active_children()[0].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int, within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_worker_mid_job_dies_with_its_parent(sig: int, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT, str(marker)], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        os.kill(parent.pid, sig)
+        parent.wait(timeout=30)
+        assert _gone(worker, within_s=10), "the extraction worker outlived its parent"
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _needs_missing_package(html: str, url: str | None) -> Extracted:
+    raise ModuleNotFoundError("No module named 'lxml_html_clean'", name="lxml_html_clean")
+
+
+def test_a_missing_dependency_is_named(workers: None) -> None:
+    with pytest.raises(MissingDependencyError, match="'lxml_html_clean' is missing"):
+        extract_html_isolated("", _target=_needs_missing_package)
+
+
+def test_the_html_cleaner_is_a_declared_dependency() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("lxml_html_clean") for d in project["dependencies"])

@@ -113,7 +113,8 @@ def test_cli_asks_as_of_a_day(settings: Settings, capsys: pytest.CaptureFixture[
     assert stop.value.code == 2 and "not a day like" in capsys.readouterr().err
     lines = "\n".join(json.dumps({"id": i, "question": "ferry fares", "as_of": day})
                       for i, day in ((1, "2024-05-01"), (2, "2024-06-02"))) + "\n"
-    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(lines))
+    io = __import__("io")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
     assert main(["ask", *data, "--jsonl"]) == 0
     answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [bool(a["passages"]) for a in answers] == [False, True]

@@ -1,0 +1,45 @@
+"""Text bound for a terminal: article text is data, and some of it is escape sequences.
+
+A page or a file may hold control characters that a terminal obeys (set the window title,
+write the clipboard, clear the screen). Storage and JSON keep them verbatim; what citebot prints
+for a person shows them as visible escapes instead, and JSON escapes the ones that JSON allows
+raw (C1 controls, bidirectional overrides, line separators).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from typing import TextIO
+
+# C0 but tab and newline, DEL, C1, and the bidirectional marks that reorder what is shown
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
+                     "\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``)."""
+    return _UNSAFE.sub(_escape, text)
+
+
+def to_json(value: object, *, indent: int | None = None) -> str:
+    """JSON of ``value`` (non-ASCII kept) in which no string holds a raw control character;
+    the values decode exactly as they were."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """Print a line for a person (stdout by default), control characters escaped."""
+    print(printable(text), file=file or sys.stdout)
+
+
+def complain(text: str) -> None:
+    """Print ``citebot: text`` on stderr, control characters escaped."""
+    say(f"citebot: {text}", sys.stderr)
