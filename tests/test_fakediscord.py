@@ -470,3 +470,26 @@ async def test_raw_gateway_plain_zlib_and_bad_token(fake: FakeDiscord) -> None:
             await ws.send_json({"op": 1, "d": None})
             ack = json.loads(inflate.decompress(await ws.receive_bytes(timeout=STEP)))
             assert ack["op"] == 11
+
+
+@pytest.mark.asyncio
+async def test_injected_refusals_of_rest_and_gateway(fake: FakeDiscord) -> None:
+    rule = fake.inject_error("POST", r"^/channels/\d+/messages$", status=400, code=50035,
+                             when=lambda body: bool(body and body.get("embeds")))
+    fake.refuse_gateway(2, how="http")
+    headers = {"Authorization": f"Bot {TOKEN}"}
+    url = f"{fake.api_base}/channels/{CHANNEL_ID}/messages"
+    async with aiohttp.ClientSession(headers=headers) as session:
+        async with session.post(url, json={"embeds": [{"title": "x"}]}) as refused:
+            assert refused.status == 400 and (await refused.json())["code"] == 50035
+        async with session.post(url, json={"content": "plain"}) as sent:
+            assert sent.status == 200  # `when` spared it
+        async with session.post(url, json={"embeds": [{"title": "x"}]}) as again:
+            assert again.status == 200  # count 1: used up
+        for _ in range(2):
+            with pytest.raises(aiohttp.WSServerHandshakeError):
+                await session.ws_connect(fake.gateway_url)
+        async with session.ws_connect(fake.gateway_url) as ws:
+            assert (await ws.receive_json(timeout=STEP))["op"] == 10
+    assert len(rule.hits) == 1 and rule.hits[0].kind == "refused"
+    assert len(fake.gateway.refused) == 2

@@ -13,13 +13,14 @@ from .models import (
     FakeUser,
 )
 from .pointing import NonLoopbackRequest, loopback_only_trace, point_discord_at
-from .records import InteractionRecord, MessageRecord, OutboundRequest, RateLimitRule
+from .records import ErrorRule, InteractionRecord, MessageRecord, OutboundRequest, RateLimitRule
 from .server import BOT_PERMISSIONS, FakeDiscord
 
 __all__ = [
     "BOT_PERMISSIONS",
     "MEMBER_PERMISSIONS",
     "PRIVILEGED_INTENTS",
+    "ErrorRule",
     "FakeAttachment",
     "FakeChannel",
     "FakeDiscord",

@@ -114,10 +114,15 @@ class Gateway:
         self.heartbeat_count = 0
         self.close_codes_sent: list[int] = []
         self.presence_updates: list[dict[str, Any]] = []
+        self.refusals = 0  # connections still to refuse
+        self.refuse_how = "reset"
+        self.refused: list[float] = []  # when each refused connection came
 
     # -- the websocket handler ------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.refusals > 0:
+            return self._refuse(request)
         ws = web.WebSocketResponse(timeout=2.0, max_msg_size=0)
         await ws.prepare(request)
         query = dict(request.query)
@@ -139,6 +144,14 @@ class Gateway:
                 conn.session.conn = None
             self.fake.notifier.notify()
         return ws
+
+    def _refuse(self, request: web.Request) -> web.Response:
+        self.refusals -= 1
+        self.refused.append(time.monotonic())
+        self.fake.notifier.notify()
+        if self.refuse_how == "reset" and request.transport is not None:
+            request.transport.abort()  # type: ignore[attr-defined]
+        return web.Response(status=503, text="gateway unavailable")
 
     async def _on_frame(self, conn: Connection, frame: dict[str, Any]) -> None:
         op, data = frame.get("op"), frame.get("d")
@@ -291,6 +304,21 @@ class Gateway:
         else:
             self.close_codes_sent.append(code)
             await conn.ws.close(code=code)
+
+    def refuse(self, count: int, how: str) -> None:
+        if how not in ("reset", "http"):
+            raise ValueError(f"refuse how must be reset or http, not {how!r}")
+        self.refusals, self.refuse_how = count, how
+
+    async def send_raw(self, text: str) -> None:
+        """One frame of any text (compressed like the rest), outside the session's log."""
+        conn = self._live()
+        async with conn.lock:
+            message = conn.encoder.encode(text)
+            if isinstance(message, bytes):
+                await conn.ws.send_bytes(message)
+            else:
+                await conn.ws.send_str(message)
 
     async def send_reconnect(self) -> None:
         """Op 7: ask the client to reconnect and resume."""

@@ -181,6 +181,7 @@ class InjectMixin(MessagesMixin):
         permissions: int,
         locale: str = "en-US",
         target: MessageRecord | None = None,
+        message_patch: dict[str, Any] | None = None,
     ) -> InteractionRecord:
         user = self.user(user_id)
         if guild_id is None:
@@ -219,7 +220,7 @@ class InjectMixin(MessagesMixin):
             payload["guild_locale"] = guild.locale
             payload["member"] = guild.member_payload(user, permissions=permissions)
         if target is not None:
-            payload["message"] = copy.deepcopy(target.payload)
+            payload["message"] = {**copy.deepcopy(target.payload), **(message_patch or {})}
         rec = InteractionRecord(
             int(payload["id"]), payload["token"], itype, payload, self.notifier,
             guild_id=guild_id, channel_id=channel_id, user_id=user_id, target=target,
@@ -303,8 +304,11 @@ class InjectMixin(MessagesMixin):
         component_type: int = 2,
         values: list[str] | None = None,
         permissions: int = MEMBER_PERMISSIONS,
+        message_patch: dict[str, Any] | None = None,
     ) -> InteractionRecord:
-        """Press a button (or, with `values` and component_type 3, use a select) on a message."""
+        """Press a button (or, with `values` and component_type 3, use a select) on a message.
+        `message_patch` overrides fields of the message as the event carries it (a malformed
+        `{"thread": None}`, say); the stored message is left alone."""
         target = self.messages[message_id]
         if custom_id not in target.custom_ids:
             raise ValueError(f"fake discord: no component {custom_id!r}; has {target.custom_ids}")
@@ -320,6 +324,7 @@ class InjectMixin(MessagesMixin):
             user_id,
             permissions=permissions,
             target=target,
+            message_patch=message_patch,
         )
 
     async def message(

@@ -240,3 +240,23 @@ class RateLimitRule:
     def retry_delays(self) -> list[float]:
         """For each 429 answered, seconds until the next matching request arrived."""
         return [r - h for h, r in zip(self.hits, self.retries, strict=False)]
+
+
+@dataclass(eq=False)
+class ErrorRule:
+    """An injected refusal: the next `count` requests matching method, path and `when` (a test
+    on the JSON body, None for any) get `status` with Discord's error `code` and `message`."""
+
+    method: str
+    pattern: re.Pattern[str]
+    status: int
+    code: int
+    message: str
+    count: int
+    when: Callable[[Any], bool] | None = None
+    hits: list[OutboundRequest] = field(default_factory=list)
+
+    def matches(self, method: str, path: str, body: Any) -> bool:
+        if self.count <= 0 or self.method not in ("*", method) or not self.pattern.search(path):
+            return False
+        return self.when is None or bool(self.when(body))

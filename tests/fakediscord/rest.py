@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .limits import message_errors
 from .models import DM_CHANNEL
-from .records import OutboundRequest, RateLimitRule
+from .records import ErrorRule, OutboundRequest, RateLimitRule
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -137,7 +137,11 @@ class Rest:
         record.files = [name for name, _, _ in files]
         request[RECORD], request[FILES] = record, files
         fake.requests.append(record)
-        response = self._respond_429(record) or self._check_token(request, path)
+        response = (
+            self._respond_429(record)
+            or self._respond_error(record)
+            or self._check_token(request, path)
+        )
         if response is None:
             try:
                 response = await handler(request)
@@ -159,6 +163,18 @@ class Rest:
                 record.kind = "rate_limited"
                 return rate_limited(rule)
         return None
+
+    def _respond_error(self, record: OutboundRequest) -> web.Response | None:
+        rule: ErrorRule | None = next(
+            (r for r in self.fake.error_rules if r.matches(record.method, record.path, record.body)),
+            None,
+        )
+        if rule is None:
+            return None
+        rule.count -= 1
+        rule.hits.append(record)
+        record.kind = "refused"
+        return error(rule.status, rule.code, rule.message)
 
     def _check_token(self, request: web.Request, path: str) -> web.Response | None:
         if path.startswith(_TOKENLESS):

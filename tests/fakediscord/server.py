@@ -27,6 +27,7 @@ from .models import (
     Snowflakes,
 )
 from .records import (
+    ErrorRule,
     InteractionRecord,
     MessageRecord,
     Notifier,
@@ -85,6 +86,7 @@ class FakeDiscord(InjectMixin):
         self.commands: dict[int | None, list[dict[str, Any]]] = {}
         self.command_syncs: list[tuple[int | None, float]] = []
         self.rate_limits: list[RateLimitRule] = []
+        self.error_rules: list[ErrorRule] = []
         self.dm_channels: dict[int, int] = {}
         self.gateway = Gateway(self)
         self._runner: web.AppRunner | None = None
@@ -210,6 +212,26 @@ class FakeDiscord(InjectMixin):
         self.rate_limits.append(rule)
         return rule
 
+    # -- refusals -----------------------------------------------------------------------------
+
+    def inject_error(
+        self,
+        method: str,
+        path_regex: str,
+        *,
+        status: int = 400,
+        code: int = 50035,
+        message: str = "Invalid Form Body",
+        count: int = 1,
+        when: Callable[[Any], bool] | None = None,
+    ) -> ErrorRule:
+        """Refuse the next `count` requests whose method matches (or "*"), whose path below
+        /api/v10 matches `path_regex` (re.search) and whose JSON body passes `when` (if given)
+        with `status` and a Discord error body; set `rule.count = 0` to stop refusing."""
+        rule = ErrorRule(method.upper(), re.compile(path_regex), status, code, message, count, when)
+        self.error_rules.append(rule)
+        return rule
+
     # -- gateway ------------------------------------------------------------------------------
 
     @property
@@ -236,6 +258,15 @@ class FakeDiscord(InjectMixin):
     async def drop_connection(self, code: int | None = None) -> None:
         """Cut the gateway connection (abruptly by default) so the client resumes."""
         await self.gateway.drop_connection(code)
+
+    def refuse_gateway(self, count: int, *, how: str = "reset") -> None:
+        """Refuse the next `count` gateway connections: "reset" drops the socket before the
+        websocket handshake, "http" answers the handshake with 503."""
+        self.gateway.refuse(count, how)
+
+    async def send_raw(self, text: str) -> None:
+        """Send `text` as one frame on the live connection, as is (it need not be JSON)."""
+        await self.gateway.send_raw(text)
 
     async def send_reconnect(self) -> None:
         await self.gateway.send_reconnect()
