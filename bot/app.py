@@ -17,6 +17,7 @@ import yarl
 
 from bot import redact
 from bot.client import CitebotBot
+from bot.reconnect import START_ATTEMPTS, GatewayUnreachable
 from bot.work import Worker
 from config.settings import Settings
 from index.errors import CitebotError
@@ -41,6 +42,9 @@ def run(settings: Settings) -> int:
     except discord.LoginFailure:
         print("citebot: Discord rejected the bot token (CITEBOT_DISCORD_TOKEN); check it.",
               file=sys.stderr)
+        return 1
+    except GatewayUnreachable as exc:
+        print(f"citebot: {exc}; gave up after {START_ATTEMPTS} attempts.", file=sys.stderr)
         return 1
     except (aiohttp.ClientError, OSError) as exc:
         print(f"citebot: cannot reach Discord: {exc}", file=sys.stderr)

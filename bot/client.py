@@ -1,21 +1,24 @@
 """The Discord client: resources passed in, extensions loaded, commands synced deliberately,
-one gate for every interaction and one handler for every error."""
+one gate for every interaction and one handler for every error, and a gateway connection that
+outlives what discord.py would stop on (a malformed event, an unreachable gateway at start)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, replies
+from bot import render, replies, sync
+from bot.events import DroppedEvents, guard_parsers
 from bot.explain import explain
 from bot.limits import Limits
-from bot.reconnect import ReconnectThrottle
-from bot.sync import sync_commands
+from bot.reconnect import START_ATTEMPTS, GatewayUnreachable, ReconnectThrottle
 from bot.views import PERSISTENT_VIEWS
 from bot.work import Inflight, Worker
 from config.settings import Settings
@@ -64,17 +67,56 @@ class CitebotBot(commands.Bot):
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
         self.reconnects = ReconnectThrottle()
-        self.reconnects.guard(self.http)
+        self.reconnects.guard(self.http, first=lambda: self.ws is None)
+        self.events = DroppedEvents()
+        guard_parsers(self._connection.parsers, self.events)
         self.closing = False
         self.shutdown_deadline: float | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._sync_retry: asyncio.Task[bool] | None = None
+
+    @property
+    def dropped_events(self) -> int:
+        """Gateway events dropped because they could not be handled."""
+        return self.events.count
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         for view in PERSISTENT_VIEWS:
             self.add_view(view())
-        await sync_commands(self)
+        if not await sync.attempt_sync(self, 1):  # refused: start anyway, retry meanwhile
+            self._sync_retry = asyncio.create_task(sync.retry_sync(self),
+                                                   name="citebot-command-sync")
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        """discord.py's connect loop, carried on where it would end: a first connection that
+        cannot be opened is tried again (START_ATTEMPTS in all, spaced by the throttle), and a
+        connection that fails outside the event parsers (an undecodable frame, say) is
+        replaced by a new one."""
+        failures = 0
+        while not self.is_closed():
+            try:
+                await super().connect(reconnect=reconnect)
+                return
+            except GatewayUnreachable:
+                failures += 1
+                if failures >= START_ATTEMPTS or not reconnect:
+                    raise
+            except (discord.DiscordException, aiohttp.ClientError, OSError):
+                raise  # what discord.py means to end on: a bad token, intents, closing
+            except Exception as exc:  # a frame discord.py choked on outside the parsers
+                if not reconnect:
+                    raise
+                self.events.record("(a frame)", exc)
+                log.warning("the gateway connection failed (%s: %s); opening a new one",
+                            type(exc).__name__, exc)
+                await self._abandon_connection()
+
+    async def _abandon_connection(self) -> None:
+        if self.ws is not None:
+            with contextlib.suppress(Exception):  # it is broken already; only free it
+                await self.ws.close(code=1000)
 
     async def on_ready(self) -> None:
         log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
@@ -135,6 +177,10 @@ class CitebotBot(commands.Bot):
 
     async def close(self) -> None:
         self.reconnects.stop()
+        if self._sync_retry is not None:
+            self._sync_retry.cancel()
+        if self.events.count and not self.is_closed():
+            log.warning("%s", self.events.status())
         await super().close()
 
     async def _finish(self, grace: float) -> None:

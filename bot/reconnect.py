@@ -6,6 +6,12 @@ it, that accepts and immediately drops every connection gets over a hundred conn
 second. `ReconnectThrottle` sits in front of every gateway connection the client opens: the
 first attempt after a quiet spell goes at once, and each further attempt soon after the last
 waits twice as long as the one before, up to a cap.
+
+discord.py cannot retry the very first connection: when it fails, its connect loop reads the
+previous connection's state, which does not exist yet, and an `AttributeError` about
+`sequence` replaces the real reason. Until the client has a connection, the throttle turns a
+failed attempt into `GatewayUnreachable`, which discord.py lets through, so that the client can
+say where it could not connect and try again itself (`CitebotBot.connect`).
 """
 
 from __future__ import annotations
@@ -19,8 +25,21 @@ from typing import Any
 
 import aiohttp
 import discord
+import yarl
 
 log = logging.getLogger(__name__)
+
+START_ATTEMPTS = 10  # first connection attempts before giving up (about two minutes)
+CONNECT_TIMEOUT = 20.0  # opening one connection; with the longest wait, under discord.py's 60 s
+
+
+class GatewayUnreachable(Exception):
+    """No gateway connection could be opened before the client ever had one."""
+
+    def __init__(self, url: str, reason: BaseException) -> None:
+        self.address = str(yarl.URL(url).with_query(None))
+        self.reason = " ".join(str(reason).split()) or type(reason).__name__
+        super().__init__(f"cannot reach Discord's gateway at {self.address} ({self.reason})")
 
 
 class ReconnectThrottle:
@@ -36,6 +55,7 @@ class ReconnectThrottle:
         self._last: float | None = None
         self._streak = 0
         self._stopped = asyncio.Event()
+        self.unreachable: GatewayUnreachable | None = None  # why the last attempt failed
 
     def next_delay(self) -> float:
         """Seconds to wait before the attempt about to be made; records the attempt."""
@@ -51,7 +71,11 @@ class ReconnectThrottle:
         (discord.py then ends its connect loop quietly)."""
         delay = self.next_delay()
         if delay:
-            log.warning("the gateway connection keeps dropping; reconnecting in %.1f s", delay)
+            if self.unreachable is not None:
+                log.warning("%s; retrying in %.1f s", self.unreachable, delay)
+            else:
+                log.warning("the gateway connection keeps dropping; reconnecting in %.1f s",
+                            delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), delay)
         if self._stopped.is_set():
@@ -61,12 +85,22 @@ class ReconnectThrottle:
         """The client is closing: end any wait at once and refuse further attempts."""
         self._stopped.set()
 
-    def guard(self, http: discord.http.HTTPClient) -> None:
-        """Make every gateway connection `http` opens wait its turn first."""
+    def guard(self, http: discord.http.HTTPClient, *, first: Callable[[], bool]) -> None:
+        """Make every gateway connection `http` opens wait its turn first; while `first()`
+        (the client never had a connection), a failed one raises `GatewayUnreachable`."""
         connect = http.ws_connect
 
         async def ws_connect(url: str, **kwargs: Any) -> aiohttp.ClientWebSocketResponse:
             await self.wait()
-            return await connect(url, **kwargs)
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    socket = await connect(url, **kwargs)
+            except (aiohttp.ClientError, OSError) as exc:  # TimeoutError is an OSError
+                if not first():
+                    raise
+                self.unreachable = GatewayUnreachable(url, exc)
+                raise self.unreachable from exc
+            self.unreachable = None
+            return socket
 
         http.ws_connect = ws_connect  # type: ignore[method-assign]

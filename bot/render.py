@@ -178,14 +178,22 @@ def passage_block(number: int, title: str, url: str | None, paragraph: int, text
 Page = list[discord.Embed]  # the embeds of one message
 
 
-def answer_pages(answer: Answer) -> list[Page]:
+class AnswerPages(list[Page]):
+    """An answer's pages, and the answer (for a plain-text reply if Discord refuses them)."""
+
+    def __init__(self, pages: list[Page], answer: Answer) -> None:
+        super().__init__(pages)
+        self.answer = answer
+
+
+def answer_pages(answer: Answer) -> AnswerPages:
     """The answer as messages of embeds: normally one message with one embed; longer answers
     are split between quotes (never inside one) to stay under every Discord limit."""
     title = clip(sanitize(answer.question), TITLE_MAX) or "Question"
     if answer.found:
         blocks = [quote_block(i, q) for i, q in enumerate(answer.quotes, 1)]
-        return pack(title, blocks, COLOR)
-    return pack(title, not_found_blocks(answer), NOT_FOUND_COLOR)
+        return AnswerPages(pack(title, blocks, COLOR), answer)
+    return AnswerPages(pack(title, not_found_blocks(answer), NOT_FOUND_COLOR), answer)
 
 
 def not_found_blocks(answer: Answer) -> list[str]:

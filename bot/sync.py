@@ -1,21 +1,33 @@
 """Deliberate command sync: to the dev server at every start when one is configured, otherwise
 globally, and then only when the commands changed since the last global sync (a hash of the
-command payloads is kept in the database)."""
+command payloads is kept in the database).
+
+A refused sync does not stop the bot: mentions need no commands, and commands synced by an
+earlier start still work. What Discord said is logged and the sync is retried in the
+background after growing pauses, a bounded number of times (`RETRY_DELAYS`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord import app_commands
+
+from bot.replies import describe_refusal
 
 if TYPE_CHECKING:
     from bot.client import CitebotBot
 
 log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (10.0, 30.0, 120.0, 600.0, 1800.0)  # seconds before each retry; then give up
+REFUSED = (discord.HTTPException, aiohttp.ClientError, OSError)
 
 
 def command_payloads(tree: app_commands.CommandTree[Any]) -> list[dict[str, Any]]:
@@ -52,3 +64,35 @@ async def sync_commands(bot: CitebotBot) -> str:
     await bot.worker.quick(storage.meta_set, key, digest)
     log.info("synced %d commands globally", len(synced))
     return "global"
+
+
+async def attempt_sync(bot: CitebotBot, attempt: int) -> bool:
+    """Sync attempt number `attempt` (from 1); False if Discord refused it, having logged
+    what it said and what comes next."""
+    try:
+        await sync_commands(bot)
+    except REFUSED as exc:
+        refusal, attempts = describe_refusal(exc), len(RETRY_DELAYS) + 1
+        if attempt >= attempts:
+            log.error("Discord refused the command sync (%s); gave up after %d attempts: slash "
+                      "commands stay as Discord has them until the next start", refusal,
+                      attempts)
+        else:
+            log.warning("Discord refused the command sync (%s); running anyway (mentions "
+                        "work, slash commands may be missing or out of date), retrying in "
+                        "%.1f s (attempt %d of %d)", refusal, RETRY_DELAYS[attempt - 1],
+                        attempt + 1, attempts)
+        return False
+    if attempt > 1:
+        log.info("the command sync went through on attempt %d", attempt)
+    return True
+
+
+async def retry_sync(bot: CitebotBot) -> bool:
+    """Retry a refused sync after each of RETRY_DELAYS; whether it went through."""
+    for attempt, delay in enumerate(RETRY_DELAYS, 2):
+        await asyncio.sleep(delay)
+        if await attempt_sync(bot, attempt):
+            return True
+    return False
+
