@@ -15,11 +15,14 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
 
 from index.errors import StorageError
+from index.failures import storage_error
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -40,27 +43,78 @@ def supports(model_dir: Path) -> bool:
 
 
 def export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> Path:
-    """The ONNX file for a model, exported (and quantised) once into ``cache_dir``."""
+    """The ONNX file for a model, exported (and quantised) once into ``cache_dir``.
+
+    Raises StorageError when the cache cannot be written (a full or read-only disk), leaving
+    no partial file behind.
+    """
     key = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:12]
     target = cache_dir / f"{model_dir.name}-{key}" / ("model-int8.onnx" if quantize
                                                        else "model.onnx")
     if target.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     fp32 = target.with_name("model.onnx")
-    if not fp32.exists():
-        _export_fp32(model_dir, fp32)
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
-        logging.getLogger().disabled, quiet = True, logging.getLogger().disabled
-        try:  # onnxruntime logs a pre-processing suggestion on the root logger
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
-        finally:
-            logging.getLogger().disabled = quiet
-        os.replace(tmp, target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(target.parent)
+        if not fp32.exists():
+            _export_fp32(model_dir, fp32)
+        if quantize:
+            _quantize(fp32, target)
+    except Exception as exc:
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        if not isinstance(cause, OSError):
+            raise
+        with suppress(OSError):
+            target.parent.rmdir()  # only if the failure left it empty
+        raise StorageError(
+            f"{storage_error(cause, 'export the model to ONNX', cache_dir)} Or run the model "
+            "with torch, which needs no export: set CITEBOT_ENCODER=torch.") from exc
     return target
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temporary path beside ``target``, moved onto it when the block succeeds and removed
+    when anything fails (a partial export is as large as the model)."""
+    tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _remove_abandoned(directory: Path) -> None:
+    """Remove the partial exports of processes that were killed while exporting."""
+    for tmp in directory.glob("*.tmp.onnx"):
+        pid = tmp.suffixes[-3].lstrip(".") if len(tmp.suffixes) >= 3 else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process
+    return True
+
+
+def _quantize(fp32: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().disabled, quiet = True, logging.getLogger().disabled
+    try:  # onnxruntime logs a pre-processing suggestion on the root logger
+        with _staged(target) as tmp:
+            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    finally:
+        logging.getLogger().disabled = quiet
 
 
 def _export_fp32(model_dir: Path, target: Path) -> None:
@@ -85,14 +139,12 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
     transformers_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(str(model_dir)).eval()
     dummy = tuple(torch.ones(1, 8, dtype=torch.long) for _ in INPUTS)
-    tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "last_hidden_state")}
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _staged(target) as tmp:
         warnings.simplefilter("ignore")  # the exporter's tracer warnings are not for users
         torch.onnx.export(_LastHidden(model), dummy, str(tmp), input_names=list(INPUTS),
                           output_names=["last_hidden_state"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
-    os.replace(tmp, target)
 
 
 class OnnxEmbedder:

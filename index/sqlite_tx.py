@@ -29,6 +29,9 @@ class Connections:
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None,
                                    check_same_thread=False)
+            # strict decoding: damaged text raises UnicodeDecodeError (told apart by its type)
+            # instead of an OperationalError whose message quotes the damaged bytes
+            conn.text_factory = bytes.decode
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
@@ -82,7 +85,8 @@ class Connections:
             with self.write() as w:
                 return w.execute(sql, args).rowcount
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_BUSY,
+                                                                 sqlite3.SQLITE_LOCKED):
                 return None
             raise
         finally:

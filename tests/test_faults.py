@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from index import locks, vectors
+from index import failures, locks, vectors
 from index.embed import HashEmbedder
 from index.errors import StorageError
 from retrieval.core import Core
@@ -268,3 +268,124 @@ def test_a_locked_database_is_a_storage_error_saying_try_again(
     assert core.indexer.add_text("news", title=title, text=text).status == "added"
     assert problems(core) == []
     core.close()
+
+
+# -- what to do: chosen from the kind of failure, never from its words ----------------------
+
+def _os(code: int, path: str = "/srv/news-fulltext/citebot.sqlite3") -> OSError:
+    return OSError(code, os.strerror(code), path)
+
+
+@pytest.mark.parametrize("error, hint", [
+    (_os(errno.EIO), failures.IO),  # a path saying "full" is no full disk
+    (_os(errno.ENOSPC, "/srv/locked-corrupt/x"), failures.FULL),
+    (_os(errno.EDQUOT), failures.QUOTA),
+    (_os(errno.EROFS), failures.READ_ONLY),
+    (_os(errno.EACCES), failures.PERMISSIONS),
+    (_os(errno.ENOENT), failures.MISSING),
+    (sqlite3.OperationalError("database is locked, full, malformed"), failures.GENERIC),
+], ids=["EIO in news-fulltext", "ENOSPC in locked-corrupt", "EDQUOT", "EROFS", "EACCES",
+        "ENOENT", "words without a result code"])
+def test_the_hint_comes_from_the_kind_of_error(error: Exception, hint: str) -> None:
+    message = str(failures.storage_error(error, "add the article"))
+    assert message.endswith(f"What to do: {hint}."), message
+    assert "fulltext" not in message  # the OS error's own words, not its path
+
+
+def _real_sqlite_errors(tmp_path: Path) -> Iterator[tuple[sqlite3.Error, str]]:
+    """Errors raised by SQLite itself, with their result codes."""
+    db = tmp_path / "full.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE t(x)")
+    conn.execute("PRAGMA max_page_count = 3")
+    yield _raised(lambda: conn.execute("INSERT INTO t VALUES (zeroblob(100000))")), failures.FULL
+    other = sqlite3.connect(db, isolation_level=None, timeout=0)
+    conn.execute("BEGIN IMMEDIATE")
+    yield _raised(lambda: other.execute("BEGIN IMMEDIATE")), failures.BUSY
+    conn.execute("ROLLBACK")
+    ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    yield _raised(lambda: ro.execute("INSERT INTO t VALUES (1)")), failures.DB_READ_ONLY
+    (tmp_path / "garbage.sqlite3").write_bytes(b"not a database at all " * 300)
+    garbage = sqlite3.connect(tmp_path / "garbage.sqlite3")
+    yield _raised(lambda: garbage.execute("SELECT * FROM sqlite_master")), failures.DAMAGED
+    yield _raised(lambda: sqlite3.connect(tmp_path / "no" / "such.sqlite3")), \
+        failures.CANT_OPEN
+
+
+def _raised(call: Callable[[], object]) -> sqlite3.Error:
+    try:
+        call()
+    except sqlite3.Error as exc:
+        return exc
+    raise AssertionError("no error")
+
+
+def test_sqlite_errors_get_the_hint_of_their_result_code(tmp_path: Path) -> None:
+    for error, hint in _real_sqlite_errors(tmp_path):
+        assert failures.hint(error) == hint, (error, getattr(error, "sqlite_errorname", None))
+
+
+def test_a_data_directory_named_fulltext_is_not_a_full_disk(tmp_path: Path) -> None:
+    data = tmp_path / "news-fulltext"
+    (data / "citebot.sqlite3").mkdir(parents=True)  # cannot be opened as a database
+    with pytest.raises(StorageError) as refused:
+        Core.open(settings_for(data), embedder=HashEmbedder())
+    assert str(refused.value).endswith(f"What to do: {failures.CANT_OPEN}."), refused.value
+
+
+# -- exporting the model to ONNX on a full or read-only disk ---------------------------------
+
+def _enospc(path: object) -> None:
+    with open(str(path), "wb") as fh:  # what a full disk leaves: part of the file
+        fh.write(b"\0" * (1 << 20))
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.rglob("*") if p.is_file())
+
+
+def test_onnx_export_on_a_full_disk_leaves_nothing_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from index import onnx_encoder
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained",
+                        lambda *args, **kwargs: torch.nn.Identity())
+    monkeypatch.setattr(torch.onnx, "export", lambda model, args, f, **kwargs: _enospc(f))
+    cache = tmp_path / "cache"
+    with pytest.raises(StorageError) as refused:
+        onnx_encoder.export(tmp_path / "model", cache, quantize=False)
+    message = str(refused.value)
+    assert failures.FULL in message and "CITEBOT_ENCODER=torch" in message, message
+    assert _files(cache) == []
+
+
+def test_onnx_quantising_on_a_full_disk_keeps_only_the_finished_export(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    from index import onnx_encoder
+
+    cache = tmp_path / "cache"
+    key = onnx_encoder.hashlib.sha256(str((tmp_path / "model").resolve()).encode()).hexdigest()
+    (cache / f"model-{key[:12]}").mkdir(parents=True)
+    (cache / f"model-{key[:12]}" / "model.onnx").write_bytes(b"exported")
+    monkeypatch.setattr(quantization, "quantize_dynamic",
+                        lambda source, target, **kwargs: _enospc(target))
+    with pytest.raises(StorageError, match="the disk is full"):
+        onnx_encoder.export(tmp_path / "model", cache, quantize=True)
+    assert _files(cache) == ["model.onnx"]
+
+
+def test_onnx_export_on_a_read_only_disk_is_a_storage_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index import onnx_encoder
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(StorageError) as refused:
+        onnx_encoder.export(tmp_path / "model", tmp_path / "cache", quantize=False)
+    assert failures.READ_ONLY in str(refused.value)
