@@ -105,10 +105,10 @@ class CitebotBot(commands.Bot):
                     raise
             except (discord.DiscordException, aiohttp.ClientError, OSError):
                 raise  # what discord.py means to end on: a bad token, intents, closing
-            except Exception as exc:  # a frame discord.py choked on outside the parsers
+            except Exception as exc:  # discord.py choked outside the parsers (a bad frame)
                 if not reconnect:
                     raise
-                self.events.record("(a frame)", exc)
+                self.events.record("(receive loop)", exc)
                 log.warning("the gateway connection failed (%s: %s); opening a new one",
                             type(exc).__name__, exc)
                 await self._abandon_connection()
