@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index import reconcile
 from index import vectors as vec
 from index.failures import LOW_LEVEL
 from index.models import Article, Chunk, Passage
@@ -33,6 +34,10 @@ def run_rebuild(
 ) -> int:
     """Re-embed every article of the collection and swap the new vectors in; see the module."""
     with store.locks.hold(collection, "rebuild"):  # one rebuild at a time: they share staging
+        directory = store._dir(collection)
+        # re-embedding a database that lost rows would make the loss look consistent
+        reconcile.refuse_older(store.sql, collection, directory, vec.claim(directory),
+                               counts=True)
         try:
             return _rebuild(store, collection, embed, chunker, progress)
         except BaseException:

@@ -5,6 +5,10 @@ naming a missing file, a damaged or truncated file, a file from another model, a
 generation, leftovers of an interrupted save) is repaired from SQLite and logged. Later, when
 another process or a writer between its commit and its in-memory update has changed the
 collection, the index catches up the same way, from one consistent snapshot of SQLite.
+
+Repairs only ever go up to SQLite. A file is saved after SQLite commits, so SQLite at an older
+generation than a file (or, at the file's own generation, lacking vectors it holds) has lost
+data: that is refused with a DamagedStoreError, and the files are left as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 from index import vectors as vec
 from index.errors import IndexMismatchError, StorageError
 from index.failures import LOW_LEVEL
+from index.integrity import collection_lost
 from index.locks import CollectionLocks
 from index.sqlite_store import SQLiteStore
 
@@ -42,6 +47,8 @@ class Plan:
     extra: np.ndarray  # ids to remove
     ids: np.ndarray  # ids to add, with their vectors
     vectors: np.ndarray
+    live: int  # the generation's live chunks
+    gone: int  # distinct ids the index holds that are not live in SQLite
 
     @property
     def changes(self) -> bool:
@@ -49,6 +56,79 @@ class Plan:
 
     def describe(self) -> str:
         return f"{len(self.ids)} vectors added from SQLite, {len(self.extra)} removed"
+
+
+@dataclass
+class Opened:
+    """A collection's index as first read from its files, before catching up with SQLite."""
+
+    loaded: Loaded
+    saved_at: int | None  # the generation its file was saved at; None without a usable one
+    notes: list[str]  # what was wrong or tidied
+    claim: vec.Claim | None  # what the files said the collection held, read before SQLite
+
+
+def open_collection(directory: Path, collection: str, locks: CollectionLocks,
+                    sql: SQLiteStore, model: str, dim: int) -> Opened:
+    """Read a collection's committed index, tidying what interrupted saves left. Refuses
+    (DamagedStoreError), before changing anything, when SQLite is older than the files."""
+    claim = vec.claim(directory)  # first: a file is only ever saved after SQLite committed
+    refuse_older(sql, collection, directory, claim, counts=False)
+    notes = tidy(directory, collection, locks, sql)
+    index, saved_at, problems = open_file(directory, model, dim)
+    return Opened(Loaded(index, -1 if saved_at is None else saved_at), saved_at,
+                  notes + problems, claim)
+
+
+def refuse_older(sql: SQLiteStore, collection: str, directory: Path,
+                 claim: vec.Claim | None, *, counts: bool) -> None:
+    """DamagedStoreError when SQLite is at an older generation than ``claim`` (or, with
+    ``counts``, holds fewer live vectors at the same one)."""
+    if claim is None:
+        return
+    with sql.snapshot():
+        generation = sql.collection_state(collection)[0]
+        live = sql.live_count(collection) if counts else None
+    detail = _older(generation, claim.generation)
+    if detail is None and live is not None and claim.generation == generation \
+            and claim.count is not None and live < claim.count:
+        detail = _fewer(generation, live, claim.count)
+    if detail:
+        raise collection_lost(sql, collection, _folder(directory), detail)
+
+
+def refuse_loss(sql: SQLiteStore, collection: str, directory: Path, plan: Plan,
+                opened: Opened, *, from_disk: bool) -> None:
+    """DamagedStoreError when catching ``plan`` up would drop what SQLite lost: its
+    generation went back, or (an index just read from disk) at the generation the file was
+    saved at it lacks vectors the file holds, or the manifest counted."""
+    saved_at, claim, detail = opened.saved_at, opened.claim, None
+    if saved_at is not None and plan.generation < saved_at:
+        detail = _older(plan.generation, saved_at)
+    elif from_disk and saved_at == plan.generation and plan.gone:
+        detail = (f"at generation {plan.generation} the vector file holds {plan.gone} "
+                  "vector(s) the database does not")
+    elif (from_disk and saved_at is None and claim is not None and claim.count is not None
+          and claim.generation == plan.generation and plan.live < claim.count):
+        detail = _fewer(plan.generation, plan.live, claim.count)
+    if detail:
+        raise collection_lost(sql, collection, _folder(directory), detail)
+
+
+def _older(generation: int, saved_at: int) -> str | None:
+    if generation >= saved_at:
+        return None
+    return (f"the database is at generation {generation}, older than the generation "
+            f"{saved_at} its vector file was saved at")
+
+
+def _fewer(generation: int, live: int, counted: int) -> str:
+    return (f"at generation {generation} the database holds {live} vector(s), its vector "
+            f"file's manifest {counted}")
+
+
+def _folder(directory: Path) -> str:
+    return f"{directory.parent.name}/{directory.name}"
 
 
 def open_file(directory: Path, model: str, dim: int) -> tuple[vec.VectorIndex, int | None,
@@ -107,7 +187,8 @@ def plan(sql: SQLiteStore, collection: str, index: vec.VectorIndex, dim: int) ->
     with sql.snapshot():
         generation = sql.collection_state(collection)[0]
         want = sql.live_chunk_ids(collection)
-        missing, extra = diff(index.ids(), want)
+        have = index.ids()
+        missing, extra = diff(have, want)
         if len(missing) > len(want) // 2:  # mostly new: one scan beats many lookups
             ids, _, vectors = sql.chunk_vectors(collection, dim=dim)
             keep = np.isin(ids, missing)
@@ -118,7 +199,8 @@ def plan(sql: SQLiteStore, collection: str, index: vec.VectorIndex, dim: int) ->
             ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
             vectors = (np.concatenate([p[2] for p in parts]) if parts
                        else np.zeros((0, dim), np.float32))
-    return Plan(generation, extra, ids, vectors)
+    gone = len(np.setdiff1d(have, want))
+    return Plan(generation, extra, ids, vectors, len(want), gone)
 
 
 def diff(have: np.ndarray, want: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

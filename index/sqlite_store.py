@@ -71,14 +71,20 @@ def utcnow() -> str:
 class SQLiteStore(Connections):
     """Articles and passages of every collection in one SQLite database."""
 
-    def __init__(self, path: Path, *, lexical_max_df: int = 0) -> None:
+    def __init__(self, path: Path, *, lexical_max_df: int = 0, schema: bool = True) -> None:
+        """``schema=False`` leaves creating the tables to a later ``create_schema()``."""
         super().__init__(path)
         self.lexical_max_df = lexical_max_df
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db().executescript(SCHEMA)
+            if schema:
+                self.create_schema()
         except (OSError, sqlite3.Error) as exc:
             raise storage_error(exc, "open the database", path) from exc
+
+    def create_schema(self) -> None:
+        """Create whatever tables and indexes are missing."""
+        self.db().executescript(SCHEMA)
 
     # -- collections ---------------------------------------------------------------------
     def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:
@@ -251,6 +257,11 @@ class SQLiteStore(Connections):
             f"SELECT id, paragraph_id FROM chunks WHERE collection = ? AND live = 1 "
             f"AND id IN ({marks})", (collection, *ids)).fetchall())
 
+    def live_count(self, collection: str) -> int:
+        return int(self.db().execute(
+            "SELECT count(*) FROM chunks WHERE collection = ? AND live = 1",
+            (collection,)).fetchone()[0])
+
     def live_chunk_ids(self, collection: str) -> np.ndarray:
         rows = self.db().execute(
             "SELECT id FROM chunks WHERE collection = ? AND live = 1", (collection,)).fetchall()
@@ -351,6 +362,35 @@ class SQLiteStore(Connections):
                 "INSERT INTO feedback(collection, question, quotes, vote, user_id, created_at) "
                 "VALUES (?,?,?,?,?,?)",
                 (collection, question, json.dumps(quotes), vote, user_id, utcnow()))
+
+    # -- the store's identity and health ------------------------------------------------
+    def store_id(self) -> str | None:
+        """The id this database was given; None before it has one (or any tables)."""
+        db = self.db()
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+                          ).fetchone():
+            return None
+        row = db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()
+        return str(row[0]) if row else None
+
+    def holds_nothing(self) -> bool:
+        """Whether no collection or article is stored (or there are no tables yet)."""
+        db = self.db()
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return not any(db.execute(f"SELECT 1 FROM {t} LIMIT 1").fetchone()
+                       for t in ("collections", "articles") if t in tables)
+
+    def claim_store_id(self, proposed: str) -> str:
+        """Give the database ``proposed`` as its id unless it has one; the id it has."""
+        with self.write() as db:
+            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('store_id', ?)",
+                       (proposed,))
+            return str(db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0])
+
+    def quick_check(self) -> list[str]:
+        """What SQLite's quick_check finds wrong with the file's structure ([] when nothing)."""
+        rows = self.db().execute("PRAGMA quick_check(20)").fetchall()
+        return [str(r[0]) for r in rows if r[0] != "ok"]
 
     def meta_get(self, key: str) -> str | None:
         row = self.db().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -3,7 +3,8 @@
 ``Storage`` is everything retrieval and the interfaces need: articles, passages, vectors and
 lexical search, per collection. ``EmbeddedStorage`` keeps SQLite as the source of truth (it
 holds a copy of every vector) and one FAISS index per collection as derived data, repaired from
-SQLite whenever the two disagree. A change commits to SQLite, then updates the in-memory index
+SQLite when the file is behind or damaged, never cut down to a database that lost data (that is
+refused, ``index.integrity``). A change commits to SQLite, then updates the in-memory index
 and saves its file: a failure before the commit changes nothing (StorageError); one after it
 only costs the file, rebuilt on the next open. A second backend (PostgreSQL + pgvector)
 implements the same protocol.
@@ -23,14 +24,13 @@ from typing import Protocol
 
 import numpy as np
 
-from index import reconcile
+from index import integrity, reconcile
 from index import vectors as vec
 from index.errors import CitebotError, IndexMismatchError, StorageError
 from index.failures import LOW_LEVEL, translated
 from index.locks import CollectionLocks, ReadWriteLock
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.reconcile import Loaded
-from index.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,14 @@ class EmbeddedStorage:
     """
 
     def __init__(self, data_dir: Path, *, model: str, dim: int,
-                 approximate_threshold: int = 50_000, lexical_max_df: int = 0) -> None:
+                 approximate_threshold: int = 50_000, lexical_max_df: int = 0,
+                 quick_check_bytes: int | None = None) -> None:
         self.data_dir = data_dir
         self.model = model
         self.dim = dim
         self.approximate_threshold = approximate_threshold
-        self.sql = SQLiteStore(data_dir / "citebot.sqlite3", lexical_max_df=lexical_max_df)
+        self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
+                                           quick_check_bytes=quick_check_bytes)
         self.locks = CollectionLocks(self._dir)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
@@ -142,16 +144,13 @@ class EmbeddedStorage:
         file, repaired and logged); True when the file on disk should be saved again."""
         self._check_model(collection)
         fresh = slot.loaded is None
-        notes: list[str] = []
-        if slot.loaded is None:
-            notes = reconcile.tidy(self._dir(collection), collection, self.locks, self.sql)
-            index, saved_at, problems = reconcile.open_file(
-                self._dir(collection), self.model, self.dim)
-            notes += problems
-            loaded = Loaded(index, -1 if saved_at is None else saved_at)
-        else:
-            loaded, saved_at = slot.loaded, slot.loaded.generation
+        directory = self._dir(collection)
+        opened = (reconcile.Opened(slot.loaded, slot.loaded.generation, [], None) if slot.loaded
+                  else reconcile.open_collection(directory, collection, self.locks, self.sql,
+                                                 self.model, self.dim))
+        loaded, saved_at, notes = opened.loaded, opened.saved_at, opened.notes
         plan = reconcile.plan(self.sql, collection, loaded.index, self.dim)
+        reconcile.refuse_loss(self.sql, collection, directory, plan, opened, from_disk=fresh)
         stale = saved_at is not None and saved_at != plan.generation
         if stale:
             notes.append(f"the vector file was at generation {saved_at}, SQLite at "
@@ -307,12 +306,12 @@ class EmbeddedStorage:
 
     @translated("read the collection's figures")
     def stats(self, collection: str) -> dict[str, object]:
+        loaded = self._index(collection)  # load (and repair) it, or refuse a damaged one
         counts = self.sql.counts(collection)
         generation, model, dim = self.sql.collection_state(collection)
-        loaded = self._index(collection) if generation else None  # load (and repair) it
         return {**counts, "generation": generation, "model": model or self.model,
-                "dim": dim or self.dim, "index": loaded.index.kind if loaded else None,
-                "vectors": loaded.index.count if loaded else None}
+                "dim": dim or self.dim, "index": loaded.index.kind if generation else None,
+                "vectors": loaded.index.count if generation else None}
 
     @translated("read the passages")
     def passages(self, collection: str, ids: Sequence[int]) -> dict[int, Passage]:

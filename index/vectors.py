@@ -145,6 +145,10 @@ def write(directory: Path, manifest: Manifest, data: np.ndarray) -> list[str]:
     only while holding the collection's writer lock); returns the leftovers removed.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    committed_at = (_manifest(directory) or {}).get("generation")
+    if isinstance(committed_at, int) and manifest.generation < committed_at:
+        raise StorageError(f"Kept the vector index in {directory}: it was saved at generation "
+                           f"{committed_at}, newer than {manifest.generation}.")
     name = f"vectors.{manifest.generation}.{secrets.token_hex(4)}.faiss"
     final = directory / name
     view = memoryview(np.ascontiguousarray(data, np.uint8).data)
@@ -172,15 +176,51 @@ def write(directory: Path, manifest: Manifest, data: np.ndarray) -> list[str]:
 
 def leftovers(directory: Path) -> list[Path]:
     """Files of ``directory`` that its manifest does not need: interrupted saves (``*.tmp``)
-    and vector files of older generations."""
-    try:
-        keep = json.loads((directory / MANIFEST).read_text(encoding="utf-8")).get("file")
-    except (OSError, ValueError, AttributeError):
-        keep = None
+    and vector files of older generations (kept while the manifest is unreadable: they are
+    the evidence of what the collection held, until a repair commits a new file)."""
+    keep = (_manifest(directory) or {}).get("file")
     if not directory.is_dir():
         return []
     return sorted(p for p in directory.iterdir() if p.name != keep and (
-        p.suffix == ".tmp" or p.name.startswith("vectors.")))
+        p.suffix == ".tmp" or (keep is not None and p.name.startswith("vectors."))))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a collection's committed files say it held when they were saved."""
+
+    generation: int
+    count: int | None  # None when only a vector file's name is left to tell the generation
+
+
+def claim(directory: Path) -> Claim | None:
+    """The generation (and vector count) the files in ``directory`` were saved at: the
+    manifest's, or the newest in a vector file's name when that is higher or the manifest is
+    unreadable; None when there are no such files."""
+    data = _manifest(directory) or {}
+    generation, count = data.get("generation"), data.get("count")
+    generation = generation if isinstance(generation, int) else None
+    named = [int(p.name.split(".")[1]) for p in _vector_files(directory)]
+    if named and (generation is None or max(named) > generation):
+        return Claim(max(named), None)
+    if generation is None:
+        return None
+    return Claim(generation, count if isinstance(count, int) else None)
+
+
+def _vector_files(directory: Path) -> list[Path]:
+    """Committed-looking vector files (``vectors.<generation>.<token>.faiss``)."""
+    return [p for p in directory.glob("vectors.*.faiss")
+            if p.name.split(".")[1].isdigit()] if directory.is_dir() else []
+
+
+def _manifest(directory: Path) -> dict[str, Any] | None:
+    """The manifest's fields as saved, None when it is missing or unreadable."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _read_verified(path: Path, manifest: Manifest) -> faiss.Index:
