@@ -83,7 +83,8 @@ class Settings(BaseSettings):
         description=("Paragraphs one article may have: each is split into sentences and "
                      "embedded, so this bounds the work of one add (bytes alone do not)."))
     max_article_words: int = Field(
-        default=50_000, ge=100, description="Words one article may have (a long read is ~10k).")
+        default=20_000, ge=100,
+        description="Words one article may have (a long read is 5,000-10,000).")
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     extract_timeout_s: float = Field(default=30.0, gt=0)
     fetch_allow_networks: tuple[str, ...] = Field(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import logging
 import os
 import re
 import threading
@@ -19,6 +20,9 @@ from typing import Protocol
 import numpy as np
 
 from config.settings import BUNDLED_MODEL
+from index.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -125,7 +129,13 @@ def load_embedder(model: str, *, batch_size: int = 64, encoder: str = "torch",
 
         if onnx_encoder.supports(local):
             quantize = encoder == "onnx-int8"
-            path = onnx_encoder.export(local, cache_dir, quantize=quantize)
+            try:
+                path = onnx_encoder.export(local, cache_dir, quantize=quantize)
+            except StorageError as exc:
+                if encoder != "auto":
+                    raise
+                log.warning("%s Running the model with torch instead.", exc)
+                return SentenceTransformerEmbedder(model, batch_size=batch_size)
             name = model + ("#int8" if quantize else "")
             return onnx_encoder.OnnxEmbedder(name, local, path, batch_size=batch_size)
         if encoder != "auto":

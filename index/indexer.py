@@ -396,9 +396,9 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError:
         text = None
     if text is None or "\x00" in text:
-        codec = _utf16_without_bom(data)
-        if codec is not None:
-            return _decoded(data, codec)
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return _decoded(data, utf16)
     if text is None:
         text = _detected(data)
     if "\x00" in text:

@@ -147,6 +147,9 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
                           opset_version=17, dynamo=False)
 
 
+_BATCH_TOKENS = 64 * 64  # tokens per model batch: 64 windows of a typical paragraph
+
+
 class OnnxEmbedder:
     """Mean-pooled, normalised embeddings from an exported transformer."""
 
@@ -182,10 +185,16 @@ class OnnxEmbedder:
             return np.zeros((0, self.dim), np.float32)
         out = np.zeros((len(texts), self.dim), np.float32)
         encodings = self._tokenizer.encode_batch(texts)
-        order = np.argsort([len(e.ids) for e in encodings])  # batch by length: less padding
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start:start + self.batch_size]
+        lengths = [min(len(e.ids), self.max_tokens) for e in encodings]
+        order = np.argsort(lengths)  # batch by length: less padding
+        start = 0
+        while start < len(order):
+            # long windows in smaller batches: the model's memory grows with rows x length
+            longest = lengths[order[min(start + self.batch_size, len(order)) - 1]]
+            size = max(1, min(self.batch_size, _BATCH_TOKENS // max(longest, 1)))
+            rows = order[start:start + size]
             out[rows] = self._run([encodings[i] for i in rows])
+            start += size
         return out
 
     def _run(self, encodings: list) -> np.ndarray:  # type: ignore[type-arg]

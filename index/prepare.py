@@ -46,7 +46,7 @@ class ArticleLimits:
     fit in 1 MB and take minutes to split and embed)."""
 
     max_paragraphs: int = 1_000
-    max_words: int = 50_000
+    max_words: int = 20_000
 
 
 def clip(text: str, limit: int) -> str:

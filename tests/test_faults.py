@@ -389,3 +389,21 @@ def test_onnx_export_on_a_read_only_disk_is_a_storage_error(
     with pytest.raises(StorageError) as refused:
         onnx_encoder.export(tmp_path / "model", tmp_path / "cache", quantize=False)
     assert failures.READ_ONLY in str(refused.value)
+
+
+def test_auto_encoder_runs_with_torch_when_the_onnx_export_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from config.settings import BUNDLED_MODEL
+    from index import embed, onnx_encoder
+
+    def full(*args: object, **kwargs: object) -> Path:
+        raise failures.storage_error(OSError(errno.ENOSPC, "No space left on device"),
+                                     "export the model to ONNX")
+
+    monkeypatch.setattr(onnx_encoder, "export", full)
+    load = embed.load_embedder.__wrapped__  # not the per-process cache
+    fallback = load(BUNDLED_MODEL, encoder="auto", cache_dir=tmp_path)
+    assert isinstance(fallback, embed.SentenceTransformerEmbedder)
+    assert fallback.embed(["a harbour ferry"]).shape == (1, fallback.dim)
+    with pytest.raises(StorageError):
+        load(BUNDLED_MODEL, encoder="onnx", cache_dir=tmp_path)
