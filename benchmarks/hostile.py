@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,10 +30,13 @@ CITEBOT = [sys.executable, "-m", "bot.cli"]
 STORY = "The council met on Monday and approved the harbour plan, the mayor said."
 
 
+MODELS = Path(tempfile.mkdtemp(prefix="citebot-models-"))  # one ONNX export for every case
+
+
 def run(args: list[str], data: Path, *, stdin: object = subprocess.DEVNULL,
         timeout: float = 900) -> tuple[int, float, float, str, str]:
     """(exit code, seconds, peak MB, stdout, stderr) of one citebot command."""
-    env = {**os.environ, "CITEBOT_DATA_DIR": str(data)}
+    env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_MODEL_CACHE_DIR": str(MODELS)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([*CITEBOT, *args], cwd=ROOT, env=env, stdin=stdin,  # type: ignore[arg-type]
@@ -56,6 +60,7 @@ def show(name: str, result: tuple[int, float, float, str, str]) -> None:
 def sizes(work: Path) -> None:
     paragraphs = [f"Paragraph {i}: {STORY}" for i in range(2_000)]
     cases = {
+        "baseline: one short article": f"A title\n\n{STORY}",
         "47 KB title + 2,000 paragraphs (refused)": "x" * 47_000 + "\n\n" + "\n\n".join(
             paragraphs),
         "47 KB title + 900 paragraphs (added)": "x" * 47_000 + "\n\n" + "\n\n".join(
@@ -105,11 +110,13 @@ def alive(pid: int) -> bool:
 
 
 def kills(work: Path, count: int) -> None:
-    page = work / "slow.html"
-    body = "".join(f"<div><p>{STORY} Item {i}.</p>" for i in range(60_000)) + "</div>" * 60_000
-    page.write_text(f"<html><head><title>Slow</title></head><body>{body}</body></html>")
+    page = work / "slow.html"  # 2.5 MB, ~13 s of extraction: kills land mid-job
+    body = "".join(f"<p>{STORY} Item {i} was <b>approved</b> by {i} votes.</p>"
+                   for i in range(20_000))
+    page.write_text(f"<html><head><title>Slow</title></head><body><article>{body}</article>"
+                    "</body></html>")
     env = {**os.environ, "CITEBOT_DATA_DIR": str(work / "data-kill"),
-           "CITEBOT_MAX_ARTICLE_BYTES": str(50_000_000)}
+           "CITEBOT_MODEL_CACHE_DIR": str(MODELS)}
     orphans = landed = 0
     rng = random.Random(7)
     for trial in range(count):
@@ -170,11 +177,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        sizes(work)
-        batch(work)
-        kills(work, args.kills)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            sizes(work)
+            batch(work)
+            kills(work, args.kills)
+    finally:
+        shutil.rmtree(MODELS, ignore_errors=True)
 
 
 if __name__ == "__main__":
