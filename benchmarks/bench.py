@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
+from index.ingest.prepare import prepare  # noqa: E402
 from index.models import PreparedArticle  # noqa: E402
-from index.prepare import prepare  # noqa: E402
 from retrieval.core import Core  # noqa: E402
 
 COLLECTION = "bench"

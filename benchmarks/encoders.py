@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import BUNDLED_MODEL  # noqa: E402
-from index.embed import load_embedder  # noqa: E402
-from index.prepare import prepare  # noqa: E402
+from index.encode.embed import load_embedder  # noqa: E402
+from index.ingest.prepare import prepare  # noqa: E402
 
 
 def main() -> int:

@@ -21,8 +21,8 @@ from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
 from config.settings import Settings
 from index.errors import ArticleError, CitebotError, TooLargeError
-from index.fetch import url_scheme
 from index.indexer import AddResult, BadLine, check_field, decode
+from index.ingest.fetch import url_scheme
 from retrieval.answer import MAX_QUESTION_CHARS
 
 log = logging.getLogger("citebot")

@@ -18,10 +18,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from config.settings import Settings
-from index.embed import Embedder
+from index.encode.embed import Embedder
 from index.errors import ArticleError, CitebotError, ExtractionError, TooLargeError
-from index.models import Article, Chunk, Passage, PreparedArticle
-from index.prepare import (
+from index.ingest.prepare import (
     FIELD_MAX,
     TITLE_MAX,
     ArticleLimits,
@@ -31,7 +30,8 @@ from index.prepare import (
     prepare,
     rechunk,
 )
-from index.storage import Storage
+from index.models import Article, Chunk, Passage, PreparedArticle
+from index.store.embedded import Storage
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Indexer:
 
     def add_html(self, collection: str, html: str, *, url: str | None, title: str | None = None,
                  added_by: str | None = None) -> AddResult:
-        from index.extract import extract_html_isolated
+        from index.ingest.extract import extract_html_isolated
 
         page = extract_html_isolated(html, url, timeout_s=self.settings.extract_timeout_s)
         return self.add_text(
@@ -176,7 +176,7 @@ class Indexer:
     def add_url(self, collection: str, url: str, *, title: str | None = None,
                 added_by: str | None = None) -> AddResult:
         """Fetch a web page (safely) and add the article it holds."""
-        from index.fetch import fetch
+        from index.ingest.fetch import fetch
 
         doc = fetch(url, fetch_policy(self.settings))
         if doc.content_type == "text/html":
@@ -303,7 +303,7 @@ def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]
 
 def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
     """The URL fetcher's limits, from settings."""
-    from index.fetch import FetchPolicy
+    from index.ingest.fetch import FetchPolicy
 
     return FetchPolicy(
         max_bytes=settings.max_article_bytes, timeout_s=settings.fetch_timeout_s,

@@ -6,9 +6,9 @@ import time
 from datetime import date
 
 from config.settings import Settings
-from index.clean import replace_lone_surrogates
-from index.embed import Embedder
-from index.storage import Storage
+from index.encode.embed import Embedder
+from index.ingest.clean import replace_lone_surrogates
+from index.store.embedded import Storage
 from retrieval.models import Answer, RankedPassage
 from retrieval.quotes import QuoteSelector, coverage
 from retrieval.search import HybridSearcher, Question, analyse, speaks

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from index.clean import split_paragraphs
-from index.embed import Embedder
-from index.sqlite_store import query_terms
+from index.encode.embed import Embedder
+from index.ingest.clean import split_paragraphs
+from index.store.sqlite_store import query_terms
 
 
 def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from config.settings import Settings
-from index.embed import Embedder, load_embedder
+from index.encode.embed import Embedder, load_embedder
 from index.indexer import Indexer
-from index.storage import EmbeddedStorage, Storage
+from index.store.embedded import EmbeddedStorage, Storage
 from retrieval.answer import Answerer
 
 

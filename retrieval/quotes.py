@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 import numpy as np
 
+from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.speakers import name_keys
-from index.sqlite_store import query_terms
+from index.store.sqlite_store import query_terms
 from retrieval.models import Citation, Quote, RankedPassage
 from retrieval.search import Question, answer_type_match
 

@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
+from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.speakers import name_keys
-from index.storage import Storage
+from index.store.embedded import Storage
 from retrieval.models import RankedPassage
 
 _SPEECH = re.compile(

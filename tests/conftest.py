@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import BUNDLED_MODEL, Settings
-from index.embed import Embedder, HashEmbedder, load_embedder
+from index.encode.embed import Embedder, HashEmbedder, load_embedder
 from retrieval.core import Core
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

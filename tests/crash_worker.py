@@ -19,7 +19,7 @@ STEPS = 400  # far more than fit before the kill
 
 
 def work(data_dir: Path, seed: int) -> None:
-    from index.embed import HashEmbedder
+    from index.encode.embed import HashEmbedder
     from retrieval.core import Core
     from tests.storage_checks import make_article, settings_for
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import vectors as vec
 from index.errors import StorageError
-from index.lexical import fts_name
-from index.storage import EmbeddedStorage
+from index.store import vectors as vec
+from index.store.embedded import EmbeddedStorage
+from index.store.lexical import fts_name
 from retrieval.core import Core
 
 SEED = int(os.environ.get("CITEBOT_TEST_SEED") or random.SystemRandom().randrange(10**6))

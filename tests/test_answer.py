@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from index.embed import HashEmbedder
-from index.speakers import name_keys
+from index.encode.embed import HashEmbedder
+from index.ingest.speakers import name_keys
 from retrieval.core import Core
 from retrieval.search import analyse
 from tests.conftest import ARTICLE

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from config.settings import Settings
-from index import bm25, lexical
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
+from index.store import bm25, lexical
 from retrieval.core import Core
 
 STORIES = [

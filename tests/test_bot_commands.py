@@ -12,9 +12,9 @@ import pytest
 from bot import render
 from bot.sync import hash_key
 from bot.views import PAGE_NEXT, PAGE_PREV, VOTE_DOWN, VOTE_UP
-from index.embed import Embedder, HashEmbedder
+from index.encode.embed import Embedder, HashEmbedder
 from index.errors import BlockedURLError
-from index.fetch import FetchedDocument
+from index.ingest.fetch import FetchedDocument
 from retrieval.core import Core
 from tests.fakediscord import point_discord_at
 from tests.test_bot_support import (
@@ -128,7 +128,7 @@ def offline_web(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
             raise BlockedURLError(f"{url} points to a private address, which is not allowed.")
         return FetchedDocument(url, url, "text/html", pages[url], "utf-8")
 
-    monkeypatch.setattr("index.fetch.fetch", fetch)
+    monkeypatch.setattr("index.ingest.fetch.fetch", fetch)
     return pages
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from bot import render, sync
 from bot.views import VOTE_UP
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from retrieval.core import Core
 from retrieval.models import Answer, Citation, Quote
 from tests.fakediscord import FakeDiscord, point_discord_at

@@ -19,7 +19,7 @@ import pytest
 from bot.client import CitebotBot
 from bot.work import Worker
 from config.settings import Settings
-from index.embed import Embedder, HashEmbedder
+from index.encode.embed import Embedder, HashEmbedder
 from retrieval.core import Core
 from retrieval.models import Answer
 from tests.fakediscord import (

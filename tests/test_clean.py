@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.clean import clean_paragraphs, is_boilerplate, split_paragraphs
+from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
 
 TITLE = "Storm closes schools across the county"
 

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 
 from config.settings import Settings
-from index import vectors
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from index.indexer import Indexer
-from index.storage import EmbeddedStorage
+from index.store import vectors
+from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
 from tests.storage_checks import SEED, disk_problems, figures, make_article, problems, state
 

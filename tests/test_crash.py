@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from retrieval.core import Core
 from tests.storage_checks import SEED, disk_problems, figures, problems, settings_for
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import failures, integrity
-from index import vectors as vec
-from index.embed import HashEmbedder
+from index import failures
+from index.encode.embed import HashEmbedder
 from index.errors import DamagedStoreError, StorageError
-from index.storage import EmbeddedStorage
+from index.store import integrity
+from index.store import vectors as vec
+from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
 from tests.storage_checks import SEED, make_article, problems, settings_for
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from config.settings import BUNDLED_MODEL
-from index.embed import Embedder, load_embedder
+from index.encode.embed import Embedder, load_embedder
 
 TEXTS = ["What did Pompeo say about remains repatriation?",
          "The council voted 7-2 on Tuesday to build a retractable flood barrier.",

@@ -1,4 +1,4 @@
-"""Tests for index.extract with real trafilatura and real worker processes."""
+"""Tests for index.ingest.extract with real trafilatura and real worker processes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from index.errors import ExtractionError, MissingDependencyError
-from index.extract import (
+from index.ingest.extract import (
     Extracted,
     extract_html,
     extract_html_isolated,
@@ -192,7 +192,7 @@ def _spin(html: str, url: str | None) -> Extracted:
 _PARENT = """
 import multiprocessing, sys, threading, time
 from pathlib import Path
-from index.extract import extract_html_isolated
+from index.ingest.extract import extract_html_isolated
 from tests.test_extract import _spin
 marker = sys.argv[1]
 threading.Thread(target=extract_html_isolated, args=("", marker),

@@ -28,9 +28,10 @@ from typing import Any
 
 import pytest
 
-from index import failures, locks, vectors
-from index.embed import HashEmbedder
+from index import failures
+from index.encode.embed import HashEmbedder
 from index.errors import StorageError
+from index.store import locks, vectors
 from retrieval.core import Core
 from tests.storage_checks import SEED, figures, make_article, problems, settings_for, state
 
@@ -252,7 +253,7 @@ def test_nth_io_call_failing_fails_cleanly_or_succeeds(
 def test_a_locked_database_is_a_storage_error_saying_try_again(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index import sqlite_tx
+    from index.store import sqlite_tx
 
     monkeypatch.setattr(sqlite_tx, "_BUSY_MS", 200)
     core = Core.open(settings, embedder=HashEmbedder())
@@ -349,7 +350,7 @@ def test_onnx_export_on_a_full_disk_leaves_nothing_behind(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from index import onnx_encoder
+    from index.encode import onnx_encoder
 
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained",
                         lambda *args, **kwargs: torch.nn.Identity())
@@ -365,7 +366,7 @@ def test_onnx_export_on_a_full_disk_leaves_nothing_behind(
 def test_onnx_quantising_on_a_full_disk_keeps_only_the_finished_export(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     quantization = pytest.importorskip("onnxruntime.quantization")
-    from index import onnx_encoder
+    from index.encode import onnx_encoder
 
     cache = tmp_path / "cache"
     key = onnx_encoder.hashlib.sha256(str((tmp_path / "model").resolve()).encode()).hexdigest()
@@ -380,7 +381,7 @@ def test_onnx_quantising_on_a_full_disk_keeps_only_the_finished_export(
 
 def test_onnx_export_on_a_read_only_disk_is_a_storage_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from index import onnx_encoder
+    from index.encode import onnx_encoder
 
     def read_only(*args: object, **kwargs: object) -> None:
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
@@ -394,7 +395,7 @@ def test_onnx_export_on_a_read_only_disk_is_a_storage_error(
 def test_auto_encoder_runs_with_torch_when_the_onnx_export_fails(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from config.settings import BUNDLED_MODEL
-    from index import embed, onnx_encoder
+    from index.encode import embed, onnx_encoder
 
     def full(*args: object, **kwargs: object) -> Path:
         raise failures.storage_error(OSError(errno.ENOSPC, "No space left on device"),

@@ -1,4 +1,4 @@
-"""Tests for index.fetch against real HTTP servers on loopback addresses.
+"""Tests for index.ingest.fetch against real HTTP servers on loopback addresses.
 
 The fake "public" site listens on 127.0.0.2 (let through with allow_networks), the fake
 "internal" service on 127.0.0.1; every SSRF test asserts the internal service saw nothing.
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from index import fetch as fetch_module
 from index.errors import (
     BlockedURLError,
     FetchError,
@@ -33,7 +32,8 @@ from index.errors import (
     TooLargeError,
     UnsupportedContentError,
 )
-from index.fetch import FetchPolicy, Resolver, check_address, fetch, url_scheme
+from index.ingest import fetch as fetch_module
+from index.ingest.fetch import FetchPolicy, Resolver, check_address, fetch, url_scheme
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 ARTICLE = (

@@ -26,13 +26,13 @@ from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
 from bot import render
-from index.clean import clean_paragraphs, is_boilerplate, normalise, split_paragraphs
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from index.errors import ExtractionError
+from index.ingest.clean import clean_paragraphs, is_boilerplate, normalise, split_paragraphs
+from index.ingest.prepare import canonical_url, prepare
+from index.ingest.segment import sentence_spans, windows
+from index.ingest.speakers import attribute, name_keys
 from index.models import Article, Passage, PreparedArticle
-from index.prepare import canonical_url, prepare
-from index.segment import sentence_spans, windows
-from index.speakers import attribute, name_keys
 from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.core import Core
 from retrieval.models import RankedPassage

@@ -11,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from config.settings import Settings
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from retrieval.core import Core
 from retrieval.evaluate import evaluate
 from retrieval.search import answer_type_match, published_date

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
-from index import vectors as vec
-from index.embed import HashEmbedder
-from index.storage import EmbeddedStorage
+from index.encode.embed import HashEmbedder
+from index.store import vectors as vec
+from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
 from tests.storage_checks import SEED, make_article, problems, state
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from index.segment import sentence_spans, windows
+from index.ingest.segment import sentence_spans, windows
 
 
 def sentences(text: str) -> list[str]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.speakers import attribute, name_keys
+from index.ingest.speakers import attribute, name_keys
 
 
 @pytest.mark.parametrize(("sentence", "speaker"), [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from index.embed import HashEmbedder
+from index.encode.embed import HashEmbedder
 from index.errors import IndexMismatchError, NotFoundError
 from retrieval.core import Core
 from tests.conftest import ARTICLE

@@ -14,7 +14,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from index.embed import HashEmbedder
+    from index.encode.embed import HashEmbedder
     from retrieval.core import Core
     from tests.storage_checks import make_article, problems, settings_for
 

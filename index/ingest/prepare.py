@@ -11,11 +11,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from index.clean import clean_paragraphs, normalise, replace_lone_surrogates, split_paragraphs
 from index.errors import ExtractionError, TooLargeError
+from index.ingest.clean import (
+    clean_paragraphs,
+    normalise,
+    replace_lone_surrogates,
+    split_paragraphs,
+)
+from index.ingest.segment import sentence_spans, windows
+from index.ingest.speakers import attribute, last_named_speaker
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
-from index.segment import sentence_spans, windows
-from index.speakers import attribute, last_named_speaker
 
 TITLE_MAX = 300  # characters; a title is repeated in every embedded window of its article
 FIELD_MAX = {"url": 2_048, "source": 200, "author": 200, "published": 64}

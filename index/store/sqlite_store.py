@@ -1,7 +1,7 @@
 """SQLite, the source of truth: articles, paragraphs, sentences, speakers, chunk vectors and the
 FTS5 table for BM25. One database for every collection; every query names its collection.
 
-Each thread gets its own connection (WAL mode, see ``index.sqlite_tx``), so readers never wait
+Each thread gets its own connection (WAL mode, see ``index.store.sqlite_tx``), so readers never wait
 for a writer.
 """
 
@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index import bm25, lexical
 from index.errors import NotFoundError
 from index.failures import storage_error
-from index.lexical import fts_name, query_terms
 from index.models import Article, Passage, PreparedArticle, Sentence
-from index.sqlite_tx import Connections
+from index.store import bm25, lexical
+from index.store.lexical import fts_name, query_terms
+from index.store.sqlite_tx import Connections
 
 __all__ = ["SQLiteStore", "fts_name", "query_terms", "utcnow"]
 
@@ -297,7 +297,7 @@ class SQLiteStore(Connections):
 
         Candidates are the k best passages by the question's rarer words (``_finders``; or
         every passage of ``article_id``), plus ``also``; each is scored with all of the
-        question's words (``index.bm25``). Candidates that hold none of them are left out.
+        question's words (``index.store.bm25``). Candidates that hold none of them are left out.
         """
         db = self.db()
         fts = fts_name(collection)

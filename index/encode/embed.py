@@ -125,7 +125,7 @@ def load_embedder(model: str, *, batch_size: int = 64, encoder: str = "torch",
     """
     local = Path(bundled_model_path() if model == BUNDLED_MODEL else model)
     if encoder != "torch" and cache_dir is not None:
-        from index import onnx_encoder
+        from index.encode import onnx_encoder
 
         if onnx_encoder.supports(local):
             quantize = encoder == "onnx-int8"

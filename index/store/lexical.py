@@ -1,5 +1,5 @@
 """Lexical search over a collection's FTS5 table: its name, the terms of a question, the
-figures BM25 needs, and candidates found with bounded work (see ``index.bm25``)."""
+figures BM25 needs, and candidates found with bounded work (see ``index.store.bm25``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import re
 import sqlite3
 
-from index.bm25 import WEIGHTS, CollectionStats, decode_averages, varints
+from index.store.bm25 import WEIGHTS, CollectionStats, decode_averages, varints
 
 _STOPWORDS = frozenset((
     "a an and are as at be been but by did do does for from had has have he her his how i "

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index import reconcile
-from index import vectors as vec
 from index.failures import LOW_LEVEL
 from index.models import Article, Chunk, Passage
+from index.store import reconcile
+from index.store import vectors as vec
 
 if TYPE_CHECKING:
-    from index.storage import EmbeddedStorage
+    from index.store.embedded import EmbeddedStorage
 
 log = logging.getLogger(__name__)
 

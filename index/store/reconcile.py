@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from index import vectors as vec
 from index.errors import IndexMismatchError, StorageError
 from index.failures import LOW_LEVEL
-from index.integrity import collection_lost
-from index.locks import CollectionLocks
-from index.sqlite_store import SQLiteStore
+from index.store import vectors as vec
+from index.store.integrity import collection_lost
+from index.store.locks import CollectionLocks
+from index.store.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 lexical search, per collection. ``EmbeddedStorage`` keeps SQLite as the source of truth (it
 holds a copy of every vector) and one FAISS index per collection as derived data, repaired from
 SQLite when the file is behind or damaged, never cut down to a database that lost data (that is
-refused, ``index.integrity``). A change commits to SQLite, then updates the in-memory index
+refused, ``index.store.integrity``). A change commits to SQLite, then updates the in-memory index
 and saves its file: a failure before the commit changes nothing (StorageError); one after it
 only costs the file, rebuilt on the next open. A second backend (PostgreSQL + pgvector)
 implements the same protocol.
@@ -24,13 +24,13 @@ from typing import Protocol
 
 import numpy as np
 
-from index import integrity, reconcile
-from index import vectors as vec
 from index.errors import CitebotError, IndexMismatchError, StorageError
 from index.failures import LOW_LEVEL, translated
-from index.locks import CollectionLocks, ReadWriteLock
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.reconcile import Loaded
+from index.store import integrity, reconcile
+from index.store import vectors as vec
+from index.store.locks import CollectionLocks, ReadWriteLock
+from index.store.reconcile import Loaded
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ class EmbeddedStorage:
         while the rebuild runs are taken in before the swap. A rebuild that fails changes
         nothing: its staged rows are discarded.
         """
-        from index.rebuild import run_rebuild
+        from index.store.rebuild import run_rebuild
 
         return run_rebuild(self, collection, embed, chunker, progress)
 
