@@ -66,7 +66,7 @@ def ingest(settings: Settings, articles: list[dict]) -> tuple[Core, float, int]:
     for _ in core.indexer.add_jsonl(COLLECTION, lines):  # the bulk path, as `citebot add --jsonl`
         pass
     seconds = time.perf_counter() - start
-    passages = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
+    passages = core.storage.stats(COLLECTION).paragraphs
     return core, seconds, passages
 
 
@@ -91,7 +91,7 @@ def grow(core: Core, base: list[tuple[PreparedArticle, np.ndarray]], target: int
          rng: np.random.Generator, copy: list[int]) -> None:
     """Add perturbed copies of the base articles until the collection holds ``target``."""
     storage = core.storage
-    have = int(storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
+    have = storage.stats(COLLECTION).paragraphs
     with core.indexer.storage_batch(COLLECTION):
         while have < target:
             copy[0] += 1
@@ -205,9 +205,9 @@ def main() -> int:
             grow(main_core, base, scale, rng, copy)
             built = time.perf_counter() - t
             stats = main_core.storage.stats(COLLECTION)
-            n = int(stats["paragraphs"])  # type: ignore[call-overload]
+            n = stats.paragraphs
             median, p99 = query_latency(main_core, questions, args.queries)
-            row = {"passages": n, "vectors": stats["vectors"], "index": stats["index"],
+            row = {"passages": n, "vectors": stats.vectors, "index": stats.index,
                    "build_s": round(built, 1), "query_ms_median": round(median, 1),
                    "query_ms_p99": round(p99, 1), "recall@10": recall_at_10(main_core, questions),
                    "index_ram_bytes_per_passage": round(index_ram_bytes(main_core) / n),

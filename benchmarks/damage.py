@@ -77,7 +77,7 @@ def _figures(core: Core) -> Figures:
     out = {}
     for collection in COLLECTIONS:
         stats = core.storage.stats(collection)
-        out[collection] = (int(stats["articles"]), int(stats["vectors"] or 0))  # type: ignore[call-overload]
+        out[collection] = (stats.articles, stats.vectors or 0)
     return out
 
 

@@ -129,7 +129,7 @@ class ArticlePage:
 
 def article_page(core: Core, collection: str, page: int, size: int = PAGE_SIZE) -> ArticlePage:
     """Page `page` (clamped to the pages there are) of the server's articles."""
-    total = int(core.storage.stats(collection)["articles"])  # type: ignore[call-overload]
+    total = core.storage.stats(collection).articles
     pages = max(1, math.ceil(total / size))
     page = min(max(1, page), pages)
     articles = core.storage.list_articles(collection, limit=size, offset=(page - 1) * size)
@@ -139,5 +139,5 @@ def article_page(core: Core, collection: str, page: int, size: int = PAGE_SIZE) 
 def rebuild(core: Core, collection: str,
             progress: Callable[[int, int], None]) -> tuple[int, int]:
     """Re-embed every article of the server; (articles, vectors)."""
-    articles = int(core.storage.stats(collection)["articles"])  # type: ignore[call-overload]
+    articles = core.storage.stats(collection).articles
     return articles, core.indexer.rebuild(collection, progress)

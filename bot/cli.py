@@ -334,9 +334,9 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         core.close()
     if args.json:
-        print(to_json(stats, indent=2))
+        print(to_json(stats.to_json(), indent=2))
     else:
-        for key, value in stats.items():
+        for key, value in stats.to_json().items():
             say(f"{key:>12}: {value}")
     return 0
 

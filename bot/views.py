@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 import discord
 
 from bot import actions, render, replies
+from index.store.protocol import Vote
 
 if TYPE_CHECKING:
     from bot.client import CitebotBot
@@ -59,8 +60,10 @@ class FeedbackView(GuardedView):
         shown = render.read_answer(interaction.message.embeds if interaction.message else [])
         await interaction.response.defer(ephemeral=True, thinking=True)
         collection = actions.collection_for(interaction.guild_id or 0)
-        await bot.worker.quick(bot.core.storage.record_feedback, collection, shown.question,
-                               shown.quotes, vote, str(interaction.user.id))
+        answer_id = str(interaction.message.id if interaction.message else interaction.id)
+        await bot.worker.quick(bot.core.storage.record_vote, Vote(
+            collection, answer_id, str(interaction.user.id), shown.question,
+            tuple(shown.quotes), vote))
         await replies.say(interaction, render.feedback_thanks(vote))
 
 

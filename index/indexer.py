@@ -31,7 +31,7 @@ from index.ingest.prepare import (
     rechunk,
 )
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.store.embedded import Storage
+from index.store import Storage
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import date
 from config.settings import Settings
 from index.encode.embed import Embedder
 from index.ingest.clean import replace_lone_surrogates
-from index.store.embedded import Storage
+from index.store import Storage
 from retrieval.models import Answer, RankedPassage
 from retrieval.quotes import QuoteSelector, coverage
 from retrieval.search import HybridSearcher, Question, analyse, speaks

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
 from index.indexer import Indexer
-from index.store.embedded import EmbeddedStorage, Storage
+from index.store import EmbeddedStorage, Storage
 from retrieval.answer import Answerer
 
 

@@ -124,7 +124,7 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
             if item.error:
                 log(f"article on line {item.line} not indexed: {item.error}")
         index_s = time.perf_counter() - t0
-        passages_n = int(core.storage.stats(COLLECTION)["paragraphs"])  # type: ignore[call-overload]
+        passages_n = core.storage.stats(COLLECTION).paragraphs
         log(f"indexed {len(docs)} articles in {index_s:.1f} s")
         quotes, passages = Score("citebot quotes"), Score("citebot passages")
         verified = total_quotes = dated = 0

@@ -12,7 +12,7 @@ import numpy as np
 
 from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.store.embedded import Storage
+from index.store import Storage
 from retrieval.models import RankedPassage
 
 _SPEECH = re.compile(

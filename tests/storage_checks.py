@@ -126,7 +126,7 @@ def disk_problems(storage: EmbeddedStorage) -> list[str]:
     found = []
     db = storage.sql.db()
     for collection in collections(storage):
-        directory = storage._dir(collection)
+        directory = storage.collection_dir(collection)
         try:
             opened = vec.VectorIndex.load(directory, storage.model, storage.dim)
         except StorageError as exc:

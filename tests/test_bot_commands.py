@@ -260,11 +260,14 @@ async def test_feedback_buttons_record_votes_and_survive_a_restart(tmp_path: Pat
                     click = await fake.click(answer.id, VOTE_DOWN, user_id=ALICE)
                     assert (await click.wait_response(STEP)).content == \
                         render.feedback_thanks(-1)
+                    for vote in (VOTE_UP, VOTE_DOWN):  # Bob again: his vote changes, once
+                        await (await fake.click(answer.id, vote, user_id=BOB)).wait_response(
+                            STEP)
             finally:
                 core.close()
     rows = feedback_rows(settings)
     assert [(r[0], r[1], r[3], r[4]) for r in rows] == [
-        (f"guild-{GUILD_A}", "What about the tolls?", 1, str(BOB)),
+        (f"guild-{GUILD_A}", "What about the tolls?", -1, str(BOB)),
         (f"guild-{GUILD_A}", "What about the tolls?", -1, str(ALICE)),
     ]
     assert rows[0][2] == rows[1][2] and "tolls" in rows[0][2]

@@ -100,7 +100,7 @@ def test_a_missing_or_empty_database_is_refused_not_started_afresh(harm, tmp_pat
     assert not db.exists() or db.stat().st_size == 0  # no new, empty database was started
     data.rename(tmp_path / "aside")  # the documented way to start over
     fresh = _open(data)
-    assert fresh.storage.stats("news")["articles"] == 0
+    assert fresh.storage.stats("news").articles == 0
     fresh.close()
 
 
@@ -152,13 +152,13 @@ def test_a_store_from_before_the_identity_file_is_adopted(tmp_path: Path) -> Non
 
 def test_new_stores_and_new_collections_open(tmp_path: Path) -> None:
     core = _open(tmp_path / "data")
-    assert core.storage.stats("never-created")["articles"] == 0
+    assert core.storage.stats("never-created").articles == 0
     _add(core, "news", 1, random.Random(SEED))
     core.close()
     assert (tmp_path / "data" / integrity.MARKER).exists()
     again = _open(tmp_path / "data")
-    assert again.storage.stats("news")["articles"] == 1
-    assert again.storage.stats("never-created")["vectors"] is None
+    assert again.storage.stats("news").articles == 1
+    assert again.storage.stats("never-created").vectors is None
     again.close()
 
 
@@ -213,7 +213,7 @@ def test_a_database_holding_less_than_the_manifest_is_refused(  # type: ignore[n
         assert (says in message or "database holds" in message) and RESTORE in message, message
         assert "move the folder collections/news out of the data directory, then run " \
             "`citebot rebuild --collection news`" in message
-    assert core.storage.stats("other")["articles"] == 2  # other collections keep working
+    assert core.storage.stats("other").articles == 2  # other collections keep working
     core.close()
     assert _evidence(data) == before
     shutil.move(data / "collections" / "news", tmp_path / "news-aside")  # keep this database
@@ -289,12 +289,12 @@ def test_legitimate_changes_keep_working(tmp_path: Path) -> None:
         core.indexer.remove("news", article.id)
     core.close()
     again = _open(data)
-    assert again.storage.stats("news")["articles"] == 2
+    assert again.storage.stats("news").articles == 2
     again.close()
     shutil.rmtree(data / "collections" / "news")
     shutil.copytree(behind, data / "collections" / "news")  # the file from before the removals
     repaired = _open(data)
-    assert repaired.storage.stats("news")["vectors"] == 6
+    assert repaired.storage.stats("news").vectors == 6
     assert problems(repaired) == []
     repaired.close()
 

@@ -125,7 +125,7 @@ def _filled(settings: Settings) -> tuple[object, Path]:
         core.indexer.add_text("news", title=title, text=text)
     before = state(core, "news")
     assert isinstance(core.storage, EmbeddedStorage)
-    directory = core.storage._dir("news")
+    directory = core.storage.collection_dir("news")
     core.close()
     return before, directory
 

@@ -37,7 +37,7 @@ def test_same_url_or_same_content_updates_in_place(hash_core: Core) -> None:
                  text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
     assert edited.status == "updated" and edited.article.id == first.article.id
     assert len(hash_core.storage.list_articles("default")) == 1
-    assert hash_core.storage.stats("default")["paragraphs"] == edited.article.paragraph_count
+    assert hash_core.storage.stats("default").paragraphs == edited.article.paragraph_count
     same_text_no_url = add(hash_core, text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
     assert same_text_no_url.status == "unchanged"
     assert len(hash_core.storage.list_articles("default")) == 1
@@ -74,8 +74,8 @@ def test_reopening_uses_the_saved_index_and_repairs_from_sqlite(settings: Settin
     shutil.rmtree(settings.data_dir / "collections")  # lose the derived vector files
     reopened = Core.open(settings, embedder=HashEmbedder())
     assert everything(reopened) == before
-    assert reopened.storage.stats("default")["vectors"] == reopened.storage.stats(
-        "default")["chunks"]
+    assert reopened.storage.stats("default").vectors == reopened.storage.stats(
+        "default").chunks
     reopened.close()
 
 
@@ -107,7 +107,7 @@ def test_rebuild_keeps_answering_and_takes_in_articles_added_meanwhile(hash_core
     count = hash_core.indexer.rebuild("default", progress)
     assert seen == [1]
     stats = hash_core.storage.stats("default")
-    assert count == stats["chunks"] == stats["vectors"]
+    assert count == stats.chunks == stats.vectors
     late = hash_core.storage.lexical_search("default", "ferries", 5)
     assert late and late[0][0] in {p for p, _ in hash_core.storage.dense_search(
         "default", hash_core.embedder.embed_query("Ferries stop at noon."), 5)}
@@ -117,10 +117,14 @@ def test_stale_staged_rows_from_a_crashed_rebuild_are_discarded(hash_core: Core,
                                                                  tmp_path: Path) -> None:
     add(hash_core)
     sql = hash_core.storage.sql  # type: ignore[attr-defined]
+    windows = 'SELECT paragraph_id, start, "end" FROM chunks WHERE live = 1 ORDER BY 1, 2, 3'
+    before = sql.db().execute(windows).fetchall()
     with sql.write() as db:  # simulate a rebuild that died after staging
         db.execute("INSERT INTO chunks(paragraph_id, collection, start, \"end\", live, vector) "
                    "SELECT paragraph_id, collection, start, \"end\", 0, vector FROM chunks")
-    hash_core.indexer.rebuild("default")
+    count = hash_core.indexer.rebuild("default")
+    # the crashed rebuild's rows were dropped, not promoted beside the new ones
+    assert sql.db().execute(windows).fetchall() == before and count == len(before)
     assert sql.db().execute("SELECT count(*) FROM chunks WHERE live = 0").fetchone()[0] == 0
 
 
@@ -133,7 +137,7 @@ def test_large_collections_switch_to_an_approximate_index(settings: Settings) ->
         for i in range(0, 600, 20):
             core.indexer.add_text("default", title=f"Batch {i}", text="\n\n".join(texts[i:i + 20]))
     stats = core.storage.stats("default")
-    assert stats["index"] == "ivf-sq8" and stats["vectors"] == 600
+    assert stats.index == "ivf-sq8" and stats.vectors == 600
     hits = 0
     for i in range(0, 600, 37):
         query = core.embedder.embed_query(texts[i])
@@ -146,9 +150,9 @@ def test_large_collections_switch_to_an_approximate_index(settings: Settings) ->
     core.close()
     reopened = Core.open(settings, embedder=HashEmbedder())
     found = reopened.storage.dense_search("default", reopened.embedder.embed_query(texts[5]), 1)
-    assert reopened.storage.stats("default")["index"] == "ivf-sq8" and found
+    assert reopened.storage.stats("default").index == "ivf-sq8" and found
     reopened.indexer.remove("default", reopened.storage.list_articles("default")[0].id)
-    assert reopened.storage.stats("default")["vectors"] == 580
+    assert reopened.storage.stats("default").vectors == 580
     reopened.close()
 
 
@@ -167,7 +171,7 @@ def test_bulk_add_batches_across_articles_and_reports_each_line(hash_core: Core)
     statuses = [i.result.status for i in items if i.result]
     assert statuses.count("added") == 40 and statuses.count("unchanged") == 1
     stats = hash_core.storage.stats("default")
-    assert stats["articles"] == 40 and stats["vectors"] == stats["chunks"] == 80
+    assert stats.articles == 40 and stats.vectors == stats.chunks == 80
 
 
 def test_a_question_looks_rows_up_by_id_never_scans_the_collection(hash_core: Core) -> None:

@@ -1,0 +1,25 @@
+"""Storage: the one owner of SQL and vector files.
+
+The public face is the ``Storage`` protocol with its typed results (``Hit``, ``Stats``,
+``Vote``) and the embedded backend, ``EmbeddedStorage`` (SQLite + FAISS files), imported on
+first use so that naming the protocol does not load FAISS.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from index.store.protocol import Hit, Stats, Storage, Vote
+
+if TYPE_CHECKING:
+    from index.store.embedded import EmbeddedStorage
+
+__all__ = ["EmbeddedStorage", "Hit", "Stats", "Storage", "Vote"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EmbeddedStorage":
+        from index.store.embedded import EmbeddedStorage
+
+        return EmbeddedStorage
+    raise AttributeError(name)

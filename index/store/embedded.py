@@ -1,13 +1,11 @@
-"""Storage behind one small interface, and its embedded implementation (SQLite + FAISS files).
+"""The embedded storage backend: SQLite + one FAISS file per collection, in a data directory.
 
-``Storage`` is everything retrieval and the interfaces need: articles, passages, vectors and
-lexical search, per collection. ``EmbeddedStorage`` keeps SQLite as the source of truth (it
-holds a copy of every vector) and one FAISS index per collection as derived data, repaired from
-SQLite when the file is behind or damaged, never cut down to a database that lost data (that is
-refused, ``index.store.integrity``). A change commits to SQLite, then updates the in-memory index
-and saves its file: a failure before the commit changes nothing (StorageError); one after it
-only costs the file, rebuilt on the next open. A second backend (PostgreSQL + pgvector)
-implements the same protocol.
+It implements ``index.store.protocol.Storage``. ``EmbeddedStorage`` keeps SQLite as the
+source of truth (it holds a copy of every vector) and one FAISS index per collection as
+derived data, repaired from SQLite when the file is behind or damaged, never cut down to a
+database that lost data (that is refused, ``index.store.integrity``). A change commits to
+SQLite, then updates the in-memory index and saves its file: a failure before the commit
+changes nothing (StorageError); one after it only costs the file, rebuilt on the next open.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -30,42 +27,11 @@ from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store import integrity, reconcile
 from index.store import vectors as vec
 from index.store.locks import CollectionLocks, ReadWriteLock
+from index.store.protocol import Hit, Stats, Vote
+from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
 
 log = logging.getLogger(__name__)
-
-
-class Storage(Protocol):
-    """What the core needs from a storage backend."""
-
-    model: str
-    dim: int
-
-    def find_existing(self, collection: str, article_id: str, canonical_url: str | None,
-                      content_hash: str) -> Article | None: ...
-    def put_article(self, collection: str, article_id: str, prepared: PreparedArticle,
-                    vectors: np.ndarray, *, added_by: str | None = None) -> Article: ...
-    def remove_article(self, collection: str, article_id: str) -> Article: ...
-    def get_article(self, collection: str, article_id: str) -> Article: ...
-    def list_articles(self, collection: str, *, limit: int = 1000, offset: int = 0,
-                      search: str | None = None) -> list[Article]: ...
-    def stats(self, collection: str) -> dict[str, object]: ...
-    def passages(self, collection: str, ids: Sequence[int]) -> dict[int, Passage]: ...
-    def dense_search(self, collection: str, query: np.ndarray, k: int,
-                     article_id: str | None = None) -> list[tuple[int, float]]: ...
-    def lexical_search(self, collection: str, question: str, k: int,
-                       article_id: str | None = None,
-                       also: Sequence[int] = ()) -> list[tuple[int, float]]: ...
-    def dense_scores(self, collection: str, paragraph_ids: Sequence[int],
-                     query: np.ndarray) -> dict[int, float]: ...
-    def rebuild(self, collection: str, embed: Callable[[list[str]], np.ndarray],
-                chunker: Callable[[Article, list[Passage]], list[Chunk]],
-                progress: Callable[[int, int], None] | None = None) -> int: ...
-    def record_feedback(self, collection: str, question: str, quotes: list[dict[str, object]],
-                        vote: int, user_id: str | None) -> None: ...
-    def meta_get(self, key: str) -> str | None: ...
-    def meta_set(self, key: str, value: str) -> None: ...
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -92,7 +58,7 @@ class EmbeddedStorage:
         self.approximate_threshold = approximate_threshold
         self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
                                            quick_check_bytes=quick_check_bytes)
-        self.locks = CollectionLocks(self._dir)
+        self.locks = CollectionLocks(self.collection_dir)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
         self._deferred: set[str] = set()
@@ -104,7 +70,7 @@ class EmbeddedStorage:
         with self.locks.hold(collection, "writer"):
             yield
 
-    def _dir(self, collection: str) -> Path:
+    def collection_dir(self, collection: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
         if safe != collection:  # keep distinct names distinct on disk
             safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
@@ -144,7 +110,7 @@ class EmbeddedStorage:
         file, repaired and logged); True when the file on disk should be saved again."""
         self._check_model(collection)
         fresh = slot.loaded is None
-        directory = self._dir(collection)
+        directory = self.collection_dir(collection)
         opened = (reconcile.Opened(slot.loaded, slot.loaded.generation, [], None) if slot.loaded
                   else reconcile.open_collection(directory, collection, self.locks, self.sql,
                                                  self.model, self.dim))
@@ -188,7 +154,7 @@ class EmbeddedStorage:
                     data = loaded.index.serialize()
                     manifest = vec.Manifest(self.model, self.dim, loaded.index.count,
                                             loaded.index.kind, time.time(), loaded.generation)
-            removed = vec.write(self._dir(collection), manifest, data)
+            removed = vec.write(self.collection_dir(collection), manifest, data)
             if removed:
                 log.info("collection %s: removed leftover files %s", collection,
                          ", ".join(removed))
@@ -275,8 +241,7 @@ class EmbeddedStorage:
             self._index(collection)  # in step with SQLite (other processes) before changing it
             with self.sql.write() as db:
                 old: list[int] = []
-                if db.execute("SELECT 1 FROM articles WHERE collection = ? AND id = ?",
-                              (collection, article_id)).fetchone():
+                if self.sql.article_exists(db, collection, article_id):
                     old = self.sql.delete_article(db, collection, article_id)
                 article, new = self.sql.insert_article(
                     db, collection, article_id, prepared, vectors, added_by)
@@ -305,13 +270,13 @@ class EmbeddedStorage:
         return self.sql.list_articles(collection, limit=limit, offset=offset, search=search)
 
     @translated("read the collection's figures")
-    def stats(self, collection: str) -> dict[str, object]:
+    def stats(self, collection: str) -> Stats:
         loaded = self._index(collection)  # load (and repair) it, or refuse a damaged one
         counts = self.sql.counts(collection)
         generation, model, dim = self.sql.collection_state(collection)
-        return {**counts, "generation": generation, "model": model or self.model,
-                "dim": dim or self.dim, "index": loaded.index.kind if generation else None,
-                "vectors": loaded.index.count if generation else None}
+        return Stats(**counts, generation=generation, model=model or self.model,
+                     dim=dim or self.dim, index=loaded.index.kind if generation else None,
+                     vectors=loaded.index.count if generation else None)
 
     @translated("read the passages")
     def passages(self, collection: str, ids: Sequence[int]) -> dict[int, Passage]:
@@ -329,12 +294,13 @@ class EmbeddedStorage:
 
     @translated("search the passages")
     def dense_search(self, collection: str, query: np.ndarray, k: int,
-                     article_id: str | None = None) -> list[tuple[int, float]]:
-        """(paragraph id, cosine) best first; a paragraph scores as its best window."""
+                     article_id: str | None = None) -> list[Hit]:
+        """Paragraphs by cosine, best first; a paragraph scores as its best window."""
         if article_id is not None:
             pids = self.sql.article_paragraph_ids(collection, article_id)
-            return sorted(self.dense_scores(collection, pids, query).items(),
-                          key=lambda kv: -kv[1])[:k]
+            by_paragraph = self.dense_scores(collection, pids, query)
+            best = sorted(by_paragraph.items(), key=lambda kv: -kv[1])[:k]
+            return [Hit(p, s) for p, s in best]
         for last in (False, True):  # once more if a writer swapped chunks under the search
             loaded = self._index(collection)
             exact = loaded.index.kind == "flat"
@@ -356,8 +322,9 @@ class EmbeddedStorage:
     @translated("search the passages' words")
     def lexical_search(self, collection: str, question: str, k: int,
                        article_id: str | None = None,
-                       also: Sequence[int] = ()) -> list[tuple[int, float]]:
-        return self.sql.lexical_search(collection, question, k, article_id, also)
+                       also: Sequence[int] = ()) -> list[Hit]:
+        return [Hit(p, s) for p, s in self.sql.lexical_search(
+            collection, question, k, article_id, also)]
 
     # -- rebuild -------------------------------------------------------------------------
     @translated("rebuild the collection", changes=True)
@@ -370,15 +337,12 @@ class EmbeddedStorage:
         while the rebuild runs are taken in before the swap. A rebuild that fails changes
         nothing: its staged rows are discarded.
         """
-        from index.store.rebuild import run_rebuild
-
         return run_rebuild(self, collection, embed, chunker, progress)
 
-    @translated("record the feedback", changes=True)
-    def record_feedback(self, collection: str, question: str, quotes: list[dict[str, object]],
-                        vote: int, user_id: str | None) -> None:
-        """Keep a 👍/👎 on an answer (question, quotes shown, vote, who)."""
-        self.sql.record_feedback(collection, question, quotes, vote, user_id)
+    @translated("record the vote", changes=True)
+    def record_vote(self, vote: Vote) -> None:
+        """Keep a 👍/👎 on an answer; a member's second vote on it replaces the first."""
+        self.sql.record_vote(vote)
 
     @translated("read a setting")
     def meta_get(self, key: str) -> str | None:
@@ -392,9 +356,9 @@ class EmbeddedStorage:
         self.sql.close()
 
 
-def _best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[tuple[int, float]]:
+def _best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[Hit]:
     best: dict[int, float] = {}
     for pid, score in zip(pids, scores, strict=True):
         if score > best.get(pid, -np.inf):
             best[pid] = score
-    return sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: -kv[1])[:k]]

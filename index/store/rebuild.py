@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -20,75 +22,82 @@ from index.failures import LOW_LEVEL
 from index.models import Article, Chunk, Passage
 from index.store import reconcile
 from index.store import vectors as vec
-
-if TYPE_CHECKING:
-    from index.store.embedded import EmbeddedStorage
+from index.store.locks import CollectionLocks
+from index.store.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 
+Embed = Callable[[list[str]], np.ndarray]
+Chunker = Callable[[Article, list[Passage]], list[Chunk]]
 
-def run_rebuild(
-    store: EmbeddedStorage, collection: str, embed: Callable[[list[str]], np.ndarray],
-    chunker: Callable[[Article, list[Passage]], list[Chunk]],
-    progress: Callable[[int, int], None] | None = None,
-) -> int:
+
+class Host(Protocol):
+    """What a rebuild needs from the storage it runs in (``EmbeddedStorage``)."""
+
+    sql: SQLiteStore
+    locks: CollectionLocks
+    model: str
+    dim: int
+    approximate_threshold: int
+
+    def collection_dir(self, collection: str) -> Path: ...
+    def writer(self, collection: str) -> AbstractContextManager[None]: ...
+    def install(self, collection: str, index: vec.VectorIndex, generation: int) -> None: ...
+
+
+def run_rebuild(host: Host, collection: str, embed: Embed, chunker: Chunker,
+                progress: Callable[[int, int], None] | None = None) -> int:
     """Re-embed every article of the collection and swap the new vectors in; see the module."""
-    with store.locks.hold(collection, "rebuild"):  # one rebuild at a time: they share staging
-        directory = store._dir(collection)
+    with host.locks.hold(collection, "rebuild"):  # one rebuild at a time: they share staging
+        directory = host.collection_dir(collection)
         # re-embedding a database that lost rows would make the loss look consistent
-        reconcile.refuse_older(store.sql, collection, directory, vec.claim(directory),
+        reconcile.refuse_older(host.sql, collection, directory, vec.claim(directory),
                                counts=True)
         try:
-            return _rebuild(store, collection, embed, chunker, progress)
+            return _rebuild(host, collection, embed, chunker, progress)
         except BaseException:
-            _discard_staged(store, collection)
+            _discard_staged(host, collection)
             raise
 
 
-def _rebuild(
-    store: EmbeddedStorage, collection: str, embed: Callable[[list[str]], np.ndarray],
-    chunker: Callable[[Article, list[Passage]], list[Chunk]],
-    progress: Callable[[int, int], None] | None,
-) -> int:
-    sql = store.sql
-    with sql.write() as db:
-        db.execute("DELETE FROM chunks WHERE collection = ? AND live = 0", (collection,))
+def _rebuild(host: Host, collection: str, embed: Embed, chunker: Chunker,
+             progress: Callable[[int, int], None] | None) -> int:
+    sql = host.sql
+    discarded = sql.discard_staged(collection)  # a crashed rebuild's rows are not ours
+    if discarded:
+        log.info("collection %s: discarded %d rows staged by an interrupted rebuild",
+                 collection, discarded)
     articles = sql.list_articles(collection, limit=-1)
     for done, article in enumerate(articles, 1):
-        _stage(store, collection, article, embed, chunker)
+        _stage(sql, collection, article, embed, chunker)
         if progress:
             progress(done, len(articles))
-    with store.writer(collection):
-        for article in _unstaged(store, collection):  # added while we were embedding
-            _stage(store, collection, article, embed, chunker)
-        ids, _, vectors = sql.chunk_vectors(collection, live=False, dim=store.dim)
-        index = vec.build(ids, vectors, store.dim, store.approximate_threshold)
+    with host.writer(collection):
+        for article_id in sql.unstaged_article_ids(collection):  # added while we embedded
+            _stage(sql, collection, sql.get_article(collection, article_id), embed, chunker)
+        ids, _, vectors = sql.chunk_vectors(collection, live=False, dim=host.dim)
+        index = vec.build(ids, vectors, host.dim, host.approximate_threshold)
         with sql.write() as db:
-            db.execute("DELETE FROM chunks WHERE collection = ? AND live = 1", (collection,))
-            db.execute("UPDATE chunks SET live = 1 WHERE collection = ? AND live = 0",
-                       (collection,))
-            generation = sql.bump(db, collection, store.model, store.dim)
-        store.install(collection, index, generation)  # never fails: the swap is committed
+            sql.promote_staged(db, collection)
+            generation = sql.bump(db, collection, host.model, host.dim)
+        host.install(collection, index, generation)  # never fails: the swap is committed
     log.info("collection %s rebuilt: %d articles, %d vectors (%s)", collection, len(articles),
              index.count, index.kind)
     return index.count
 
 
-def _discard_staged(store: EmbeddedStorage, collection: str) -> None:
+def _discard_staged(host: Host, collection: str) -> None:
     """After a failed rebuild, drop its staged rows (best effort: the next rebuild, or the
     next start, drops them otherwise; they are never searched)."""
     try:
-        with store.sql.write() as db:
-            db.execute("DELETE FROM chunks WHERE collection = ? AND live = 0", (collection,))
+        host.sql.discard_staged(collection)
     except LOW_LEVEL as exc:
         log.warning("collection %s: could not discard the rows of the failed rebuild (%s); "
                     "they are discarded on the next start", collection, exc)
 
 
-def _stage(store: EmbeddedStorage, collection: str, article: Article,
-           embed: Callable[[list[str]], np.ndarray],
-           chunker: Callable[[Article, list[Passage]], list[Chunk]]) -> None:
-    sql = store.sql
+def _stage(sql: SQLiteStore, collection: str, article: Article, embed: Embed,
+           chunker: Chunker) -> None:
     pids = sql.article_paragraph_ids(collection, article.id)
     by_id = sql.passages(collection, pids)
     passages = [by_id[p] for p in pids if p in by_id]
@@ -98,18 +107,5 @@ def _stage(store: EmbeddedStorage, collection: str, article: Article,
     vectors = embed([c.text for c in chunks])
     spans = [(passages[c.paragraph].id, c.start, c.end) for c in chunks]
     with sql.write() as db:
-        alive = db.execute(
-            "SELECT count(*) FROM paragraphs WHERE id IN ({})".format(",".join("?" * len(pids))),
-            pids).fetchone()[0]
-        if alive == len(pids):  # not replaced or removed while we embedded it
+        if sql.paragraphs_alive(db, pids):  # not replaced or removed while we embedded it
             sql.insert_chunks(db, collection, spans, vectors, live=False)
-
-
-def _unstaged(store: EmbeddedStorage, collection: str) -> list[Article]:
-    """Articles with no staged chunk (an article's chunks are staged in one transaction)."""
-    rows = store.sql.db().execute(
-        "SELECT a.id FROM articles a WHERE a.collection = ? AND NOT EXISTS "
-        "(SELECT 1 FROM paragraphs p JOIN chunks c ON c.paragraph_id = p.id "
-        "WHERE p.article_pk = a.pk AND c.live = 0)",
-        (collection,)).fetchall()
-    return [store.sql.get_article(collection, r[0]) for r in rows]

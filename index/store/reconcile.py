@@ -162,8 +162,7 @@ def tidy(directory: Path, collection: str, locks: CollectionLocks, sql: SQLiteSt
         if any(removed):
             notes.append("removed leftover files " + ", ".join(n for n in removed if n))
         with locks.attempt(collection, "rebuild") as held:
-            staged = sql.try_write("DELETE FROM chunks WHERE collection = ? AND live = 0",
-                                   (collection,)) if held else None
+            staged = sql.try_discard_staged(collection) if held else None
         if staged:
             notes.append(f"discarded {staged} staged rows of an interrupted rebuild")
     except LOW_LEVEL as exc:

@@ -21,6 +21,7 @@ from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
 from index.store import bm25, lexical
 from index.store.lexical import fts_name, query_terms
+from index.store.protocol import Vote
 from index.store.sqlite_tx import Connections
 
 __all__ = ["SQLiteStore", "fts_name", "query_terms", "utcnow"]
@@ -55,7 +56,13 @@ CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection, live, id);
 CREATE INDEX IF NOT EXISTS chunks_paragraph ON chunks(paragraph_id);
 CREATE TABLE IF NOT EXISTS feedback(
     id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, question TEXT NOT NULL,
-    quotes TEXT NOT NULL, vote INTEGER NOT NULL, user_id TEXT, created_at TEXT NOT NULL);
+    quotes TEXT NOT NULL, vote INTEGER NOT NULL, user_id TEXT, created_at TEXT NOT NULL,
+    answer_id TEXT);
+"""
+# After SCHEMA, on databases whose feedback table predates answer_id (votes before it stay,
+# each its own row: NULLs are distinct in a UNIQUE index).
+VOTE_ONCE = """
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_once ON feedback(collection, answer_id, user_id);
 """
 
 _ARTICLE_COLS = (
@@ -83,8 +90,12 @@ class SQLiteStore(Connections):
             raise storage_error(exc, "open the database", path) from exc
 
     def create_schema(self) -> None:
-        """Create whatever tables and indexes are missing."""
-        self.db().executescript(SCHEMA)
+        """Create whatever tables, columns and indexes are missing."""
+        db = self.db()
+        db.executescript(SCHEMA)
+        if "answer_id" not in {r[1] for r in db.execute("PRAGMA table_info(feedback)")}:
+            db.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
+        db.executescript(VOTE_ONCE)
 
     # -- collections ---------------------------------------------------------------------
     def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:
@@ -172,6 +183,42 @@ class SQLiteStore(Connections):
             assert cid is not None
             ids.append(cid)
         return ids
+
+    def article_exists(self, db: sqlite3.Connection, collection: str, article_id: str) -> bool:
+        return db.execute("SELECT 1 FROM articles WHERE collection = ? AND id = ?",
+                          (collection, article_id)).fetchone() is not None
+
+    # -- staged rows of a rebuild ----------------------------------------------------------
+    _DISCARD_STAGED = "DELETE FROM chunks WHERE collection = ? AND live = 0"
+
+    def discard_staged(self, collection: str) -> int:
+        """Drop the rows a rebuild staged (``live = 0``); how many."""
+        with self.write() as db:
+            return db.execute(self._DISCARD_STAGED, (collection,)).rowcount
+
+    def try_discard_staged(self, collection: str) -> int | None:
+        """``discard_staged`` unless another writer holds the database (None: not now)."""
+        return self.try_write(self._DISCARD_STAGED, (collection,))
+
+    def promote_staged(self, db: sqlite3.Connection, collection: str) -> None:
+        """Make a rebuild's staged rows the live ones (inside the caller's transaction)."""
+        db.execute("DELETE FROM chunks WHERE collection = ? AND live = 1", (collection,))
+        db.execute("UPDATE chunks SET live = 1 WHERE collection = ? AND live = 0", (collection,))
+
+    def paragraphs_alive(self, db: sqlite3.Connection, pids: Sequence[int]) -> bool:
+        """Whether every one of these paragraphs still exists (not replaced nor removed)."""
+        found = db.execute(
+            "SELECT count(*) FROM paragraphs WHERE id IN ({})".format(",".join("?" * len(pids))),
+            list(pids)).fetchone()[0]
+        return bool(found == len(pids))
+
+    def unstaged_article_ids(self, collection: str) -> list[str]:
+        """Articles with no staged row (an article's rows are staged in one transaction)."""
+        rows = self.db().execute(
+            "SELECT a.id FROM articles a WHERE a.collection = ? AND NOT EXISTS "
+            "(SELECT 1 FROM paragraphs p JOIN chunks c ON c.paragraph_id = p.id "
+            "WHERE p.article_pk = a.pk AND c.live = 0)", (collection,)).fetchall()
+        return [str(r[0]) for r in rows]
 
     def delete_article(self, db: sqlite3.Connection, collection: str, article_id: str) -> list[int]:
         """Delete an article and everything under it; returns the ids of its live chunks."""
@@ -353,15 +400,15 @@ class SQLiteStore(Connections):
         return name
 
     # -- feedback ------------------------------------------------------------------------
-    def record_feedback(
-        self, collection: str, question: str, quotes: list[dict[str, object]], vote: int,
-        user_id: str | None,
-    ) -> None:
+    def record_vote(self, vote: Vote) -> None:
+        """Keep a vote; the same member's later vote on the same answer replaces it."""
         with self.write() as db:
             db.execute(
-                "INSERT INTO feedback(collection, question, quotes, vote, user_id, created_at) "
-                "VALUES (?,?,?,?,?,?)",
-                (collection, question, json.dumps(quotes), vote, user_id, utcnow()))
+                "INSERT INTO feedback(collection, answer_id, user_id, question, quotes, vote, "
+                "created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT(collection, answer_id, user_id) "
+                "DO UPDATE SET vote = excluded.vote, created_at = excluded.created_at",
+                (vote.collection, vote.answer_id, vote.user_id, vote.question,
+                 json.dumps(vote.quotes), vote.vote, utcnow()))
 
     # -- the store's identity and health ------------------------------------------------
     def store_id(self) -> str | None:
