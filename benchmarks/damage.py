@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
-from index.encode.embed import HashEmbedder  # noqa: E402
 from index.errors import StorageError  # noqa: E402
 from index.store import integrity  # noqa: E402
 from retrieval.core import Core  # noqa: E402
+from tests.fakes import HashEmbedder  # noqa: E402
 
 COLLECTIONS = {"news": 8, "sports": 5, "other": 3}  # articles each
 WORDS = "harbor council budget ferry bridge tolls mayor river museum school rail vote".split()

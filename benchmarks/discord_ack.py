@@ -23,9 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import BUNDLED_MODEL  # noqa: E402
-from index.encode.embed import Embedder, HashEmbedder, load_embedder  # noqa: E402
+from index.encode.embed import Embedder, load_embedder  # noqa: E402
 from retrieval.core import Core  # noqa: E402
 from tests.fakediscord import point_discord_at  # noqa: E402
+from tests.fakes import HashEmbedder  # noqa: E402
 from tests.test_bot_support import GUILD_A, make_fake, make_settings, running  # noqa: E402
 
 QUESTIONS = [

@@ -26,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from index.store.lexical import fts_name, query_terms  # noqa: E402
+from index.store.lexical import fts_name  # noqa: E402
 from index.store.sqlite_store import SQLiteStore  # noqa: E402
+from index.text import content_words  # noqa: E402
 
 COLLECTION = "bench"
 
@@ -88,7 +89,7 @@ def main() -> int:
             have = grow(store, paras, have, size)
             fts5, ours = [], []
             for q in questions:
-                match = " OR ".join(f'"{t}"' for t in query_terms(q))
+                match = " OR ".join(f'"{t}"' for t in content_words(q))
                 k = args.candidates
                 dense = rng.sample(range(1, have + 1), k)  # what the dense half would add
                 t = time.perf_counter()

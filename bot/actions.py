@@ -17,16 +17,13 @@ from index.errors import (
     CitebotError,
     NotFoundError,
     TooLargeError,
-    UnsupportedContentError,
 )
-from index.indexer import AddResult, decode
+from index.indexer import AddResult
+from index.ingest.files import file_kind
 from index.models import Article
 from retrieval.core import Core
 from retrieval.models import Answer
 
-#: Attachment suffixes /add file accepts, and how each is read.
-FILE_KINDS = {".txt": "text", ".md": "text", ".markdown": "text", ".html": "html",
-              ".htm": "html"}
 PAGE_SIZE = 10
 
 
@@ -43,10 +40,10 @@ def resolve_article(core: Core, collection: str, ref: str) -> Article:
     """An article by id (what autocomplete fills in) or by a title only one article matches."""
     ref = ref.strip()
     try:
-        return core.storage.get_article(collection, ref)
+        return core.article(collection, ref)
     except NotFoundError:
         pass
-    matches = core.storage.list_articles(collection, limit=2, search=ref) if ref else []
+    matches = core.articles(collection, limit=2, search=ref) if ref else []
     if len(matches) == 1:
         return matches[0]
     raise NotFoundError(
@@ -56,19 +53,17 @@ def resolve_article(core: Core, collection: str, ref: str) -> Article:
 def ask(core: Core, collection: str, question: str, article: str | None = None) -> Answer:
     """The cited answer, optionally from one article only."""
     article_id = resolve_article(core, collection, article).id if article else None
-    return core.answerer.ask(collection, question, article_id=article_id)
+    return core.ask(collection, question, article_id=article_id)
 
 
 def find_articles(core: Core, collection: str, typed: str, limit: int = 25) -> list[Article]:
     """Articles whose title or id contains what the member typed, newest first."""
-    return core.storage.list_articles(collection, limit=limit, search=typed.strip() or None)
+    return core.articles(collection, limit=limit, search=typed.strip() or None)
 
 
 def check_attachment(filename: str, size: int, max_bytes: int) -> None:
     """Refuse a file by its name and announced size, before downloading it."""
-    if PurePosixPath(filename).suffix.lower() not in FILE_KINDS:
-        raise UnsupportedContentError(
-            f"{filename} is not a .txt, .md or .html file; convert it first.")
+    file_kind(filename)
     if size > max_bytes:
         raise TooLargeError(
             f"{filename} is {size:,} bytes, over this bot's limit of {max_bytes:,} bytes.")
@@ -78,11 +73,8 @@ def add_document(core: Core, collection: str, filename: str, data: bytes,
                  added_by: str) -> AddResult:
     """Add a downloaded .txt/.md (first line is the title) or .html file."""
     check_attachment(filename, len(data), core.settings.max_article_bytes)
-    path = PurePosixPath(filename)
-    text = decode(data)
-    if FILE_KINDS[path.suffix.lower()] == "html":
-        return core.indexer.add_html(collection, text, url=None, added_by=added_by)
-    return core.indexer.add_plain(collection, text, added_by=added_by, name=path.stem)
+    return core.add_document(collection, PurePosixPath(filename).name, data,
+                             added_by=added_by)
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,7 @@ def add_links(core: Core, collection: str, urls: list[str], added_by: str) -> li
     results = []
     for url in urls:
         try:
-            article = core.indexer.add_url(collection, url, added_by=added_by).article
+            article = core.add_url(collection, url, added_by=added_by).article
             results.append(LinkResult(url, article))
         except ArticleError as exc:
             results.append(LinkResult(url, None, str(exc)))
@@ -114,7 +106,7 @@ def remove_article(core: Core, collection: str, ref: str, *, user_id: str,
         raise NotAllowedError(
             "Only the member who added this article, or someone with Manage Server, "
             "can remove it.")
-    return core.indexer.remove(collection, article.id)
+    return core.remove(collection, article.id)
 
 
 @dataclass(frozen=True)
@@ -129,15 +121,15 @@ class ArticlePage:
 
 def article_page(core: Core, collection: str, page: int, size: int = PAGE_SIZE) -> ArticlePage:
     """Page `page` (clamped to the pages there are) of the server's articles."""
-    total = core.storage.stats(collection).articles
+    total = core.stats(collection).articles
     pages = max(1, math.ceil(total / size))
     page = min(max(1, page), pages)
-    articles = core.storage.list_articles(collection, limit=size, offset=(page - 1) * size)
+    articles = core.articles(collection, limit=size, offset=(page - 1) * size)
     return ArticlePage(articles, page, pages, total)
 
 
 def rebuild(core: Core, collection: str,
             progress: Callable[[int, int], None]) -> tuple[int, int]:
     """Re-embed every article of the server; (articles, vectors)."""
-    articles = core.storage.stats(collection).articles
-    return articles, core.indexer.rebuild(collection, progress)
+    articles = core.stats(collection).articles
+    return articles, core.rebuild(collection, progress)

@@ -13,17 +13,23 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
 from config.settings import Settings
+from index.encode.embed import Embedder
 from index.errors import ArticleError, CitebotError, TooLargeError
-from index.indexer import AddResult, BadLine, check_field, decode
+from index.indexer import AddResult, BadLine
 from index.ingest.fetch import url_scheme
+from index.ingest.records import check_field
 from retrieval.answer import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:
+    from retrieval.core import Core
 
 log = logging.getLogger("citebot")
 
@@ -102,14 +108,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class Context:
+    """What a command gets: its arguments, the settings, and how to open the core."""
+
+    args: argparse.Namespace
+    settings: Settings
+    embedder: Embedder | None = None  # given by tests, so the model loads once per session
+
+    @property
+    def collection(self) -> str:
+        return str(self.args.collection)
+
+    def core(self, settings: Settings | None = None) -> Core:
+        """The core over these settings (or others, e.g. a scratch data directory)."""
+        from retrieval.core import Core
+
+        return Core.open(settings or self.settings, embedder=self.embedder)
+
+
+def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> int:
     args = build_parser().parse_args(argv)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
-        handler: Callable[[argparse.Namespace, Settings], int] = COMMANDS[args.command]
-        return handler(args, settings)
+        return COMMANDS[args.command](Context(args, settings, embedder))
     except CitebotError as exc:
         complain(str(exc))
         return 1
@@ -118,34 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _core(settings: Settings):  # type: ignore[no-untyped-def]
-    from retrieval.core import Core
-
-    return Core.open(settings)
-
-
-def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_add(ctx: Context) -> int:
+    args = ctx.args
     if not (args.sources or args.jsonl or args.text):
         raise CitebotError("Nothing to add: give URLs or files, --text with --title, or --jsonl.")
     if args.text is not None and not args.title:
         raise CitebotError("Pasted text needs a title: add --title.")
     if args.title is not None:
         _checked(check_field, "title", args.title)
-    core = _core(settings)
     failures = 0
-    try:
+    with ctx.core() as core:
         if args.text is not None:
-            _report(core.indexer.add_text(args.collection, title=args.title, text=args.text))
+            _report(core.add_text(ctx.collection, title=args.title, text=args.text))
         for source in args.sources:
             try:
-                _report(_add_one(core, args, source, settings.max_article_bytes))
+                _report(_add_one(core, ctx, source))
             except CitebotError as exc:
                 failures += 1
                 complain(f"{source}: {exc}")
         if args.jsonl:
-            failures += _add_jsonl(core, args, settings.max_article_bytes)
-    finally:
-        core.close()
+            failures += _add_jsonl(core, ctx)
     return 1 if failures else 0
 
 
@@ -156,35 +172,35 @@ def _checked(check: Callable[[str, str], None], name: str, value: str) -> None:
         raise CitebotError(f"--{name}: {exc}") from None
 
 
-def _add_one(core, args: argparse.Namespace, source: str,  # type: ignore[no-untyped-def]
-             limit: int) -> AddResult:
+def _add_one(core: Core, ctx: Context, source: str) -> AddResult:
+    title = ctx.args.title
     scheme = url_scheme(source)
     if scheme in ("http", "https"):
-        return core.indexer.add_url(args.collection, source, title=args.title)
+        return core.add_url(ctx.collection, source, title=title)
     if scheme is not None:
         raise ArticleError(f"citebot fetches http:// and https:// addresses, not {scheme}://; "
                            "give a file on this machine by its path.")
     if source == "-":
+        limit = ctx.settings.max_article_bytes
         data = sys.stdin.buffer.read(limit + 1)
         if len(data) > limit:
             raise TooLargeError(f"Standard input is over the limit of {limit:,} bytes; split "
                                 "it or raise CITEBOT_MAX_ARTICLE_BYTES.")
-        return core.indexer.add_plain(args.collection, decode(data), title=args.title,
-                                      name="standard input")
-    return core.indexer.add_file(args.collection, Path(source), title=args.title)
+        return core.add_document(ctx.collection, "standard input", data, title=title)
+    return core.add_file(ctx.collection, Path(source), title=title)
 
 
-def _add_jsonl(core, args: argparse.Namespace, limit: int) -> int:  # type: ignore[no-untyped-def]
+def _add_jsonl(core: Core, ctx: Context) -> int:
     failures = 0
     tally = {"added": 0, "updated": 0, "unchanged": 0}
-    with _binary_input(args.jsonl) as fh, progress(None, "adding") as tick:
+    with _binary_input(ctx.args.jsonl) as fh, progress(None, "adding") as tick:
         # a line holds one article's text, JSON-escaped (non-ASCII may double in size)
-        lines = read_lines(fh, max_bytes=2 * limit + 65_536)
-        for item in core.indexer.add_jsonl(args.collection, lines):
+        lines = read_lines(fh, max_bytes=2 * ctx.settings.max_article_bytes + 65_536)
+        for item in core.add_jsonl(ctx.collection, lines):
             tick(1)
             if item.result is None:
                 failures += 1
-                complain(f"{args.jsonl}:{item.line}: {item.error}")
+                complain(f"{ctx.args.jsonl}:{item.line}: {item.error}")
             else:
                 tally[item.result.status] += 1
     say(f"{tally['added']} added, {tally['updated']} updated, {tally['unchanged']} unchanged, "
@@ -229,23 +245,20 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
         yield bar.update
 
 
-def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_ask(ctx: Context) -> int:
     from bot.render_text import render_answer
 
+    args = ctx.args
     if args.jsonl:
-        return _ask_jsonl(args, settings)
+        return _ask_jsonl(ctx)
     question = (args.question or "").strip()
     if not question:
         raise CitebotError('Ask a question: citebot ask "what did ... say about ...?"')
     if len(question) > MAX_QUESTION_CHARS:
         raise CitebotError(f"The question is {len(question):,} characters; ask in at most "
                            f"{MAX_QUESTION_CHARS:,}.")
-    core = _core(settings)
-    try:
-        answer = core.answerer.ask(args.collection, question, article_id=args.article,
-                                   as_of=args.as_of)
-    finally:
-        core.close()
+    with ctx.core() as core:
+        answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of)
     if args.json:
         print(to_json(answer.to_json(), indent=2))
     else:
@@ -253,107 +266,93 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _ask_jsonl(args: argparse.Namespace, settings: Settings) -> int:
+def _ask_jsonl(ctx: Context) -> int:
     """One JSON answer per question line; a bad line gets a JSON error line, never a stop."""
-    core = _core(settings)
     failures = 0
-    try:
+    with ctx.core() as core:
         lines = read_lines(sys.stdin.buffer, max_bytes=QUESTION_LINE_MAX)
         for number, line in enumerate(lines, 1):
             if isinstance(line, str) and not line.strip():
                 continue
-            out, ok = _answer_line(core, args, line)
+            out, ok = _answer_line(core, ctx, line)
             if not ok:
                 failures += 1
                 out = {**out, "line": number}
             sys.stdout.write(to_json(out) + "\n")
             sys.stdout.flush()
-    finally:
-        core.close()
     return 1 if failures else 0
 
 
-def _answer_line(core, args: argparse.Namespace,  # type: ignore[no-untyped-def]
+def _answer_line(core: Core, ctx: Context,
                  line: str | BadLine) -> tuple[dict[str, object], bool]:
     """(the JSON answer or error for one line, whether it was answered)."""
     qid: object = None
     try:
         question = parse_question(line)
         qid = question.id
-        answer = core.answerer.ask(args.collection, question.text, article_id=args.article,
-                                   as_of=question.as_of or args.as_of)
+        answer = core.ask(ctx.collection, question.text, article_id=ctx.args.article,
+                          as_of=question.as_of or ctx.args.as_of)
     except (ValueError, CitebotError) as exc:
         qid = getattr(exc, "id", qid)
         return {**({"id": qid} if qid is not None else {}), "error": str(exc)}, False
     return {**({"id": qid} if qid is not None else {}), **answer.to_json()}, True
 
 
-def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    core = _core(settings)
-    try:
-        articles = core.storage.list_articles(args.collection, limit=args.limit)
-    finally:
-        core.close()
-    if args.json:
+def cmd_list(ctx: Context) -> int:
+    with ctx.core() as core:
+        articles = core.articles(ctx.collection, limit=ctx.args.limit)
+    if ctx.args.json:
         print(to_json([a.__dict__ for a in articles], indent=2))
-    elif not articles:
-        say(f"No articles in collection {args.collection!r}. Add some with `citebot add`.")
-    for a in articles if not args.json else []:
+        return 0
+    if not articles:
+        say(f"No articles in collection {ctx.collection!r}. Add some with `citebot add`.")
+    for a in articles:
         meta = " · ".join(x for x in (a.source, a.published) if x)
         say(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else "")
-              + f"  [{a.paragraph_count} ¶]")
+            + f"  [{a.paragraph_count} ¶]")
     return 0
 
 
-def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
-    core = _core(settings)
-    try:
-        article = core.indexer.remove(args.collection, args.article_id)
-    finally:
-        core.close()
+def cmd_remove(ctx: Context) -> int:
+    with ctx.core() as core:
+        article = core.remove(ctx.collection, ctx.args.article_id)
     say(f"removed: {article.id}  {article.title}")
     return 0
 
 
-def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    core = _core(settings)
-    try:
-        total = len(core.storage.list_articles(args.collection, limit=-1))
+def cmd_rebuild(ctx: Context) -> int:
+    with ctx.core() as core:
+        total = core.stats(ctx.collection).articles
         with progress(total, "rebuilding") as tick:
-            count = core.indexer.rebuild(args.collection, lambda done, _: tick(1))
-    finally:
-        core.close()
-    say(f"rebuilt {args.collection!r}: {total} articles, {count} vectors")
+            count = core.rebuild(ctx.collection, lambda done, _: tick(1))
+    say(f"rebuilt {ctx.collection!r}: {total} articles, {count} vectors")
     return 0
 
 
-def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    core = _core(settings)
-    try:
-        stats = core.storage.stats(args.collection)
-    finally:
-        core.close()
-    if args.json:
-        print(to_json(stats.to_json(), indent=2))
+def cmd_stats(ctx: Context) -> int:
+    with ctx.core() as core:
+        stats = core.stats(ctx.collection).to_json()
+    if ctx.args.json:
+        print(to_json(stats, indent=2))
     else:
-        for key, value in stats.to_json().items():
+        for key, value in stats.items():
             say(f"{key:>12}: {value}")
     return 0
 
 
-def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_run(ctx: Context) -> int:
     from bot.app import run
 
-    return run(settings)
+    return run(ctx.settings)
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from retrieval.evaluate import run_cli
+def cmd_eval(ctx: Context) -> int:
+    from bot.cli_eval import run_eval
 
-    return run_cli(args, settings)
+    return run_eval(ctx)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "run": cmd_run, "eval": cmd_eval,
 }

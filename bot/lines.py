@@ -14,7 +14,8 @@ from datetime import date
 from typing import BinaryIO
 
 from index.errors import CitebotError
-from index.indexer import BadLine, json_type
+from index.indexer import BadLine
+from index.ingest.records import json_type
 from retrieval.answer import MAX_QUESTION_CHARS
 
 _PIECE = 1 << 20

@@ -56,12 +56,11 @@ async def sync_commands(bot: CitebotBot) -> str:
         return "guild"
     digest = payload_hash(command_payloads(bot.tree))
     key = hash_key(bot.application_id)
-    storage = bot.core.storage
-    if await bot.worker.quick(storage.meta_get, key) == digest:
+    if await bot.worker.quick(bot.core.get_meta, key) == digest:
         log.info("commands unchanged since the last global sync; not syncing")
         return "unchanged"
     synced = await bot.tree.sync()
-    await bot.worker.quick(storage.meta_set, key, digest)
+    await bot.worker.quick(bot.core.set_meta, key, digest)
     log.info("synced %d commands globally", len(synced))
     return "global"
 

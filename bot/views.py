@@ -61,7 +61,7 @@ class FeedbackView(GuardedView):
         await interaction.response.defer(ephemeral=True, thinking=True)
         collection = actions.collection_for(interaction.guild_id or 0)
         answer_id = str(interaction.message.id if interaction.message else interaction.id)
-        await bot.worker.quick(bot.core.storage.record_vote, Vote(
+        await bot.worker.quick(bot.core.vote, Vote(
             collection, answer_id, str(interaction.user.id), shown.question,
             tuple(shown.quotes), vote))
         await replies.say(interaction, render.feedback_thanks(vote))

@@ -2,41 +2,36 @@
 
 from __future__ import annotations
 
-import codecs
-import json
 import logging
-import os
 import re
-import stat
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, TypeVar
 
 import numpy as np
 
 from config.settings import Settings
 from index.encode.embed import Embedder
-from index.errors import ArticleError, CitebotError, ExtractionError, TooLargeError
+from index.errors import ArticleError, CitebotError, TooLargeError
+from index.ingest.extract import Extractor
+from index.ingest.files import decode, file_kind, read_limited
 from index.ingest.prepare import (
-    FIELD_MAX,
     TITLE_MAX,
     ArticleLimits,
     article_id_for,
-    canonical_url,
     clip,
     prepare,
     rechunk,
 )
+from index.ingest.records import check_field, parse_record
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store import Storage
 
 log = logging.getLogger(__name__)
 
-_HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
-_TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text", ""}
 T = TypeVar("T")
 R = TypeVar("R")
 _BULK_CHUNKS = 256  # chunks embedded together in a bulk add
@@ -76,6 +71,11 @@ class Indexer:
         self.embedder = embedder
         self.limits = ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
                                     max_words=settings.max_article_words)
+        self.extractor = Extractor()
+
+    def close(self) -> None:
+        """Stop the extraction workers."""
+        self.extractor.close()
 
     def add_text(
         self, collection: str, *, title: str, text: str, url: str | None = None,
@@ -136,17 +136,22 @@ class Indexer:
     def add_file(self, collection: str, path: Path, *, title: str | None = None,
                  added_by: str | None = None) -> AddResult:
         """Add an HTML, text or Markdown file (a text file's first line is its title)."""
+        file_kind(path)  # refuse an unsupported file before reading it
         data = read_limited(path, self.settings.max_article_bytes)
-        suffix = path.suffix.lower()
-        if suffix in _HTML_SUFFIXES:
-            return self.add_html(collection, decode(data), url=None, title=title,
-                                 added_by=added_by)
-        if suffix not in _TEXT_SUFFIXES:
-            raise ArticleError(
-                f"{path.name}: citebot reads .txt, .md and .html files; convert it first.")
+        return self.add_document(collection, path.name, data, title=title, added_by=added_by)
+
+    def add_document(self, collection: str, name: str, data: bytes, *,
+                     title: str | None = None, added_by: str | None = None) -> AddResult:
+        """Add the bytes of a named file (one of ``FILE_KINDS``), from disk or an upload."""
+        kind = file_kind(name)
+        if len(data) > self.settings.max_article_bytes:
+            raise TooLargeError(f"{name} is {len(data):,} bytes, over the limit of "
+                                f"{self.settings.max_article_bytes:,}.")
         text = decode(data)
+        if kind == "html":
+            return self.add_html(collection, text, url=None, title=title, added_by=added_by)
         return self.add_plain(collection, text, title=title, added_by=added_by,
-                              name=path.stem)
+                              name=PurePath(name).stem)
 
     def add_plain(self, collection: str, text: str, *, title: str | None = None,
                   added_by: str | None = None, name: str = "article",
@@ -165,9 +170,7 @@ class Indexer:
 
     def add_html(self, collection: str, html: str, *, url: str | None, title: str | None = None,
                  added_by: str | None = None) -> AddResult:
-        from index.ingest.extract import extract_html_isolated
-
-        page = extract_html_isolated(html, url, timeout_s=self.settings.extract_timeout_s)
+        page = self.extractor.extract(html, url, timeout_s=self.settings.extract_timeout_s)
         return self.add_text(
             collection, title=title or page.title or "Untitled", text=page.text,
             url=page.url or url, source=page.source, published=page.published,
@@ -311,133 +314,4 @@ def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
         use_env_proxy=settings.fetch_use_env_proxy)
 
 
-_RECORD_FIELDS = ("id", "url", "title", "text", "published", "source", "author")
-
-
-def parse_record(line: str) -> dict[str, Any]:
-    """One JSON line of a bulk add, checked: ValueError naming the field that is wrong."""
-    try:
-        record = json.loads(line)
-    except RecursionError:
-        raise ValueError("the line is nested too deeply to be an article") from None
-    except ValueError as exc:  # the decoder's message gives a position, never the content
-        raise ValueError(f"not valid JSON ({exc})") from None
-    if not isinstance(record, dict):
-        raise ValueError(f"each line must be a JSON object, not {json_type(record)}")
-    for key in _RECORD_FIELDS:
-        value = record.get(key)
-        wanted = (str, int) if key == "id" else str
-        if value is not None and (isinstance(value, bool) or not isinstance(value, wanted)):
-            raise ValueError(f"\"{key}\" must be a string, not {json_type(value)}")
-        if key != "text" and isinstance(value, str):
-            check_field(key, value)
-    if record.get("id") is not None:
-        record["id"] = str(record["id"])
-    if record.get("text") is None and not record.get("url"):
-        raise ValueError('a line needs "text" or "url"')
-    if record.get("text") is not None and not (record.get("title") or "").strip():
-        raise ValueError('a line with "text" needs a "title"')
-    return {k: record.get(k) for k in _RECORD_FIELDS}
-
-
-def check_field(name: str, value: str) -> None:
-    """Refuse a field given by a person that is over its limit (extracted ones are clipped)."""
-    limit = TITLE_MAX if name == "title" else FIELD_MAX.get(name, 128)
-    if len(value) > limit:
-        raise ValueError(f"\"{name}\" is {len(value):,} characters, over the limit of {limit:,}")
-
-
-def json_type(value: object) -> str:
-    """The JSON name of a value's type, for messages."""
-    names = {bool: "true/false", int: "a number", float: "a number", str: "a string",
-             list: "an array", dict: "an object", type(None): "null"}
-    return names.get(type(value), type(value).__name__)
-
-
-def read_limited(path: Path, limit: int) -> bytes:
-    """A regular file's bytes, refusing (before reading) one larger than the limit, and
-    anything that is not a regular file (a FIFO or a device would block or never end)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ArticleError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    with open(fd, "rb", closefd=True) as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ArticleError(f"{path} is not a regular file; citebot reads files and "
-                               "standard input ('-').")
-        if info.st_size > limit:
-            raise TooLargeError(
-                f"{path.name} is {info.st_size:,} bytes, over the limit of {limit:,}; "
-                "split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
-        try:
-            data = fh.read(limit + 1)
-        except OSError as exc:
-            raise ArticleError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > limit:
-        raise TooLargeError(f"{path.name} is over the limit of {limit:,} bytes.")
-    return data
-
-
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
-         (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16"))
-
-
-def decode(data: bytes) -> str:
-    """Text from bytes: by byte-order mark, UTF-8, UTF-16 without a mark (told by its zero
-    bytes), else a detected charset. Binary data is refused, and never echoed."""
-    for bom, codec in _BOMS:
-        if data.startswith(bom):
-            return _decoded(data, codec)
-    text: str | None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
-        utf16 = _utf16_without_bom(data)
-        if utf16 is not None:
-            return _decoded(data, utf16)
-    if text is None:
-        text = _detected(data)
-    if "\x00" in text:
-        raise ExtractionError("This looks like a binary file, not text.")
-    return text
-
-
-def _utf16_without_bom(data: bytes) -> str | None:
-    """"utf-16-le" or "-be" when most even or odd bytes are zero (ASCII-range text), else None."""
-    sample = data[:4096]
-    if len(data) % 2 or len(sample) < 4:
-        return None
-    even, odd = sample[0::2].count(0), sample[1::2].count(0)
-    half = len(sample) // 2
-    if odd >= 0.6 * half and even < 0.1 * half:
-        return "utf-16-le"
-    if even >= 0.6 * half and odd < 0.1 * half:
-        return "utf-16-be"
-    return None
-
-
-def _decoded(data: bytes, codec: str) -> str:
-    try:
-        text = data.decode(codec)
-    except UnicodeDecodeError:
-        raise ExtractionError(f"The file is not valid {codec.upper()} text.") from None
-    if "\x00" in text:
-        raise ExtractionError("This looks like a binary file, not text.")
-    return text
-
-
-def _detected(data: bytes) -> str:
-    """Text in the charset charset-normalizer finds most likely (Latin-1 if none)."""
-    if b"\x00" in data:
-        raise ExtractionError("This looks like a binary file, not text.")
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    return str(best) if best is not None else data.decode("latin-1")
-
-
-__all__ = ["AddResult", "BadLine", "BulkItem", "Indexer", "canonical_url", "decode", "read_limited"]
+__all__ = ["AddResult", "BadLine", "BulkItem", "Indexer"]

@@ -15,7 +15,7 @@ import numpy as np
 
 from index.encode.embed import Embedder
 from index.ingest.clean import split_paragraphs
-from index.store.sqlite_store import query_terms
+from index.text import content_words
 
 
 def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
@@ -47,7 +47,7 @@ def bm25_paragraphs(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
     score = score_cls("baseline: BM25 over paragraphs")
     for r in rows:
         t = time.perf_counter()
-        terms = query_terms(r["question"])
+        terms = content_words(r["question"])
         found: list[tuple[str, str]] = []
         if terms:
             match = " OR ".join(f'"{w}"' for w in terms)

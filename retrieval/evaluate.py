@@ -9,12 +9,8 @@ left out and counted.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +19,8 @@ import numpy as np
 
 from config.settings import Settings
 from index.errors import CitebotError
+from index.text import answer_form
+from retrieval.core import Core
 
 COLLECTION = "eval"
 Unit = tuple[str, str]  # (article id, text)
@@ -43,9 +41,9 @@ class Score:
     def add(self, units: Sequence[Unit], doc_id: str, answers: list[str],
             latency: float | None = None) -> None:
         self.n += 1
-        keys = [normalise(a) for a in answers if normalise(a)]
+        keys = [answer_form(a) for a in answers if answer_form(a)]
         for rank, (aid, text) in enumerate(units[:10], 1):
-            if aid == doc_id and any(k in normalise(text) for k in keys):
+            if aid == doc_id and any(k in answer_form(text) for k in keys):
                 self.hits1 += rank == 1
                 self.hits5 += rank <= 5
                 self.rr += 1 / rank
@@ -65,14 +63,6 @@ class Score:
             out["latency_ms_median"] = round(float(np.median(lat)), 1)
             out["latency_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
         return out
-
-
-def normalise(text: str) -> str:
-    """NFKD, lower case, punctuation removed, whitespace folded (the scoring's normaliser)."""
-    text = unicodedata.normalize("NFKD", text).lower()
-    text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text
-                   if not unicodedata.combining(c))
-    return " ".join(text.split())
 
 
 def load_questions(path: Path) -> tuple[list[dict], int]:  # type: ignore[type-arg]
@@ -101,30 +91,30 @@ def articles_of(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
              baselines: bool = True, dates: bool = True,
-             log: Callable[[str], None] = print) -> dict[str, object]:
+             log: Callable[[str], None] = lambda message: None,
+             open_core: Callable[[Settings], Core] = Core.open) -> dict[str, object]:
     """Index the file's articles into a fresh collection, ask every question, score.
 
     With ``dates``, a question that has a ``question_date`` is asked as of that day, as a
     member would have asked it then: articles published later are left out and recent ones
     preferred. The baselines never read dates.
     """
-    from retrieval.core import Core
     from retrieval.search import published_date
 
     rows, skipped = load_questions(path)
     docs = articles_of(rows)
     rows = rows[:limit] if limit else rows
-    core = Core.open(settings)
+    core = open_core(settings)
     try:
         t0 = time.perf_counter()
         lines = [json.dumps({"id": doc_id, "title": r.get("doc_title") or doc_id,
                              "text": r["doc_text"], "url": r.get("doc_url"),
                              "published": r.get("doc_publish_date")}) for doc_id, r in docs.items()]
-        for item in core.indexer.add_jsonl(COLLECTION, lines):
+        for item in core.add_jsonl(COLLECTION, lines):
             if item.error:
                 log(f"article on line {item.line} not indexed: {item.error}")
         index_s = time.perf_counter() - t0
-        passages_n = core.storage.stats(COLLECTION).paragraphs
+        passages_n = core.stats(COLLECTION).paragraphs
         log(f"indexed {len(docs)} articles in {index_s:.1f} s")
         quotes, passages = Score("citebot quotes"), Score("citebot passages")
         verified = total_quotes = dated = 0
@@ -132,7 +122,7 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
             t = time.perf_counter()
             as_of = published_date(r.get("question_date")) if dates else None
             dated += as_of is not None
-            answer = core.answerer.ask(COLLECTION, r["question"], as_of=as_of)
+            answer = core.ask(COLLECTION, r["question"], as_of=as_of)
             elapsed = time.perf_counter() - t
             quote_units = [(q.citation.article_id, q.text) for q in answer.quotes]
             passage_units = [(p.passage.article.id, p.passage.text) for p in answer.passages]
@@ -144,10 +134,7 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
                 verified += any(p.text[q.start:q.end] == q.text for p in by_id.values())
         scores = [quotes, passages]
         if baselines:
-            from retrieval.baselines import bm25_paragraphs, chunk_dense
-
-            scores.append(chunk_dense(docs, rows, core.embedder, Score))
-            scores.append(bm25_paragraphs(docs, rows, Score))
+            scores.extend(_baselines(docs, rows, core, log))
     finally:
         core.close()
     return {
@@ -160,31 +147,15 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
     }
 
 
-def render(report: dict[str, object]) -> str:
-    rows: list[dict[str, object]] = report["results"]  # type: ignore[assignment]
-    cols = ["method", "hit@1", "hit@5", "mrr", "right_article@1", "latency_ms_median",
-            "latency_ms_p95"]
-    lines = [f"{report['file']}: {report['questions']} questions over {report['articles']} "
-             f"articles ({report['left_out_not_verbatim']} left out: answer not verbatim)",
-             f"model {report['model']} ({report['encoder']}); indexed {report['passages']} "
-             f"passages in {report['index_seconds']} s ({report['passages_per_second']}/s)",
-             "  ".join(f"{c:>17}" for c in cols)]
-    for r in rows:
-        lines.append("  ".join(f"{r.get(c, '-')!s:>17}" for c in cols))
-    lines.append(f"quotes verified verbatim: {report['quotes_verified']}")
-    lines.append(f"questions asked as of their question_date: {report['asked_on_their_date']} "
-                 "(citebot only; the baselines ignore dates)")
-    return "\n".join(lines)
+def _baselines(docs: dict[str, dict], rows: list[dict],  # type: ignore[type-arg]
+               core: Core, log: Callable[[str], None]) -> list[Score]:
+    from retrieval.baselines import bm25_paragraphs, chunk_dense
 
-
-def run_cli(args: argparse.Namespace, settings: Settings) -> int:
-    with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
-        if args.data_dir is None:
-            settings = settings.model_copy(update={"data_dir": Path(tmp)})
-        report = evaluate(args.file, settings, limit=args.limit,
-                          baselines=not args.no_baselines, dates=not args.ignore_dates,
-                          log=lambda m: print(m, file=sys.stderr))
-    print(render(report))
-    if args.output:
-        args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0
+    out = []
+    try:
+        out.append(chunk_dense(docs, rows, core.embedder, Score))
+    except ImportError:  # the optional evaluation extra is not installed
+        log("the chunks + dense baseline needs langchain-text-splitters (pip install -e "
+            "'.[eval]'); scored without it")
+    out.append(bm25_paragraphs(docs, rows, Score))
+    return out

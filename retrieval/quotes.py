@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Callable
 
 import numpy as np
 
 from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.store.sqlite_store import query_terms
+from index.text import content_words, prefix_stem
+from index.text import words as words_of
 from retrieval.models import Citation, Quote, RankedPassage
 from retrieval.search import Question, answer_type_match
 
 log = logging.getLogger(__name__)
-
-_SUFFIX = re.compile(r"(?:ing|edly|ed|es|s|ly)$")
-
-
-def stem(word: str) -> str:
-    """A crude stem, enough to match "repatriation"/"repatriate" style variants."""
-    word = word.lower()
-    return _SUFFIX.sub("", word)[:7] if len(word) > 4 else word
-
 
 class QuoteSelector:
     """Scores every sentence of the best passages and keeps the best one to three."""
@@ -55,7 +46,7 @@ class QuoteSelector:
         top_score = max(r.score for r in pool) or 1.0
         scored: list[tuple[float, RankedPassage, int]] = []
         for (r, i), text, d in zip(sentences, texts, dense, strict=True):
-            words = {stem(w) for w in re.findall(r"\w+", text)}
+            words = {prefix_stem(w) for w in words_of(text)}
             lexical = sum(w for t, w in weights.items() if t in words) / total
             score = mix[0] * float(d) + mix[1] * lexical + 0.2 * (r.score / top_score)
             score += self.type_bonus * answer_type_match(question.text, text)
@@ -85,7 +76,7 @@ def coverage(question: str, text: str, pool: list[str]) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
-    words = {stem(w) for w in re.findall(r"\w+", text)}
+    words = {prefix_stem(w) for w in words_of(text)}
     return sum(w for t, w in weights.items() if t in words) / total
 
 
@@ -96,8 +87,8 @@ def _sentence_text(passage: Passage, i: int) -> str:
 
 def _term_weights(question: str, documents: list[str]) -> dict[str, float]:
     """IDF-like weights of the question's stems over the retrieved passages."""
-    stems = {stem(t) for t in query_terms(question)}
-    docs = [{stem(w) for w in re.findall(r"\w+", d)} for d in documents]
+    stems = {prefix_stem(t) for t in content_words(question)}
+    docs = [{prefix_stem(w) for w in words_of(d)} for d in documents]
     n = len(docs) or 1
     return {t: math.log(1 + n / (1 + sum(t in d for d in docs))) for t in stems}
 

@@ -13,12 +13,10 @@ import numpy as np
 from index.ingest.speakers import name_keys
 from index.models import Passage
 from index.store import Storage
+from index.text import SPEECH_QUESTION_WORDS
 from retrieval.models import RankedPassage
 
-_SPEECH = re.compile(
-    r"\b(?:say|said|says|saying|tell|told|according\s+to|claim(?:ed|s)?|comment(?:ed|s)?|"
-    r"remarks?|statement|respond(?:ed)?|react(?:ed)?|announce[ds]?|warn(?:ed|s)?|think|thinks|"
-    r"believe[sd]?|quote[sd]?|argue[sd]?|insist(?:ed|s)?|describe[sd]?|call(?:ed)?)\b", re.I)
+_SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
 _NOT_SPEAKERS = {"what", "who", "whom", "why", "how", "when", "where", "which", "did", "does",
                  "do", "is", "was", "were", "the", "a", "an", "in", "on", "about", "tell", "i",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from config.settings import BUNDLED_MODEL, Settings
-from index.encode.embed import Embedder, HashEmbedder, load_embedder
+from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -37,7 +39,22 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
-    return load_embedder(BUNDLED_MODEL, batch_size=64)  # the same cache entry as the CLI
+    return load_embedder(BUNDLED_MODEL, batch_size=64)
+
+
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def cli(real_embedder: Embedder, capsys: pytest.CaptureFixture[str]) -> Cli:
+    """``citebot ARGS...`` in process on the session's model: (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args), embedder=real_embedder)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.fixture

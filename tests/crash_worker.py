@@ -19,8 +19,8 @@ STEPS = 400  # far more than fit before the kill
 
 
 def work(data_dir: Path, seed: int) -> None:
-    from index.encode.embed import HashEmbedder
     from retrieval.core import Core
+    from tests.fakes import HashEmbedder
     from tests.storage_checks import make_article, settings_for
 
     rng = random.Random(seed)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import random
 
-from index.encode.embed import HashEmbedder
 from index.ingest.speakers import name_keys
 from retrieval.core import Core
 from retrieval.search import analyse
 from tests.conftest import ARTICLE
+from tests.fakes import HashEmbedder
 
 EXAMPLES = {
     "flood": """Port Averly approves flood barrier

@@ -8,9 +8,10 @@ import sqlite3
 import pytest
 
 from config.settings import Settings
-from index.encode.embed import HashEmbedder
 from index.store import bm25, lexical
+from index.text import content_words, porter_stem
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 
 STORIES = [
     ("Dam budget", "The council approved the dam's budget on Tuesday.\n\n"
@@ -39,7 +40,7 @@ def core_with(settings: Settings, max_df: int) -> Core:
 def fts5_bm25(core: Core, question: str) -> dict[int, float]:
     db: sqlite3.Connection = core.storage.sql.db()  # type: ignore[attr-defined]
     fts = lexical.fts_name("news")
-    match = " OR ".join(f'"{w}"' for w in lexical.query_terms(question))
+    match = " OR ".join(f'"{w}"' for w in content_words(question))
     return {r[0]: -r[1] for r in db.execute(
         f"SELECT rowid, bm25({fts}, 1.0, 0.25) FROM {fts} WHERE {fts} MATCH ?", (match,))}
 
@@ -121,9 +122,9 @@ def test_averages_record_is_read_or_recounted(settings: Settings,
 
 
 def test_stemming_matches_words_fts5_would_match() -> None:
-    assert bm25.stem("ferries") == bm25.stem("ferry")
-    assert bm25.stem("crème") == bm25.stem("creme")
+    assert porter_stem("ferries") == porter_stem("ferry")
+    assert porter_stem("crème") == porter_stem("creme")
     stats = bm25.CollectionStats(10, (10.0, 2.0))
     docs = {1: bm25.Doc("The ferries were saying nothing.", ""), 2: bm25.Doc("Nothing here.", "")}
-    scored = bm25.scores({bm25.stem("ferry"): 1, bm25.stem("say"): 1}, docs, stats)
+    scored = bm25.scores({porter_stem("ferry"): 1, porter_stem("say"): 1}, docs, stats)
     assert list(scored) == [1]

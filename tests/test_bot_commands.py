@@ -12,11 +12,12 @@ import pytest
 from bot import render
 from bot.sync import hash_key
 from bot.views import PAGE_NEXT, PAGE_PREV, VOTE_DOWN, VOTE_UP
-from index.encode.embed import Embedder, HashEmbedder
+from index.encode.embed import Embedder
 from index.errors import BlockedURLError
 from index.ingest.fetch import FetchedDocument
 from retrieval.core import Core
 from tests.fakediscord import point_discord_at
+from tests.fakes import HashEmbedder
 from tests.test_bot_support import (
     ALICE,
     BOB,

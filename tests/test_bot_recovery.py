@@ -20,10 +20,10 @@ import pytest
 
 from bot import render, sync
 from bot.views import VOTE_UP
-from index.encode.embed import HashEmbedder
 from retrieval.core import Core
 from retrieval.models import Answer, Citation, Quote
 from tests.fakediscord import FakeDiscord, point_discord_at
+from tests.fakes import HashEmbedder
 from tests.test_bot_support import (
     BOB,
     BRIDGE_QUESTION,

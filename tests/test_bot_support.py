@@ -19,7 +19,7 @@ import pytest
 from bot.client import CitebotBot
 from bot.work import Worker
 from config.settings import Settings
-from index.encode.embed import Embedder, HashEmbedder
+from index.encode.embed import Embedder
 from retrieval.core import Core
 from retrieval.models import Answer
 from tests.fakediscord import (
@@ -33,6 +33,7 @@ from tests.fakediscord import (
     loopback_only_trace,
     point_discord_at,
 )
+from tests.fakes import HashEmbedder
 
 TOKEN = "citebot-canary-token-7Qx9.GZk3-never-log-me"
 GUILD_A, CHANNEL_A = 910_000_000_000_000_001, 910_000_000_000_000_002

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from config.settings import Settings
-from index.encode.embed import HashEmbedder
 from index.indexer import Indexer
 from index.store import vectors
 from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, disk_problems, figures, make_article, problems, state
 
 __all__ = ["figures"]

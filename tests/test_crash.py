@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from index.encode.embed import HashEmbedder
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, disk_problems, figures, problems, settings_for
 
 __all__ = ["figures"]

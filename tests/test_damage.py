@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 
 from index import failures
-from index.encode.embed import HashEmbedder
 from index.errors import DamagedStoreError, StorageError
 from index.store import integrity
 from index.store import vectors as vec
 from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, make_article, problems, settings_for
 
 RESTORE = "restore citebot.sqlite3 from a backup"

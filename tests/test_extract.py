@@ -16,9 +16,8 @@ import pytest
 from index.errors import ExtractionError, MissingDependencyError
 from index.ingest.extract import (
     Extracted,
+    Extractor,
     extract_html,
-    extract_html_isolated,
-    shutdown_extraction_workers,
 )
 
 PARAGRAPHS = [
@@ -144,43 +143,43 @@ def _pid(html: str, url: str | None) -> Extracted:
 
 
 @pytest.fixture
-def workers() -> Iterator[None]:
-    shutdown_extraction_workers()
-    yield
-    shutdown_extraction_workers()
+def workers() -> Iterator[Extractor]:
+    extractor = Extractor()
+    yield extractor
+    extractor.close()
 
 
-def test_isolated_matches_in_process_and_reuses_its_worker(workers: None) -> None:
+def test_isolated_matches_in_process_and_reuses_its_worker(workers: Extractor) -> None:
     page = news_page()
-    assert extract_html_isolated(page, "https://news.test/tram") == extract_html(
+    assert workers.extract(page, "https://news.test/tram") == extract_html(
         page, "https://news.test/tram"
     )
-    first = extract_html_isolated("", _target=_pid).text
+    first = workers.extract("", _target=_pid).text
     assert first != str(os.getpid())
-    assert extract_html_isolated("", _target=_pid).text == first
+    assert workers.extract("", _target=_pid).text == first
 
 
-def test_isolated_passes_extraction_errors_through(workers: None) -> None:
+def test_isolated_passes_extraction_errors_through(workers: Extractor) -> None:
     with pytest.raises(ExtractionError, match="too little article text"):
-        extract_html_isolated("<html><body><p>Too short.</p></body></html>")
+        workers.extract("<html><body><p>Too short.</p></body></html>")
 
 
-def test_isolated_times_out_then_recovers(workers: None) -> None:
-    before = extract_html_isolated("", _target=_pid).text  # warm a worker: start-up is not timed
+def test_isolated_times_out_then_recovers(workers: Extractor) -> None:
+    before = workers.extract("", _target=_pid).text  # warm a worker: start-up is not timed
     started = time.monotonic()
     with pytest.raises(ExtractionError, match=r"longer than 0\.5 seconds"):
-        extract_html_isolated("", timeout_s=0.5, _target=_sleepy)
+        workers.extract("", timeout_s=0.5, _target=_sleepy)
     assert time.monotonic() - started < 1.5
     with pytest.raises(ProcessLookupError):  # the stuck worker was killed, not left behind
         os.kill(int(before), 0)
-    after = extract_html_isolated("", _target=_pid).text
+    after = workers.extract("", _target=_pid).text
     assert after != before
 
 
-def test_isolated_survives_a_crashing_worker(workers: None) -> None:
+def test_isolated_survives_a_crashing_worker(workers: Extractor) -> None:
     with pytest.raises(ExtractionError, match="crashed"):
-        extract_html_isolated("", _target=_crash)
-    assert extract_html_isolated(news_page()).author == "Maria Okafor"
+        workers.extract("", _target=_crash)
+    assert workers.extract(news_page()).author == "Maria Okafor"
 
 
 def _spin(html: str, url: str | None) -> Extracted:
@@ -192,10 +191,10 @@ def _spin(html: str, url: str | None) -> Extracted:
 _PARENT = """
 import multiprocessing, sys, threading, time
 from pathlib import Path
-from index.ingest.extract import extract_html_isolated
+from index.ingest.extract import Extractor
 from tests.test_extract import _spin
 marker = sys.argv[1]
-threading.Thread(target=extract_html_isolated, args=("", marker),
+threading.Thread(target=Extractor().extract, args=("", marker),
                  kwargs={"timeout_s": 600, "_target": _spin}, daemon=True).start()
 while not Path(marker).exists():
     time.sleep(0.05)
@@ -235,9 +234,9 @@ def _needs_missing_package(html: str, url: str | None) -> Extracted:
     raise ModuleNotFoundError("No module named 'lxml_html_clean'", name="lxml_html_clean")
 
 
-def test_a_missing_dependency_is_named(workers: None) -> None:
+def test_a_missing_dependency_is_named(workers: Extractor) -> None:
     with pytest.raises(MissingDependencyError, match="'lxml_html_clean' is missing"):
-        extract_html_isolated("", _target=_needs_missing_package)
+        workers.extract("", _target=_needs_missing_package)
 
 
 def test_the_html_cleaner_is_a_declared_dependency() -> None:

@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 
 from index import failures
-from index.encode.embed import HashEmbedder
 from index.errors import StorageError
 from index.store import locks, vectors
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, figures, make_article, problems, settings_for, state
 
 __all__ = ["figures"]
@@ -402,7 +402,7 @@ def test_auto_encoder_runs_with_torch_when_the_onnx_export_fails(
                                      "export the model to ONNX")
 
     monkeypatch.setattr(onnx_encoder, "export", full)
-    load = embed.load_embedder.__wrapped__  # not the per-process cache
+    load = embed.load_embedder
     fallback = load(BUNDLED_MODEL, encoder="auto", cache_dir=tmp_path)
     assert isinstance(fallback, embed.SentenceTransformerEmbedder)
     assert fallback.embed(["a harbour ferry"]).shape == (1, fallback.dim)

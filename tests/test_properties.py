@@ -26,18 +26,19 @@ from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
 from bot import render
-from index.encode.embed import HashEmbedder
 from index.errors import ExtractionError
-from index.ingest.clean import clean_paragraphs, is_boilerplate, normalise, split_paragraphs
+from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
 from index.ingest.prepare import canonical_url, prepare
 from index.ingest.segment import sentence_spans, windows
 from index.ingest.speakers import attribute, name_keys
 from index.models import Article, Passage, PreparedArticle
+from index.text import fold
 from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.core import Core
 from retrieval.models import RankedPassage
 from retrieval.quotes import QuoteSelector, make_quote, verify
 from retrieval.search import analyse
+from tests.fakes import HashEmbedder
 
 SEED = int(os.environ.get("CITEBOT_TEST_SEED", "20240611"))
 SCALE = float(os.environ.get("CITEBOT_TEST_SCALE", "1"))  # more examples for a longer hunt
@@ -216,7 +217,7 @@ def test_clean_paragraphs_only_drops_whole_paragraphs_and_is_idempotent(
         "title", "duplicate", "near-duplicate", "boilerplate", "empty"}
     assert clean_paragraphs(title, list(cleaned.paragraphs)).paragraphs == cleaned.paragraphs
     for kept in cleaned.paragraphs:
-        assert normalise(kept) and not is_boilerplate(kept)
+        assert fold(kept) and not is_boilerplate(kept)
 
 
 def reference_near_duplicates(paragraphs: list[str]) -> tuple[str, ...]:
@@ -225,7 +226,7 @@ def reference_near_duplicates(paragraphs: list[str]) -> tuple[str, ...]:
     kept: list[str] = []
     grams: list[set[tuple[str, ...]]] = []
     for p in paragraphs:
-        w = normalise(p).split()
+        w = fold(p).split()
         g = {tuple(w[i:i + 3]) for i in range(len(w) - 2)} if len(w) >= 8 else set()
         if g and any(len(g & h) / len(g) >= 0.8 for h in grams):
             continue

@@ -3,18 +3,19 @@ and ``citebot eval`` asking each question on its date."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from config.settings import Settings
-from index.encode.embed import HashEmbedder
 from retrieval.core import Core
 from retrieval.evaluate import evaluate
 from retrieval.search import answer_type_match, published_date
+from tests.conftest import Cli
+from tests.fakes import HashEmbedder
 
 STORY = ("The harbour authority raised ferry fares to nine dollars on Monday, citing fuel costs.\n\n"
          "Commuters said the rise would hurt workers who cross twice a day.\n\n")
@@ -97,27 +98,24 @@ def test_published_dates(text: str | None, day: date | None) -> None:
     assert published_date(text) == day
 
 
-def test_cli_asks_as_of_a_day(settings: Settings, capsys: pytest.CaptureFixture[str],
-                              monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cli_asks_as_of_a_day(settings: Settings, cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     article = tmp_path / "a.jsonl"
     article.write_text(json.dumps({"id": "late", "title": "Ferry fares rise", "text": STORY,
                                    "published": "2024-06-01"}) + "\n")
     data = ["--data-dir", str(settings.data_dir)]
-    assert main(["add", *data, "--jsonl", str(article)]) == 0
-    capsys.readouterr()
-    assert main(["ask", *data, "--json", "--as-of", "2024-05-01", "ferry fares"]) == 0
-    out = capsys.readouterr().out
-    assert json.loads(out)["passages"] == []
+    assert cli("add", *data, "--jsonl", str(article))[0] == 0
+    code, out, _ = cli("ask", *data, "--json", "--as-of", "2024-05-01", "ferry fares")
+    assert code == 0 and json.loads(out)["passages"] == []
     with pytest.raises(SystemExit) as stop:
-        main(["ask", *data, "--as-of", "2024-13-01", "ferry fares"])
+        cli("ask", *data, "--as-of", "2024-13-01", "ferry fares")
     assert stop.value.code == 2 and "not a day like" in capsys.readouterr().err
     lines = "\n".join(json.dumps({"id": i, "question": "ferry fares", "as_of": day})
                       for i, day in ((1, "2024-05-01"), (2, "2024-06-02"))) + "\n"
-    io = __import__("io")
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-    assert main(["ask", *data, "--jsonl"]) == 0
-    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [bool(a["passages"]) for a in answers] == [False, True]
+    code, out, _ = cli("ask", *data, "--jsonl")
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [bool(a["passages"]) for a in answers] == [False, True]
 
 
 def test_eval_asks_each_question_on_its_date(settings: Settings, tmp_path: Path) -> None:

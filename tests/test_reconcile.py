@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
-from index.encode.embed import HashEmbedder
 from index.store import vectors as vec
 from index.store.embedded import EmbeddedStorage
 from retrieval.core import Core
+from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, make_article, problems, state
 
 REPAIRED = "vector index repaired"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import Settings
-from index.encode.embed import HashEmbedder
 from index.errors import IndexMismatchError, NotFoundError
 from retrieval.core import Core
 from tests.conftest import ARTICLE
+from tests.fakes import HashEmbedder
 
 
 def add(core: Core, collection: str = "default", **kw: object):  # type: ignore[no-untyped-def]

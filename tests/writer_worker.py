@@ -14,8 +14,8 @@ from pathlib import Path
 
 
 def main() -> None:
-    from index.encode.embed import HashEmbedder
     from retrieval.core import Core
+    from tests.fakes import HashEmbedder
     from tests.storage_checks import make_article, problems, settings_for
 
     data_dir, go, seed, *specs = sys.argv[1:]

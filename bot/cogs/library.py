@@ -40,7 +40,7 @@ class Library(commands.Cog):
         self.bot.limits.add.take(interaction.guild_id or 0)
         await interaction.response.defer(thinking=True)
         result = await self.bot.worker.run(
-            interaction.guild_id, self.bot.core.indexer.add_url, collection(interaction), url,
+            interaction.guild_id, self.bot.core.add_url, collection(interaction), url,
             added_by=str(interaction.user.id))
         await replies.say(interaction, render.added(result.article, result.status),
                           ephemeral=False)
@@ -53,7 +53,7 @@ class Library(commands.Cog):
         self.bot.limits.add.take(interaction.guild_id or 0)
         await interaction.response.defer(thinking=True)
         result = await self.bot.worker.run(
-            interaction.guild_id, self.bot.core.indexer.add_text, collection(interaction),
+            interaction.guild_id, self.bot.core.add_text, collection(interaction),
             title=title, text=text, added_by=str(interaction.user.id))
         await replies.say(interaction, render.added(result.article, result.status),
                           ephemeral=False)

@@ -1,18 +1,11 @@
 """Text embeddings: the only module that imports sentence_transformers.
 
-``load_embedder`` builds the configured model once per process. ``HashEmbedder`` is a small,
-deterministic stand-in with the same interface, for tests that exercise storage and not
-semantics.
+``load_embedder`` builds the configured model; the process builds it once and passes it down.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import itertools
 import logging
-import os
-import re
 import threading
 from pathlib import Path
 from typing import Protocol
@@ -57,11 +50,10 @@ class SentenceTransformerEmbedder:
 
         self.name = model
         self.batch_size = batch_size
-        path = model
-        if model == BUNDLED_MODEL:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are on disk
-            path = bundled_model_path()
-        self._model = SentenceTransformer(path, device="cpu")
+        bundled = model == BUNDLED_MODEL
+        path = bundled_model_path() if bundled else model
+        # the bundled weights are on disk: never ask the hub about them
+        self._model = SentenceTransformer(path, device="cpu", local_files_only=bundled)
         self.dim = int(self._model.get_embedding_dimension() or 0)
         self.max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer = self._model.tokenizer
@@ -84,39 +76,9 @@ class SentenceTransformerEmbedder:
         return len(ids["input_ids"])
 
 
-class HashEmbedder:
-    """Deterministic bag-of-words vectors (hashed words and word pairs); for tests."""
-
-    def __init__(self, dim: int = 64, name: str = "hash-test", max_tokens: int = 64) -> None:
-        self.name = name
-        self.dim = dim
-        self.max_tokens = max_tokens
-
-    def _words(self, text: str) -> list[str]:
-        return re.findall(r"\w+", text.lower())
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            words = self._words(text)
-            for feature in words + [a + " " + b for a, b in itertools.pairwise(words)]:
-                h = int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "big")
-                out[row, h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0
-            norm = np.linalg.norm(out[row])
-            out[row] = out[row] / norm if norm else 1.0 / np.sqrt(self.dim)
-        return out
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._words(text)) + 2
-
-
-@functools.lru_cache(maxsize=4)
 def load_embedder(model: str, *, batch_size: int = 64, encoder: str = "torch",
                   cache_dir: Path | None = None) -> Embedder:
-    """The configured embedding model, loaded once per process and passed down.
+    """The configured embedding model; load it once per process and pass it down.
 
     ``encoder`` is "torch" (sentence-transformers), "onnx" (the same model exported to ONNX
     Runtime: identical vectors, faster queries and start-up), "onnx-int8" (int8 weights: faster

@@ -109,12 +109,24 @@ def _alive(pid: int) -> bool:
 def _quantize(fp32: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    logging.getLogger().disabled, quiet = True, logging.getLogger().disabled
-    try:  # onnxruntime logs a pre-processing suggestion on the root logger
-        with _staged(target) as tmp:
-            quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    with _staged(target) as tmp, _quiet_root_suggestion():
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+
+
+@contextmanager
+def _quiet_root_suggestion() -> Iterator[None]:
+    """Drop the pre-processing suggestion onnxruntime's quantizer logs straight on the root
+    logger, for this call only (a filter on the root logger sees only records logged on it)."""
+
+    def drop(record: logging.LogRecord) -> bool:
+        return "pre-process" not in record.getMessage().lower()
+
+    root = logging.getLogger()
+    root.addFilter(drop)
+    try:
+        yield
     finally:
-        logging.getLogger().disabled = quiet
+        root.removeFilter(drop)
 
 
 def _export_fp32(model_dir: Path, target: Path) -> None:

@@ -9,9 +9,10 @@ from it stays verbatim.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+
+from index.text import fold
 
 # Whole-paragraph boilerplate, matched case-insensitively against the stripped paragraph.
 _BOILERPLATE = re.compile(
@@ -69,14 +70,6 @@ def replace_lone_surrogates(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def normalise(text: str) -> str:
-    """Case-folded text with punctuation removed and whitespace folded (for comparisons only)."""
-    text = unicodedata.normalize("NFKD", text).casefold()
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = re.sub(r"[^\w\s]|_", " ", text)
-    return " ".join(text.split())
-
-
 def split_paragraphs(text: str) -> list[str]:
     """Split text into paragraphs: blank lines separate them, and so do single line breaks
     unless a block is hard-wrapped prose, which stays one paragraph (newlines kept)."""
@@ -111,14 +104,14 @@ def is_boilerplate(paragraph: str) -> bool:
 
 def clean_paragraphs(title: str | None, paragraphs: list[str]) -> Cleaned:
     """Drop repeated titles, duplicates, near duplicates and boilerplate; keep the rest as is."""
-    title_key = normalise(title or "")
+    title_key = fold(title or "")
     seen: set[str] = set()
     shingles = _ShingleIndex()
     kept: list[str] = []
     dropped: list[Dropped] = []
     for raw in paragraphs:
         text = raw.strip()
-        key = normalise(text)
+        key = fold(text)
         reason = None
         if not key:
             reason = "empty"

@@ -1,14 +1,11 @@
 """Extract an article's main text and metadata from HTML, with trafilatura.
 
-`extract_html` runs in the calling process. `extract_html_isolated` runs it in a worker process
-with a timeout, so a pathological page can neither hang nor crash the caller; workers are started
-lazily, reused, replaced when they time out or die, and stopped by `shutdown_extraction_workers`
-(also registered with `atexit`).
+`extract_html` runs in the calling process. An `Extractor` runs it in worker processes with a
+timeout, so a pathological page can neither hang nor crash the caller.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import re
@@ -100,35 +97,65 @@ def _clean(value: str | None) -> str | None:
     return value.strip() or None if value else None
 
 
-def extract_html_isolated(
-    html: str,
-    url: str | None = None,
-    *,
-    timeout_s: float = 30.0,
-    _target: Target | None = None,
-) -> Extracted:
-    """Like `extract_html`, but in a worker process that is killed after `timeout_s` seconds.
+class Extractor:
+    """Runs `extract_html` in worker processes, each job killed after its timeout.
 
-    Waiting for a free worker and starting a cold one do not count towards `timeout_s`.
-    `_target` replaces `extract_html` in tests; it must be a module-level function.
+    Workers are started on first use, reused, replaced when they time out or die, and stopped
+    by `close()` (they also end by themselves when this process does). Waiting for a free
+    worker and starting a cold one do not count towards a job's timeout.
     """
-    with _slots:
-        worker = _checkout()
-        try:
-            status, value = worker.run(_target or extract_html, html, url, timeout_s)
-        except TimeoutError:
+
+    def __init__(self, *, max_workers: int = _MAX_WORKERS) -> None:
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_workers)
+        self._idle: list[_Worker] = []
+
+    def extract(self, html: str, url: str | None = None, *, timeout_s: float = 30.0,
+                _target: Target | None = None) -> Extracted:
+        """Like `extract_html`, in a worker killed after `timeout_s` seconds. `_target`
+        replaces `extract_html` in tests; it must be a module-level function."""
+        with self._slots:
+            worker = self._checkout()
+            try:
+                status, value = worker.run(_target or extract_html, html, url, timeout_s)
+            except TimeoutError:
+                worker.kill()
+                raise ExtractionError(f"Extracting that page took longer than {timeout_s:g} "
+                                      "seconds, so citebot gave up.") from None
+            except (EOFError, OSError):
+                worker.kill()
+                raise ExtractionError("The article extractor crashed on that page.") from None
+            except BaseException:  # interrupted mid-job: the worker's state is unknown
+                worker.kill()
+                raise
+            self._checkin(worker)
+        return _outcome(status, value)
+
+    def close(self) -> None:
+        """Stop the idle workers; a later extraction starts a fresh one."""
+        with self._lock:
+            workers, self._idle = self._idle, []
+        for worker in workers:
             worker.kill()
-            message = (
-                f"Extracting that page took longer than {timeout_s:g} seconds, so citebot gave up."
-            )
-            raise ExtractionError(message) from None
-        except (EOFError, OSError):
-            worker.kill()
-            raise ExtractionError("The article extractor crashed on that page.") from None
-        except BaseException:  # interrupted mid-job: the worker's state is unknown
-            worker.kill()
-            raise
-        _checkin(worker)
+
+    def _checkout(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                worker.kill()
+        return _Worker()
+
+    def _checkin(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker.jobs < _MAX_JOBS_PER_WORKER and len(self._idle) < _MAX_IDLE_WORKERS:
+                self._idle.append(worker)
+                return
+        worker.kill()
+
+
+def _outcome(status: str, value: Any) -> Extracted:
     if status == "ok":
         return value  # type: ignore[no-any-return]
     if status == "refused":
@@ -143,15 +170,6 @@ def missing_dependency(name: str) -> str:
     """What to tell a person when a package citebot depends on is not installed."""
     return (f"citebot cannot extract articles: the Python package {name!r} is missing. "
             "Reinstall citebot with its dependencies (pip install -e .) and try again.")
-
-
-def shutdown_extraction_workers() -> None:
-    """Stop the idle worker processes; the next isolated extraction starts a fresh one."""
-    with _lock:
-        workers = list(_idle)
-        _idle.clear()
-    for worker in workers:
-        worker.kill()
 
 
 class _Worker:
@@ -190,30 +208,6 @@ class _Worker:
         self._process.kill()
         self._process.join(timeout=5)
         self._conn.close()
-
-
-_lock = threading.Lock()
-_slots = threading.BoundedSemaphore(_MAX_WORKERS)
-_idle: list[_Worker] = []
-atexit.register(shutdown_extraction_workers)
-
-
-def _checkout() -> _Worker:
-    with _lock:
-        while _idle:
-            worker = _idle.pop()
-            if worker.alive():
-                return worker
-            worker.kill()
-    return _Worker()
-
-
-def _checkin(worker: _Worker) -> None:
-    with _lock:
-        if worker.jobs < _MAX_JOBS_PER_WORKER and len(_idle) < _MAX_IDLE_WORKERS:
-            _idle.append(worker)
-            return
-    worker.kill()
 
 
 def _serve(conn: Connection) -> None:

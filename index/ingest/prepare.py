@@ -14,13 +14,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from index.errors import ExtractionError, TooLargeError
 from index.ingest.clean import (
     clean_paragraphs,
-    normalise,
     replace_lone_surrogates,
     split_paragraphs,
 )
 from index.ingest.segment import sentence_spans, windows
 from index.ingest.speakers import attribute, last_named_speaker
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
+from index.text import fold
 
 TITLE_MAX = 300  # characters; a title is repeated in every embedded window of its article
 FIELD_MAX = {"url": 2_048, "source": 200, "author": 200, "published": 64}
@@ -83,7 +83,7 @@ def check_work(text: str, limits: ArticleLimits) -> list[str]:
 
 def content_hash(paragraphs: tuple[str, ...] | list[str]) -> str:
     """A hash of the cleaned text, insensitive to case, punctuation and spacing."""
-    joined = "\n".join(normalise(p) for p in paragraphs)
+    joined = "\n".join(fold(p) for p in paragraphs)
     return hashlib.sha256(joined.encode()).hexdigest()
 
 

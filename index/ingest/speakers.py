@@ -14,15 +14,9 @@ from __future__ import annotations
 
 import re
 
-_SAY = (
-    r"(?:said|says|say|told|tells|added|adds|stated|states|noted|notes|explained|explains|"
-    r"wrote|writes|asked|asks|argued|argues|insisted|insists|warned|warns|claimed|claims|"
-    r"declared|declares|announced|announces|continued|continues|recalled|recalls|replied|"
-    r"responded|acknowledged|admitted|conceded|observed|commented|remarked|stressed|"
-    r"emphasi[sz]ed|tweeted|posted|testified|confirmed|denied|suggested|predicted|urged|"
-    r"cautioned|maintained|contended|assured|promised|vowed|countered|complained|"
-    r"reiterated|explained|disclosed|revealed|estimated|believes|thinks)"
-)
+from index.text import ATTRIBUTION_VERBS
+
+_SAY = ATTRIBUTION_VERBS
 _CAP = r"(?:[A-Z][\w'’.-]*|[A-Z]\.)"
 _PARTICLE = r"(?:de|da|del|der|van|von|bin|al|el|la|le|of|the)"
 # A proper name: capitalised words, maybe joined by particles ("Secretary of State Mike Pompeo").

@@ -12,38 +12,16 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
-import snowballstemmer  # type: ignore[import-untyped]
+from index.text import plain, porter_stem
+
+_WORD = re.compile(r"\w+")
 
 K1 = 1.2
 B = 0.75
 WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
-_WORD = re.compile(r"\w+")
-_ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")  # Latin letters that may carry marks
-_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-# The algorithm of FTS5's "porter" tokenizer; snowballstemmer runs PyStemmer's C build of it
-# when installed (a dependency: ~100x faster than the pure-Python fallback).
-_PORTER = snowballstemmer.stemmer("porter")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    """A lower-case word as FTS5 indexes it: diacritics removed, Porter-stemmed."""
-    return str(_PORTER.stemWord(_plain(word)))
-
-
-def _plain(text: str) -> str:
-    """Lower case without diacritics (as FTS5's unicode61 tokenizer folds them)."""
-    text = text.lower()
-    if text.isascii() or not _ACCENTED.search(text):  # curly quotes and dashes need nothing
-        return text
-    return _MARKS.sub("", unicodedata.normalize("NFKD", text))
-
-
 def _matcher(stems: list[str]) -> re.Pattern[str]:
     """Words that may stem to one of these stems. Porter only rewrites a word's last letters:
     a stem less its last two letters is a prefix of every word that stems to it (checked
@@ -92,9 +70,9 @@ def scores(term_df: Mapping[str, float], docs: Mapping[int, Doc],
         # length is the whole row's
         freq: dict[str, float] = {}
         if doc.title not in titles:
-            titles[doc.title] = [t for t in map(stem, matcher.findall(_plain(doc.title)))
+            titles[doc.title] = [t for t in map(porter_stem, matcher.findall(plain(doc.title)))
                                  if t in weights]
-        for weight, terms in ((WEIGHTS[0], map(stem, matcher.findall(_plain(doc.text)))),
+        for weight, terms in ((WEIGHTS[0], map(porter_stem, matcher.findall(plain(doc.text)))),
                               (WEIGHTS[1], titles[doc.title])):
             for term in terms:
                 if term in weights:

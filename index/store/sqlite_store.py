@@ -20,11 +20,12 @@ from index.errors import NotFoundError
 from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
 from index.store import bm25, lexical
-from index.store.lexical import fts_name, query_terms
+from index.store.lexical import fts_name
 from index.store.protocol import Vote
 from index.store.sqlite_tx import Connections
+from index.text import content_words, porter_stem
 
-__all__ = ["SQLiteStore", "fts_name", "query_terms", "utcnow"]
+__all__ = ["SQLiteStore", "fts_name", "utcnow"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -348,7 +349,7 @@ class SQLiteStore(Connections):
         """
         db = self.db()
         fts = fts_name(collection)
-        words = query_terms(question)
+        words = content_words(question)
         try:
             if not words or not db.execute("SELECT 1 FROM sqlite_master WHERE name = ?",
                                            (fts,)).fetchone():
@@ -373,7 +374,7 @@ class SQLiteStore(Connections):
             raise storage_error(exc, "search the passages' words") from exc
         term_df: dict[str, float] = {}
         for word, count in df.items():
-            term_df.setdefault(bm25.stem(word), count)
+            term_df.setdefault(porter_stem(word), count)
         scored = bm25.scores(term_df, docs, stats)
         return sorted(scored.items(), key=lambda kv: -kv[1])
 
