@@ -52,14 +52,8 @@ class Connections:
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction (BEGIN IMMEDIATE ... COMMIT); on any error, including a failed
         COMMIT, it is rolled back and the original error raised."""
-        db = self.db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction("BEGIN IMMEDIATE") as db:
             yield db
-            db.execute("COMMIT")
-        except BaseException:
-            self._abandon(db)
-            raise
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
@@ -68,7 +62,13 @@ class Connections:
         if db.in_transaction:  # already inside one
             yield db
             return
-        db.execute("BEGIN")
+        with self._transaction("BEGIN") as db:
+            yield db
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        db = self.db()
+        db.execute(begin)
         try:
             yield db
             db.execute("COMMIT")
