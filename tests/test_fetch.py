@@ -1,4 +1,5 @@
-"""Tests for index.ingest.fetch against real HTTP servers on loopback addresses.
+"""Tests for index.ingest.fetch (with its address policy and decoding) against real HTTP servers
+on loopback addresses.
 
 The fake "public" site listens on 127.0.0.2 (let through with allow_networks), the fake
 "internal" service on 127.0.0.1; every SSRF test asserts the internal service saw nothing.
@@ -9,10 +10,12 @@ from __future__ import annotations
 import codecs
 import gzip
 import ipaddress
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import zlib
@@ -21,6 +24,7 @@ from contextlib import suppress
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -32,8 +36,10 @@ from index.errors import (
     TooLargeError,
     UnsupportedContentError,
 )
+from index.ingest import decoding
 from index.ingest import fetch as fetch_module
-from index.ingest.fetch import FetchPolicy, Resolver, check_address, fetch, url_scheme
+from index.ingest.addresses import check_address
+from index.ingest.fetch import FetchPolicy, Resolver, fetch, url_scheme
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 ARTICLE = (
@@ -593,6 +599,7 @@ def test_the_loopback_spellings_do_reach_the_server_when_unchecked(
     internal: FakeSite, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The zero-hit test above means something only if these spellings can reach the server."""
+    # Patched under the name the transport calls, not where the policy is defined.
     monkeypatch.setattr(fetch_module, "check_address", lambda ip, policy: None)
     policy = FetchPolicy(allowed_ports=frozenset({internal.port}), timeout_s=2.0)
     mapped = LOOPBACK_DNS_ANSWERS.index("::ffff:127.0.0.1")
@@ -706,12 +713,12 @@ def test_request_headers(public: FakeSite, policy: FetchPolicy) -> None:
     assert "User-Agent: citebot/0.1" in text
     accepted = text.rsplit("Accept-Encoding: ", 1)[1].split(", ")
     assert accepted[:2] == ["gzip", "deflate"]
-    assert ("br" in accepted) == (fetch_module._BROTLI is not None)  # advertised only if usable
+    assert ("br" in accepted) == (decoding._brotli() is not None)  # advertised only if usable
 
 
 def test_brotli_is_decoded_and_capped(public: FakeSite, policy: FetchPolicy) -> None:
     brotli = pytest.importorskip("brotli")
-    if fetch_module._BROTLI is None:
+    if decoding._brotli() is None:
         pytest.skip("this brotli cannot cap its output, so citebot does not use it")
     public.routes["/br"] = lambda h: reply(
         h, brotli.compress(ARTICLE), headers={"Content-Encoding": "br"}
@@ -723,6 +730,28 @@ def test_brotli_is_decoded_and_capped(public: FakeSite, policy: FetchPolicy) -> 
         fetch(
             url(public, "/br-bomb"), replace(policy, max_decoded_bytes=1_000_000), resolver=resolver
         )
+
+
+def test_importing_the_fetcher_does_not_probe_for_brotli(tmp_path: Path) -> None:
+    (tmp_path / "brotli.py").write_text("raise SystemExit('brotli was imported')\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    code = "import index.ingest.fetch, index.ingest.decoding"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.parametrize("capped", [True, False])
+def test_brotli_is_advertised_only_if_it_can_cap_its_output(
+    capped: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = SimpleNamespace(can_accept_more_data=lambda: True) if capped else SimpleNamespace()
+    monkeypatch.setitem(sys.modules, "brotli", SimpleNamespace(Decompressor=lambda: state))
+    decoding._brotli.cache_clear()
+    try:
+        assert ("br" in decoding.accept_encoding()) == capped
+    finally:
+        decoding._brotli.cache_clear()  # the next caller probes the real environment again
 
 
 def test_gzip_bomb_is_refused(public: FakeSite, policy: FetchPolicy) -> None:
