@@ -64,7 +64,10 @@ def work(data_dir: Path, seed: int) -> None:
 
 
 def main() -> None:
-    import retrieval.core  # noqa: F401  (warm: the children start with everything imported)
+    # warm: the children start with everything imported, so kills land in the work
+    import retrieval.core  # noqa: F401
+    import tests.fakes  # noqa: F401
+    import tests.storage_checks  # noqa: F401
 
     print("ready", flush=True)
     for line in sys.stdin:
