@@ -19,6 +19,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ def run(args: list[str], data: Path, *, stdin: object = subprocess.DEVNULL,
     env = {**os.environ, "CITEBOT_DATA_DIR": str(data), "CITEBOT_MODEL_CACHE_DIR": str(MODELS)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([*CITEBOT, *args], cwd=ROOT, env=env, stdin=stdin,  # type: ignore[arg-type]
+        proc = subprocess.Popen([*CITEBOT, *args], cwd=ROOT, env=env, stdin=stdin,  # type: ignore[call-overload]
                                 stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -122,6 +123,7 @@ def kills(work: Path, count: int) -> None:
     env = {**os.environ, "CITEBOT_DATA_DIR": str(work / "data-kill"),
            "CITEBOT_MODEL_CACHE_DIR": str(MODELS)}
     orphans = landed = 0
+    gone_after: list[float] = []
     rng = random.Random(7)
     for trial in range(count):
         proc = subprocess.Popen([*CITEBOT, "add", str(page)], cwd=ROOT, env=env,
@@ -135,13 +137,18 @@ def kills(work: Path, count: int) -> None:
         landed += bool(workers) and proc.poll() is None
         proc.send_signal(signal.SIGKILL if trial % 2 else signal.SIGTERM)
         proc.wait()
-        time.sleep(3)
+        killed = time.monotonic()
+        while any(alive(w) for w in workers) and time.monotonic() - killed < 30:
+            time.sleep(0.05)
+        gone_after.append(time.monotonic() - killed)
         orphans += sum(alive(w) for w in workers)
         for w in workers:
             if alive(w):
                 os.kill(w, signal.SIGKILL)
     print(f"kills of `citebot add` during extraction: {count} (SIGTERM and SIGKILL in turn), "
-          f"{landed} with a worker running; orphaned workers alive 3 s later: {orphans}")
+          f"{landed} with a worker running; workers (and their resource tracker) gone after "
+          f"median {statistics.median(gone_after):.2f} s, at most {max(gone_after):.2f} s; "
+          f"orphans alive 30 s later: {orphans}")
 
 
 def batch(work: Path) -> None:
@@ -172,21 +179,25 @@ def batch(work: Path) -> None:
     with open(path, "rb") as fh:
         _code, seconds, peak, out, err = run(["ask", "--jsonl"], work / "data-batch", stdin=fh)
     answers = [json.loads(line) for line in out.splitlines()]
-    errors = sum("error" in a for a in answers)
+    refused = sum("error" in a for a in answers)
     print(f"hostile questions: {len(questions)} lines, {len(answers)} JSON lines out "
-          f"({errors} errors); lines lost: {len(questions) - len(answers)}; {seconds:.1f} s")
+          f"({refused} errors); lines lost: {len(questions) - len(answers)}; {seconds:.1f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kills", type=int, default=20)
+    parser.add_argument("--only", choices=["sizes", "batch", "kills"], help="one part only")
     args = parser.parse_args()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
-            sizes(work)
-            batch(work)
-            kills(work, args.kills)
+            if args.only in (None, "sizes"):
+                sizes(work)
+            if args.only in (None, "batch"):
+                batch(work)
+            if args.only in (None, "kills"):
+                kills(work, args.kills)
     finally:
         shutil.rmtree(MODELS, ignore_errors=True)
 
