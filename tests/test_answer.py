@@ -122,3 +122,34 @@ def test_every_quote_is_verbatim_over_many_random_articles(settings) -> None:  #
         assert checked > 100
     finally:
         core.close()
+
+
+def test_the_asked_speakers_passage_outranks_a_closer_match_by_another(hash_core: Core) -> None:
+    """Hale's words match the question a little better; Ortiz is the one asked about."""
+    said = {"Councilman Derek Hale": '"The barrier will cost what it has to cost," he said.',
+            "Mayor Lucia Ortiz": '"The barrier will cost what it costs," he said.'}
+    ids = {who: hash_core.indexer.add_text(
+        "news", title="Barrier debate", text=f"{who} said the council had voted.\n\n{quote}"
+    ).article.id for who, quote in said.items()}
+    asked = analyse("What did Ortiz say about what the barrier will cost?")
+    ranked = hash_core.answerer.searcher.search(
+        "news", asked, hash_core.embedder.embed_query(asked.text), 5)
+    order = [(r.passage.article.id, r.passage.number) for r in ranked]
+    assert order.index((ids["Mayor Lucia Ortiz"], 2)) < order.index(
+        (ids["Councilman Derek Hale"], 2))
+
+
+def test_quotes_prefer_the_asked_speakers_sentence() -> None:
+    from index.models import Article, Passage, Sentence
+    from retrieval.models import RankedPassage
+    from retrieval.quotes import QuoteSelector
+
+    first = '"The barrier will cost what it costs," he said.'
+    text = f"{first} {first.replace('he said', 'she said')}"
+    meta = Article("a1", "news", "Barrier debate", None, None, None, None, "h", 1, "2024-01-01")
+    passage = Passage(1, meta, 1, text, (Sentence(0, len(first), "Derek Hale"),
+                                         Sentence(len(first) + 1, len(text), "Lucia Ortiz")))
+    asked = analyse("What did Ortiz say about what the barrier will cost?")
+    ranked = [RankedPassage(passage, 1.0, 1.0, 1.0)]
+    quotes = QuoteSelector(embed=None).select(asked, None, ranked)  # type: ignore[arg-type]
+    assert quotes[0].speaker == "Lucia Ortiz"

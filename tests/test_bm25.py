@@ -92,6 +92,8 @@ def test_document_counts_are_exact_to_the_cap_then_estimated(settings: Settings)
         assert counts["absent"] == 0
         assert counts["common"] == pytest.approx(120, rel=0.15)
         assert counts["sometimes"] == pytest.approx(20, rel=0.3)
+        # estimated, not counted: the 11th match ("sometimes" is in paragraph 6k+1) is rowid 61
+        assert counts["sometimes"] == pytest.approx(11 * 120 / 61)
         exact = lexical.document_counts(db, fts, ["common", "sometimes"], cap=0)
         assert exact == {"common": 120, "sometimes": 20}
     finally:
@@ -128,3 +130,15 @@ def test_stemming_matches_words_fts5_would_match() -> None:
     docs = {1: bm25.Doc("The ferries were saying nothing.", ""), 2: bm25.Doc("Nothing here.", "")}
     scored = bm25.scores({porter_stem("ferry"): 1, porter_stem("say"): 1}, docs, stats)
     assert list(scored) == [1]
+
+
+def test_finder_words_together_find_at_most_twice_the_cap(settings: Settings) -> None:
+    """Rarest first, each in at most ``lexical_max_df`` passages, together in at most twice
+    that many: the FTS5 query's work is bounded however many rare words a question has."""
+    core = core_with(settings, max_df=2)
+    try:
+        df = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w4": 2.0, "w5": 3.0}
+        finders = core.storage.sql._finders(df)  # type: ignore[attr-defined]
+        assert finders == ["w1", "w2"] and sum(df[w] for w in finders) <= 2 * 2
+    finally:
+        core.close()

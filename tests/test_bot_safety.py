@@ -20,6 +20,7 @@ from tests.test_bot_support import (
     BRIDGE,
     CAROL,
     CHANNEL_A,
+    CHANNEL_B,
     GUILD_A,
     GUILD_B,
     MANAGER,
@@ -29,6 +30,8 @@ from tests.test_bot_support import (
     bot_env,
     description,
     figures_fixture,
+    mention,
+    reply_to,
 )
 
 figures = figures_fixture("safety")
@@ -131,6 +134,8 @@ async def test_ask_cooldown_is_per_member(tmp_path: Path) -> None:
         assert again.callback_type == 4  # refused before deferring
         other = await env.slash("ask", {"question": "What happened?"}, user=BOB)
         assert (await other.wait_response(STEP)).embeds
+        by_mention = await mention(env.fake, GUILD_A, CHANNEL_A, ALICE, "And after that?")
+        assert (await reply_to(env.fake, by_mention)).content.startswith("Please wait ")
 
 
 async def test_add_quota_is_per_server(tmp_path: Path) -> None:
@@ -143,6 +148,19 @@ async def test_add_quota_is_per_server(tmp_path: Path) -> None:
             "This server has added 2 articles in the last hour, its limit; try again in 60 min")
         elsewhere = await env.add_text("Story 3", "More.", guild=GUILD_B)
         assert elsewhere.response is not None and elsewhere.response.content.startswith("Added")
+        full = "This server has added 2 articles in the last hour"
+        by_url = await env.slash("add url", {"url": "https://127.0.0.1/x"}, user=BOB)
+        assert (await by_url.wait_response(STEP)).content.startswith(full)  # before any fetch
+        posted = await env.fake.message(GUILD_A, CHANNEL_A, BOB, "see https://127.0.0.1/a")
+        by_menu = await env.fake.message_command(GUILD_A, CHANNEL_A, ALICE, "Add article",
+                                                 posted.id)
+        assert (await by_menu.wait_response(STEP)).content.startswith(full)
+        # one "Add article" takes a unit of quota per link: 3 links do not fit in the 1 left
+        links = await env.fake.message(GUILD_B, CHANNEL_B, BOB, " ".join(
+            f"https://127.0.0.1/{i}" for i in range(3)))
+        too_many = await env.fake.message_command(GUILD_B, CHANNEL_B, ALICE, "Add article",
+                                                  links.id)
+        assert (await too_many.wait_response(STEP)).content.startswith(full)
 
 
 async def test_servers_never_see_each_others_articles(tmp_path: Path) -> None:

@@ -289,3 +289,65 @@ def test_a_search_racing_a_rebuild_swap_still_answers(settings: Settings) -> Non
                    for p, s in storage.dense_search("news", query, 100))
     assert raced and found == expected
     core.close()
+
+
+def test_opening_the_collection_elsewhere_mid_rebuild_keeps_its_staged_rows(
+    settings: Settings, monkeypatch: Any,
+) -> None:
+    """Another process opening the collection between a rebuild's reading of its staged rows
+    and their swap must not discard them as leftovers of an interrupted rebuild."""
+    core = _filled(settings)
+    before = state(core, "news")
+    storage = core.storage
+    assert isinstance(storage, EmbeddedStorage)
+    build = vectors.build
+
+    def open_elsewhere_then_build(*args: Any) -> vectors.VectorIndex:
+        other = EmbeddedStorage(settings.data_dir, model=storage.model, dim=storage.dim)
+        try:
+            other.stats("news")  # its first use of the collection tidies up
+        finally:
+            other.close()
+        return build(*args)
+
+    monkeypatch.setattr(vectors, "build", open_elsewhere_then_build)
+    core.indexer.rebuild("news")
+    assert state(core, "news") == before
+    assert problems(core) == []
+    core.close()
+
+
+def test_an_article_removed_while_the_rebuild_embeds_it_is_left_out(settings: Settings) -> None:
+    core = _filled(settings, 3)
+    victim = core.storage.list_articles("news", limit=-1)[0]  # the first one a rebuild embeds
+    removed: list[str] = []
+
+    class RemovingEmbedder(HashEmbedder):
+        def embed(self, texts: list[str]) -> np.ndarray:
+            if not removed:  # a writer removes the article while its text is being embedded
+                removed.append(core.indexer.remove("news", victim.id).id)
+            return super().embed(texts)
+
+    Indexer(settings=settings, storage=core.storage, embedder=RemovingEmbedder()).rebuild("news")
+    assert removed == [victim.id]
+    assert victim.id not in {a.id for a in core.storage.list_articles("news", limit=-1)}
+    assert problems(core) == []
+    core.close()
+
+
+def test_a_search_waits_while_a_change_is_applied_in_memory() -> None:
+    from index.store.locks import ReadWriteLock
+
+    lock = ReadWriteLock()
+    searched = threading.Event()
+
+    def search() -> None:
+        with lock.read():
+            searched.set()
+
+    with lock.write():
+        reader = threading.Thread(target=search)
+        reader.start()
+        assert not searched.wait(0.3)  # never reads an index half changed
+    assert searched.wait(5)
+    reader.join()

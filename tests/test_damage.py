@@ -11,6 +11,7 @@ data directory, a collection never created, a store from before the identity fil
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sqlite3
@@ -339,3 +340,60 @@ def test_damaged_text_is_reported_without_repeating_it(tmp_path: Path) -> None:
     assert message.endswith(f"What to do: {failures.BAD_TEXT}."), message
     assert "Confidential" not in message and "\\x" not in message
     core.close()
+
+
+def test_an_empty_database_in_place_of_the_store_is_refused(tmp_path: Path) -> None:
+    """A valid SQLite file that holds nothing, where a store was: refused, not adopted."""
+    data = tmp_path / "data"
+    _filled(data)
+    db = data / "citebot.sqlite3"
+    db.unlink()
+    for wal in data.glob("citebot.sqlite3-*"):
+        wal.unlink()
+    empty = sqlite3.connect(db)
+    empty.execute("CREATE TABLE t(x)")
+    empty.close()
+    before = _evidence(data)
+    with pytest.raises(DamagedStoreError, match="holds nothing, but this data directory held"):
+        _open(data)
+    assert _evidence(data) == before
+
+
+def test_rows_lost_under_an_unusable_vector_file_are_refused(tmp_path: Path) -> None:
+    """With the vector file damaged, only the manifest's count can tell that rows were lost."""
+    data = tmp_path / "data"
+    _filled(data)
+    directory = data / "collections" / "news"
+    path = directory / json.loads((directory / vec.MANIFEST).read_text())["file"]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])  # checksum mismatch
+    _lose_chunks(data)
+    before = _evidence(data)
+    core = _open(data)
+    with pytest.raises(DamagedStoreError, match=r"the database holds \d+ vector\(s\), its "
+                                                r"vector file's manifest \d+"):
+        core.storage.stats("news")
+    core.close()
+    assert _evidence(data) == before
+
+
+def test_an_unreadable_manifest_keeps_the_vector_files_until_a_repair_is_saved(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _filled(data)
+    directory = data / "collections" / "news"
+    named = sorted(p.name for p in directory.glob("vectors.*.faiss"))
+    (directory / vec.MANIFEST).write_text('{"model": "hash')  # truncated
+    (directory / "manifest.json.tmp").mkdir()  # the repair cannot be committed
+    core = _open(data)
+    assert core.storage.stats("news").articles == 4  # repaired in memory, from SQLite
+    core.close()
+    assert sorted(p.name for p in directory.glob("vectors.*.faiss")) == named
+
+
+def test_a_lost_identity_file_is_written_again_from_the_database(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _filled(data)
+    stored = _sql(data).execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
+    (data / integrity.MARKER).unlink()
+    _open(data).close()
+    assert (data / integrity.MARKER).read_text().strip() == stored

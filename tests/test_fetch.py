@@ -449,6 +449,43 @@ def test_names_resolving_to_internal_addresses_are_refused(
     assert internal.requests == [] and public.requests == []
 
 
+def test_one_internal_answer_spoils_the_whole_host(
+    public: FakeSite, internal: FakeSite, policy: FetchPolicy
+) -> None:
+    """mixed.test answers the reachable public site first: refused before any connection."""
+    before = len(public.requests)
+    try:
+        with pytest.raises(BlockedURLError):
+            fetch(url(public, "/article", "mixed.test"), policy, resolver=resolver)
+        assert len(public.requests) == before and internal.requests == []
+    finally:
+        internal.requests.clear()  # a failure here must not fail the tests after it
+
+
+def test_the_connected_address_is_checked_again(
+    internal: FakeSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were an unchecked address ever to reach the connect, the peer is checked before sending."""
+    monkeypatch.setattr(fetch_module, "_resolve", lambda target, resolver, policy: ["127.0.0.1"])
+    policy = FetchPolicy(allowed_ports=frozenset({internal.port}))
+    try:
+        with pytest.raises(BlockedURLError):
+            fetch(url(internal, "/secret", "news.test"), policy, resolver=resolver)
+        assert internal.requests == []
+    finally:
+        internal.requests.clear()  # a failure here must not fail the tests after it
+
+
+def test_links_with_a_user_name_or_password_are_refused(
+    public: FakeSite, policy: FetchPolicy
+) -> None:
+    before = len(public.requests)
+    for userinfo in ("user@", "user:secret@", ":secret@"):
+        with pytest.raises(BlockedURLError, match="user name or password"):
+            fetch(url(public, "/article", userinfo + "news.test"), policy, resolver=resolver)
+    assert len(public.requests) == before
+
+
 def test_system_resolver_answers_are_checked_too(internal: FakeSite, policy: FetchPolicy) -> None:
     with pytest.raises(BlockedURLError):
         fetch(url(internal, "/secret", "localhost"), policy)

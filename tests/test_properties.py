@@ -31,7 +31,7 @@ from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraph
 from index.ingest.prepare import canonical_url, prepare
 from index.ingest.segment import sentence_spans, windows
 from index.ingest.speakers import attribute, name_keys
-from index.models import Article, Passage, PreparedArticle
+from index.models import Article, Passage, PreparedArticle, Sentence
 from index.text import fold
 from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.core import Core
@@ -257,6 +257,7 @@ def test_near_duplicates_match_the_pairwise_definition(paragraphs: list[str]) ->
 
 @configured(300)
 @given(text)
+@example("Advertisement" + " ." * 120)  # the pattern matches; only the length rule keeps it
 def test_is_boilerplate_ignores_surrounding_space_and_long_paragraphs(paragraph: str) -> None:
     STATS["is_boilerplate: whole short paragraphs only"] += 1
     verdict = is_boilerplate(paragraph)
@@ -546,3 +547,20 @@ def test_lone_surrogates_in_articles_become_replacement_characters(hash_core: Co
     assert answer.found
     assert answer.quotes[0].text == "Tolls \ufffd are waived, the mayor said."
 
+
+
+def test_the_selector_keeps_at_most_max_quotes() -> None:
+    body = " ".join(f"The council met for session {i} on the harbour budget." for i in range(10))
+    article = prepared_or_none("Title", body)
+    assert article is not None
+    ranked = [RankedPassage(p, 1.0, 1.0, 1.0) for p in passages_of(article)]
+    asked = analyse("harbour budget session")
+    selector = QuoteSelector(embed=EMBEDDER.embed, max_quotes=3, keep_ratio=0.0)
+    assert len(selector.select(asked, EMBEDDER.embed_query(asked.text), ranked)) == 3
+
+
+def test_a_quote_that_would_not_be_verbatim_is_dropped() -> None:
+    meta = Article("a1", "c", "T", None, None, None, None, "h", 1, "2024-01-01T00:00:00Z")
+    passage = Passage(7, meta, 1, "The bridge opened.", (Sentence(0, 18), Sentence(18, 40)))
+    assert make_quote(passage, 0, 1.0) is not None
+    assert make_quote(passage, 1, 1.0) is None  # a stored span past the text quotes nothing

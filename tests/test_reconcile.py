@@ -103,6 +103,14 @@ def _leftover_tmp(directory: Path) -> None:
     shutil.copy(directory / manifest.file, directory / "vectors.1.0ldf11e5.faiss")
 
 
+def _manifest_counts_fewer(directory: Path) -> None:
+    """A manifest whose count disagrees with its (checksummed) file. (Counting more than the
+    database holds would read as a loss of the database's, refused: tests/test_damage.py.)"""
+    data = json.loads((directory / vec.MANIFEST).read_text())
+    data["count"] -= 1
+    (directory / vec.MANIFEST).write_text(json.dumps(data))
+
+
 DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "missing ids": (_drop_some, "2 vectors added from SQLite"),
     "extra ids in a stale file": (_add_unknown, "1 removed"),
@@ -114,6 +122,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
     "unreadable manifest": (_garbage_manifest, "manifest.json is unreadable"),
     "file from another model": (_other_model, "built with another model"),
     "leftover .tmp files": (_leftover_tmp, "removed leftover files"),
+    "manifest counting other vectors": (_manifest_counts_fewer, "does not match its manifest"),
 }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from index.ingest.segment import sentence_spans, windows
 
 
@@ -44,6 +46,8 @@ def test_windows_cover_every_sentence_within_the_limit() -> None:
     for s, e in wins:
         covered |= {i for i, (a, b) in enumerate(spans) if a >= s and b <= e}
     assert covered == set(range(len(spans)))
+    for (_, end), (start, _) in itertools.pairwise(wins):
+        assert start < end  # one sentence of overlap between neighbouring windows
 
 
 def test_a_giant_sentence_is_cut_not_truncated() -> None:
@@ -55,3 +59,8 @@ def test_a_giant_sentence_is_cut_not_truncated() -> None:
 
 def test_short_paragraph_is_one_window() -> None:
     assert windows("Short one.", [(0, 10)], count, 64) == [(0, 10)]
+
+
+def test_a_closing_quote_stays_with_its_sentence() -> None:
+    text = 'Talks resume Monday. It was, he said, "a good day.\u201d'
+    assert sentences(text) == ["Talks resume Monday.", 'It was, he said, "a good day.\u201d']

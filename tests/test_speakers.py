@@ -34,3 +34,8 @@ def test_a_continuing_quotation_inherits_its_speaker() -> None:
 
 def test_name_keys_drop_titles() -> None:
     assert name_keys("Secretary of State Mike Pompeo") == {"mike", "pompeo"}
+
+
+def test_a_pronoun_resolves_to_a_speaker_named_earlier_in_the_paragraph() -> None:
+    got = attribute(["Hannah Brooks said the vote was close.", '"Not today," she said.'])
+    assert got == ["Hannah Brooks", "Hannah Brooks"]

@@ -41,6 +41,15 @@ def test_same_url_or_same_content_updates_in_place(hash_core: Core) -> None:
     same_text_no_url = add(hash_core, text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
     assert same_text_no_url.status == "unchanged"
     assert len(hash_core.storage.list_articles("default")) == 1
+    named = hash_core.indexer.add_text("default", title="Ferries", text="Ferries run late.",
+                                       url="https://news.example/ferry", article_id="ferry-1")
+    by_url = hash_core.indexer.add_text("default", title="Ferries", text="Ferries run on time.",
+                                        url="https://news.example/ferry?utm_source=x")
+    assert (by_url.status, by_url.article.id) == ("updated", named.article.id)  # by its URL
+    retitled = add(hash_core, url="https://news.example/bridge", title="The bridge opens",
+                   text=ARTICLE.partition("\n")[2] + "\nA late update was added.\n")
+    assert retitled.status == "updated" and retitled.article.id == first.article.id
+    assert hash_core.storage.get_article("default", first.article.id).title == "The bridge opens"
 
 
 def test_add_and_remove_are_incremental_in_both_indexes(hash_core: Core) -> None:
@@ -195,3 +204,21 @@ def test_a_question_looks_rows_up_by_id_never_scans_the_collection(hash_core: Co
     for sql in selects:
         plan = " ".join(str(r[3]) for r in db.execute("EXPLAIN QUERY PLAN " + sql))
         assert "(collection=?)" not in plan and "chunks_collection" not in plan, (sql, plan)
+
+
+def test_text_over_the_byte_limit_is_refused_before_any_work(settings: Settings) -> None:
+    import json
+
+    from index.errors import TooLargeError
+
+    core = Core.open(settings.model_copy(update={"max_article_bytes": 1_000}),
+                     embedder=HashEmbedder())
+    try:
+        text = "The council met on Monday. " * 60  # 1,620 bytes, few words
+        with pytest.raises(TooLargeError, match="larger than the limit of 1,000 bytes"):
+            core.indexer.add_text("news", title="Long", text=text)
+        (item,) = core.indexer.add_jsonl("news", [json.dumps({"title": "Long", "text": text})])
+        assert item.result is None and "larger than the limit of 1,000 bytes" in (item.error or "")
+        assert core.storage.list_articles("news") == []
+    finally:
+        core.close()

@@ -4,6 +4,7 @@ gateway echo (MESSAGE_CREATE/UPDATE/DELETE) Discord sends for them."""
 from __future__ import annotations
 
 import copy
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,15 @@ UploadedFile = tuple[str, bytes, str]
 
 # Fields a message create/edit body may set on the stored message.
 _EDITABLE = ("content", "embeds", "components")
+_EVERYONE = re.compile(r"@(?:everyone|here)")
+
+
+def mentions_everyone(body: dict[str, Any]) -> bool:
+    """Discord's rule: @everyone or @here in the content pings everyone unless the body's
+    allowed_mentions leaves "everyone" out of "parse" (a body without it pings)."""
+    allowed = body.get("allowed_mentions")
+    parse = ["everyone", "users", "roles"] if allowed is None else allowed.get("parse") or []
+    return "everyone" in parse and bool(_EVERYONE.search(body.get("content") or ""))
 
 
 class MessagesMixin:
@@ -165,7 +175,7 @@ class MessagesMixin:
             "timestamp": iso(),
             "edited_timestamp": None,
             "tts": bool(body.get("tts")),
-            "mention_everyone": False,
+            "mention_everyone": mentions_everyone(body),
             "mentions": [],
             "mention_roles": [],
             "attachments": self._uploaded(body, files or []),
@@ -216,6 +226,8 @@ class MessagesMixin:
             if key in body:
                 empty: Any = "" if key == "content" else []
                 msg.payload[key] = empty if body[key] is None else body[key]
+        if "content" in body:
+            msg.payload["mention_everyone"] = mentions_everyone(body)
         if "attachments" in body or files:
             msg.payload["attachments"] = self._uploaded(body, files or [])
         if finish_loading and msg.loading:
