@@ -311,6 +311,7 @@ def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
     return FetchPolicy(
         max_bytes=settings.max_article_bytes, timeout_s=settings.fetch_timeout_s,
         allow_networks=tuple(settings.fetch_allow_networks),
+        allowed_ports=frozenset(settings.fetch_allow_ports),
         use_env_proxy=settings.fetch_use_env_proxy)
 
 
