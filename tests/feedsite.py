@@ -55,6 +55,7 @@ class FeedSite:
         self.seen: list[Seen] = []
         self.active = 0
         self.most_active = 0
+        self.versions = 0
         self._lock = threading.Lock()
         site = self
 
@@ -100,11 +101,14 @@ class FeedSite:
              *, conditional: bool = True, headers: dict[str, str] | None = None) -> None:
         """Serve `body` at `path`, with validators derived from it."""
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-        modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())
+        self.versions += 1  # every page served anew is a minute later than the one before
+        modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                 time.gmtime(1_700_000_000 + 60 * self.versions))
 
         def route(h: BaseHTTPRequestHandler) -> None:
-            if conditional and (h.headers.get("If-None-Match") == etag
-                                or h.headers.get("If-Modified-Since") == modified):
+            match = h.headers.get("If-None-Match") == etag if h.headers.get(
+                "If-None-Match") else h.headers.get("If-Modified-Since") == modified
+            if conditional and match:
                 reply(h, b"", content_type, 304, {"ETag": etag, **(headers or {})})
                 return
             extra = {"ETag": etag, "Last-Modified": modified} if conditional else {}

@@ -26,7 +26,7 @@ from index.indexer import Indexer, fetch_policy
 from index.ingest.decoding import pick_charset
 from index.ingest.feeds import FEED_ACCEPT, FEED_TYPES, ParsedFeed, discover, looks_like_html
 from index.ingest.feeds import parse_feed as _parse_feed
-from index.ingest.fetch import Response, fetch_response
+from index.ingest.fetch import Resolver, Response, fetch_response
 from index.intake.entries import DAY, EntryIntake, Taken, sort_out
 from index.intake.politeness import HostGate, host_of, next_poll
 from index.models import Article
@@ -62,13 +62,15 @@ class FeedPoller:
     """Feeds of every collection: subscriptions, polls, retention."""
 
     def __init__(self, *, settings: Settings, storage: Storage, indexer: Indexer,
-                 clock: Callable[[], float] = time.time,
-                 rng: random.Random | None = None) -> None:
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 resolver: Resolver | None = None) -> None:
+        """`resolver` (host, port) -> addresses replaces the system's for feed requests."""
         self.settings = settings
         self.storage = storage
         self.indexer = indexer
         self.clock = clock
         self.rng = rng or random.Random()
+        self.resolver = resolver
         self.gate = HostGate(settings.feed_concurrency)
         self.entries = EntryIntake(settings=settings, storage=storage, indexer=indexer,
                                    gate=self.gate, clock=clock)
@@ -180,7 +182,7 @@ class FeedPoller:
     def _get(self, url: str, headers: dict[str, str] | None = None) -> Response:
         with self.gate.hold(url):
             return fetch_response(url, self.policy, media_types=FEED_TYPES, accept=FEED_ACCEPT,
-                                  headers=headers)
+                                  headers=headers, resolver=self.resolver)
 
     def due(self, limit: int = 500) -> list[Feed]:
         """Feeds whose next poll is due, most overdue first."""
