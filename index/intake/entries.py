@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from config.settings import Settings
 from index.errors import (
-    ArticleError,
     BlockedURLError,
     CitebotError,
     ExtractionError,
@@ -45,13 +44,20 @@ PERMANENT = (BlockedURLError, UnsupportedContentError, TooLargeError, Extraction
 @dataclass(frozen=True)
 class Taken:
     """What became of one entry or link: "added", "updated" or "unchanged" with its article,
-    "failed" with the reason, or "deferred" (a quota; it is taken on a later poll)."""
+    "failed" with the reason (`retry`: it is tried again on a later poll), or "deferred" (a
+    quota; it is taken on a later poll)."""
 
     link: str | None
     title: str
     status: str
     article: Article | None = None
     error: str | None = None
+    retry: bool = False
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a later poll has work left with this entry."""
+        return self.status == "deferred" or (self.status == "failed" and self.retry)
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ class EntryIntake:
             before = known.attempts if known and known.fingerprint == entry.fingerprint else 0
             attempts = MAX_ATTEMPTS if isinstance(exc, PERMANENT) else before + 1
             self._remember(feed.id, pending, None, attempts, str(exc)[:500])
-            return Taken(entry.link, entry.title, "failed", error=str(exc))
+            return Taken(entry.link, entry.title, "failed", error=str(exc),
+                         retry=attempts < MAX_ATTEMPTS)
         self._remember(feed.id, pending, result.article.id, 0, None)
         if result.status == "added":
             self.storage.record_intake(feed.collection, result.article.id, f"feed:{feed.id}",
@@ -163,7 +170,8 @@ class EntryIntake:
                 source=source, published=entry.published, author=entry.author,
                 article_id=article_id, added_by=added_by)
         if not entry.link:
-            raise ArticleError("The entry has no link, and not enough text to be an article.")
+            raise ExtractionError("The entry has no web link, and not enough text to be an "
+                                  "article.")
         hints = Hints(article_id=article_id, published=entry.published, source=source,
                       author=entry.author)
         with self.gate.hold(entry.link):

@@ -136,7 +136,7 @@ class FeedPoller:
             self.storage.mark_seen(feed.id, aliases, now)
         feed = replace(feed, title=parsed.title or feed.title)
         taken = tuple(self.entries.take(feed, todo))
-        complete = not any(t.status in ("deferred", "failed") for t in taken)
+        complete = not any(t.waiting for t in taken)
         return self._polled(feed, response, parsed, taken, digest if complete else None, now)
 
     def _polled(self, feed: Feed, response: Response, parsed: ParsedFeed,
