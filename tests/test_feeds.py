@@ -5,6 +5,7 @@ backs off and is paused with its reason."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Iterator
@@ -16,8 +17,8 @@ import pytest
 from config.settings import Settings
 from index.errors import FeedError, LimitReachedError, NotFoundError
 from retrieval.core import Core
-from tests.feedsite import FeedSite, reply, rss, story
 from tests.fakes import HashEmbedder
+from tests.feedsite import FeedSite, reply, rss, story
 
 COLLECTION = "news"
 
@@ -179,7 +180,7 @@ def test_failures_back_off_then_pause_with_the_reason(
             report = core.poll_feed(feed.id)
             waits.append(report.feed.next_poll_at - clock.now)
         assert [r > 0 for r in waits] == [True] * 4
-        for shorter, longer in zip(waits, waits[1:], strict=False):
+        for shorter, longer in itertools.pairwise(waits):
             assert 1.8 < longer / shorter < 2.2  # doubled each time (jitter within 10%)
         assert report.status == "paused" and report.feed.paused
         assert "paused after 4 failed polls in a row" in report.feed.paused
