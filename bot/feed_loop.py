@@ -41,6 +41,7 @@ class FeedLoop:
         self.polls: dict[int, asyncio.Task[None]] = {}  # feed id -> its poll in progress
         self.hosts: set[str] = set()
         self.wake = asyncio.Event()  # set when a feed is added: look now
+        self.stopped = False
         self._retained_at = 0.0
 
     @property
@@ -53,13 +54,16 @@ class FeedLoop:
             self.task = asyncio.create_task(self._run(), name="citebot-feeds")
 
     def stop(self) -> None:
+        # A flag as well as the cancellations: asyncio.wait_for can swallow a cancellation
+        # that lands as the event it waits for is set (a race fixed only in Python 3.12).
+        self.stopped = True
         for task in [self.task, *self.polls.values()]:
             if task is not None:
                 task.cancel()
         self.task = None
 
     async def _run(self) -> None:
-        while not self.bot.closing:
+        while not (self.stopped or self.bot.closing):
             try:
                 await self.tick()
             except CitebotError as exc:  # storage trouble: said once per tick, tried again
@@ -78,7 +82,7 @@ class FeedLoop:
                 host = host_of(feed.url)
                 if feed.id in self.polls or host in self.hosts:
                     continue
-                if len(self.polls) >= limit or self.bot.closing:
+                if len(self.polls) >= limit or self.bot.closing or self.stopped:
                     break
                 self.hosts.add(host)
                 self.polls[feed.id] = asyncio.create_task(self._poll(feed, host),

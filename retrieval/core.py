@@ -117,7 +117,8 @@ class Core:
         """Subscribe to a feed (or to the feed a page names); again, to resume a paused one."""
         return self.poller.subscribe(collection, url, channel_id=channel_id, added_by=added_by)
 
-    def feeds(self, collection: str) -> list[Feed]:
+    def feeds(self, collection: str | None) -> list[Feed]:
+        """A collection's feeds (every collection's with None)."""
         return self.storage.list_feeds(collection)
 
     def remove_feed(self, collection: str, ref: str) -> Feed:
