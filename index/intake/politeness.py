@@ -37,7 +37,6 @@ class HostGate:
         self._slots = threading.BoundedSemaphore(concurrency)
         self._hosts: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self.busy: set[str] = set()  # hosts with a request in flight (for schedulers)
 
     @contextmanager
     def hold(self, url: str) -> Iterator[None]:
@@ -47,11 +46,7 @@ class HostGate:
                 self._hosts = {h: lock for h, lock in self._hosts.items() if lock.locked()}
             lock = self._hosts.setdefault(host, threading.Lock())
         with lock, self._slots:
-            self.busy.add(host)
-            try:
-                yield
-            finally:
-                self.busy.discard(host)
+            yield
 
 
 def max_age(cache_control: str | None) -> float | None:
