@@ -20,6 +20,7 @@ from index.errors import (
 )
 from index.indexer import AddResult
 from index.ingest.files import file_kind
+from index.intake.entries import Taken
 from index.models import Article
 from retrieval.core import Core
 from retrieval.models import Answer
@@ -34,6 +35,12 @@ class NotAllowedError(CitebotError):
 def collection_for(guild_id: int) -> str:
     """The collection holding one Discord server's articles."""
     return f"guild-{guild_id}"
+
+
+def guild_of(collection: str) -> int | None:
+    """The Discord server a collection belongs to (None for a collection of the command line)."""
+    prefix, _, number = collection.partition("-")
+    return int(number) if prefix == "guild" and number.isdigit() else None
 
 
 def resolve_article(core: Core, collection: str, ref: str) -> Article:
@@ -107,6 +114,13 @@ def remove_article(core: Core, collection: str, ref: str, *, user_id: str,
             "Only the member who added this article, or someone with Manage Server, "
             "can remove it.")
     return core.remove(collection, article.id)
+
+
+def add_watched_links(core: Core, collection: str, urls: list[str], author_id: str,
+                      channel_id: int) -> list[Taken]:
+    """Index the links a member posted in a watched channel (deduplicated, within the daily
+    quota); the article they added stays theirs to remove."""
+    return core.add_links(collection, urls, added_by=author_id, origin=f"watch:{channel_id}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The command-line tool: ``citebot add | ask | list | remove | rebuild | stats | run | eval``.
+"""The command-line tool: ``citebot add | ask | list | remove | rebuild | stats | feeds | run |
+eval``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -18,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
 from config.settings import Settings
@@ -94,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     st = sub.add_parser("stats", parents=[common], help="counts and index details")
     st.add_argument("--json", action="store_true")
 
-    sub.add_parser("run", parents=[common], help="run the Discord bot",
-                         description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN).")
+    add_feeds_parser(sub, common)
+    sub.add_parser("run", parents=[common], help="run the Discord bot (and poll feeds)",
+                   description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
+                   "polls every collection's feeds in the background.")
 
     ev = sub.add_parser("eval", parents=[common],
                         help="measure answer quality on a question file, with baselines")
@@ -346,6 +350,12 @@ def cmd_run(ctx: Context) -> int:
     return run(ctx.settings)
 
 
+def cmd_feeds(ctx: Context) -> int:
+    from bot.cli_feeds import cmd_feeds as run_feeds
+
+    return run_feeds(ctx)
+
+
 def cmd_eval(ctx: Context) -> int:
     from bot.cli_eval import run_eval
 
@@ -354,7 +364,8 @@ def cmd_eval(ctx: Context) -> int:
 
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
-    "rebuild": cmd_rebuild, "stats": cmd_stats, "run": cmd_run, "eval": cmd_eval,
+    "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
+    "eval": cmd_eval,
 }
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from discord.ext import commands
 from bot import render, replies, sync
 from bot.events import DroppedEvents, guard_parsers
 from bot.explain import explain
+from bot.feed_loop import FeedLoop
 from bot.limits import Limits
 from bot.reconnect import START_ATTEMPTS, GatewayUnreachable, ReconnectThrottle
 from bot.views import PERSISTENT_VIEWS
@@ -27,14 +28,17 @@ from retrieval.core import Core
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin", "bot.cogs.feeds")
 
 
-def intents() -> discord.Intents:
-    """Servers, and messages in servers and DMs. No privileged intent: a message that mentions
-    the bot carries its content without the message-content intent."""
+def intents(message_content: bool = False) -> discord.Intents:
+    """Servers, messages in servers and DMs, and reactions the bot adds. A message that
+    mentions the bot carries its content without the message-content intent; watched channels
+    need it, and it is asked for only when configured (it is privileged: a bot asking for it
+    without the developer portal's consent is refused, see `CitebotBot.connect`)."""
     wanted = discord.Intents.none()
     wanted.guilds = wanted.guild_messages = wanted.dm_messages = True
+    wanted.message_content = message_content
     return wanted
 
 
@@ -56,7 +60,8 @@ class CitebotBot(commands.Bot):
                  **options: Any) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
         super().__init__(
-            command_prefix=commands.when_mentioned, help_command=None, intents=intents(),
+            command_prefix=commands.when_mentioned, help_command=None,
+            intents=intents(settings.discord_message_content),
             tree_cls=CitebotTree, allowed_mentions=replies.NO_MENTIONS,
             chunk_guilds_at_startup=False, member_cache_flags=discord.MemberCacheFlags.none(),
             **options)
@@ -74,6 +79,7 @@ class CitebotBot(commands.Bot):
         self.shutdown_deadline: float | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._sync_retry: asyncio.Task[bool] | None = None
+        self.feed_loop = FeedLoop(self)
 
     @property
     def dropped_events(self) -> int:
@@ -88,6 +94,7 @@ class CitebotBot(commands.Bot):
         if not await sync.attempt_sync(self, 1):  # refused: start anyway, retry meanwhile
             self._sync_retry = asyncio.create_task(sync.retry_sync(self),
                                                    name="citebot-command-sync")
+        self.feed_loop.start()
 
     async def connect(self, *, reconnect: bool = True) -> None:
         """discord.py's connect loop, carried on where it would end: a first connection that
@@ -103,6 +110,10 @@ class CitebotBot(commands.Bot):
                 failures += 1
                 if failures >= START_ATTEMPTS or not reconnect:
                     raise
+            except discord.PrivilegedIntentsRequired:
+                if not self._connection.intents.message_content:
+                    raise
+                self._drop_message_content()
             except (discord.DiscordException, aiohttp.ClientError, OSError):
                 raise  # what discord.py means to end on: a bad token, intents, closing
             except Exception as exc:  # discord.py choked outside the parsers (a bad frame)
@@ -112,6 +123,21 @@ class CitebotBot(commands.Bot):
                 log.warning("the gateway connection failed (%s: %s); opening a new one",
                             type(exc).__name__, exc)
                 await self._abandon_connection()
+
+    def _drop_message_content(self) -> None:
+        """Go on without the Message Content intent Discord refused: everything but watched
+        channels works without it, and /watch says what to do."""
+        log.error("Discord refused the Message Content intent (CITEBOT_DISCORD_MESSAGE_CONTENT "
+                  "is set, but the intent is not enabled for this bot in the developer "
+                  "portal; see docs/DISCORD.md). Running without it: links posted in watched "
+                  "channels are not read until it is enabled and citebot restarted.")
+        # discord.py sends the state's intents in IDENTIFY; there is no public setter
+        self._connection._intents.message_content = False
+
+    @property
+    def reads_messages(self) -> bool:
+        """Whether message text arrives (the Message Content intent is asked and granted)."""
+        return self._connection.intents.message_content
 
     async def _abandon_connection(self) -> None:
         if self.ws is not None:
@@ -177,6 +203,7 @@ class CitebotBot(commands.Bot):
 
     async def close(self) -> None:
         self.reconnects.stop()
+        self.feed_loop.stop()
         if self._sync_retry is not None:
             self._sync_retry.cancel()
         if self.events.count and not self.is_closed():

@@ -34,6 +34,8 @@ def explain(exc: BaseException) -> str | None:
         return ("This server's index was built with another embedding model; someone with "
                 "Manage Server should run `/reindex`.")
     prefixes: list[tuple[type[Exception], str]] = [
+        (errors.FeedError, "Could not follow that feed."),
+        (errors.LimitReachedError, "Limit reached."),
         (errors.FetchError, "Could not fetch that page."),
         (errors.ExtractionError, "That does not look like an article."),
         (errors.TooLargeError, "Too large."),

@@ -382,6 +382,8 @@ HELP = (
     ("/articles", "This server's articles, newest first."),
     ("/remove article", "Remove an article (whoever added it, or Manage Server)."),
     ("/reindex", "Rebuild this server's search index (Manage Server)."),
+    ("/feeds add | /watch", "Follow a site's feed, or add the links posted in a channel, "
+     "without `/add` (Manage Server)."),
     ("\U0001f44d / \U0001f44e", "Tell us whether an answer helped; it improves citebot."),
 )
 

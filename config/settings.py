@@ -8,12 +8,13 @@ project reads environment variables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+Port = Annotated[int, Field(ge=1, le=65_535)]
 
 
 class Settings(BaseSettings):
@@ -96,12 +97,46 @@ class Settings(BaseSettings):
             "(169.254.0.0/16, fe80::/10) and 0.0.0.0/8 are never fetched; an IPv6 range does "
             "not open the IPv4 addresses carried inside it (mapped, NAT64, 6to4, Teredo)."),
     )
+    fetch_allow_ports: tuple[Port, ...] = Field(
+        default=(80, 443),
+        description=(
+            "Ports that may be fetched, a JSON list like '[80, 443, 8080]' (self-hosted feeds "
+            "and pages on other ports)."),
+    )
     fetch_use_env_proxy: bool = False
+
+    # News that comes in by itself: feeds and watched channels (docs/FEEDS.md)
+    feed_interval_s: float = Field(
+        default=900.0, ge=1.0,
+        description="Seconds between two polls of a feed (more if the feed asks; jittered).")
+    feed_max_interval_s: float = Field(
+        default=86_400.0, ge=1.0,
+        description="The longest wait between two polls (a feed's ttl and backoff are capped).")
+    feed_failures_to_pause: int = Field(
+        default=8, ge=1,
+        description="Failed polls in a row after which a feed is paused (backing off between).")
+    feed_max_bytes: int = Field(default=10_000_000, ge=10_000,
+                                description="Largest feed document accepted.")
+    feed_entries_per_poll: int = Field(
+        default=25, ge=1, description="New entries one poll of one feed turns into articles.")
+    feed_max_per_server: int = Field(default=20, ge=0, description="Feeds one collection may have.")
+    feed_articles_per_day: int = Field(
+        default=200, ge=0,
+        description="New articles feeds and watched channels may add to one collection a day.")
+    feed_concurrency: int = Field(
+        default=2, ge=1, description="Feed and entry fetches running at once, across servers.")
+    feed_retention_days: float | None = Field(
+        default=None, gt=0,
+        description="Remove articles feeds and watched channels added longer ago than this.")
 
     # Discord
     discord_token: SecretStr | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
+    discord_message_content: bool = Field(
+        default=False,
+        description=("Ask Discord for the privileged Message Content intent, which watched "
+                     "channels need (enable it in the developer portal first)."))
     dev_guild_id: int | None = None
     ask_cooldown_s: float = Field(default=5.0, ge=0)
     add_quota_per_hour: int = Field(default=30, ge=1)

@@ -12,7 +12,9 @@ act on; anything else is unexpected and is logged once by the interface's global
     │   ├── TooLargeError             the document is over the size limit
     │   ├── UnsupportedContentError   not HTML, plain text or Markdown
     │   └── ExtractionError           no usable article text could be extracted
-    ├── NotFoundError                 no such article in this collection
+    ├── FeedError                     no feed at that address, or the feed cannot be read
+    ├── LimitReachedError             a collection's quota (feeds, articles a day) is used up
+    ├── NotFoundError                 no such article (or feed) in this collection
     ├── IndexMismatchError            the vector index was built with another model
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
@@ -45,6 +47,12 @@ class FetchTimeoutError(FetchError):
 class HTTPStatusError(FetchError):
     """The server answered with an error status."""
 
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after  # seconds, when the server said (429, 503)
+
 
 class TooLargeError(ArticleError):
     """The document is larger than the configured limit."""
@@ -58,8 +66,16 @@ class ExtractionError(ArticleError):
     """No usable article text could be extracted."""
 
 
+class FeedError(CitebotError):
+    """No feed at that address, or the feed cannot be read."""
+
+
+class LimitReachedError(CitebotError):
+    """A collection's quota (feeds, new articles a day) is used up."""
+
+
 class NotFoundError(CitebotError):
-    """No such article in this collection."""
+    """No such article (or feed) in this collection."""
 
 
 class IndexMismatchError(CitebotError):

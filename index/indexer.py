@@ -47,6 +47,20 @@ class AddResult:
 
 
 @dataclass(frozen=True)
+class Hints:
+    """What a caller knows about an article before fetching it (a feed entry says as much),
+    used where the page does not say; with `article_id`, that article is updated in place."""
+
+    article_id: str | None = None
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+
+
+NO_HINTS = Hints()
+
+
+@dataclass(frozen=True)
 class BadLine:
     """A line of bulk input that could not be read (too long, not UTF-8), and why."""
 
@@ -155,7 +169,7 @@ class Indexer:
 
     def add_plain(self, collection: str, text: str, *, title: str | None = None,
                   added_by: str | None = None, name: str = "article",
-                  url: str | None = None) -> AddResult:
+                  url: str | None = None, hints: Hints = NO_HINTS) -> AddResult:
         """Add plain text or Markdown: the first line is the title unless one is given (a
         first line too long for a title stays in the text, and a clipped copy is the title)."""
         if title is None:
@@ -166,27 +180,30 @@ class Indexer:
             title = clip(title, TITLE_MAX) or name
         else:
             check_field("title", title)
-        return self.add_text(collection, title=title, text=text, url=url, added_by=added_by)
+        return self.add_text(collection, title=title, text=text, url=url, added_by=added_by,
+                             source=hints.source, published=hints.published,
+                             author=hints.author, article_id=hints.article_id)
 
     def add_html(self, collection: str, html: str, *, url: str | None, title: str | None = None,
-                 added_by: str | None = None) -> AddResult:
+                 added_by: str | None = None, hints: Hints = NO_HINTS) -> AddResult:
         page = self.extractor.extract(html, url, timeout_s=self.settings.extract_timeout_s)
         return self.add_text(
             collection, title=title or page.title or "Untitled", text=page.text,
-            url=page.url or url, source=page.source, published=page.published,
-            author=page.author, added_by=added_by)
+            url=page.url or url, source=page.source or hints.source,
+            published=page.published or hints.published, author=page.author or hints.author,
+            added_by=added_by, article_id=hints.article_id)
 
     def add_url(self, collection: str, url: str, *, title: str | None = None,
-                added_by: str | None = None) -> AddResult:
+                added_by: str | None = None, hints: Hints = NO_HINTS) -> AddResult:
         """Fetch a web page (safely) and add the article it holds."""
         from index.ingest.fetch import fetch
 
         doc = fetch(url, fetch_policy(self.settings))
         if doc.content_type == "text/html":
             return self.add_html(collection, doc.text, url=doc.final_url, title=title,
-                                 added_by=added_by)
+                                 added_by=added_by, hints=hints)
         return self.add_plain(collection, doc.text, title=title, added_by=added_by,
-                              url=doc.final_url)
+                              url=doc.final_url, hints=hints)
 
     def add_jsonl(self, collection: str, lines: Iterable[str | BadLine], *,
                   added_by: str | None = None) -> Iterator[BulkItem]:
@@ -311,7 +328,8 @@ def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
     return FetchPolicy(
         max_bytes=settings.max_article_bytes, timeout_s=settings.fetch_timeout_s,
         allow_networks=tuple(settings.fetch_allow_networks),
+        allowed_ports=frozenset(settings.fetch_allow_ports),
         use_env_proxy=settings.fetch_use_env_proxy)
 
 
-__all__ = ["AddResult", "BadLine", "BulkItem", "Indexer"]
+__all__ = ["AddResult", "BadLine", "BulkItem", "Hints", "Indexer"]

@@ -10,13 +10,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from threading import Event
 from types import TracebackType
 
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
 from index.indexer import AddResult, BadLine, BulkItem, Indexer
+from index.intake.entries import Taken
+from index.intake.poller import FeedPoller, PollReport
 from index.models import Article
-from index.store import EmbeddedStorage, Stats, Storage, Vote
+from index.store import EmbeddedStorage, Feed, Stats, Storage, Vote, Watched
 from retrieval.answer import Answerer
 from retrieval.models import Answer
 
@@ -30,6 +33,7 @@ class Core:
     storage: Storage
     indexer: Indexer
     answerer: Answerer
+    poller: FeedPoller
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Core:
@@ -41,10 +45,11 @@ class Core:
             settings.data_dir, model=embedder.name, dim=embedder.dim,
             approximate_threshold=settings.approximate_threshold,
             lexical_max_df=settings.lexical_max_df)
+        indexer = Indexer(settings=settings, storage=storage, embedder=embedder)
         return cls(
-            settings=settings, embedder=embedder, storage=storage,
-            indexer=Indexer(settings=settings, storage=storage, embedder=embedder),
-            answerer=Answerer(settings=settings, storage=storage, embedder=embedder))
+            settings=settings, embedder=embedder, storage=storage, indexer=indexer,
+            answerer=Answerer(settings=settings, storage=storage, embedder=embedder),
+            poller=FeedPoller(settings=settings, storage=storage, indexer=indexer))
 
     def __enter__(self) -> Core:
         return self
@@ -105,6 +110,53 @@ class Core:
 
     def stats(self, collection: str) -> Stats:
         return self.storage.stats(collection)
+
+    # -- news that comes in by itself (docs/FEEDS.md) --------------------------------------
+    def add_feed(self, collection: str, url: str, *, channel_id: int | None = None,
+                 added_by: str | None = None) -> Feed:
+        """Subscribe to a feed (or to the feed a page names); again, to resume a paused one."""
+        return self.poller.subscribe(collection, url, channel_id=channel_id, added_by=added_by)
+
+    def feeds(self, collection: str | None) -> list[Feed]:
+        """A collection's feeds (every collection's with None)."""
+        return self.storage.list_feeds(collection)
+
+    def remove_feed(self, collection: str, ref: str) -> Feed:
+        """Unsubscribe, by the feed's number or address; its articles stay."""
+        return self.poller.unsubscribe(collection, ref)
+
+    def due_feeds(self, limit: int = 500) -> list[Feed]:
+        """Feeds of every collection whose next poll is due."""
+        return self.poller.due(limit)
+
+    def poll_feed(self, feed_id: int, *, force: bool = False) -> PollReport:
+        """Poll one feed now and take in its new entries."""
+        return self.poller.poll(feed_id, force=force)
+
+    def poll_due(self, *, stop: Event | None = None) -> list[PollReport]:
+        """Poll every due feed once, politely (one request per host at a time)."""
+        return self.poller.poll_due(stop=stop)
+
+    def apply_retention(self) -> int:
+        """Remove articles that came in by themselves before the retention; how many."""
+        return self.poller.apply_retention()
+
+    def watch(self, collection: str, channel_id: int, *, added_by: str | None = None) -> None:
+        """Index the links members post in a channel."""
+        self.storage.watch_channel(collection, channel_id, added_by, self.poller.clock())
+
+    def unwatch(self, collection: str, channel_id: int) -> bool:
+        """Stop watching a channel; whether it was watched."""
+        return self.storage.unwatch_channel(collection, channel_id)
+
+    def watched(self) -> list[Watched]:
+        """Every watched channel, of every collection."""
+        return self.storage.watched_channels()
+
+    def add_links(self, collection: str, urls: list[str], *, added_by: str,
+                  origin: str) -> list[Taken]:
+        """Add links posted in a watched channel (deduplicated, within the daily quota)."""
+        return self.poller.entries.add_links(collection, urls, added_by=added_by, origin=origin)
 
     # -- interface state ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

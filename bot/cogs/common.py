@@ -46,6 +46,18 @@ def links_in(message: discord.Message) -> list[str]:
     return list(found)[:MAX_LINKS]
 
 
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`]*`", re.DOTALL)
+_SPOILER = re.compile(r"\|\|.*?(?:\|\||$)", re.DOTALL)
+
+
+def posted_links(content: str) -> list[str]:
+    """Distinct http(s) links a member posted in a message's text, in order, at most
+    MAX_LINKS: links inside code (blocks or inline) and spoilers are not offered."""
+    text = _SPOILER.sub(" ", _CODE.sub(" ", content))
+    found = {m[0].rstrip(_TRAILING): None for m in _LINK.finditer(text)}
+    return list(found)[:MAX_LINKS]
+
+
 def strip_mention(content: str, user_id: int) -> str:
     """A mention's text without the bot's own mention."""
     return " ".join(re.sub(rf"<@!?{user_id}>", " ", content).split())

@@ -21,9 +21,9 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import getproxies, proxy_bypass
@@ -38,6 +38,7 @@ from index.errors import (
 )
 from index.ingest.addresses import allowed_networks, check_address, parse_host
 from index.ingest.decoding import accept_encoding, decompressor, pick_charset
+from index.ingest.headers import CONDITIONAL, KEPT_HEADERS, retry_after, sendable
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -74,6 +75,19 @@ class FetchedDocument:
     charset: str  # the charset used to decode
 
 
+@dataclass(frozen=True)
+class Response:
+    """A fetched response, not decoded: 200, or 304 (with no body) to a conditional request."""
+
+    url: str  # as requested
+    final_url: str  # after redirects
+    status: int
+    media_type: str  # lower-case, without parameters
+    charset: str | None  # the Content-Type header's, if any
+    body: bytes  # Content-Encoding undone
+    headers: dict[str, str] = field(default_factory=dict)  # headers.KEPT_HEADERS only
+
+
 _TIMEOUT = "The site took too long to answer, so citebot gave up; try again later."
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TYPES = {"text/html": "text/html", "application/xhtml+xml": "text/html"}
@@ -91,6 +105,23 @@ def fetch(
 
     `resolver` maps (host, port) to IP address strings; the default is the system resolver.
     """
+    response = fetch_response(url, policy, resolver=resolver, media_types=_TYPES)
+    kind = _TYPES[response.media_type]
+    charset = pick_charset(response.body, response.charset, kind)
+    text = response.body.decode(charset, errors="replace")
+    return FetchedDocument(url, response.final_url, kind, text, charset)
+
+
+def fetch_response(
+    url: str, policy: FetchPolicy = FetchPolicy(), *, resolver: Resolver | None = None,
+    media_types: Collection[str] = tuple(_TYPES), accept: str = _ACCEPT,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Fetch `url` as `fetch` does (the same checks on every hop), accepting `media_types`, with
+    extra request `headers` (only If-None-Match and If-Modified-Since; a 304 is then an answer).
+    """
+    conditional = {k: v for k, v in (headers or {}).items()
+                   if k in CONDITIONAL and sendable(v)}
     deadline = time.monotonic() + policy.timeout_s
     current = url
     for _hop in range(policy.max_redirects + 1):
@@ -99,10 +130,11 @@ def fetch(
         with _translate_errors():
             sock, request_target = _connect(target, addresses, policy, deadline)
             try:
-                response = _send(sock, target, request_target, policy, deadline)
-                location = _redirect_location(response)
+                response = _send(sock, target, request_target, policy, deadline,
+                                 accept=accept, extra=conditional)
+                location = _redirect_location(response, conditional=bool(conditional))
                 if location is None:
-                    return _read_document(url, current, response, policy)
+                    return _read_response(url, current, response, policy, media_types)
             finally:
                 sock.close()
         current = urljoin(current, location)
@@ -299,14 +331,16 @@ def _env_proxy(target: _Target) -> tuple[str, int] | None:
 
 
 def _send(
-    sock: socket.socket, target: _Target, request_target: str, policy: FetchPolicy, deadline: float
+    sock: socket.socket, target: _Target, request_target: str, policy: FetchPolicy,
+    deadline: float, *, accept: str, extra: dict[str, str],
 ) -> http.client.HTTPResponse:
     headers = {
         "Host": target.authority,
         "User-Agent": policy.user_agent,
-        "Accept": _ACCEPT,
+        "Accept": accept,
         "Accept-Encoding": accept_encoding(),
         "Connection": "close",
+        **extra,
     }
     lines = [f"GET {request_target} HTTP/1.1", *(f"{k}: {v}" for k, v in headers.items())]
     sock.settimeout(_budget(deadline, policy.read_timeout_s))
@@ -314,22 +348,29 @@ def _send(
     return _DeadlineReader(sock, deadline, policy.read_timeout_s).response("GET")
 
 
-def _redirect_location(response: http.client.HTTPResponse) -> str | None:
-    """The Location of a redirect, None for a success; raise HTTPStatusError otherwise."""
+def _redirect_location(response: http.client.HTTPResponse, *, conditional: bool) -> str | None:
+    """The Location of a redirect, None for a success (a 304 too, to a conditional request);
+    raise HTTPStatusError otherwise."""
     status, location = response.status, response.getheader("Location")
     if status in _REDIRECTS and location:
         return location.strip()
-    if 200 <= status < 300:
+    if 200 <= status < 300 or (status == 304 and conditional):
         return None
     reason = "".join(c for c in (response.reason or "") if c.isprintable())[:60]
     label = f"{status} {reason}".strip()
-    raise HTTPStatusError(f"The site answered with HTTP {label} instead of the page.")
+    raise HTTPStatusError(f"The site answered with HTTP {label} instead of the page.",
+                          status=status, retry_after=retry_after(response.getheader("Retry-After")))
 
 
-def _read_document(
-    url: str, final_url: str, response: http.client.HTTPResponse, policy: FetchPolicy
-) -> FetchedDocument:
-    content_type, header_charset = _content_type(response.getheader("Content-Type"))
+def _read_response(
+    url: str, final_url: str, response: http.client.HTTPResponse, policy: FetchPolicy,
+    media_types: Collection[str],
+) -> Response:
+    kept = {name: value for name in KEPT_HEADERS
+            if (value := (response.getheader(name) or "").strip())}
+    if response.status == 304:
+        return Response(url, final_url, 304, "", None, b"", kept)
+    media_type, header_charset = _content_type(response.getheader("Content-Type"), media_types)
     if response.length is not None and response.length > policy.max_bytes:
         raise TooLargeError(_too_large(policy.max_bytes))
     decompress = decompressor(response.getheader("Content-Encoding"), policy.max_decoded_bytes)
@@ -340,23 +381,21 @@ def _read_document(
         if received > policy.max_bytes:
             raise TooLargeError(_too_large(policy.max_bytes))
         parts.append(decompress(chunk))
-    body = b"".join(parts)
-    charset = pick_charset(body, header_charset, content_type)
-    text = body.decode(charset, errors="replace")
-    return FetchedDocument(url, final_url, content_type, text, charset)
+    return Response(url, final_url, response.status, media_type, header_charset,
+                    b"".join(parts), kept)
 
 
 def _too_large(limit: int) -> str:
     return f"The page is larger than citebot's limit of {limit:,} bytes."
 
 
-def _content_type(header: str | None) -> tuple[str, str | None]:
-    """Our content type for the header's media type, and the header's charset if any."""
+def _content_type(header: str | None, accepted: Collection[str]) -> tuple[str, str | None]:
+    """The header's media type (refused unless `accepted`), and its charset if any."""
     media_type, _, parameters = (header or "").partition(";")
     media_type = media_type.strip().lower()
-    if media_type not in _TYPES:
+    if media_type not in accepted:
         shown = f"a {media_type[:60]} file" if media_type else "a file of unknown type"
         message = f"That link points to {shown}; citebot reads web pages, plain text and Markdown."
         raise UnsupportedContentError(message)
     match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", parameters, re.IGNORECASE)
-    return _TYPES[media_type], match.group(1) if match else None
+    return media_type, match.group(1) if match else None

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from index.store.protocol import Hit, Stats, Storage, Vote
+from index.store.protocol import Feed, Hit, SeenEntry, Stats, Storage, Vote, Watched
 
 if TYPE_CHECKING:
     from index.store.embedded import EmbeddedStorage
 
-__all__ = ["EmbeddedStorage", "Hit", "Stats", "Storage", "Vote"]
+__all__ = [
+    "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "Stats", "Storage", "Vote", "Watched",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,9 @@
 
 A backend keeps, per collection: articles with their paragraphs, sentences and speakers; one
 vector per embedded window (a paragraph, or a sentence-aligned piece of a long one); a
-lexical index of the paragraphs; and feedback. The invariants every backend keeps are listed
+lexical index of the paragraphs; feedback; and, for news that comes in by itself, feed
+subscriptions with their polling state, the entries each feed has seen, watched channels and
+the intake log. The invariants every backend keeps are listed
 in docs/ARCHITECTURE.md (one collection never sees another's rows; a change is all or
 nothing; searches never wait for writers and never see vectors that were not committed).
 """
@@ -54,6 +56,50 @@ class Vote:
     vote: int
 
 
+@dataclass(frozen=True)
+class Feed:
+    """A collection's subscription to a feed, and the state of its polling."""
+
+    id: int
+    collection: str
+    url: str
+    title: str | None
+    channel_id: int | None  # where new articles are announced (Discord), if anywhere
+    added_by: str | None
+    added_at: float  # Unix seconds, like every time here
+    etag: str | None = None  # validators of the last poll that left nothing pending
+    last_modified: str | None = None
+    body_hash: str | None = None
+    next_poll_at: float = 0.0
+    failures: int = 0  # failed polls in a row
+    paused: str | None = None  # why polling stopped; None while it runs
+    last_error: str | None = None
+    last_polled_at: float | None = None
+    last_new_at: float | None = None  # when it last brought a new article
+    articles: int = 0  # new articles it brought
+
+
+@dataclass(frozen=True)
+class SeenEntry:
+    """What a feed's entry, known by `key` ("guid:...", "url:...", "hash:..."), became."""
+
+    key: str
+    article_id: str | None  # None while it could not be added
+    fingerprint: str  # of what the entry said (title, summary, content)
+    attempts: int = 0  # failed attempts to add it
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A channel whose members' links are indexed into a collection."""
+
+    collection: str
+    channel_id: int
+    added_by: str | None
+    added_at: float
+
+
 class Storage(Protocol):
     """What the core needs from a storage backend."""
 
@@ -81,5 +127,24 @@ class Storage(Protocol):
                 progress: Callable[[int, int], None] | None = None) -> int: ...
     def record_vote(self, vote: Vote) -> None: ...
     def meta_get(self, key: str) -> str | None: ...
+    # -- feeds, watched channels and the intake log (see docs/FEEDS.md) --
+    def add_feed(self, collection: str, url: str, *, title: str | None,
+                 channel_id: int | None, added_by: str | None, now: float) -> Feed: ...
+    def get_feed(self, feed_id: int) -> Feed: ...
+    def list_feeds(self, collection: str | None = None) -> list[Feed]: ...
+    def due_feeds(self, now: float, limit: int) -> list[Feed]: ...
+    def save_feed(self, feed: Feed) -> None: ...
+    def remove_feed(self, collection: str, feed_id: int) -> Feed: ...
+    def seen_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, SeenEntry]: ...
+    def mark_seen(self, feed_id: int, entries: Sequence[SeenEntry], now: float) -> None: ...
+    def watch_channel(self, collection: str, channel_id: int, added_by: str | None,
+                      now: float) -> None: ...
+    def unwatch_channel(self, collection: str, channel_id: int) -> bool: ...
+    def watched_channels(self) -> list[Watched]: ...
+    def record_intake(self, collection: str, article_id: str, origin: str,
+                      now: float) -> None: ...
+    def intake_since(self, collection: str, since: float) -> int: ...
+    def intake_before(self, before: float, limit: int) -> list[tuple[str, str]]: ...
+    def forget_intake(self, collection: str, article_id: str) -> None: ...
     def meta_set(self, key: str, value: str) -> None: ...
     def close(self) -> None: ...

@@ -1,0 +1,231 @@
+"""Subscribing to feeds and polling them.
+
+One poll is one conditional GET (If-None-Match / If-Modified-Since, with the validators of the
+last poll that left nothing pending): a 304, or a body identical to the last one, ends it with
+no other work. Otherwise the feed is parsed, its entries sorted out (``entries.sort_out``) and
+up to ``feed_entries_per_poll`` of them taken in. The next poll is scheduled by
+``politeness.next_poll``; a failed poll backs off exponentially, and after
+``feed_failures_to_pause`` failures in a row (or at once, for an address that is refused) the
+feed is paused with the reason, until it is subscribed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from threading import Event
+
+from config.settings import Settings
+from index.errors import ArticleError, BlockedURLError, FeedError, LimitReachedError, NotFoundError
+from index.indexer import Indexer, fetch_policy
+from index.ingest.decoding import pick_charset
+from index.ingest.feeds import FEED_ACCEPT, FEED_TYPES, ParsedFeed, discover, looks_like_html
+from index.ingest.feeds import parse_feed as _parse_feed
+from index.ingest.fetch import Resolver, Response, fetch_response
+from index.intake.entries import DAY, EntryIntake, Taken, sort_out
+from index.intake.politeness import HostGate, host_of, next_poll
+from index.models import Article
+from index.store import Feed, Storage
+
+log = logging.getLogger(__name__)
+
+MAX_DISCOVERED = 3  # feeds a page names that are tried, in its order
+
+
+@dataclass(frozen=True)
+class PollReport:
+    """One poll: the feed after it, what happened ("new", "quiet", "not-modified",
+    "unchanged", "failed", "paused" by this poll, "skipped" as paused), and each entry taken."""
+
+    feed: Feed
+    status: str
+    taken: tuple[Taken, ...] = ()
+    error: str | None = None
+
+    @property
+    def added(self) -> list[Article]:
+        """The new articles, in the feed's order."""
+        return [t.article for t in self.taken if t.status == "added" and t.article]
+
+    @property
+    def pending(self) -> int:
+        """Entries left for a later poll (the per-poll cap, the daily quota)."""
+        return sum(t.status == "deferred" for t in self.taken)
+
+
+class FeedPoller:
+    """Feeds of every collection: subscriptions, polls, retention."""
+
+    def __init__(self, *, settings: Settings, storage: Storage, indexer: Indexer,
+                 clock: Callable[[], float] = time.time, rng: random.Random | None = None,
+                 resolver: Resolver | None = None) -> None:
+        """`resolver` (host, port) -> addresses replaces the system's for feed requests."""
+        self.settings = settings
+        self.storage = storage
+        self.indexer = indexer
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.resolver = resolver
+        self.gate = HostGate(settings.feed_concurrency)
+        self.entries = EntryIntake(settings=settings, storage=storage, indexer=indexer,
+                                   gate=self.gate, clock=clock)
+        self.policy = replace(fetch_policy(settings), max_bytes=settings.feed_max_bytes)
+
+    # -- subscriptions --------------------------------------------------------------------
+    def subscribe(self, collection: str, url: str, *, channel_id: int | None = None,
+                  added_by: str | None = None) -> Feed:
+        """Subscribe `collection` to the feed at `url`, or to the feed a page at `url` names;
+        subscribing again resumes a paused feed (FeedError, LimitReachedError)."""
+        feed_url, parsed = self.find_feed(url.strip())
+        current = self.storage.list_feeds(collection)
+        limit = self.settings.feed_max_per_server
+        if len(current) >= limit and all(f.url != feed_url for f in current):
+            raise LimitReachedError(f"This collection follows {len(current)} feeds, its limit "
+                                    f"of {limit}; remove one first.")
+        return self.storage.add_feed(collection, feed_url, title=parsed.title,
+                                     channel_id=channel_id, added_by=added_by, now=self.clock())
+
+    def find_feed(self, url: str) -> tuple[str, ParsedFeed]:
+        """(feed address, the feed): `url` itself, or the first readable feed its page names."""
+        response = self._get(url)
+        if not looks_like_html(response.body, response.media_type):
+            return url, parse_feed(response)
+        html = response.body.decode(pick_charset(response.body, response.charset, "text/html"),
+                                    errors="replace")
+        for candidate in discover(html, response.final_url, MAX_DISCOVERED):
+            try:
+                return candidate, parse_feed(self._get(candidate))
+            except (ArticleError, FeedError) as exc:
+                log.info("discovered feed %s not readable: %s", candidate, exc)
+        raise FeedError("That page names no feed citebot can read (RSS, Atom or JSON Feed, in "
+                        'a <link rel="alternate"> in its head); give the feed\'s own address.')
+
+    def unsubscribe(self, collection: str, ref: str) -> Feed:
+        """Remove a feed, by its number or its address; its articles stay."""
+        ref = ref.strip()
+        for feed in self.storage.list_feeds(collection):
+            if ref in (str(feed.id), feed.url):
+                return self.storage.remove_feed(collection, feed.id)
+        raise NotFoundError(f"This collection follows no feed {ref[:200]!r}; the feed list "
+                            "shows each feed's number and address.")
+
+    # -- polling --------------------------------------------------------------------------
+    def poll(self, feed_id: int, *, force: bool = False) -> PollReport:
+        """Poll one feed now (a paused one only with `force`)."""
+        feed = self.storage.get_feed(feed_id)
+        if feed.paused and not force:
+            return PollReport(feed, "skipped")
+        now = self.clock()
+        validators = {"If-None-Match": feed.etag, "If-Modified-Since": feed.last_modified}
+        try:
+            response = self._get(feed.url, {k: v for k, v in validators.items() if v})
+            digest = hashlib.sha256(response.body).hexdigest()
+            if response.status == 304 or digest == feed.body_hash:
+                status = "not-modified" if response.status == 304 else "unchanged"
+                return self._quiet(feed, status, response, now)
+            parsed = parse_feed(response)
+        except (ArticleError, FeedError) as exc:
+            return self._failed(feed, exc, now)
+        todo, aliases = sort_out(self.storage, feed.id, parsed.entries)
+        if aliases:
+            self.storage.mark_seen(feed.id, aliases, now)
+        feed = replace(feed, title=parsed.title or feed.title)
+        taken = tuple(self.entries.take(feed, todo))
+        complete = not any(t.waiting for t in taken)
+        return self._polled(feed, response, parsed, taken, digest if complete else None, now)
+
+    def _polled(self, feed: Feed, response: Response, parsed: ParsedFeed,
+                taken: tuple[Taken, ...], digest: str | None, now: float) -> PollReport:
+        added = sum(t.status == "added" for t in taken)
+        kept = response.headers if digest else {}
+        feed = replace(
+            feed, etag=kept.get("etag"), last_modified=kept.get("last-modified"),
+            body_hash=digest, failures=0, last_error=None, last_polled_at=now,
+            articles=feed.articles + added, last_new_at=now if added else feed.last_new_at,
+            next_poll_at=self._next(now, 0, ttl_s=parsed.ttl_s, response=response))
+        self.storage.save_feed(feed)
+        changed = any(t.status in ("added", "updated") for t in taken)
+        return PollReport(feed, "new" if changed else "quiet", taken)
+
+    def _quiet(self, feed: Feed, status: str, response: Response, now: float) -> PollReport:
+        feed = replace(feed, failures=0, last_error=None, last_polled_at=now,
+                       next_poll_at=self._next(now, 0, response=response))
+        self.storage.save_feed(feed)
+        return PollReport(feed, status)
+
+    def _failed(self, feed: Feed, exc: Exception, now: float) -> PollReport:
+        failures, reason = feed.failures + 1, str(exc)[:500]
+        paused = None
+        if isinstance(exc, BlockedURLError) or failures >= self.settings.feed_failures_to_pause:
+            paused = (f"paused after {failures} failed poll{'s' * (failures > 1)} in a row: "
+                      f"{reason}")
+        retry = getattr(exc, "retry_after", None)
+        feed = replace(feed, failures=failures, last_error=reason, paused=paused,
+                       last_polled_at=now, next_poll_at=self._next(now, failures, at_least=retry))
+        self.storage.save_feed(feed)
+        log.info("feed %d (%s): poll failed (%d in a row): %s", feed.id, host_of(feed.url),
+                 failures, reason)
+        return PollReport(feed, "paused" if paused else "failed", error=reason)
+
+    def _next(self, now: float, failures: int, *, ttl_s: float | None = None,
+              response: Response | None = None, at_least: float | None = None) -> float:
+        return next_poll(now, interval=self.settings.feed_interval_s,
+                         max_interval=self.settings.feed_max_interval_s, failures=failures,
+                         ttl_s=ttl_s, headers=response.headers if response else None,
+                         at_least=at_least, rng=self.rng)
+
+    def _get(self, url: str, headers: dict[str, str] | None = None) -> Response:
+        with self.gate.hold(url):
+            return fetch_response(url, self.policy, media_types=FEED_TYPES, accept=FEED_ACCEPT,
+                                  headers=headers, resolver=self.resolver)
+
+    def due(self, limit: int = 500) -> list[Feed]:
+        """Feeds whose next poll is due, most overdue first."""
+        return self.storage.due_feeds(self.clock(), limit)
+
+    def poll_due(self, *, stop: Event | None = None, limit: int = 500) -> list[PollReport]:
+        """Poll every due feed once: one lane per host (its feeds one after another), lanes
+        side by side up to the concurrency bound; stops between feeds once `stop` is set."""
+        lanes: dict[str, list[Feed]] = {}
+        for feed in self.due(limit):
+            lanes.setdefault(host_of(feed.url), []).append(feed)
+
+        def run(lane: list[Feed]) -> list[PollReport]:
+            return [self.poll(f.id) for f in lane if not (stop and stop.is_set())]
+
+        workers = max(1, min(self.gate.concurrency, len(lanes)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="citebot-feeds") as pool:
+            return [report for reports in pool.map(run, lanes.values()) for report in reports]
+
+    def apply_retention(self, limit: int = 1000) -> int:
+        """Remove articles that came in by themselves longer ago than the retention; how
+        many (none when no retention is set)."""
+        days = self.settings.feed_retention_days
+        if not days:
+            return 0
+        removed = 0
+        for collection, article_id in self.storage.intake_before(self.clock() - days * DAY,
+                                                                  limit):
+            try:
+                self.indexer.remove(collection, article_id)
+                removed += 1
+            except NotFoundError:
+                pass  # removed by hand meanwhile
+            self.storage.forget_intake(collection, article_id)
+        return removed
+
+
+def parse_feed(response: Response) -> ParsedFeed:
+    """The feed in a response; FeedError when it is not one (or the parser gives up)."""
+    try:
+        return _parse_feed(response.body, response.final_url)
+    except FeedError:
+        raise
+    except Exception as exc:  # a parser meeting what it never expected: that feed is unusable
+        log.warning("feed parser failed on %s: %s", host_of(response.final_url), exc)
+        raise FeedError("citebot could not read that feed.") from exc
