@@ -56,41 +56,36 @@ def test_jsonl_fields_over_their_limits_are_refused_by_name(cli: Cli,
     assert len(err) < 600  # the fields themselves are never echoed
 
 
+class Zeros(io.RawIOBase):
+    """/dev/zero, counting what is read (a real one's tell() is always 0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        buffer[:] = bytes(len(buffer))
+        self.read_bytes += len(buffer)
+        return len(buffer)
+
+
 def test_stdin_over_the_limit_is_refused_after_reading_only_the_limit(
         cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    class Zeros(io.RawIOBase):  # /dev/zero, counting what is read (its tell() is always 0)
-        read_bytes = 0
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-            buffer[:] = bytes(len(buffer))
-            Zeros.read_bytes += len(buffer)
-            return len(buffer)
-
-    stdin_bytes(monkeypatch, Zeros())
+    zeros = Zeros()
+    stdin_bytes(monkeypatch, zeros)
     code, _, err = cli("add", "-")
     assert code == 1 and "Standard input is over the limit" in err and len(err) < 300
-    assert 5_000_001 <= Zeros.read_bytes <= 5_000_001 + (1 << 16)
+    assert 5_000_001 <= zeros.read_bytes <= 5_000_001 + (1 << 16)
 
 
 def test_endless_jsonl_input_is_given_up_on_bounded() -> None:
-    class Zeros(io.RawIOBase):
-        read_bytes = 0
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-            buffer[:] = bytes(len(buffer))
-            Zeros.read_bytes += len(buffer)
-            return len(buffer)
-
-    stream = io.BufferedReader(Zeros())
+    zeros = Zeros()
     with pytest.raises(CitebotError, match="no line break"):
-        list(read_lines(stream, max_bytes=1_000, give_up_bytes=4 << 20))
-    assert Zeros.read_bytes < 8 << 20
+        list(read_lines(io.BufferedReader(zeros), max_bytes=1_000, give_up_bytes=4 << 20))
+    assert zeros.read_bytes < 8 << 20
 
 
 @pytest.mark.parametrize("text, limit", [
