@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from index.encode.embed import Embedder
 from index.ingest.clean import split_paragraphs
+from index.store.lexical import ScratchIndex
 from index.text import content_words
 
 
@@ -38,21 +38,12 @@ def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
 
 def bm25_paragraphs(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
                     score_cls: Any) -> Any:
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE VIRTUAL TABLE p USING fts5(text, doc UNINDEXED, "
-               "tokenize='porter unicode61 remove_diacritics 2')")
-    db.executemany("INSERT INTO p(text, doc) VALUES (?, ?)",
-                   [(para, doc_id) for doc_id, r in docs.items()
-                    for para in split_paragraphs(r["doc_text"])])
+    index = ScratchIndex((para, doc_id) for doc_id, r in docs.items()
+                         for para in split_paragraphs(r["doc_text"]))
     score = score_cls("baseline: BM25 over paragraphs")
     for r in rows:
         t = time.perf_counter()
-        terms = content_words(r["question"])
-        found: list[tuple[str, str]] = []
-        if terms:
-            match = " OR ".join(f'"{w}"' for w in terms)
-            found = [(d, text) for text, d in db.execute(
-                "SELECT text, doc FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT 10", (match,))]
+        found = index.search(content_words(r["question"]), 10)
         score.add(found, r["doc_id"], r["answers"], time.perf_counter() - t)
-    db.close()
+    index.close()
     return score

@@ -142,3 +142,15 @@ def test_finder_words_together_find_at_most_twice_the_cap(settings: Settings) ->
         assert finders == ["w1", "w2"] and sum(df[w] for w in finders) <= 2 * 2
     finally:
         core.close()
+
+
+def test_the_scratch_index_ranks_by_fts5_bm25() -> None:
+    index = lexical.ScratchIndex([("The ferry strike ended on Monday.", "a"),
+                                  ("Ferry ferry ferry fares rose.", "b"),
+                                  ("Schools closed for snow.", "c")])
+    try:
+        found = index.search(content_words("ferry fares"), 10)
+        assert [label for label, _ in found] == ["b", "a"]
+        assert index.search([], 10) == [] and index.search(["tungsten"], 10) == []
+    finally:
+        index.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 
 from index.store.bm25 import WEIGHTS, CollectionStats, decode_averages, varints
 
@@ -69,3 +70,25 @@ def candidates(db: sqlite3.Connection, fts: str, words: list[str], k: int) -> li
     return [r[0] for r in db.execute(
         f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY bm25({fts}, "
         f"{WEIGHTS[0]}, {WEIGHTS[1]}) LIMIT ?", (match, k))]
+
+
+class ScratchIndex:
+    """An in-memory FTS5 table of (text, label) rows ranked by FTS5's own ``bm25()``, for
+    comparisons (the evaluation's BM25 baseline); nothing is stored."""
+
+    def __init__(self, rows: Iterable[tuple[str, str]]) -> None:
+        self._db = sqlite3.connect(":memory:")
+        self._db.execute("CREATE VIRTUAL TABLE p USING fts5(text, label UNINDEXED, "
+                         "tokenize='porter unicode61 remove_diacritics 2')")
+        self._db.executemany("INSERT INTO p(text, label) VALUES (?, ?)", rows)
+
+    def search(self, words: list[str], k: int) -> list[tuple[str, str]]:
+        """The best ``k`` (label, text) rows holding any of ``words``."""
+        if not words:
+            return []
+        match = " OR ".join(f'"{w}"' for w in words)
+        return [(label, text) for text, label in self._db.execute(
+            "SELECT text, label FROM p WHERE p MATCH ? ORDER BY bm25(p) LIMIT ?", (match, k))]
+
+    def close(self) -> None:
+        self._db.close()
