@@ -1,0 +1,169 @@
+"""Reading a follow-up question in the light of the conversation before it, by rules (no LLM).
+
+    "what else did he say?"    the last question about that person again, the quotes already
+                               shown left out ("he": the person the conversation is about)
+    "and Kim?"                 the last question, with Kim in place of its person
+    "what about the sanctions?"  the last question, about the sanctions instead
+    "when was that?"           when + the last quote shown (the event it told of)
+    "where did he sleep?"      pronouns replaced by the person ("his" -> "Pompeo's")
+
+A question these rules do not change is read as it is. Either way the conversation's earlier
+answers also rank a little higher (``retrieval.conversation``): a prior, never a filter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from index.store import Turn
+from index.text import content_words, prefix_stem, words
+from retrieval.search import analyse
+
+MAX_ELLIPSIS_WORDS = 8  # "and X?" with a longer X is a question of its own
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’-]*)*")
+_NOT_NAMES = frozenset(
+    "what who whom whose why how when where which did does do is was were the a an in on "
+    "about tell i and but so or according can could would should has have had please "
+    "he she it they his her its their him them this that these those there then also "
+    "any anything else more".split())
+
+_MORE = re.compile(
+    r"\b(?:what|who|anything|something|where|when|whatever)\s+else\b|\bwhat\s+more\b|"
+    r"\btell\s+(?:me\s+)?more\b|\bany\s*more\b|^\W*(?:and\s+)?(?:more|else)\W*$", re.I)
+_MORE_WORDS = re.compile(r"\b(?:else|more|anything|something|any\s*more|tell\s+(?:me\s+)?)\b",
+                         re.I)
+_ELLIPSIS = re.compile(
+    r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?:what|how)\s+about\s+(?P<x>.+?)[\s?.!]*$|"
+    r"^\W*(?:and|or|but)\s+(?P<y>.+?)[\s?.!]*$", re.I)
+_EVENT = re.compile(
+    r"^\W*(?:(?:and|but|so|ok(?:ay)?)\W+)?(?P<wh>when|where|why|how|what\s+(?:day|year|time|"
+    r"date)|which\s+(?:day|year))\b", re.I)
+_QUESTION_START = re.compile(
+    r"(?:what|who|whom|whose|when|where|why|how|which|did|does|do|is|was|were|are|can|could|"
+    r"will|would|has|have|had|should)\b", re.I)
+_EVENT_READING = re.compile(r"^[^:?]{1,60}: ")  # how read() writes "when was that?"
+_DEMONSTRATIVE = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w'’-]+)", re.I)
+_ANAPHOR = re.compile(r"\b(?:that|this|it|then|there)\b", re.I)
+_EVENT_FILLER = frozenset(
+    "happen happened happens take took place occur occurred did do does was were is be "
+    "that this it then there say said".split())
+_PERSONAL = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs)\b", re.I)
+_POSSESSIVE = {"his", "their", "theirs", "hers"}
+_NOT_NOUN = frozenset(
+    "about to for from with at in on by of and or but that than as when where if because "
+    "after before say said tell told do did does is was".split())
+_ABOUT = re.compile(r"\babout\s+.+?(?=[?.!]*$)", re.I)
+_SPEECH_PREV = re.compile(r"\b(?:say|said|says|tell|told)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question as citebot answers it: standalone, and how it was read."""
+
+    text: str
+    kind: str  # "new", "pronoun", "more", "other", "event"
+    exclude_shown: bool = False  # "what else": leave out the quotes already shown
+
+
+def names_in(text: str) -> list[str]:
+    """Capitalised names in a question, in order ("North Korea", "Pompeo"), question words
+    and pronouns left out."""
+    found: list[str] = []
+    for match in _CAPITALISED.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in _NOT_NAMES:
+            words = words[1:]
+        name = " ".join(words)
+        if name and name not in found:
+            found.append(name)
+    return found
+
+
+def person_of(turn: Turn) -> str | None:
+    return turn.person or (turn.names[0] if turn.names else None)
+
+
+def read(question: str, turns: Sequence[Turn]) -> Reading:
+    """``question`` made standalone with the conversation's ``turns`` (oldest first)."""
+    if not turns:
+        return Reading(question, "new")
+    last = turns[-1]
+    person = next((p for t in reversed(turns) if (p := person_of(t))), None)
+    if _MORE.search(question):
+        return Reading(_more(question, last, person), "more", exclude_shown=True)
+    ellipsis = _ELLIPSIS.match(question)
+    x = (ellipsis["x"] or ellipsis["y"]) if ellipsis else ""
+    if x and len(x.split()) <= MAX_ELLIPSIS_WORDS and not _QUESTION_START.match(x):
+        base = next((t for t in reversed(turns) if not _EVENT_READING.match(t.read_as)), last)
+        return Reading(_other(replace_pronouns(x, person), base, person), "other")
+    event = _EVENT.match(question)
+    about = last.quote or last.read_as
+    if event and _ANAPHOR.search(question) and not _has_content(question, _EVENT_FILLER):
+        return Reading(f"{event['wh'].capitalize()}: {about}", "event")
+    resolved = replace_pronouns(question, person)
+    if last.quote and _points_at(resolved, last.quote):  # "when is that meeting?"
+        return Reading(f"{resolved.rstrip(' ?.!')}: {last.quote}", "event")
+    return Reading(resolved, "pronoun" if resolved != question else "new")
+
+
+def replace_pronouns(text: str, person: str | None) -> str:
+    """He, she, they, him, them -> the person; his, their (and "her" before a noun) -> the
+    person's. Unchanged without a person."""
+    if not person:
+        return text
+
+    name = person
+
+    def swap(match: re.Match[str]) -> str:
+        word = match.group(0).lower()
+        following = text[match.end():].split(maxsplit=1)
+        next_word = following[0].strip("?.!,;:").lower() if following else ""
+        owner = word in _POSSESSIVE or (word == "her" and next_word != ""
+                                        and next_word not in _NOT_NOUN)
+        return f"{name}'s" if owner else name
+
+    return _PERSONAL.sub(swap, text)
+
+
+def _points_at(question: str, quote: str) -> bool:
+    """Whether "that X" in the question names something the last quote spoke of."""
+    said = {prefix_stem(w) for w in words(quote)}
+    return any(prefix_stem(m["noun"].lower()) in said and m["noun"].lower() not in _NOT_NOUN
+               for m in _DEMONSTRATIVE.finditer(question))
+
+
+def _has_content(question: str, filler: frozenset[str]) -> bool:
+    words = [w for w in content_words(question) if w not in filler]
+    return bool(words)
+
+
+def _more(question: str, last: Turn, person: str | None) -> str:
+    """"What else did he say?": the question without its "else", or the last one again."""
+    rest = " ".join(_MORE_WORDS.sub(" ", question).split())
+    rest = replace_pronouns(rest, person)
+    speech = analyse(rest)
+    if speech.speaker or _has_content(rest, _EVENT_FILLER | {"who", "what"}):
+        return rest
+    if person and _SPEECH_PREV.search(last.read_as):
+        return f"What did {person} say?"
+    return last.read_as
+
+
+def _other(x: str, last: Turn, person: str | None) -> str:
+    """"And Kim?" / "what about the sanctions?": the last question with X in its place."""
+    previous = last.read_as
+    names = names_in(x)
+    if names and names[0] == x.removeprefix("the ").strip():  # a name: swap the person
+        old = person_of(last)
+        if old and old in previous:
+            return previous.replace(old, x)
+        if _SPEECH_PREV.search(previous):
+            return f"What did {x} say?"
+        return f"What about {x}?"
+    if _ABOUT.search(previous):  # a topic: what the last question was about
+        return _ABOUT.sub(lambda m: f"about {x}", previous, count=1)
+    if person and _SPEECH_PREV.search(previous):
+        return f"What did {person} say about {x}?"
+    return f"What about {x}?"
