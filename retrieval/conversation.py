@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from index.store import Conversation, Span, Storage, Turn
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
-from retrieval.followup import Reading, names_in, read
+from retrieval.followup import Reading, names_in, plain_name, read
 from retrieval.models import Answer, Prior
 from retrieval.search import analyse
 
@@ -122,17 +122,31 @@ def prior_of(turns: tuple[Turn, ...], reading: Reading) -> Prior:
     return Prior(articles, paragraphs, exclude)
 
 
+def _answered(read_as: str, names: list[str], answer: Answer) -> str | None:
+    """Whom a "who" question is about afterwards: the speaker of the first quote ("who said
+    ...?"), else the question's own person ("who did Pompeo meet?"), else the first name the
+    quote adds ("who led the Panthers in sacks?" -> the player it names)."""
+    first = answer.quotes[0]
+    if first.speaker:
+        return first.speaker
+    if own := [n for n in names if not n.endswith("s")]:
+        return own[0]
+    added = [n for n in names_in(first.text) if n not in read_as]
+    return next((n for n in added if " " in n), added[0] if added else None)
+
+
 def turn_of(context: Context, answer: Answer, now: float) -> Turn:
     """The turn to keep: bounded (a question and its reading of at most MAX_QUESTION_CHARS,
     MAX_NAMES names, the quotes shown and the first one's text clipped to QUOTE_CHARS)."""
     read_as = context.reading.text[:MAX_QUESTION_CHARS]
-    names = [n[:NAME_CHARS] for n in names_in(read_as)]
+    names = names_in(read_as)
     person = analyse(read_as).speaker
     if person is None and _WHO.match(context.question) and answer.quotes:
-        person = answer.quotes[0].speaker
+        person = _answered(read_as, names, answer)
     if person is None and names:
         person = names[0]
-    person = person[:NAME_CHARS] if person else None
+    person = plain_name(person)[:NAME_CHARS] if person else None
+    names = [n[:NAME_CHARS] for n in names]
     shown = tuple(Span(q.citation.article_id, q.citation.paragraph, q.start, q.end)
                   for q in answer.quotes)
     quote = answer.quotes[0].text[:QUOTE_CHARS] if answer.quotes else ""

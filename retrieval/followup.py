@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from index.ingest.speakers import name_keys
 from index.store import Turn
 from index.text import content_words, prefix_stem, words
 from retrieval.search import analyse
@@ -24,10 +25,12 @@ from retrieval.search import analyse
 MAX_ELLIPSIS_WORDS = 8  # "and X?" with a longer X is a question of its own
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’-]*)*")
 _NOT_NAMES = frozenset(
-    "what who whom whose why how when where which did does do is was were the a an in on "
-    "about tell i and but so or according can could would should has have had please "
-    "he she it they his her its their him them this that these those there then also "
-    "any anything else more".split())
+    "what who whom whose why how when where which did does do is was were are the a an in "
+    "on about tell i and but so or according can could would should has have had please "
+    "he she it they his her its their him them this that these those there then also any "
+    "anything else more of for from to by with at as during prior after before since until "
+    "if while among between into over under than other some many most much one two three "
+    "first last next new who's what's ok okay yes no not".split())
 
 _MORE = re.compile(
     r"\b(?:what|who|anything|something|where|when|whatever)\s+else\b|\bwhat\s+more\b|"
@@ -49,8 +52,15 @@ _ANAPHOR = re.compile(r"\b(?:that|this|it|then|there)\b", re.I)
 _EVENT_FILLER = frozenset(
     "happen happened happens take took place occur occurred did do does was were is be "
     "that this it then there say said".split())
-_PERSONAL = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs)\b", re.I)
-_POSSESSIVE = {"his", "their", "theirs", "hers"}
+_PRONOUN = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs|it|its)\b", re.I)
+_POSSESSIVE = {"his", "their", "theirs", "hers", "its"}
+_KIND = {"he": "person", "she": "person", "him": "person", "his": "person", "her": "person",
+         "hers": "person", "it": "thing", "its": "thing", "they": "group", "them": "group",
+         "their": "group", "theirs": "group"}
+_FALLBACK = {"person": ("person", "thing"), "thing": ("thing", "person"),
+             "group": ("group", "person", "thing")}
+_EXPLETIVE = re.compile(r"\s+(?:takes?|took|costs?|means?|matters?|seems?|appears?|happen(?:s|ed)?"
+                        r"|rains?|true|possible|likely|clear|important|necessary)\b", re.I)
 _NOT_NOUN = frozenset(
     "about to for from with at in on by of and or but that than as when where if because "
     "after before say said tell told do did does is was".split())
@@ -75,9 +85,33 @@ def names_in(text: str) -> list[str]:
         words = match.group(0).split()
         while words and words[0].lower() in _NOT_NAMES:
             words = words[1:]
-        name = " ".join(words)
-        if name and name not in found:
+        name = re.sub(r"['’]s?$", "", " ".join(words))
+        if name and name.lower() not in _NOT_NAMES and name not in found:
             found.append(name)
+    return found
+
+
+def plain_name(person: str) -> str:
+    """A person's name without titles: "Secretary Pompeo" -> "Pompeo"."""
+    keys = name_keys(person)
+    kept = [w for w in person.split() if w.lower().strip(".,") in keys]
+    return " ".join(kept) or person
+
+
+def referents(turns: Sequence[Turn]) -> dict[str, str]:
+    """Whom "he"/"she" (a person), "it" (a thing) and "they" (a group: a plural name) can
+    mean: the most recent of each in the conversation."""
+    found: dict[str, str] = {}
+    for turn in reversed(turns):
+        candidates = [n for n in (turn.person, *turn.names) if n]
+        if turn.person:
+            found.setdefault("person", turn.person)
+        if things := [n for n in turn.names if n != turn.person]:
+            found.setdefault("thing", things[0])
+        if groups := [n for n in candidates if n.endswith("s") and not n.endswith("ss")]:
+            found.setdefault("group", groups[0])
+        if len(found) == 3:
+            break
     return found
 
 
@@ -90,41 +124,44 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
     if not turns:
         return Reading(question, "new")
     last = turns[-1]
-    person = next((p for t in reversed(turns) if (p := person_of(t))), None)
+    known = referents(turns)
+    person = known.get("person") or known.get("thing")
     if _MORE.search(question):
-        return Reading(_more(question, last, person), "more", exclude_shown=True)
+        return Reading(_more(question, last, known), "more", exclude_shown=True)
     ellipsis = _ELLIPSIS.match(question)
     x = (ellipsis["x"] or ellipsis["y"]) if ellipsis else ""
     if x and len(x.split()) <= MAX_ELLIPSIS_WORDS and not _QUESTION_START.match(x):
         base = next((t for t in reversed(turns) if not _EVENT_READING.match(t.read_as)), last)
-        return Reading(_other(replace_pronouns(x, person), base, person), "other")
+        return Reading(_other(replace_pronouns(x, known), base, person), "other")
     event = _EVENT.match(question)
     about = last.quote or last.read_as
     if event and _ANAPHOR.search(question) and not _has_content(question, _EVENT_FILLER):
         return Reading(f"{event['wh'].capitalize()}: {about}", "event")
-    resolved = replace_pronouns(question, person)
+    resolved = replace_pronouns(question, known)
     if last.quote and _points_at(resolved, last.quote):  # "when is that meeting?"
         return Reading(f"{resolved.rstrip(' ?.!')}: {last.quote}", "event")
     return Reading(resolved, "pronoun" if resolved != question else "new")
 
 
-def replace_pronouns(text: str, person: str | None) -> str:
-    """He, she, they, him, them -> the person; his, their (and "her" before a noun) -> the
-    person's. Unchanged without a person."""
-    if not person:
-        return text
-
-    name = person
+def replace_pronouns(text: str, known: dict[str, str]) -> str:
+    """He, she, him -> the person; it -> the thing; they, them -> the group (each falling
+    back on the others); his, its, their (and "her" before a noun) -> the owner's. Pronouns
+    with nothing to stand for, and "it" as in "how long did it take", stay."""
 
     def swap(match: re.Match[str]) -> str:
         word = match.group(0).lower()
+        name = next((known[k] for k in _FALLBACK[_KIND[word]] if k in known), None)
+        if name is None or (word == "it" and _EXPLETIVE.match(text, match.end())):
+            return match.group(0)
         following = text[match.end():].split(maxsplit=1)
         next_word = following[0].strip("?.!,;:").lower() if following else ""
         owner = word in _POSSESSIVE or (word == "her" and next_word != ""
                                         and next_word not in _NOT_NOUN)
-        return f"{name}'s" if owner else name
+        if not owner:
+            return name
+        return f"{name}'" if name.endswith("s") else f"{name}'s"
 
-    return _PERSONAL.sub(swap, text)
+    return _PRONOUN.sub(swap, text)
 
 
 def _points_at(question: str, quote: str) -> bool:
@@ -139,10 +176,11 @@ def _has_content(question: str, filler: frozenset[str]) -> bool:
     return bool(words)
 
 
-def _more(question: str, last: Turn, person: str | None) -> str:
+def _more(question: str, last: Turn, known: dict[str, str]) -> str:
     """"What else did he say?": the question without its "else", or the last one again."""
     rest = " ".join(_MORE_WORDS.sub(" ", question).split())
-    rest = replace_pronouns(rest, person)
+    rest = replace_pronouns(rest, known)
+    person = known.get("person") or known.get("thing")
     speech = analyse(rest)
     if speech.speaker or _has_content(rest, _EVENT_FILLER | {"who", "what"}):
         return rest
