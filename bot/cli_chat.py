@@ -43,6 +43,8 @@ def run_chat(ctx: Context) -> int:
         if interactive:
             say(INTRO.format(collection=ctx.collection), sys.stderr)
         for question in _questions(interactive):
+            if not interactive:  # a transcript: each answer under its question
+                say(PROMPT + question)
             _answer(core, ctx, conversation, question)
     return 0
 

@@ -70,9 +70,7 @@ async def place_of_message(bot: CitebotBot, message: discord.Message,
         key = str(channel.id)
         if _owned(bot, channel) or await _exists(bot, guild_id, key):
             return Place(key, fresh=False, in_thread=True)
-    reference = message.reference
-    if reference is not None and reference.message_id is not None and _maybe_ours(bot, reference):
-        key = str(reference.message_id)
+    for key in _answer_keys(bot, message.reference):
         if await _exists(bot, guild_id, key):
             return Place(key, fresh=False)
     return Place(str(message.id), fresh=True) if mentioned else None
@@ -169,11 +167,23 @@ def _owned(bot: CitebotBot, channel: object) -> bool:
         and channel.owner_id == bot.user.id
 
 
-def _maybe_ours(bot: CitebotBot, reference: discord.MessageReference) -> bool:
+def _answer_keys(bot: CitebotBot, reference: discord.MessageReference | None) -> list[str]:
+    """The keys a reply may find its conversation by: the message replied to, and, when it
+    is the bot's answer to a new question, that question (the conversation's own id, there
+    before the answer was linked to it)."""
+    if reference is None or reference.message_id is None:
+        return []
     resolved = reference.resolved
-    if isinstance(resolved, discord.Message):
-        return bot.user is not None and resolved.author.id == bot.user.id
-    return True  # not at hand: storage knows whether it showed an answer
+    if not isinstance(resolved, discord.Message):
+        return [str(reference.message_id)]  # not at hand: storage knows what it showed
+    if bot.user is None or resolved.author.id != bot.user.id:
+        return []
+    keys = [str(reference.message_id)]
+    if resolved.reference is not None and resolved.reference.message_id is not None:
+        keys.append(str(resolved.reference.message_id))  # the mention it answered
+    if resolved.interaction_metadata is not None:
+        keys.append(str(resolved.interaction_metadata.id))  # the /ask it answered
+    return keys
 
 
 async def _exists(bot: CitebotBot, guild_id: int, key: str) -> bool:

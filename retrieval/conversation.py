@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 from index.store import Conversation, Span, Storage, Turn
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
-from retrieval.followup import Reading, names_in, plain_name, read
+from retrieval.followup import Reading, names_in, plain_name, proper_case, read
 from retrieval.models import Answer, Prior
 from retrieval.search import analyse
 
@@ -139,6 +139,8 @@ def turn_of(context: Context, answer: Answer, now: float) -> Turn:
     """The turn to keep: bounded (a question and its reading of at most MAX_QUESTION_CHARS,
     MAX_NAMES names, the quotes shown and the first one's text clipped to QUOTE_CHARS)."""
     read_as = context.reading.text[:MAX_QUESTION_CHARS]
+    speakers = [plain_name(q.speaker) for q in answer.quotes if q.speaker]
+    read_as = proper_case(read_as, speakers)  # "what did pompeo say" -> "... Pompeo ..."
     names = names_in(read_as)
     person = analyse(read_as).speaker
     if person is None and _WHO.match(context.question) and answer.quotes:

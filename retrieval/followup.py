@@ -4,7 +4,7 @@
                                shown left out ("he": the person the conversation is about)
     "and Kim?"                 the last question, with Kim in place of its person
     "what about the sanctions?"  the last question, about the sanctions instead
-    "when was that?"           when + the last quote shown (the event it told of)
+    "when was that?", "why?"   when (why) + the last quote shown (the event it told of)
     "where did he sleep?"      pronouns replaced by the person ("his" -> "Pompeo's")
 
 A question these rules do not change is read as it is. Either way the conversation's earlier
@@ -65,6 +65,9 @@ _NOT_NOUN = frozenset(
     "about to for from with at in on by of and or but that than as when where if because "
     "after before say said tell told do did does is was".split())
 _ABOUT = re.compile(r"\babout\s+.+?(?=[?.!]*$)", re.I)
+_COMMON = frozenset("will may can might must mark bill rose june april page say said".split())
+_LOWER_NAME = re.compile(r"(?!(?:the|a|an|his|her|their|its|this|that|these|those|some|any)\b)"
+                         r"[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,2}")
 _SPEECH_PREV = re.compile(r"\b(?:say|said|says|tell|told)\b", re.I)
 
 
@@ -115,6 +118,19 @@ def referents(turns: Sequence[Turn]) -> dict[str, str]:
     return found
 
 
+def proper_case(text: str, names: Sequence[str]) -> str:
+    """``text`` with the names (and their words) it writes in lower case written as the
+    names are ("what did pompeo say" -> "what did Pompeo say"), so that questions typed in
+    lower case find their speakers too."""
+    forms = {w.lower(): w for n in names for w in (n, *n.split())
+             if len(w) > 2 and w.lower() not in _NOT_NAMES and w.lower() not in _COMMON}
+    if not forms:
+        return text
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, forms), key=len,
+                                                       reverse=True)) + r")\b", re.I)
+    return pattern.sub(lambda m: forms.get(m.group(0).lower(), m.group(0)), text)
+
+
 def person_of(turn: Turn) -> str | None:
     return turn.person or (turn.names[0] if turn.names else None)
 
@@ -126,6 +142,7 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
     last = turns[-1]
     known = referents(turns)
     person = known.get("person") or known.get("thing")
+    question = proper_case(question, [n for t in turns for n in (t.person, *t.names) if n])
     if _MORE.search(question):
         return Reading(_more(question, last, known), "more", exclude_shown=True)
     ellipsis = _ELLIPSIS.match(question)
@@ -135,7 +152,8 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
         return Reading(_other(replace_pronouns(x, known), base, person), "other")
     event = _EVENT.match(question)
     about = last.quote or last.read_as
-    if event and _ANAPHOR.search(question) and not _has_content(question, _EVENT_FILLER):
+    if event and not _has_content(question, _EVENT_FILLER) and (
+            _ANAPHOR.search(question) or not content_words(question)):  # "why?", "when?"
         return Reading(f"{event['wh'].capitalize()}: {about}", "event")
     resolved = replace_pronouns(question, known)
     if last.quote and _points_at(resolved, last.quote):  # "when is that meeting?"
@@ -193,6 +211,9 @@ def _other(x: str, last: Turn, person: str | None) -> str:
     """"And Kim?" / "what about the sanctions?": the last question with X in its place."""
     previous = last.read_as
     names = names_in(x)
+    if not names and _SPEECH_PREV.search(previous) and _LOWER_NAME.fullmatch(x):
+        x = " ".join(w.capitalize() for w in x.split())  # "and kim?" after "what did ... say"
+        names = [x]
     if names and names[0] == x.removeprefix("the ").strip():  # a name: swap the person
         old = person_of(last)
         if old and old in previous:
