@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -111,26 +114,31 @@ def test_chat_in_a_terminal_keeps_its_history(tmp_path: Path) -> None:
     main_fd, child_fd = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=child_fd, stdout=child_fd,
                             stderr=child_fd, env=env, cwd=tmp_path)
-    import os
-
     os.close(child_fd)
-    os.write(main_fd, b"Who runs the ferry?\n\x04")
-    output = _read_all(main_fd)
-    assert proc.wait(timeout=60) == 0, output
+    try:
+        _read_until(main_fd, b"? ")  # typed ahead, input could be flushed by readline
+        os.write(main_fd, b"Who runs the ferry?\n")
+        _read_until(main_fd, b"\n? ")
+        os.write(main_fd, b"\x04")
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+        os.close(main_fd)
     history = (data / "chat-history").read_text(encoding="utf-8")
     assert "Who runs the ferry?" in history
 
 
-def _read_all(fd: int) -> str:
-    import os
-
-    chunks = []
-    for _ in range(10_000):  # until the child closes the terminal
-        try:
+def _read_until(fd: int, marker: bytes, within_s: float = 60.0) -> bytes:
+    """What the terminal shows until ``marker`` (an upper bound on the wait, not a timing)."""
+    seen = b""
+    deadline = time.monotonic() + within_s
+    while marker not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no {marker!r} on the terminal; it shows {seen!r}")
+        if select.select([fd], [], [], left)[0]:
             chunk = os.read(fd, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
+            if not chunk:
+                break
+            seen += chunk
+    return seen
