@@ -18,7 +18,12 @@ same input gives the same chains. How a chain is made:
    pronouns around its first mention in the article); "it" otherwise; object forms after a
    verb or a preposition; none after "a", "the", "his", "which" or a title. A question with
    no such name stays as it is (rule "as-is"): people ask whole questions in a thread too.
-3. A chain is in the tuning split or the held-out split by a hash of its article's id (half
+3. With ``--headlines`` (for news sets, which ask one question per article), an article with
+   a single question also gives a chain of two: "What happened: <headline>?" (not scored: it
+   has no answer of its own), then the question with a name of the headline replaced by a
+   pronoun ("Liz Truss resigned after how many days?" -> "She resigned after how many
+   days?").
+4. A chain is in the tuning split or the held-out split by a hash of its article's id (half
    each): tune ranking on "tune" only, and report "held-out".
 
 The first turn is the question as written; later turns keep the original question beside
@@ -177,6 +182,27 @@ def chains(rows: list[Row]) -> Iterator[Row]:
                        "split": split_of(doc_id), "turns": chain}
 
 
+def headline_chains(rows: list[Row]) -> Iterator[Row]:
+    """For articles with a single question (most news sets): a member first asks what the
+    headline is about, then the question, made a follow-up of the headline (unscored: it has
+    no answer of its own; the follow-up is scored)."""
+    groups: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row["doc_id"]].append(row)
+    for doc_id, group in groups.items():
+        row = group[0]
+        title = " ".join(str(row.get("doc_title") or "").split())
+        made = follow_up(row["question"], title, row["doc_text"]) if len(group) == 1 else None
+        if not title or made is None:
+            continue
+        first = {"id": f"{row['id']}-headline", "question": f"What happened: {title}?",
+                 "original": f"What happened: {title}?", "answers": [], "rule": "headline"}
+        if row.get("question_date"):
+            first["question_date"] = row["question_date"]
+        yield {"kind": "chain", "id": f"chain-{row['id']}-headline", "doc_id": doc_id,
+               "split": split_of(doc_id), "turns": [first, _turn(row, *made)]}
+
+
 def _turn(row: Row, question: str, rule: str) -> Row:
     turn = {"id": row["id"], "question": question, "original": row["question"],
             "answers": row["answers"], "rule": rule}
@@ -200,11 +226,14 @@ def main() -> int:
     parser.add_argument("file", type=Path, help="a question file (docs/EVALUATION.md)")
     parser.add_argument("--output", type=Path, required=True,
                         help="where to write the chains (outside the repository)")
+    parser.add_argument("--headlines", action="store_true",
+                        help="also chain each single-question article's headline to its "
+                        "question (for news sets, which ask once per article)")
     args = parser.parse_args()
     with open(args.file, encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     rows = [r for r in rows if r.get("answer_in_doc") is not False]
-    made = list(chains(rows))
+    made = list(chains(rows)) + (list(headline_chains(rows)) if args.headlines else [])
     with open(args.output, "w", encoding="utf-8") as out:
         for item in [*articles(rows), *made]:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")

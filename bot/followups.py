@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import aiohttp
 import discord
 
 from bot import actions
@@ -139,6 +140,13 @@ async def _open_thread(bot: CitebotBot, offer: ThreadOffer, message: discord.Mes
     except discord.HTTPException as exc:  # follow-ups still work as replies to the answer
         log.info("could not open a thread on an answer in #%s: %s", offer.channel.id,
                  describe_refusal(exc))
+    except (aiohttp.ClientError, OSError) as exc:  # the connection broke (or timed out)
+        log.info("could not open a thread on an answer in #%s: %s", offer.channel.id,
+                 type(exc).__name__)
+    except RuntimeError:  # aiohttp's "Session is closed": the bot closed meanwhile
+        if not bot.is_closed():
+            raise
+        log.info("closed before a thread was opened on an answer in #%s", offer.channel.id)
 
 
 def first_hint(bot: CitebotBot, channel_id: int) -> bool:

@@ -10,7 +10,8 @@ A chains file (``benchmarks/followup_chains.py`` writes them) holds article line
 - ``without context``: each turn's question alone, as citebot answered before conversations;
 - ``original question``: the question as the set wrote it, alone (what context could reach).
 
-A turn is scored like ``citebot eval`` scores a question (``retrieval.evaluate.Score``).
+A turn is scored like ``citebot eval`` scores a question (``retrieval.evaluate.Score``); a
+turn without answers (a headline that sets the scene) is asked but not scored.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def _ask_chain(core: Core, chain: Row, mode: str, dates: bool,
         question = turn["original"] if mode == "original question" else turn["question"]
         as_of = published_date(turn.get("question_date")) if dates else None
         answer = core.ask(COLLECTION, question, as_of=as_of, conversation=conversation)
+        if not turn["answers"]:  # a turn that only sets the scene ("What happened: ...?")
+            continue
         keys = [str(n)] + (["follow-ups"] if n > 1 else []) + (
             ["rewritten"] if turn.get("rule", "").startswith("pronoun") else [])
         for key in keys:

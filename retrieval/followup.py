@@ -47,7 +47,9 @@ _QUESTION_START = re.compile(
     r"(?:what|who|whom|whose|when|where|why|how|which|did|does|do|is|was|were|are|can|could|"
     r"will|would|has|have|had|should)\b", re.I)
 _EVENT_READING = re.compile(r"^[^:?]{1,60}: ")  # how read() writes "when was that?"
-_DEMONSTRATIVE = re.compile(r"\b(?:that|this|these|those)\s+(?P<noun>[a-z][\w'’-]+)", re.I)
+_DEMONSTRATIVE = re.compile(  # "about that deal", "is that meeting"; not "the storm that hit"
+    r"(?:^|\b(?:about|on|of|in|at|for|with|from|to|after|before|during|is|was|are|were|did|"
+    r"does|do|and)\s+)(?:that|this|these|those)\s+(?P<noun>[a-z][\w'’-]+)", re.I)
 _ANAPHOR = re.compile(r"\b(?:that|this|it|then|there)\b", re.I)
 _EVENT_FILLER = frozenset(
     "happen happened happens take took place occur occurred did do does was were is be "
@@ -164,12 +166,15 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
 def replace_pronouns(text: str, known: dict[str, str]) -> str:
     """He, she, him -> the person; it -> the thing; they, them -> the group (each falling
     back on the others); his, its, their (and "her" before a noun) -> the owner's. Pronouns
-    with nothing to stand for, and "it" as in "how long did it take", stay."""
+    with nothing to stand for, after a name of the question itself ("when Manning played,
+    how old was he?"), and "it" as in "how long did it take", stay."""
+    names = [m.start() for m in _CAPITALISED.finditer(text) if names_in(m.group(0))]
 
     def swap(match: re.Match[str]) -> str:
         word = match.group(0).lower()
         name = next((known[k] for k in _FALLBACK[_KIND[word]] if k in known), None)
-        if name is None or (word == "it" and _EXPLETIVE.match(text, match.end())):
+        if (name is None or any(at < match.start() for at in names)
+                or (word == "it" and _EXPLETIVE.match(text, match.end()))):
             return match.group(0)
         following = text[match.end():].split(maxsplit=1)
         next_word = following[0].strip("?.!,;:").lower() if following else ""
