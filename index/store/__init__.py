@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from index.store.protocol import (
-    Conversation, Feed, Hit, SeenEntry, Span, Stats, Storage, Turn, Vote, Watched,
+    Conversation,
+    Feed,
+    Hit,
+    SeenEntry,
+    Span,
+    Stats,
+    Storage,
+    Turn,
+    Vote,
+    Watched,
 )
 
 if TYPE_CHECKING:

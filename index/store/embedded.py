@@ -26,12 +26,12 @@ from index.failures import LOW_LEVEL, translated
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store import integrity, reconcile
 from index.store import vectors as vec
+from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
 from index.store.locks import CollectionLocks, ReadWriteLock
-from index.store.protocol import Conversation, Hit, Stats, Turn, Vote
+from index.store.protocol import Hit, Stats, Vote
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
-from index.store.sqlite_conversations import ConversationTables
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ class _Slot:
     loaded: Loaded | None = None
 
 
-class EmbeddedStorage(FeedStorage):
-    """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``).
+class EmbeddedStorage(FeedStorage, ConversationStorage):
+    """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``;
+    conversations: ``ConversationStorage``).
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """
@@ -62,7 +63,7 @@ class EmbeddedStorage(FeedStorage):
                                            quick_check_bytes=quick_check_bytes)
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
-        self.talk = ConversationTables(self.sql)
+        self.conversation_tables = ConversationTables(self.sql)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
         self._deferred: set[str] = set()
@@ -347,28 +348,6 @@ class EmbeddedStorage(FeedStorage):
     def record_vote(self, vote: Vote) -> None:
         """Keep a 👍/👎 on an answer; a member's second vote on it replaces the first."""
         self.sql.record_vote(vote)
-
-    # -- conversations -------------------------------------------------------------------
-    @translated("read the conversation")
-    def conversation(self, collection: str, key: str) -> Conversation | None:
-        """The conversation ``key`` names (its id, or another key linked to it), if any."""
-        return self.talk.get(collection, key)
-
-    @translated("save the conversation", changes=True)
-    def append_turn(self, collection: str, conversation_id: str, turn: Turn, *,
-                    max_turns: int) -> None:
-        """Add a turn, creating the conversation; only the last ``max_turns`` are kept."""
-        self.talk.append(collection, conversation_id, turn, max_turns=max_turns)
-
-    @translated("save the conversation", changes=True)
-    def link_conversation(self, collection: str, conversation_id: str, key: str) -> None:
-        """Let another key (a message showing one of its answers) name the conversation."""
-        self.talk.link(collection, conversation_id, key)
-
-    @translated("expire old conversations", changes=True)
-    def expire_conversations(self, before: float) -> int:
-        """Delete conversations idle since before ``before`` (seconds); how many."""
-        return self.talk.expire(before)
 
     @translated("read a setting")
     def meta_get(self, key: str) -> str | None:

@@ -3,15 +3,19 @@ document), and the keys it is found by (its id, and any other an interface gives
 the id of a message that showed one of its answers).
 
 Deleting a conversation deletes its turns and keys with it (foreign keys cascade), so expiry
-is one statement over an index on the time each conversation last changed.
+is one statement over an index on the time each conversation last changed. Times are Unix
+seconds (REAL). Every statement is here; ``EmbeddedStorage`` delegates to it
+(``ConversationStorage``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any
 
+from index.failures import translated
 from index.store.protocol import Conversation, Span, Turn
 from index.store.sqlite_tx import Connections
 
@@ -88,6 +92,40 @@ class ConversationTables:
         with self.connections.write() as db:
             return int(db.execute("DELETE FROM conversations WHERE updated_at < ?",
                                   (before,)).rowcount)
+
+
+def create(db: sqlite3.Connection) -> None:
+    """Create the tables (called with the rest of the schema)."""
+    db.executescript(SCHEMA)
+
+
+class ConversationStorage:
+    """The conversation part of the ``Storage`` protocol for a backend holding
+    ``conversation_tables``: each method delegates, and low-level failures leave it as
+    ``StorageError`` (index.failures)."""
+
+    conversation_tables: ConversationTables
+
+    @translated("read the conversation")
+    def conversation(self, collection: str, key: str) -> Conversation | None:
+        """The conversation ``key`` names (its id, or another key linked to it), if any."""
+        return self.conversation_tables.get(collection, key)
+
+    @translated("save the conversation", changes=True)
+    def append_turn(self, collection: str, conversation_id: str, turn: Turn, *,
+                    max_turns: int) -> None:
+        """Add a turn, creating the conversation; only the last ``max_turns`` are kept."""
+        self.conversation_tables.append(collection, conversation_id, turn, max_turns=max_turns)
+
+    @translated("save the conversation", changes=True)
+    def link_conversation(self, collection: str, conversation_id: str, key: str) -> None:
+        """Let another key (a message showing one of its answers) name the conversation."""
+        self.conversation_tables.link(collection, conversation_id, key)
+
+    @translated("expire old conversations", changes=True)
+    def expire_conversations(self, before: float) -> int:
+        """Delete conversations idle since before ``before`` (seconds); how many."""
+        return self.conversation_tables.expire(before)
 
 
 def _encode(turn: Turn) -> str:
