@@ -383,6 +383,8 @@ def help_embed() -> discord.Embed:
 HELP = (
     ("/ask question [article]", "Ask a question; `article` limits it to one article. You can "
      "also mention me: `@citebot what did the mayor say about the bridge?`"),
+    ("Follow-ups", "Ask on in the thread on an answer (or reply to it): “what else did "
+     "she say?”, “and the mayor?”, “when was that?”"),
     ("/add url | text | file", "Add an article from a link, pasted text, or a .txt, .md or "
      ".html file. Or right-click a message \u2192 Apps \u2192 **Add article** to add its links."),
     ("/articles", "This server's articles, newest first."),

@@ -71,6 +71,12 @@ _COMMON = frozenset("will may can might must mark bill rose june april page say 
 _LOWER_NAME = re.compile(r"(?!(?:the|a|an|his|her|their|its|this|that|these|those|some|any)\b)"
                          r"[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,2}")
 _SPEECH_PREV = re.compile(r"\b(?:say|said|says|tell|told)\b", re.I)
+# A plural thing the last question asked about ("what gifts did he bring?"): what "they"
+# means when the conversation named no group.
+_PLURAL_THING = re.compile(
+    r"\b(?i:what|which|the|these|those|how\s+many)\s+"
+    r"(?P<noun>(?:[a-z][\w-]+\s+(?!(?:does|is|was|has|says)\b))?[a-z][\w-]+s)"
+    r"\b(?<!ss)(?<!us)(?<!is)")
 
 
 @dataclass(frozen=True)
@@ -143,6 +149,8 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
         return Reading(question, "new")
     last = turns[-1]
     known = referents(turns)
+    if "group" not in known and (plural := _PLURAL_THING.search(last.read_as)):
+        known["group"] = f"the {plural['noun']}"  # "who were they from?" -> "the gifts"
     person = known.get("person") or known.get("thing")
     question = proper_case(question, [n for t in turns for n in (t.person, *t.names) if n])
     if _MORE.search(question):
