@@ -1,8 +1,8 @@
 """Build chains of follow-up questions from a question file of the evaluation format, by rules.
 
     .venv/bin/python benchmarks/followup_chains.py ../shared/eval/xquad_en.jsonl \
-        --output /tmp/xquad_chains.jsonl
-    .venv/bin/citebot eval /tmp/xquad_chains.jsonl
+        --output ../xquad.chains.jsonl
+    .venv/bin/citebot eval ../xquad.chains.jsonl
 
 The output holds article text, so write it outside the repository. It is deterministic: the
 same input gives the same chains. How a chain is made:
