@@ -57,10 +57,12 @@ def resolve_article(core: Core, collection: str, ref: str) -> Article:
         f"No single article in this server matches \u201c{ref}\u201d; pick one from the list.")
 
 
-def ask(core: Core, collection: str, question: str, article: str | None = None) -> Answer:
-    """The cited answer, optionally from one article only."""
+def ask(core: Core, collection: str, question: str, article: str | None = None,
+        conversation: str | None = None) -> Answer:
+    """The cited answer, optionally from one article only; with ``conversation`` (a key of
+    it), read as its next follow-up and kept in it."""
     article_id = resolve_article(core, collection, article).id if article else None
-    return core.ask(collection, question, article_id=article_id)
+    return core.ask(collection, question, article_id=article_id, conversation=conversation)
 
 
 def find_articles(core: Core, collection: str, typed: str, limit: int = 25) -> list[Article]:

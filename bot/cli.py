@@ -1,5 +1,5 @@
-"""The command-line tool: ``citebot add | ask | list | remove | rebuild | stats | feeds | run |
-eval``.
+"""The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
+run | eval``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -77,12 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--jsonl", action="store_true",
                      help="read one question per line from standard input (plain text or "
-                     '{"id": ..., "question": ..., "as_of": "YYYY-MM-DD"}), write one JSON '
-                     "answer per line")
+                     '{"id": ..., "question": ..., "as_of": "YYYY-MM-DD", "conversation": ...}; '
+                     "lines with the same conversation are follow-ups of each other), write "
+                     "one JSON answer per line")
     ask.add_argument("--article", metavar="ID", help="only search this article")
     ask.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                      help="answer as on that day: articles published later are left out "
                      "(undated ones are kept)")
+
+    chat = sub.add_parser(
+        "chat", parents=[common], help="a conversation in the terminal (follow-up questions)",
+        description="Ask questions one after another; follow-ups (\"what else did he say?\", "
+        "\"and Kim?\", \"when was that?\") are read in the light of the earlier ones. "
+        "Ctrl-D ends; earlier questions are recalled with the arrow keys.")
+    chat.add_argument("--article", metavar="ID", help="only search this article")
+    chat.add_argument("--conversation", metavar="NAME",
+                      help="continue (or start) the conversation with this name, which is "
+                      "kept until it has been idle for CITEBOT_CONVERSATION_IDLE_MINUTES")
 
     lst = sub.add_parser("list", parents=[common], help="list articles, newest first")
     lst.add_argument("--limit", type=int, default=100)
@@ -102,8 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "polls every collection's feeds in the background.")
 
     ev = sub.add_parser("eval", parents=[common],
-                        help="measure answer quality on a question file, with baselines")
-    ev.add_argument("file", type=Path, help="question set (JSON Lines, see docs/EVALUATION.md)")
+                        help="measure answer quality on a question file, with baselines",
+                        description="Measure answer quality on a question file (with "
+                        "baselines), or on a file of follow-up chains (per turn, with and "
+                        "without context; docs/CONVERSATIONS.md).")
+    ev.add_argument("file", type=Path, help="question set or chains file (JSON Lines, see "
+                    "docs/EVALUATION.md and docs/CONVERSATIONS.md)")
     ev.add_argument("--output", type=Path, help="write the results as JSON here")
     ev.add_argument("--limit", type=int, help="only the first N questions")
     ev.add_argument("--no-baselines", action="store_true", help="score citebot only")
@@ -295,11 +310,13 @@ def _answer_line(core: Core, ctx: Context,
         question = parse_question(line)
         qid = question.id
         answer = core.ask(ctx.collection, question.text, article_id=ctx.args.article,
-                          as_of=question.as_of or ctx.args.as_of)
+                          as_of=question.as_of or ctx.args.as_of,
+                          conversation=question.conversation)
     except (ValueError, CitebotError) as exc:
         qid = getattr(exc, "id", qid)
         return {**({"id": qid} if qid is not None else {}), "error": str(exc)}, False
-    return {**({"id": qid} if qid is not None else {}), **answer.to_json()}, True
+    thread = {"conversation": question.conversation} if question.conversation else {}
+    return {**({"id": qid} if qid is not None else {}), **thread, **answer.to_json()}, True
 
 
 def cmd_list(ctx: Context) -> int:
@@ -356,6 +373,12 @@ def cmd_feeds(ctx: Context) -> int:
     return run_feeds(ctx)
 
 
+def cmd_chat(ctx: Context) -> int:
+    from bot.cli_chat import run_chat
+
+    return run_chat(ctx)
+
+
 def cmd_eval(ctx: Context) -> int:
     from bot.cli_eval import run_eval
 
@@ -365,7 +388,7 @@ def cmd_eval(ctx: Context) -> int:
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
-    "eval": cmd_eval,
+    "eval": cmd_eval, "chat": cmd_chat,
 }
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from retrieval.evaluate import evaluate
+from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
 
 if TYPE_CHECKING:
     from bot.cli import Context
@@ -16,13 +17,19 @@ if TYPE_CHECKING:
 
 def run_eval(ctx: Context) -> int:
     args, settings = ctx.args, ctx.settings
+    chains = is_chains_file(args.file)
     with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:
         if args.data_dir is None:
             settings = settings.model_copy(update={"data_dir": Path(tmp)})
-        report = evaluate(args.file, settings, limit=args.limit,
-                          baselines=not args.no_baselines, dates=not args.ignore_dates,
-                          log=lambda m: print(m, file=sys.stderr), open_core=ctx.core)
-    print(render(report))
+        if chains:  # follow-up chains (benchmarks/followup_chains.py), per turn
+            report = evaluate_chains(args.file, settings, dates=not args.ignore_dates,
+                                     log=lambda m: print(m, file=sys.stderr),
+                                     open_core=ctx.core)
+        else:
+            report = evaluate(args.file, settings, limit=args.limit,
+                              baselines=not args.no_baselines, dates=not args.ignore_dates,
+                              log=lambda m: print(m, file=sys.stderr), open_core=ctx.core)
+    print(render_chains(report) if chains else render(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0

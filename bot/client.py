@@ -34,8 +34,10 @@ EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin", "bot.cogs.fe
 def intents(message_content: bool = False) -> discord.Intents:
     """Servers, messages in servers and DMs, and reactions the bot adds. A message that
     mentions the bot carries its content without the message-content intent; watched channels
-    need it, and it is asked for only when configured (it is privileged: a bot asking for it
-    without the developer portal's consent is refused, see `CitebotBot.connect`)."""
+    and plain follow-ups (any message in a conversation thread, a reply to an answer) need it,
+    and it is asked for only when configured (``CITEBOT_DISCORD_MESSAGE_CONTENT``; it is
+    privileged: a bot asking for it without the developer portal's consent is refused, see
+    `CitebotBot.connect`)."""
     wanted = discord.Intents.none()
     wanted.guilds = wanted.guild_messages = wanted.dm_messages = True
     wanted.message_content = message_content
@@ -71,6 +73,7 @@ class CitebotBot(commands.Bot):
         self.limits = Limits(ask_cooldown_s=settings.ask_cooldown_s,
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
+        self.hinted_threads: set[int] = set()  # told that plain messages cannot be read
         self.reconnects = ReconnectThrottle()
         self.reconnects.guard(self.http, first=lambda: self.ws is None)
         self.events = DroppedEvents()
@@ -126,11 +129,13 @@ class CitebotBot(commands.Bot):
 
     def _drop_message_content(self) -> None:
         """Go on without the Message Content intent Discord refused: everything but watched
-        channels works without it, and /watch says what to do."""
+        channels and plain follow-ups works without it; /watch and conversation threads say
+        what to do."""
         log.error("Discord refused the Message Content intent (CITEBOT_DISCORD_MESSAGE_CONTENT "
                   "is set, but the intent is not enabled for this bot in the developer "
                   "portal; see docs/DISCORD.md). Running without it: links posted in watched "
-                  "channels are not read until it is enabled and citebot restarted.")
+                  "channels, and follow-ups that do not mention the bot, are not read until "
+                  "it is enabled and citebot restarted.")
         # discord.py sends the state's intents in IDENTIFY; there is no public setter
         self._connection._intents.message_content = False
 

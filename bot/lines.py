@@ -65,18 +65,24 @@ class BadQuestionLine(ValueError):
         self.id = qid
 
 
+CONVERSATION_MAX = 200  # characters of a conversation id in `ask --jsonl`
+
+
 @dataclass(frozen=True)
 class QuestionLine:
-    """One line of `ask --jsonl`: the question, its id and the day to answer as of."""
+    """One line of `ask --jsonl`: the question, its id, the day to answer as of, and the
+    conversation it follows up (if any)."""
 
     text: str
     id: object = None
     as_of: date | None = None
+    conversation: str | None = None
 
 
 def parse_question(line: str | BadLine) -> QuestionLine:
-    """A line as plain text, or as {"id"?, "question", "as_of"?}; BadQuestionLine naming the
-    field that is wrong (a line that starts with "{" is always read as JSON)."""
+    """A line as plain text, or as {"id"?, "question", "as_of"?, "conversation"?};
+    BadQuestionLine naming the field that is wrong (a line that starts with "{" is always
+    read as JSON)."""
     if isinstance(line, BadLine):
         raise BadQuestionLine(line.reason)
     text = line.strip()
@@ -96,9 +102,21 @@ def parse_question(line: str | BadLine) -> QuestionLine:
         raise BadQuestionLine(f'"id" must be a string or a number, not {json_type(qid)}')
     try:
         return QuestionLine(_checked_question(_field(record, "question", required=True)), qid,
-                            _as_of(_field(record, "as_of")))
+                            _as_of(_field(record, "as_of")), _conversation(record))
     except ValueError as exc:
         raise BadQuestionLine(str(exc), qid) from None
+
+
+def _conversation(record: dict[str, object]) -> str | None:
+    value = record.get("conversation")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f'"conversation" must be a string or a number, not {json_type(value)}')
+    text = str(value).strip()
+    if not text or len(text) > CONVERSATION_MAX:
+        raise ValueError(f'"conversation" must have 1 to {CONVERSATION_MAX} characters')
+    return text
 
 
 def _field(record: dict[str, object], name: str, *, required: bool = False) -> str | None:

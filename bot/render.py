@@ -186,14 +186,18 @@ class AnswerPages(list[Page]):
         self.answer = answer
 
 
-def answer_pages(answer: Answer) -> AnswerPages:
+def answer_pages(answer: Answer, footer: str | None = None) -> AnswerPages:
     """The answer as messages of embeds: normally one message with one embed; longer answers
-    are split between quotes (never inside one) to stay under every Discord limit."""
+    are split between quotes (never inside one) to stay under every Discord limit. The last
+    embed carries ``footer`` (plain text: how the question was read, how to follow up)."""
     title = clip(sanitize(answer.question), TITLE_MAX) or "Question"
-    if answer.found:
-        blocks = [quote_block(i, q) for i, q in enumerate(answer.quotes, 1)]
-        return AnswerPages(pack(title, blocks, COLOR), answer)
-    return AnswerPages(pack(title, not_found_blocks(answer), NOT_FOUND_COLOR), answer)
+    footer = clip(neutralise(footer), FOOTER_MAX) if footer else ""
+    blocks, color = ([quote_block(i, q) for i, q in enumerate(answer.quotes, 1)], COLOR) \
+        if answer.found else (not_found_blocks(answer), NOT_FOUND_COLOR)
+    pages = pack(title, blocks, color, reserve=len(footer))
+    if footer:
+        pages[-1][-1].set_footer(text=footer)
+    return AnswerPages(pages, answer)
 
 
 def not_found_blocks(answer: Answer) -> list[str]:
@@ -210,9 +214,10 @@ def not_found_blocks(answer: Answer) -> list[str]:
     return blocks
 
 
-def pack(title: str, blocks: list[str], color: discord.Colour) -> list[Page]:
+def pack(title: str, blocks: list[str], color: discord.Colour, reserve: int = 0) -> list[Page]:
     """Blocks into embeds (description <= 4096), embeds into messages (<= 10 embeds and
-    <= 6000 characters each). The first embed carries the title; no block is ever cut."""
+    <= 6000 characters each, less ``reserve`` for a footer). The first embed carries the
+    title; no block is ever cut."""
     descriptions: list[str] = []
     for block in blocks:
         if descriptions and len(descriptions[-1]) + 2 + len(block) <= DESCRIPTION_MAX:
@@ -224,7 +229,8 @@ def pack(title: str, blocks: list[str], color: discord.Colour) -> list[Page]:
     for i, description in enumerate(descriptions):
         embed = discord.Embed(title=title if i == 0 else None, description=description,
                               colour=color)
-        full = used + len(embed) > EMBED_TOTAL_MAX or len(pages[-1]) == EMBEDS_PER_MESSAGE
+        full = (used + len(embed) + reserve > EMBED_TOTAL_MAX
+                or len(pages[-1]) == EMBEDS_PER_MESSAGE)
         if pages[-1] and full:
             pages.append([])
             used = 0
@@ -377,6 +383,8 @@ def help_embed() -> discord.Embed:
 HELP = (
     ("/ask question [article]", "Ask a question; `article` limits it to one article. You can "
      "also mention me: `@citebot what did the mayor say about the bridge?`"),
+    ("Follow-ups", "Ask on in the thread on an answer (or reply to it): “what else did "
+     "she say?”, “and the mayor?”, “when was that?”"),
     ("/add url | text | file", "Add an article from a link, pasted text, or a .txt, .md or "
      ".html file. Or right-click a message \u2192 Apps \u2192 **Add article** to add its links."),
     ("/articles", "This server's articles, newest first."),

@@ -35,46 +35,51 @@ async def say(interaction: discord.Interaction, text: str, *, ephemeral: bool = 
 
 
 async def send_pages(interaction: discord.Interaction, pages: list[render.Page],
-                     view: discord.ui.View | None = None) -> None:
+                     view: discord.ui.View | None = None) -> list[discord.Message]:
     """An answer after a defer: the first page fills the deferred message (with `view`),
-    further pages follow; refused, the answer in plain text instead."""
+    further pages follow; refused, the answer in plain text instead. The messages sent."""
+    sent: list[discord.Message] = []
     try:
         for i, embeds in enumerate(pages):
             extra: dict[str, Any] = {"view": view} if view is not None and i == 0 else {}
-            await interaction.followup.send(embeds=embeds, allowed_mentions=NO_MENTIONS,
-                                            wait=True, **extra)
+            sent.append(await interaction.followup.send(
+                embeds=embeds, allowed_mentions=NO_MENTIONS, wait=True, **extra))
     except discord.HTTPException as exc:
         text = _plain(pages, exc)
         if text is None:
             raise
         await say(interaction, text, ephemeral=False)
         _log_fallback(exc)
+        sent.append(await interaction.original_response())
     finally:
         _release(view)
+    return sent
 
 
 async def reply_pages(message: discord.Message, pages: list[render.Page],
-                      view: discord.ui.View | None = None) -> None:
+                      view: discord.ui.View | None = None) -> list[discord.Message]:
     """An answer to a mention, as replies that ping nobody (the author included); refused,
-    the answer in plain text instead."""
+    the answer in plain text instead. The messages sent."""
+    sent: list[discord.Message] = []
     try:
         for i, embeds in enumerate(pages):
             extra: dict[str, Any] = {"view": view} if view is not None and i == 0 else {}
-            await message.reply(embeds=embeds, mention_author=False,
-                                allowed_mentions=NO_MENTIONS, **extra)
+            sent.append(await message.reply(embeds=embeds, mention_author=False,
+                                            allowed_mentions=NO_MENTIONS, **extra))
     except discord.HTTPException as exc:
         text = _plain(pages, exc)
         if text is None:
             raise
-        await reply_text(message, text)
+        sent.append(await reply_text(message, text))
         _log_fallback(exc)
     finally:
         _release(view)
+    return sent
 
 
-async def reply_text(message: discord.Message, text: str) -> None:
-    await message.reply(render.clip(text, render.MESSAGE_MAX), mention_author=False,
-                        allowed_mentions=NO_MENTIONS, suppress_embeds=True)
+async def reply_text(message: discord.Message, text: str) -> discord.Message:
+    return await message.reply(render.clip(text, render.MESSAGE_MAX), mention_author=False,
+                               allowed_mentions=NO_MENTIONS, suppress_embeds=True)
 
 
 async def edit_original(interaction: discord.Interaction, **fields: Any) -> None:

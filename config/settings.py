@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         description="Calibrated relevance below which citebot says it has no answer.",
     )
 
+    # Conversations (follow-up questions)
+    conversation_idle_minutes: float = Field(
+        default=60.0, gt=0,
+        description="A conversation idle this long is forgotten; its next question starts anew.")
+    conversation_max_turns: int = Field(
+        default=10, ge=1, le=100,
+        description="Turns a conversation keeps (older ones are forgotten, oldest first).")
+
     # Getting articles in
     max_article_bytes: int = Field(default=5_000_000, ge=1_000)
     max_article_paragraphs: int = Field(
@@ -135,10 +143,16 @@ class Settings(BaseSettings):
     discord_gateway_url: str | None = None
     discord_message_content: bool = Field(
         default=False,
-        description=("Ask Discord for the privileged Message Content intent, which watched "
-                     "channels need (enable it in the developer portal first)."))
+        description=("Ask Discord for the privileged Message Content intent (enable it in the "
+                     "developer portal first). Watched channels need it, and with it any message "
+                     "in a conversation thread is a follow-up; without it, follow-ups mention the "
+                     "bot or use /ask."))
     dev_guild_id: int | None = None
     ask_cooldown_s: float = Field(default=5.0, ge=0)
+    discord_threads: bool = Field(
+        default=True,
+        description=("Open a thread on every answer for follow-up questions, where the channel "
+                     "allows threads; off, follow-ups are replies to an answer."))
     add_quota_per_hour: int = Field(default=30, ge=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 

@@ -9,12 +9,17 @@ from config.settings import Settings
 from index.encode.embed import Embedder
 from index.ingest.clean import replace_lone_surrogates
 from index.store import Storage
-from retrieval.models import Answer, RankedPassage
+from retrieval.models import Answer, Prior, RankedPassage
 from retrieval.quotes import QuoteSelector, coverage
 from retrieval.search import HybridSearcher, Question, analyse, speaks
 
 MAX_QUESTION_CHARS = 1_000
 SPEAKER_BONUS = 0.1
+
+
+def clean_question(question: str) -> str:
+    """A question as citebot reads it: whitespace folded, at most MAX_QUESTION_CHARS."""
+    return replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
 
 
 class Answerer:
@@ -30,10 +35,11 @@ class Answerer:
                                       max_quotes=settings.max_quotes)
 
     def ask(self, collection: str, question: str, *, article_id: str | None = None,
-            as_of: date | None = None) -> Answer:
+            as_of: date | None = None, prior: Prior | None = None) -> Answer:
         """The best verbatim quotes answering ``question`` from ``collection``; with ``as_of``,
-        as it would have been answered that day (later articles left out)."""
-        question = replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
+        as it would have been answered that day (later articles left out); with ``prior``, in
+        the light of a conversation (see ``retrieval.conversation``)."""
+        question = clean_question(question)
         if not question:
             return Answer(question, False, (), ())
         t0 = time.perf_counter()
@@ -41,10 +47,10 @@ class Answerer:
         query = self.embedder.embed_query(question)
         t1 = time.perf_counter()
         ranked = self.searcher.search(collection, info, query, max(self.settings.passages, 5),
-                                      article_id, as_of)
+                                      article_id, as_of, prior)
         t2 = time.perf_counter()
         relevance = self.relevance(info, ranked)
-        quotes = self.selector.select(info, query, ranked) if ranked else []
+        quotes = self.selector.select(info, query, ranked, prior) if ranked else []
         t3 = time.perf_counter()
         found = bool(quotes) and relevance >= self.settings.min_score
         timings = {"embed": t1 - t0, "search": t2 - t1, "quotes": t3 - t2}

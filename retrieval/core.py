@@ -19,8 +19,9 @@ from index.indexer import AddResult, BadLine, BulkItem, Indexer
 from index.intake.entries import Taken
 from index.intake.poller import FeedPoller, PollReport
 from index.models import Article
-from index.store import EmbeddedStorage, Feed, Stats, Storage, Vote, Watched
+from index.store import Conversation, EmbeddedStorage, Feed, Stats, Storage, Vote, Watched
 from retrieval.answer import Answerer
+from retrieval.conversation import Conversations
 from retrieval.models import Answer
 
 
@@ -34,6 +35,7 @@ class Core:
     indexer: Indexer
     answerer: Answerer
     poller: FeedPoller
+    conversations: Conversations
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Core:
@@ -49,7 +51,10 @@ class Core:
         return cls(
             settings=settings, embedder=embedder, storage=storage, indexer=indexer,
             answerer=Answerer(settings=settings, storage=storage, embedder=embedder),
-            poller=FeedPoller(settings=settings, storage=storage, indexer=indexer))
+            poller=FeedPoller(settings=settings, storage=storage, indexer=indexer),
+            conversations=Conversations(
+                storage, idle_s=60 * settings.conversation_idle_minutes,
+                max_turns=settings.conversation_max_turns))
 
     def __enter__(self) -> Core:
         return self
@@ -64,9 +69,26 @@ class Core:
 
     # -- questions ------------------------------------------------------------------------
     def ask(self, collection: str, question: str, *, article_id: str | None = None,
-            as_of: date | None = None) -> Answer:
-        """The cited answer (see ``Answerer.ask``)."""
-        return self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
+            as_of: date | None = None, conversation: str | None = None) -> Answer:
+        """The cited answer (see ``Answerer.ask``). With ``conversation`` (a key: its id, or
+        one linked to it), the question is read as a follow-up of that conversation's earlier
+        turns and kept as its next turn; a key that names no live conversation starts one
+        with that id (see ``retrieval.conversation``)."""
+        if conversation is None:
+            return self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
+        context = self.conversations.context(collection, conversation, question)
+        answer = self.answerer.ask(collection, context.reading.text, article_id=article_id,
+                                   as_of=as_of, prior=context.prior)
+        return self.conversations.record(context, answer)
+
+    def conversation(self, collection: str, key: str) -> Conversation | None:
+        """The live conversation a key names in the collection, if any."""
+        return self.conversations.get(collection, key)
+
+    def link_conversation(self, collection: str, key: str, new_key: str) -> None:
+        """Let ``new_key`` (say, the message that showed an answer) name the conversation
+        ``key`` names; nothing if that conversation is gone."""
+        self.conversations.link(collection, key, new_key)
 
     def vote(self, vote: Vote) -> None:
         """Keep a member's 👍/👎 on an answer (a later vote on it replaces theirs)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from index.models import Passage
@@ -42,6 +43,26 @@ class RankedPassage:
 
 
 @dataclass(frozen=True)
+class Prior:
+    """What a conversation carries into its next answer: bonuses for the articles and
+    paragraphs it cited (a prior, never a filter) and the quotes not to show again."""
+
+    articles: Mapping[str, float] = field(default_factory=dict)  # article id -> bonus
+    paragraphs: Mapping[tuple[str, int], float] = field(default_factory=dict)  # (id, number)
+    exclude: frozenset[tuple[str, int, int]] = frozenset()  # (article id, paragraph, start)
+
+    def bonus(self, passage: Passage) -> float:
+        """What the conversation adds to a passage's score."""
+        article = passage.article.id
+        return (self.articles.get(article, 0.0)
+                + self.paragraphs.get((article, passage.number), 0.0))
+
+    def excludes(self, passage: Passage, start: int) -> bool:
+        """Whether the sentence starting at ``start`` was shown already (and is left out)."""
+        return (passage.article.id, passage.number, start) in self.exclude
+
+
+@dataclass(frozen=True)
 class Answer:
     """Quotes that answer a question, or none, with the passages retrieval ranked."""
 
@@ -52,6 +73,7 @@ class Answer:
     speaker: str | None = None  # whose words the question asks for, if anyone's
     relevance: float = 0.0  # compared with the calibrated threshold to decide ``found``
     timings: dict[str, float] = field(default_factory=dict, compare=False)
+    read_as: str | None = None  # a follow-up as it was answered, when that differs from it
 
     @property
     def text(self) -> str:
@@ -68,6 +90,7 @@ class Answer:
             "answer": self.text,
             "relevance": round(self.relevance, 4),
             "speaker_asked": self.speaker,
+            "read_as": self.read_as,
             "quotes": [
                 {"text": q.text, **asdict(q.citation), "speaker": q.speaker,
                  "score": round(q.score, 4), "start": q.start, "end": q.end}

@@ -12,7 +12,7 @@ from index.ingest.speakers import name_keys
 from index.models import Passage
 from index.text import content_words, prefix_stem
 from index.text import words as words_of
-from retrieval.models import Citation, Quote, RankedPassage
+from retrieval.models import Citation, Prior, Quote, RankedPassage
 from retrieval.search import Question, answer_type_match
 
 log = logging.getLogger(__name__)
@@ -28,11 +28,16 @@ class QuoteSelector:
         self.passages = passages
         self.keep_ratio = keep_ratio
 
-    def select(self, question: Question, query: np.ndarray,
-               ranked: list[RankedPassage]) -> list[Quote]:
-        """Verified quotes, best first (empty when there is nothing to quote)."""
-        pool = ranked[: self.passages]
-        sentences = [(r, i) for r in pool for i in range(len(r.passage.sentences))]
+    def select(self, question: Question, query: np.ndarray, ranked: list[RankedPassage],
+               prior: Prior | None = None) -> list[Quote]:
+        """Verified quotes, best first (empty when there is nothing to quote); none that
+        ``prior`` says were shown already."""
+        def fresh(r: RankedPassage, i: int) -> bool:
+            return prior is None or not prior.excludes(r.passage, r.passage.sentences[i].start)
+
+        pool = [r for r in ranked if not prior or not prior.exclude
+                or any(fresh(r, i) for i in range(len(r.passage.sentences)))][: self.passages]
+        sentences = [(r, i) for r in pool for i in range(len(r.passage.sentences)) if fresh(r, i)]
         if not sentences:
             return []
         texts = [_sentence_text(r.passage, i) for r, i in sentences]

@@ -14,7 +14,7 @@ from index.ingest.speakers import name_keys
 from index.models import Passage
 from index.store import Storage
 from index.text import SPEECH_QUESTION_WORDS
-from retrieval.models import RankedPassage
+from retrieval.models import Prior, RankedPassage
 
 _SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
@@ -87,6 +87,9 @@ def speaks(passage: Passage, keys: frozenset[str]) -> bool:
     return any(s.speaker and name_keys(s.speaker) & keys for s in passage.sentences)
 
 
+PRIOR_ARTICLES = 2  # a conversation's most cited articles that add candidates of their own
+
+
 class HybridSearcher:
     """Dense + BM25 candidates, fused linearly, then speaker-aware re-scoring.
 
@@ -101,8 +104,10 @@ class HybridSearcher:
     def __init__(self, storage: Storage, *, candidates: int = 30, dense_weight: float = 0.6,
                  speaker_boost: float = 0.15, type_bonus: float = 0.08,
                  recency_bonus: float = 0.05, recency_days: float = 30.0,
-                 short_penalty: float = 0.12, short_words: int = 10) -> None:
+                 short_penalty: float = 0.12, short_words: int = 10,
+                 prior_candidates: int = 10) -> None:
         self.storage = storage
+        self.prior_candidates = prior_candidates
         self.short_penalty = short_penalty
         self.short_words = short_words
         self.recency_bonus = recency_bonus
@@ -113,32 +118,31 @@ class HybridSearcher:
         self.speaker_boost = speaker_boost
 
     def search(self, collection: str, question: Question, query: np.ndarray, k: int,
-               article_id: str | None = None, as_of: date | None = None) -> list[RankedPassage]:
+               article_id: str | None = None, as_of: date | None = None,
+               prior: Prior | None = None) -> list[RankedPassage]:
         """The k most relevant passages of a collection, best first.
 
         News is asked about as it happens: a passage gains up to ``recency_bonus`` the more
         recently its article was published before ``as_of`` (today when None), and with an
         explicit ``as_of`` articles published after that day are left out, as they were not
-        yet written (what ``citebot eval`` uses to replay questions on their dates).
+        yet written (what ``citebot eval`` uses to replay questions on their dates). In a
+        conversation, ``prior`` adds the articles it cited to the candidates and its bonuses to
+        their passages' scores.
         """
-        dense = dict(self.storage.dense_search(collection, query, self.candidates, article_id))
-        lexical = dict(self.storage.lexical_search(collection, question.text, self.candidates,
-                                                   article_id, also=list(dense)))
-        missing = [p for p in lexical if p not in dense]
-        if missing:
-            dense.update(self.storage.dense_scores(collection, missing, query))
+        dense, lexical, own = self._candidates(collection, question, query, article_id, prior)
         top_lex = max(lexical.values(), default=0.0) or 1.0
         w = self.dense_weight
         fused = {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
                  for p in dense.keys() | lexical.keys()}
         top = sorted(fused, key=lambda p: -fused[p])[: max(k, 20 if as_of is None else 40)]
+        top += [p for p in sorted(own, key=lambda p: -fused[p]) if p not in top]
         passages = self.storage.passages(collection, top)
         today = as_of or datetime.now(UTC).date()
         ranked = []
         for pid in top:
             if pid not in passages:
                 continue
-            score = fused[pid]
+            score = fused[pid] + (prior.bonus(passages[pid]) if prior else 0.0)
             if len(passages[pid].text.split()) < self.short_words:  # a heading, a link line
                 score -= self.short_penalty
             published = published_date(passages[pid].article.published)
@@ -154,3 +158,23 @@ class HybridSearcher:
                                         lexical.get(pid, 0.0)))
         ranked.sort(key=lambda r: -r.score)
         return ranked[:k]
+
+    def _candidates(self, collection: str, question: Question, query: np.ndarray,
+                    article_id: str | None, prior: Prior | None,
+                    ) -> tuple[dict[int, float], dict[int, float], list[int]]:
+        """(cosine, BM25) of every candidate, and the candidates taken from the articles a
+        conversation cited (the best ``prior_candidates`` of its most cited articles)."""
+        dense = dict(self.storage.dense_search(collection, query, self.candidates, article_id))
+        own: list[int] = []
+        if prior is not None and article_id is None:
+            cited = sorted(prior.articles, key=lambda a: -prior.articles[a])[:PRIOR_ARTICLES]
+            for aid in cited:
+                hits = self.storage.dense_search(collection, query, self.prior_candidates, aid)
+                own += [h.paragraph for h in hits]
+                dense.update(hits)
+        lexical = dict(self.storage.lexical_search(collection, question.text, self.candidates,
+                                                   article_id, also=list(dense)))
+        missing = [p for p in lexical if p not in dense]
+        if missing:
+            dense.update(self.storage.dense_scores(collection, missing, query))
+        return dense, lexical, own

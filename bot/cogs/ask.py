@@ -1,4 +1,5 @@
-"""Asking: /ask, and a mention of the bot with a question."""
+"""Asking: /ask, a mention of the bot with a question, and follow-ups (any message in a
+conversation's thread, or a reply to an answer; see bot/followups.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, render, replies
+from bot import actions, followups, render, replies
 from bot.cogs.common import article_choices, collection, strip_mention
 from bot.explain import explain
 from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
+from bot.render_followup import CANNOT_READ, is_chatter
 from bot.views import FeedbackView
 from index.errors import CitebotError
 
@@ -34,10 +36,15 @@ class Ask(commands.Cog):
                   article: str | None = None) -> None:
         self.bot.limits.ask.hit(interaction.user.id)
         await interaction.response.defer(thinking=True)
+        place = await followups.place_of_interaction(self.bot, interaction)
+        offer = followups.thread_offer(self.bot, place, interaction.channel,
+                                       interaction.app_permissions, question)
         answer = await self.bot.worker.run(
             interaction.guild_id, actions.ask, self.bot.core, collection(interaction), question,
-            article)
-        await replies.send_pages(interaction, render.answer_pages(answer), FeedbackView())
+            article, place.key)
+        pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
+        sent = await replies.send_pages(interaction, pages, FeedbackView())
+        await followups.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
 
     @ask.autocomplete("article")
     async def ask_article(self, interaction: discord.Interaction,
@@ -51,27 +58,43 @@ class Ask(commands.Cog):
             return
         if message.guild is None:
             await self.refuse(message, render.DM_ONLY)
-        elif me in message.mentions:
-            await self.answer_mention(message, message.guild.id, me.id)
+            return
+        mentioned = me in message.mentions
+        if not (mentioned or followups.may_follow_up(message)):
+            return
+        place = await followups.place_of_message(self.bot, message, mentioned)
+        if place is None:
+            return
+        question = strip_mention(message.content, me.id)
+        if mentioned or (question and not is_chatter(question)):
+            await self.answer_message(message, message.guild.id, place, question)
+        elif not question and not self.bot.reads_messages and place.in_thread \
+                and followups.first_hint(self.bot, message.channel.id):
+            await replies.reply_text(message, CANNOT_READ.format(me=me.display_name))
 
-    async def answer_mention(self, message: discord.Message, guild_id: int, me: int) -> None:
-        """"@citebot what did Kim say?": the same answer as /ask, as a reply."""
+    async def answer_message(self, message: discord.Message, guild_id: int,
+                             place: followups.Place, question: str) -> None:
+        """"@citebot what did Kim say?", or a follow-up: the same answer as /ask, as a reply
+        (opening a thread on it for a new conversation)."""
         if self.bot.closing:
             await self.refuse(message, render.SHUTTING_DOWN)
             return
         self.bot.inflight.adopt()
-        question = strip_mention(message.content, me)
+        offer = followups.thread_offer(self.bot, place, message.channel,
+                                       followups.permissions_in(message), question)
         try:
             check_question(question)
             self.bot.limits.ask.hit(message.author.id)
             async with message.channel.typing():
                 answer = await self.bot.worker.run(
                     guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
-                    question)
+                    question, None, place.key)
         except (BadQuestion, OnCooldown, CitebotError) as exc:
             await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
-        await replies.reply_pages(message, render.answer_pages(answer), FeedbackView())
+        pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
+        sent = await replies.reply_pages(message, pages, FeedbackView())
+        await followups.after_answer(self.bot, guild_id, place, sent, offer)
 
     async def refuse(self, message: discord.Message, text: str) -> None:
         """Reply with a refusal, unless this member was refused moments ago."""

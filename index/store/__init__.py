@@ -1,21 +1,34 @@
 """Storage: the one owner of SQL and vector files.
 
 The public face is the ``Storage`` protocol with its typed results (``Hit``, ``Stats``,
-``Vote``) and the embedded backend, ``EmbeddedStorage`` (SQLite + FAISS files), imported on
-first use so that naming the protocol does not load FAISS.
+``Vote``, ``Conversation``, ``Turn``, ``Span``) and the embedded backend,
+``EmbeddedStorage`` (SQLite + FAISS files), imported on first use so that naming the
+protocol does not load FAISS.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from index.store.protocol import Feed, Hit, SeenEntry, Stats, Storage, Vote, Watched
+from index.store.protocol import (
+    Conversation,
+    Feed,
+    Hit,
+    SeenEntry,
+    Span,
+    Stats,
+    Storage,
+    Turn,
+    Vote,
+    Watched,
+)
 
 if TYPE_CHECKING:
     from index.store.embedded import EmbeddedStorage
 
 __all__ = [
-    "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "Stats", "Storage", "Vote", "Watched",
+    "Conversation", "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "Span", "Stats", "Storage",
+    "Turn", "Vote", "Watched",
 ]
 
 

@@ -26,6 +26,7 @@ from index.failures import LOW_LEVEL, translated
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store import integrity, reconcile
 from index.store import vectors as vec
+from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
 from index.store.locks import CollectionLocks, ReadWriteLock
 from index.store.protocol import Hit, Stats, Vote
@@ -44,8 +45,9 @@ class _Slot:
     loaded: Loaded | None = None
 
 
-class EmbeddedStorage(FeedStorage):
-    """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``).
+class EmbeddedStorage(FeedStorage, ConversationStorage):
+    """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``;
+    conversations: ``ConversationStorage``).
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """
@@ -61,6 +63,7 @@ class EmbeddedStorage(FeedStorage):
                                            quick_check_bytes=quick_check_bytes)
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
+        self.conversation_tables = ConversationTables(self.sql)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
         self._deferred: set[str] = set()

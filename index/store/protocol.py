@@ -2,9 +2,10 @@
 
 A backend keeps, per collection: articles with their paragraphs, sentences and speakers; one
 vector per embedded window (a paragraph, or a sentence-aligned piece of a long one); a
-lexical index of the paragraphs; feedback; and, for news that comes in by itself, feed
-subscriptions with their polling state, the entries each feed has seen, watched channels and
-the intake log. The invariants every backend keeps are listed
+lexical index of the paragraphs; feedback; conversations (the turns of follow-up questions,
+under their id and any other keys an interface gives them, until they expire); and, for news
+that comes in by itself, feed subscriptions with their polling state, the entries each feed
+has seen, watched channels and the intake log. The invariants every backend keeps are listed
 in docs/ARCHITECTURE.md (one collection never sees another's rows; a change is all or
 nothing; searches never wait for writers and never see vectors that were not committed).
 """
@@ -100,6 +101,38 @@ class Watched:
     added_at: float
 
 
+class Span(NamedTuple):
+    """A quote shown: its article, paragraph number and character span in the paragraph."""
+
+    article_id: str
+    paragraph: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation, as it was read and what its answer showed."""
+
+    question: str  # as asked
+    read_as: str  # as answered: the follow-up made a standalone question
+    person: str | None  # whom the turn was about (the speaker asked for, or quoted)
+    names: tuple[str, ...]  # other names the question brought up
+    shown: tuple[Span, ...]  # the quotes shown, in order
+    quote: str  # the first quote's text, clipped: what "that" means in the next question
+    at: float  # seconds since the epoch
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's turns, oldest first, and when it last changed (seconds)."""
+
+    id: str
+    collection: str
+    turns: tuple[Turn, ...]
+    updated_at: float
+
+
 class Storage(Protocol):
     """What the core needs from a storage backend."""
 
@@ -126,6 +159,11 @@ class Storage(Protocol):
                 chunker: Callable[[Article, list[Passage]], list[Chunk]],
                 progress: Callable[[int, int], None] | None = None) -> int: ...
     def record_vote(self, vote: Vote) -> None: ...
+    def conversation(self, collection: str, key: str) -> Conversation | None: ...
+    def append_turn(self, collection: str, conversation_id: str, turn: Turn, *,
+                    max_turns: int) -> None: ...
+    def link_conversation(self, collection: str, conversation_id: str, key: str) -> None: ...
+    def expire_conversations(self, before: float) -> int: ...
     def meta_get(self, key: str) -> str | None: ...
     # -- feeds, watched channels and the intake log (see docs/FEEDS.md) --
     def add_feed(self, collection: str, url: str, *, title: str | None,

@@ -19,7 +19,7 @@ import numpy as np
 from index.errors import NotFoundError
 from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
-from index.store import bm25, feed_tables, lexical
+from index.store import bm25, conversation_tables, feed_tables, lexical
 from index.store.lexical import fts_name
 from index.store.protocol import Vote
 from index.store.sqlite_tx import Connections
@@ -98,6 +98,7 @@ class SQLiteStore(Connections):
             db.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
         db.executescript(VOTE_ONCE)
         feed_tables.create(db)
+        conversation_tables.create(db)
 
     # -- collections ---------------------------------------------------------------------
     def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:

@@ -4,8 +4,10 @@ See server.py for usage.
 """
 
 from .models import (
+    CREATE_PUBLIC_THREADS,
     MEMBER_PERMISSIONS,
     PRIVILEGED_INTENTS,
+    SEND_MESSAGES_IN_THREADS,
     FakeAttachment,
     FakeChannel,
     FakeGuild,
@@ -18,8 +20,10 @@ from .server import BOT_PERMISSIONS, FakeDiscord
 
 __all__ = [
     "BOT_PERMISSIONS",
+    "CREATE_PUBLIC_THREADS",
     "MEMBER_PERMISSIONS",
     "PRIVILEGED_INTENTS",
+    "SEND_MESSAGES_IN_THREADS",
     "ErrorRule",
     "FakeAttachment",
     "FakeChannel",

@@ -70,7 +70,6 @@ class InjectMixin(MessagesMixin):
     """Injection helpers of `FakeDiscord`; the attributes below are set in its constructor."""
 
     interactions: dict[int, InteractionRecord]
-    app_permissions: int
 
     # -- options ------------------------------------------------------------------------------
 
@@ -194,7 +193,7 @@ class InjectMixin(MessagesMixin):
             found = guild.channel(channel_id)
             if found is None:
                 raise ValueError(f"fake discord: no channel {channel_id} in guild {guild_id}")
-            channel = found.payload(guild_id)
+            channel = found.payload(guild_id, self.bot_user.id)
         payload: dict[str, Any] = {
             "id": str(self.snowflakes.next()),
             "application_id": str(self.application_id),
@@ -203,7 +202,7 @@ class InjectMixin(MessagesMixin):
             "token": secrets.token_urlsafe(32),
             "version": 1,
             "locale": locale,
-            "app_permissions": str(self.app_permissions),
+            "app_permissions": str(self.bot_permissions_in(channel_id)),
             "entitlements": [],
             "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
             "channel_id": str(channel_id),
@@ -336,10 +335,14 @@ class InjectMixin(MessagesMixin):
         mentions: list[int] | None = None,
         *,
         attachments: list[FakeAttachment] | None = None,
+        reply_to: MessageRecord | None = None,
+        ping: bool = True,
     ) -> MessageRecord:
-        """A user posts a message (a DM when guild_id is None). `dispatched` on the result says
-        whether the bot's intents let Discord deliver it; without MESSAGE_CONTENT, a guild
-        message that does not mention the bot arrives with its content blanked, as live."""
+        """A user posts a message (a DM when guild_id is None), in a channel or a thread;
+        `reply_to` makes it a reply, which mentions that message's author unless `ping` is
+        off. `dispatched` on the result says whether the bot's intents let Discord deliver
+        it; without MESSAGE_CONTENT, a guild message that does not mention the bot arrives
+        with its content blanked, as live."""
         if guild_id is None:
             channel_id = channel_id or self.dm_channel(user_id)
             self.dm_channels.setdefault(user_id, channel_id)
@@ -349,20 +352,28 @@ class InjectMixin(MessagesMixin):
             channel_id = channel_id or guild.channels[0].id
             if guild.channel(channel_id) is None:
                 raise ValueError(f"fake discord: no channel {channel_id} in guild {guild_id}")
-        mentioned = [self.user(u) for u in mentions or []]
+        mentions = list(mentions or [])
+        if reply_to is not None and ping and reply_to.author_id not in mentions:
+            mentions.append(reply_to.author_id)
+        mentioned = [self.user(u) for u in mentions]
         mention_payloads = [u.payload() for u in mentioned]
         if guild is not None:
             for payload, user in zip(mention_payloads, mentioned, strict=True):
                 payload["member"] = {
                     k: v for k, v in guild.member_payload(user).items() if k != "user"
                 }
-        body = {"content": content, "attachments": [a.payload() for a in attachments or []]}
+        body: dict[str, Any] = {"content": content,
+                                "attachments": [a.payload() for a in attachments or []]}
+        if reply_to is not None:
+            body["message_reference"] = {"message_id": str(reply_to.id),
+                                         "channel_id": str(reply_to.channel_id),
+                                         **({"guild_id": str(guild.id)} if guild else {})}
         extra: dict[str, Any] = {"mentions": mention_payloads}
         if guild is not None:
             member = guild.member_payload(self.user(user_id))
             extra["member"] = {k: v for k, v in member.items() if k != "user"}
         msg = await self.create_message(channel_id, body, author=self.user(user_id), extra=extra)
-        await self._deliver(msg, bot_mentioned=self.bot_user.id in (mentions or []))
+        await self._deliver(msg, bot_mentioned=self.bot_user.id in mentions)
         return msg
 
     async def _deliver(self, msg: MessageRecord, *, bot_mentioned: bool) -> None:

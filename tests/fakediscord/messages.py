@@ -13,6 +13,7 @@ from .models import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
     FakeAttachment,
+    FakeChannel,
     FakeGuild,
     FakeUser,
     Snowflakes,
@@ -53,6 +54,7 @@ class MessagesMixin:
     notifier: Notifier
     gateway: Gateway
     echo_messages: bool
+    app_permissions: int
 
     @property
     def base_url(self) -> str:
@@ -80,12 +82,28 @@ class MessagesMixin:
     def channel_payload(self, channel_id: int) -> dict[str, Any] | None:
         guild = self.guild_of_channel(channel_id)
         if guild is not None:
-            return guild.channel(channel_id).payload(guild.id)  # type: ignore[union-attr]
+            channel = guild.channel(channel_id)
+            return channel.payload(guild.id, self.bot_user.id)  # type: ignore[union-attr]
         for user_id, dm_id in self.dm_channels.items():
             if dm_id == channel_id:
                 recipients = [self.user(user_id).payload()]
                 return {"id": str(dm_id), "type": DM_CHANNEL, "recipients": recipients}
         return None
+
+    def bot_permissions_in(self, channel_id: int) -> int:
+        """What the bot may do in a channel (a thread: in its channel)."""
+        guild = self.guild_of_channel(channel_id)
+        channel = guild.channel(channel_id) if guild else None
+        if channel is not None and channel.is_thread and channel.parent_id is not None:
+            channel = guild.channel(channel.parent_id)  # type: ignore[union-attr]
+        if channel is None or channel.bot_permissions is None:
+            return self.app_permissions
+        return channel.bot_permissions
+
+    @property
+    def threads(self) -> list[FakeChannel]:
+        """Every thread, in the order they were started."""
+        return [t for g in self.guilds.values() for t in g.threads]
 
     def channel_messages(self, channel_id: int) -> list[MessageRecord]:
         """Undeleted, non-ephemeral messages in a channel, oldest first."""
@@ -190,6 +208,9 @@ class MessagesMixin:
         if body.get("message_reference"):
             payload["message_reference"] = body["message_reference"]
             payload["type"] = 19
+            target = self.messages.get(int(body["message_reference"].get("message_id") or 0))
+            if target is not None:
+                payload["referenced_message"] = copy.deepcopy(target.payload)
         if interaction is not None:
             self._mark_interaction(payload, interaction)
         payload.update(extra or {})

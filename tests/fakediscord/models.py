@@ -23,6 +23,7 @@ ATTACH_FILES = 1 << 15
 READ_MESSAGE_HISTORY = 1 << 16
 USE_EXTERNAL_EMOJIS = 1 << 18
 USE_APPLICATION_COMMANDS = 1 << 31
+CREATE_PUBLIC_THREADS = 1 << 35
 SEND_MESSAGES_IN_THREADS = 1 << 38
 ADMINISTRATOR = 1 << 3
 MANAGE_GUILD = 1 << 5
@@ -52,6 +53,10 @@ PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESS
 TEXT_CHANNEL = 0
 DM_CHANNEL = 1
 CATEGORY_CHANNEL = 4
+NEWS_CHANNEL = 5
+PUBLIC_THREAD = 11
+THREAD_TYPES = (10, 11, 12)
+ALL_PERMISSIONS = (1 << 53) - 1
 
 
 def iso(ts: float | None = None) -> str:
@@ -120,15 +125,26 @@ class FakeRole:
 
 @dataclass
 class FakeChannel:
+    """A channel, or a thread (type 10-12: `parent_id` is its channel, `owner_id` who started
+    it). `bot_permissions`: what the bot may do here (a member overwrite on the channel;
+    threads follow their channel), when not what the fake grants everywhere."""
+
     id: int
     name: str
     type: int = TEXT_CHANNEL
     position: int = 0
     parent_id: int | None = None
     topic: str | None = None
+    owner_id: int | None = None
+    archive_minutes: int = 60
+    bot_permissions: int | None = None
 
-    def payload(self, guild_id: int) -> dict[str, Any]:
-        return {
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    def payload(self, guild_id: int, bot_id: int | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "id": str(self.id),
             "type": self.type,
             "guild_id": str(guild_id),
@@ -142,6 +158,16 @@ class FakeChannel:
             "parent_id": None if self.parent_id is None else str(self.parent_id),
             "flags": 0,
         }
+        if self.bot_permissions is not None and bot_id is not None and not self.is_thread:
+            allow, deny = self.bot_permissions, ALL_PERMISSIONS & ~self.bot_permissions
+            data["permission_overwrites"] = [
+                {"id": str(bot_id), "type": 1, "allow": str(allow), "deny": str(deny)}]
+        if self.is_thread:
+            data.update(owner_id=str(self.owner_id), message_count=0, member_count=1,
+                        total_message_sent=0, thread_metadata={
+                            "archived": False, "auto_archive_duration": self.archive_minutes,
+                            "archive_timestamp": iso(), "locked": False, "create_timestamp": iso()})
+        return data
 
 
 @dataclass
@@ -152,6 +178,7 @@ class FakeGuild:
     id: int
     name: str = "Test Guild"
     channels: list[FakeChannel] = field(default_factory=list)
+    threads: list[FakeChannel] = field(default_factory=list)
     roles: list[FakeRole] = field(default_factory=list)
     members: list[FakeUser] = field(default_factory=list)
     member_roles: dict[int, list[int]] = field(default_factory=dict)
@@ -165,7 +192,8 @@ class FakeGuild:
             self.roles.insert(0, FakeRole(self.id, "@everyone", MEMBER_PERMISSIONS))
 
     def channel(self, channel_id: int) -> FakeChannel | None:
-        return next((c for c in self.channels if c.id == channel_id), None)
+        """A channel or a thread of this guild."""
+        return next((c for c in (*self.channels, *self.threads) if c.id == channel_id), None)
 
     def role(self, role_id: int) -> FakeRole | None:
         return next((r for r in self.roles if r.id == role_id), None)
@@ -232,8 +260,8 @@ class FakeGuild:
             "joined_at": iso(),
             "member_count": 1 + len(self.members),
             "members": [self.member_payload(bot), *others],
-            "channels": [c.payload(self.id) for c in self.channels],
-            "threads": [],
+            "channels": [c.payload(self.id, bot.id) for c in self.channels],
+            "threads": [t.payload(self.id) for t in self.threads],
             "presences": [],
             "voice_states": [],
             "stage_instances": [],

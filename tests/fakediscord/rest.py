@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .limits import message_errors
-from .models import DM_CHANNEL
+from .models import DM_CHANNEL, SEND_MESSAGES_IN_THREADS
 from .records import ErrorRule, OutboundRequest, RateLimitRule
 
 if TYPE_CHECKING:
@@ -291,6 +291,8 @@ class Rest:
         channel_id = int(request.match_info["channel"])
         if self.fake.channel_payload(channel_id) is None:
             return error(404, 10003, "Unknown Channel")
+        if self._thread_refuses(channel_id):
+            return error(403, 50013, "Missing Permissions")
         body = record.body or {}
         files = request[FILES]
         errors = message_errors(body, files=len(files)) if self.fake.validate else []
@@ -298,6 +300,13 @@ class Rest:
             return invalid_body(errors)
         msg = await self.fake.create_message(channel_id, body, files=request[FILES])
         return json_response(msg.payload)
+
+    def _thread_refuses(self, channel_id: int) -> bool:
+        """A thread the bot may not send messages in (by its channel's permissions)."""
+        guild = self.fake.guild_of_channel(channel_id)
+        channel = guild.channel(channel_id) if guild else None
+        return bool(channel is not None and channel.is_thread
+                    and not self.fake.bot_permissions_in(channel_id) & SEND_MESSAGES_IN_THREADS)
 
     async def get_message(self, request: web.Request) -> web.Response:
         msg = self._message(request)

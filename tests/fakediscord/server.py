@@ -18,11 +18,13 @@ from .gateway import Gateway
 from .inject import InjectMixin
 from .models import (
     ATTACH_FILES,
+    CREATE_PUBLIC_THREADS,
     EMBED_LINKS,
     MEMBER_PERMISSIONS,
     PRIVILEGED_INTENTS,
     FakeAttachment,
     FakeGuild,
+    FakeRole,
     FakeUser,
     Snowflakes,
 )
@@ -35,10 +37,12 @@ from .records import (
     RateLimitRule,
 )
 from .rest import Rest
+from .threads import Threads
 from .webhooks import Webhooks
 
-#: Permissions the bot has in interaction payloads (`app_permissions`) unless told otherwise.
-BOT_PERMISSIONS = MEMBER_PERMISSIONS | EMBED_LINKS | ATTACH_FILES
+#: Permissions the bot has (its role in every guild, and `app_permissions` in interaction
+#: payloads) unless told otherwise; a channel's `bot_permissions` overrides them there.
+BOT_PERMISSIONS = MEMBER_PERMISSIONS | EMBED_LINKS | ATTACH_FILES | CREATE_PUBLIC_THREADS
 
 
 class FakeDiscord(InjectMixin):
@@ -76,6 +80,11 @@ class FakeDiscord(InjectMixin):
         self.echo_messages = echo_messages
         guilds = guilds if guilds is not None else [FakeGuild(self.snowflakes.next())]
         self.guilds: dict[int, FakeGuild] = {g.id: g for g in guilds}
+        for guild in guilds:  # the role the bot gets when it is invited, as live
+            if self.bot_user.id not in guild.member_roles:
+                role = FakeRole(self.snowflakes.next(), bot_name, app_permissions, position=1)
+                guild.roles.append(role)
+                guild.member_roles[self.bot_user.id] = [role.id]
         self.users: dict[int, FakeUser] = {u.id: u for g in guilds for u in g.members}
         self.notifier = Notifier()
         self.requests: list[OutboundRequest] = []
@@ -95,9 +104,9 @@ class FakeDiscord(InjectMixin):
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> FakeDiscord:
-        rest, webhooks = Rest(self), Webhooks(self)
+        rest, webhooks, threads = Rest(self), Webhooks(self), Threads(self)
         app = web.Application(middlewares=[rest.middleware], client_max_size=64 * 1024 * 1024)
-        app.add_routes(rest.routes() + webhooks.routes())
+        app.add_routes(rest.routes() + webhooks.routes() + threads.routes())
         app.add_routes(
             [
                 web.get("/gateway", self.gateway.handle),

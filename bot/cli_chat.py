@@ -1,0 +1,116 @@
+"""`citebot chat`: one conversation in the terminal, the same as a thread on Discord.
+
+Each line is a question; follow-ups are read in the light of the earlier ones (the core keeps
+the conversation). On a terminal, earlier questions come back with the arrow keys (the
+standard library's readline; the history is kept in the data directory) and Ctrl-C drops the
+current line or answer; Ctrl-D (end of input) ends the conversation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from bot.render_text import render_answer
+from bot.terminal import complain, say
+from index.errors import CitebotError
+from retrieval.answer import MAX_QUESTION_CHARS
+
+if TYPE_CHECKING:
+    from bot.cli import Context
+    from retrieval.core import Core
+
+HISTORY_FILE = "chat-history"
+HISTORY_LINES = 1000
+MAX_QUESTIONS = 100_000  # a bound on one session, far above any person's
+PROMPT = "? "
+INTRO = ("Ask a question about the articles in {collection!r}; follow-ups such as \"what else "
+         "did he say?\" or \"and when was that?\" carry on from the answers before. "
+         "Ctrl-D ends.")
+
+
+def run_chat(ctx: Context) -> int:
+    """Answer questions from standard input until it ends; 0."""
+    conversation = ctx.args.conversation or f"chat-{secrets.token_hex(8)}"
+    interactive = sys.stdin.isatty()
+    with ctx.core() as core, _history(ctx.settings.data_dir, interactive):
+        if interactive:
+            say(INTRO.format(collection=ctx.collection), sys.stderr)
+        for question in _questions(interactive):
+            if not interactive:  # a transcript: each answer under its question
+                say(PROMPT + question)
+            _answer(core, ctx, conversation, question)
+    return 0
+
+
+def _answer(core: Core, ctx: Context, conversation: str, question: str) -> None:
+    if len(question) > MAX_QUESTION_CHARS:
+        complain(f"That question is {len(question):,} characters; ask in at most "
+                 f"{MAX_QUESTION_CHARS:,}.")
+        return
+    try:
+        answer = core.ask(ctx.collection, question, article_id=ctx.args.article,
+                          conversation=conversation)
+    except KeyboardInterrupt:
+        complain("interrupted")
+        return
+    except CitebotError as exc:
+        complain(str(exc))
+        return
+    if answer.read_as:
+        say(f"(read as: {answer.read_as})")
+    say(render_answer(answer))
+    say("")
+
+
+def _questions(interactive: bool) -> Iterator[str]:
+    """Each non-empty line of input, stripped, until end of input."""
+    for _ in range(MAX_QUESTIONS):
+        try:
+            line = input(PROMPT if interactive else "")
+        except EOFError:
+            if interactive:
+                say("")
+            return
+        except KeyboardInterrupt:  # drops the line being typed, as a shell does
+            say("")
+            continue
+        if line.strip():
+            yield " ".join(line.split())
+
+
+@contextlib.contextmanager
+def _history(data_dir: Path, interactive: bool) -> Iterator[None]:
+    """Readline with the saved history on a terminal (nothing otherwise); the history is
+    saved again at the end (written aside and moved into place)."""
+    readline = _readline() if interactive else None
+    if readline is None:
+        yield
+        return
+    path = data_dir / HISTORY_FILE
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(HISTORY_LINES)
+    try:
+        yield
+    finally:
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            readline.write_history_file(temporary)
+            os.replace(temporary, path)
+        except OSError as exc:
+            complain(f"could not save the question history: {exc.strerror or exc}")
+
+
+def _readline() -> ModuleType | None:
+    try:
+        import readline
+    except ImportError:  # not on every platform; the chat works without it
+        return None
+    return readline
