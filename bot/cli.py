@@ -112,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_feeds_parser(sub, common)
     sub.add_parser("run", parents=[common], help="run the Discord bot (and poll feeds)",
                    description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
-                   "polls every collection's feeds in the background.")
+                   "polls every collection's feeds in the background. Several processes share "
+                   "one bot with CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS: each serves its "
+                   "shards' servers and polls their feeds (docs/SCALING.md).")
 
     ev = sub.add_parser("eval", parents=[common],
                         help="measure answer quality on a question file, with baselines",
