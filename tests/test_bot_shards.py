@@ -61,10 +61,10 @@ async def _start(fake: FakeDiscord, data_dir: Path, cwd: Path,
         "CITEBOT_DATA_DIR": str(data_dir),  # one store for both processes
         "CITEBOT_DEV_GUILD_ID": str(GUILD_A),
         "CITEBOT_ASK_COOLDOWN_S": "0",
-        "CITEBOT_SHARD_COUNT": str(SHARDS),
-        "CITEBOT_SHARD_IDS": str(shard),
         "CITEBOT_MODEL_CACHE_DIR": os.environ["CITEBOT_MODEL_CACHE_DIR"],  # one ONNX export
     })
+    if shard >= 0:  # else unsharded
+        env.update({"CITEBOT_SHARD_COUNT": str(SHARDS), "CITEBOT_SHARD_IDS": str(shard)})
     cwd.mkdir()
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "-v", "run", cwd=cwd, env=env,
@@ -139,3 +139,23 @@ async def test_two_shard_processes_answer_each_server_once(tmp_path: Path) -> No
     assert [guild for guild, _ in fake.command_syncs] == [GUILD_A]  # once, by shard 0's process
     assert "synced 10 commands to the dev server" in logs[0]
     assert "commands are synced by the process serving shard 0" in logs[1]
+
+
+async def test_a_bot_past_discords_limit_is_told_to_shard(tmp_path: Path) -> None:
+    """Discord closes an unsharded connection holding too many servers with 4011: `citebot
+    run` exits 1 with one line naming the setting, no traceback."""
+    async with make_fake(max_guilds_per_shard=1) as fake:
+        proc = await _start(fake, tmp_path / "data", tmp_path / "run", shard=-1)
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), STARTUP)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    shown = out.decode(errors="replace")
+    assert proc.returncode == 1, shown[-3000:]
+    said = [line for line in shown.splitlines() if line.startswith("citebot: ")]
+    assert len(said) == 1 and "closed the gateway connection with code 4011" in said[0] and \
+        "Discord requires sharding for a bot in this many servers: set CITEBOT_SHARD_COUNT" \
+        in said[0], shown[-3000:]
+    assert "Traceback" not in shown, shown[-3000:]

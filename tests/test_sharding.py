@@ -278,3 +278,25 @@ async def test_each_feed_is_polled_by_the_process_holding_its_server(
     finally:
         await asyncio.to_thread(worker.close, STEP)
     assert sorted(core.polled) == polled and core.retentions == retentions
+
+
+async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: Path) -> None:
+    """The unsharded bot carries on without the Message Content intent; discord.py's sharded
+    client closes itself, so the sharded bot lets the refusal out for `citebot run` to say
+    what to do (and exit 1)."""
+    async with make_fake(granted_intents=0) as fake:
+        with point_discord_at(fake.api_base, fake.gateway_url):
+            settings = make_settings(tmp_path / "data", shard_count=2,
+                                     discord_message_content=True)
+            core = Core.open(settings, embedder=HashEmbedder())
+            bot = make_bot(core=core, settings=settings, guild_ready_timeout=0.05,
+                           http_trace=loopback_only_trace())
+            try:
+                await bot.login(TOKEN)
+                with pytest.raises(discord.PrivilegedIntentsRequired):
+                    await asyncio.wait_for(bot.connect(), STEP)
+            finally:
+                await bot.close()
+                await asyncio.to_thread(bot.worker.close, STEP)
+                core.close()
+    assert 4014 in fake.gateway.close_codes_sent
