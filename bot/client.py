@@ -74,7 +74,7 @@ class CitebotBot(commands.Bot):
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
         self.hinted_threads: set[int] = set()  # told that plain messages cannot be read
-        self.reconnects = ReconnectThrottle()
+        self.reconnects = ReconnectThrottle(burst=len(settings.served_shards))
         self.reconnects.guard(self.http, first=self._never_connected)
         self.events = DroppedEvents()
         guard_parsers(self._connection.parsers, self.events)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -227,6 +228,31 @@ async def test_the_sharded_bot_answers_its_servers_and_syncs_only_on_shard_0(
                     await asyncio.to_thread(bot.worker.close, STEP)
                 for core in cores:
                     core.close()
+
+
+async def test_one_process_serving_every_shard_opens_them_without_backing_off(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    async with make_fake() as fake:
+        with point_discord_at(fake.api_base, fake.gateway_url):
+            settings = make_settings(tmp_path / "data", shard_count=2)
+            core = Core.open(settings, embedder=HashEmbedder())
+            bot = make_bot(core=core, settings=settings, guild_ready_timeout=0.05,
+                           http_trace=loopback_only_trace())
+            task: asyncio.Task[None] | None = None
+            try:
+                await bot.login(TOKEN)
+                task = asyncio.create_task(bot.connect())
+                await asyncio.wait_for(bot.wait_until_ready(), 3 * STEP)  # IDENTIFYs 5 s apart
+                assert sorted(g.id for g in bot.guilds) == [GUILD_A, GUILD_B]
+                assert sorted(fake.shard_sessions()) == [0, 1]
+            finally:
+                await bot.close()
+                if task is not None:
+                    await asyncio.gather(task, return_exceptions=True)
+                await asyncio.to_thread(bot.worker.close, STEP)
+                core.close()
+    assert not [r for r in caplog.records if "reconnecting in" in r.getMessage()]
 
 
 # -- which process polls which feed ----------------------------------------------------------
