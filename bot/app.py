@@ -16,7 +16,7 @@ import discord
 import yarl
 
 from bot import redact
-from bot.client import CitebotBot
+from bot.client import CitebotBot, make_bot
 from bot.reconnect import START_ATTEMPTS, GatewayUnreachable
 from bot.work import Worker
 from config.settings import Settings
@@ -43,6 +43,14 @@ def run(settings: Settings) -> int:
         print("citebot: Discord rejected the bot token (CITEBOT_DISCORD_TOKEN); check it.",
               file=sys.stderr)
         return 1
+    except discord.PrivilegedIntentsRequired:
+        print("citebot: Discord refused the Message Content intent: enable it for this bot "
+              "in the developer portal, or unset CITEBOT_DISCORD_MESSAGE_CONTENT "
+              "(docs/DISCORD.md).", file=sys.stderr)
+        return 1
+    except discord.ConnectionClosed as exc:
+        print(f"citebot: {closed_reason(exc)}", file=sys.stderr)
+        return 1
     except GatewayUnreachable as exc:
         print(f"citebot: {exc}; gave up after {START_ATTEMPTS} attempts.", file=sys.stderr)
         return 1
@@ -68,13 +76,18 @@ async def serve(settings: Settings, token: str) -> tuple[int, bool]:
     with discord_endpoints(settings):
         core = await asyncio.to_thread(Core.open, settings)  # loads the model (seconds)
         worker = Worker()
-        bot = CitebotBot(core=core, settings=settings, worker=worker)
+        bot = make_bot(core=core, settings=settings, worker=worker)
         watcher: asyncio.Task[None] | None = None
+        code = 0
         try:
             if not stop.is_set():  # a signal while the model loaded: do not even connect
                 watcher = asyncio.create_task(_stop_on(stop, bot))
                 async with bot:
                     await bot.start(token)
+                if not bot.closing:
+                    log.error("the gateway connection ended although no shutdown was asked "
+                              "for; exiting with 1 so that a service manager restarts citebot")
+                    code = 1
         finally:
             if watcher is not None:
                 watcher.cancel()
@@ -82,7 +95,24 @@ async def serve(settings: Settings, token: str) -> tuple[int, bool]:
             idle = await asyncio.to_thread(worker.close, max(1.0, left))
             core.close()
             log.info("stopped")
-    return 0, idle
+    return code, idle
+
+
+CLOSE_ADVICE = {
+    4010: "CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS do not fit: every process must give the "
+          "same shard count, and each its own ids below it",
+    4011: "Discord requires sharding for a bot in this many servers: set CITEBOT_SHARD_COUNT "
+          "(docs/SCALING.md, 'Bot shards')",
+    4012: "this discord.py speaks a gateway version Discord no longer accepts; upgrade citebot",
+    4013: "Discord refused the intents asked for; check CITEBOT_DISCORD_MESSAGE_CONTENT",
+}
+
+
+def closed_reason(exc: discord.ConnectionClosed) -> str:
+    """Why Discord ended the gateway connection, and what to do about it."""
+    said = f" ({exc.reason})" if exc.reason else ""
+    advice = CLOSE_ADVICE.get(exc.code or 0, "see the log above; start citebot again")
+    return f"Discord closed the gateway connection with code {exc.code}{said}: {advice}."
 
 
 async def _stop_on(stop: asyncio.Event, bot: CitebotBot) -> None:

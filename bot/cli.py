@@ -19,6 +19,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+from pydantic import ValidationError
+
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
@@ -110,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_feeds_parser(sub, common)
     sub.add_parser("run", parents=[common], help="run the Discord bot (and poll feeds)",
                    description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
-                   "polls every collection's feeds in the background.")
+                   "polls every collection's feeds in the background. Several processes share "
+                   "one bot with CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS: each serves its "
+                   "shards' servers and polls their feeds (docs/SCALING.md).")
 
     ev = sub.add_parser("eval", parents=[common],
                         help="measure answer quality on a question file, with baselines",
@@ -152,6 +156,10 @@ def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> 
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+    except ValidationError as exc:
+        complain(Settings.describe(exc))
+        return 2
+    try:
         return COMMANDS[args.command](Context(args, settings, embedder))
     except CitebotError as exc:
         complain(str(exc))

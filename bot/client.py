@@ -74,8 +74,8 @@ class CitebotBot(commands.Bot):
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
         self.hinted_threads: set[int] = set()  # told that plain messages cannot be read
-        self.reconnects = ReconnectThrottle()
-        self.reconnects.guard(self.http, first=lambda: self.ws is None)
+        self.reconnects = ReconnectThrottle(burst=len(settings.served_shards))
+        self.reconnects.guard(self.http, first=self._never_connected)
         self.events = DroppedEvents()
         guard_parsers(self._connection.parsers, self.events)
         self.closing = False
@@ -83,6 +83,9 @@ class CitebotBot(commands.Bot):
         self._shutdown: asyncio.Task[None] | None = None
         self._sync_retry: asyncio.Task[bool] | None = None
         self.feed_loop = FeedLoop(self)
+
+    def _never_connected(self) -> bool:
+        return self.ws is None
 
     @property
     def dropped_events(self) -> int:
@@ -94,7 +97,9 @@ class CitebotBot(commands.Bot):
             await self.load_extension(extension)
         for view in PERSISTENT_VIEWS:
             self.add_view(view())
-        if not await sync.attempt_sync(self, 1):  # refused: start anyway, retry meanwhile
+        if not self.settings.leads:
+            log.info("commands are synced by the process serving shard 0, not this one")
+        elif not await sync.attempt_sync(self, 1):  # refused: start anyway, retry meanwhile
             self._sync_retry = asyncio.create_task(sync.retry_sync(self),
                                                    name="citebot-command-sync")
         self.feed_loop.start()
@@ -150,7 +155,11 @@ class CitebotBot(commands.Bot):
                 await self.ws.close(code=1000)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d server(s)", self.user, len(self.guilds))
+        shards = ""
+        if self.settings.sharded:
+            shards = (f" on shard(s) {', '.join(map(str, self.settings.served_shards))} of "
+                      f"{self.shard_count}")
+        log.info("connected as %s to %d server(s)%s", self.user, len(self.guilds), shards)
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands; the ask cog answers mentions."""
@@ -219,3 +228,31 @@ class CitebotBot(commands.Bot):
         await self.inflight.drain(grace)
         self.worker.stopping.set()
         await self.close()
+
+
+class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
+    """citebot serving some shards of an application (CITEBOT_SHARD_COUNT, CITEBOT_SHARD_IDS),
+    through discord.py's sharded client: one gateway connection per shard, the servers of
+    other shards served by other processes.
+
+    discord.py keeps each shard connected itself (resuming, identifying again, retrying a
+    shard that cannot connect every few seconds), so the first-connection limit of the
+    unsharded bot does not apply; what it cannot recover from (a refused intent, a failure
+    outside the event parsers) closes the client, and `citebot run` then exits with 1 for a
+    service manager to restart it."""
+
+    def _never_connected(self) -> bool:
+        return False  # a failed attempt stays a connection error, which discord.py retries
+
+    async def connect(self, *, reconnect: bool = True) -> None:
+        await commands.AutoShardedBot.connect(self, reconnect=reconnect)
+
+
+def make_bot(*, core: Core, settings: Settings, worker: Worker | None = None,
+             **options: Any) -> CitebotBot:
+    """The bot `settings` ask for: sharded when CITEBOT_SHARD_COUNT is set."""
+    if settings.shard_count is None:
+        return CitebotBot(core=core, settings=settings, worker=worker, **options)
+    return ShardedCitebotBot(core=core, settings=settings, worker=worker,
+                             shard_count=settings.shard_count,
+                             shard_ids=list(settings.served_shards), **options)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import render_feeds, replies
+from bot.actions import guild_of
 from index.errors import CitebotError
 from index.intake.politeness import host_of
 from index.intake.poller import PollReport
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 3600.0
+DUE_LOOKAHEAD = 500  # due feeds asked for at once, per process's share of the shards
 
 
 class FeedLoop:
@@ -48,6 +50,13 @@ class FeedLoop:
     def every(self) -> float:
         """Seconds between two looks for due feeds."""
         return min(30.0, max(0.2, self.bot.settings.feed_interval_s / 4))
+
+    def owns(self, feed: Feed) -> bool:
+        """Whether this process polls `feed`: its server is on one of our shards (or, for a
+        command-line collection, we serve shard 0)."""
+        guild = guild_of(feed.collection)
+        settings = self.bot.settings
+        return settings.leads if guild is None else settings.serves_guild(guild)
 
     def start(self) -> None:
         if self.task is None:
@@ -76,18 +85,22 @@ class FeedLoop:
 
     async def tick(self) -> None:
         """Start polls for due feeds, as far as the bounds allow; apply retention hourly."""
-        limit = self.bot.settings.feed_concurrency
+        settings = self.bot.settings
+        limit = settings.feed_concurrency
         if len(self.polls) < limit:
-            for feed in await self.bot.worker.quick(self.bot.core.due_feeds):
+            # Other processes' feeds come back too; ask for enough to find ours among them.
+            share = (settings.shard_count or 1) // len(settings.served_shards)
+            due = await self.bot.worker.quick(self.bot.core.due_feeds, DUE_LOOKAHEAD * share)
+            for feed in due:
                 host = host_of(feed.url)
-                if feed.id in self.polls or host in self.hosts:
+                if feed.id in self.polls or host in self.hosts or not self.owns(feed):
                     continue
                 if len(self.polls) >= limit or self.bot.closing or self.stopped:
                     break
                 self.hosts.add(host)
                 self.polls[feed.id] = asyncio.create_task(self._poll(feed, host),
                                                           name=f"citebot-feed-{feed.id}")
-        if time.monotonic() - self._retained_at > RETENTION_EVERY_S:
+        if settings.leads and time.monotonic() - self._retained_at > RETENTION_EVERY_S:
             self._retained_at = time.monotonic()
             removed = await self.bot.worker.run("retention", self.bot.core.apply_retention)
             if removed:

@@ -44,11 +44,14 @@ class GatewayUnreachable(Exception):
 
 class ReconnectThrottle:
     """Delays for successive gateway connection attempts: none after `settle` seconds without
-    one, then `first`, doubling up to `cap` while attempts keep coming within `settle`."""
+    one, then `first`, doubling up to `cap` while attempts keep coming within `settle`. A bot
+    serving several shards opens one connection per shard at start, and may have to reopen
+    them all at once: the first `burst` attempts in a row go without waiting."""
 
     def __init__(self, *, first: float = 0.5, cap: float = 30.0, settle: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 burst: int = 1, clock: Callable[[], float] = time.monotonic) -> None:
         self.first = first
+        self.burst = burst  # attempts in a row that go at once (one per shard served)
         self.cap = cap  # under discord.py's 60 s timeout on opening a connection
         self.settle = settle
         self._clock = clock
@@ -62,7 +65,8 @@ class ReconnectThrottle:
         now = self._clock()
         quick = self._last is not None and now - self._last < self.settle
         self._streak = self._streak + 1 if quick else 0
-        delay = 0.0 if self._streak == 0 else min(self.cap, self.first * 2 ** (self._streak - 1))
+        waits = self._streak - self.burst + 1  # the burst goes at once
+        delay = 0.0 if waits <= 0 else min(self.cap, self.first * 2 ** (waits - 1))
         self._last = now + delay
         return delay
 

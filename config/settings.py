@@ -8,13 +8,34 @@ project reads environment variables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 Port = Annotated[int, Field(ge=1, le=65_535)]
+MAX_SHARDS = 4096  # far past Discord's largest bots; a typo such as 20000 is caught
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """'0,2', '0-3', '[0, 1]' or a mix ('0-2, 5') -> the shard ids, in order."""
+    ids: list[int] = []
+    for part in text.strip().strip("[]").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        try:
+            low, high = int(first), int(last) if dash else int(first)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a shard id or a range like 0-3") from None
+        if high < low:
+            raise ValueError(f"the range {part!r} runs backwards")
+        if high - low >= MAX_SHARDS:
+            raise ValueError(f"the range {part!r} is longer than {MAX_SHARDS} shards")
+        ids.extend(range(low, high + 1))
+    return tuple(ids)
 
 
 class Settings(BaseSettings):
@@ -155,6 +176,75 @@ class Settings(BaseSettings):
                      "allows threads; off, follow-ups are replies to an answer."))
     add_quota_per_hour: int = Field(default=30, ge=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+
+    # Several bot processes (docs/SCALING.md, "Bot shards")
+    shard_count: int | None = Field(
+        default=None, ge=1, le=MAX_SHARDS,
+        description=("How many shards the application's servers are split into, the same in "
+                     "every process; unset: one connection, no sharding."))
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        default=None,
+        description=("The shards this process serves, e.g. '0,1', '2-3' or '[4, 5]'; unset: "
+                     "every shard of CITEBOT_SHARD_COUNT. Processes must not share a shard."))
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: Any) -> Any:
+        return parse_shard_ids(value) if isinstance(value, str) else value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _check_shard_ids(cls, value: tuple[int, ...] | None,
+                         info: ValidationInfo) -> tuple[int, ...] | None:
+        if value is None or "shard_count" not in info.data:  # no count, or a refused one
+            return value
+        count = info.data["shard_count"]
+        if count is None:
+            raise ValueError("set CITEBOT_SHARD_COUNT too: shard ids mean nothing without "
+                             "the number of shards every process agrees on")
+        if not value:
+            raise ValueError("no shard id given; leave it unset to serve every shard")
+        outside = sorted({i for i in value if not 0 <= i < count})
+        if outside:
+            raise ValueError(f"shard ids run from 0 to {count - 1} with CITEBOT_SHARD_COUNT="
+                             f"{count}; {', '.join(map(str, outside))} "
+                             f"{'is' if len(outside) == 1 else 'are'} outside")
+        if len(set(value)) != len(value):
+            raise ValueError("a shard id is given twice")
+        return tuple(sorted(value))
+
+    @property
+    def sharded(self) -> bool:
+        """Whether `citebot run` uses discord.py's sharded client."""
+        return self.shard_count is not None
+
+    @property
+    def served_shards(self) -> tuple[int, ...]:
+        """The shards this process serves (shard 0 alone when not sharded)."""
+        if self.shard_count is None:
+            return (0,)
+        return self.shard_ids or tuple(range(self.shard_count))
+
+    def serves_guild(self, guild_id: int) -> bool:
+        """Whether this process's shards hold that server (Discord's rule: shard =
+        (guild_id >> 22) % shard_count)."""
+        return self.shard_count is None or (guild_id >> 22) % self.shard_count in self.served_shards
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process does the once-per-application work (command sync, feeds of
+        command-line collections, retention): the one serving shard 0."""
+        return 0 in self.served_shards
+
+    @staticmethod
+    def describe(error: ValidationError) -> str:
+        """A refused setting as a person fixes it: the variable's name and what is wrong."""
+        lines = []
+        for problem in error.errors():
+            name = "CITEBOT_" + "_".join(str(p) for p in problem["loc"][:1]).upper()
+            reason = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{name}: {reason} (set in the environment or .env)")
+        return "; ".join(lines)
 
     @property
     def model_cache(self) -> Path:

@@ -146,6 +146,8 @@ async def test_a_refused_command_sync_starts_anyway_and_retries(
         refused = len(rule.hits)
         rule.count = 0  # Discord takes the commands again
         await fake.wait_for(lambda: fake.command_syncs or None, STEP, "a command sync")
+        retry = env.bot._sync_retry  # the sync ends after Discord's answer: hash kept, logged
+        assert retry is not None and await asyncio.wait_for(retry, STEP)
         await answered(env)  # /ask exists now
     said = records(caplog, "bot.sync", "Discord refused the command sync", "400", "50035")
     assert said and not [r for r in said if r.exc_info]  # what was refused, no traceback

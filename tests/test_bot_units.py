@@ -105,6 +105,16 @@ def test_reconnects_back_off_while_they_come_quickly_and_settle_after() -> None:
     assert throttle.next_delay() == 0.0
 
 
+def test_a_bot_serving_three_shards_opens_three_connections_at_once() -> None:
+    clock = Clock()
+    throttle = ReconnectThrottle(first=0.5, cap=4.0, settle=30.0, burst=3, clock=clock)
+    delays = []
+    for _ in range(6):
+        delays.append(throttle.next_delay())
+        clock.now += delays[-1] + 0.1
+    assert delays == [0.0, 0.0, 0.0, 0.5, 1.0, 2.0]
+
+
 async def test_closing_ends_a_reconnect_wait_at_once() -> None:
     throttle = ReconnectThrottle(first=20.0)
     await throttle.wait()  # the first connection: no wait

@@ -3,6 +3,7 @@
 See server.py for usage.
 """
 
+from .gateway import GatewaySession, shard_of
 from .models import (
     CREATE_PUBLIC_THREADS,
     MEMBER_PERMISSIONS,
@@ -31,6 +32,7 @@ __all__ = [
     "FakeGuild",
     "FakeRole",
     "FakeUser",
+    "GatewaySession",
     "InteractionRecord",
     "MessageRecord",
     "NonLoopbackRequest",
@@ -38,4 +40,5 @@ __all__ = [
     "RateLimitRule",
     "loopback_only_trace",
     "point_discord_at",
+    "shard_of",
 ]

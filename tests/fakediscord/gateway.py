@@ -2,7 +2,13 @@
 
 HELLO -> (HEARTBEAT/ACK) -> IDENTIFY -> READY + GUILD_CREATE..., or RESUME -> replay -> RESUMED.
 Every DISPATCH goes into the session's log first, so events sent while the bot is disconnected
-are replayed when it resumes. Frames are zlib-stream or zstd-stream compressed when the client
+are replayed when it resumes.
+
+Sharding as Discord does it: an IDENTIFY may carry `shard: [id, count]` (closed with 4010 if
+it does not fit; 4011 when a shard, or the unsharded session, would hold more than
+`FakeDiscord.max_guilds_per_shard` servers). A session then holds only the servers with
+`(guild_id >> 22) % count == id`, in READY and GUILD_CREATE, and an event about a server goes
+only to the newest valid session holding it (`session_for`); direct messages go to shard 0. Frames are zlib-stream or zstd-stream compressed when the client
 asks for it in the URL query (`compress=`), plain text otherwise.
 """
 
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .models import INTENT_GUILD_MEMBERS, PRIVILEGED_INTENTS
+from .models import INTENT_GUILD_MEMBERS, PRIVILEGED_INTENTS, FakeGuild
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
@@ -62,6 +68,7 @@ class Connection:
     query: dict[str, str]
     encoder: _Encoder
     transport: asyncio.BaseTransport | None = None
+    peer_port: int | None = None  # the client's port on 127.0.0.1 (which process it is)
     opened_at: float = field(default_factory=time.monotonic)
     session: GatewaySession | None = None
     closed: bool = False
@@ -99,6 +106,35 @@ class GatewaySession:
     conn: Connection | None = None
     valid: bool = True
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    shard: tuple[int, int] | None = None  # (id, count) from IDENTIFY; None: every server
+
+    def holds(self, guild_id: int | None) -> bool:
+        """Whether events about this server (None: a direct message) come to this session."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else shard_of(guild_id, count))
+
+
+def peer_port(request: web.Request) -> int | None:
+    """The port the client sent `request` from."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return int(peer[1]) if peer else None
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that holds a server, by Discord's rule."""
+    return (guild_id >> 22) % shard_count
+
+
+def parse_shard(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's `shard` as (id, count); None if it is not a valid pair."""
+    if not (isinstance(value, list) and len(value) == 2):
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return None
+    shard_id, count = value
+    return (shard_id, count) if 0 <= shard_id < count else None
 
 
 class Gateway:
@@ -127,7 +163,8 @@ class Gateway:
         await ws.prepare(request)
         query = dict(request.query)
         encoder = _Encoder(query.get("compress"))
-        conn = Connection(ws, request.path, query, encoder, transport=request.transport)
+        conn = Connection(ws, request.path, query, encoder, transport=request.transport,
+                          peer_port=peer_port(request))
         self.connections.append(conn)
         self.fake.notifier.notify()
         hello = {"heartbeat_interval": self.fake.heartbeat_interval_ms}
@@ -188,8 +225,16 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS & ~self.fake.granted_intents:
             await self._close(conn, 4014, "Disallowed intent(s).")
             return
+        shard = parse_shard(data["shard"]) if "shard" in data else None
+        if "shard" in data and shard is None:
+            await self._close(conn, 4010, "Invalid shard.")
+            return
+        session = GatewaySession(secrets.token_hex(16), intents, data, shard=shard)
+        limit = self.fake.max_guilds_per_shard
+        if limit is not None and len(self._guilds_of(session)) > limit:
+            await self._close(conn, 4011, "Sharding required.")
+            return
         self.identify_count += 1
-        session = GatewaySession(secrets.token_hex(16), intents, data)
         self.sessions[session.id] = session
         self.current = session
         conn.session = session
@@ -197,16 +242,35 @@ class Gateway:
             session.conn = conn
             await self._dispatch_locked(session, "READY", self._ready_payload(session, data))
             with_members = bool(intents & INTENT_GUILD_MEMBERS)
-            for guild in self.fake.guilds.values():
+            for guild in self._guilds_of(session):
                 payload = guild.gateway_payload(self.fake.bot_user, with_members=with_members)
                 await self._dispatch_locked(session, "GUILD_CREATE", payload)
+
+    def _guilds_of(self, session: GatewaySession) -> list[FakeGuild]:
+        return [g for g in self.fake.guilds.values() if session.holds(g.id)]
+
+    def session_for(self, guild_id: int | None) -> GatewaySession | None:
+        """The session events about this server (None: a direct message) go to: the newest
+        valid one holding it, connected or waiting to resume."""
+        holding = [s for s in reversed(self.sessions.values()) if s.holds(guild_id)]
+        # An invalidated session is used only when no valid one holds the server (between an
+        # op 9 and the next IDENTIFY): the event goes into its log, never delivered.
+        return next((s for s in holding if s.valid), holding[0] if holding else None)
+
+    def shard_sessions(self) -> dict[int, GatewaySession]:
+        """The newest valid session of each shard id (an unsharded session counts as 0)."""
+        found: dict[int, GatewaySession] = {}
+        for session in self.sessions.values():
+            if session.valid:
+                found[session.shard[0] if session.shard else 0] = session
+        return found
 
     def _ready_payload(self, session: GatewaySession, identify: dict[str, Any]) -> dict[str, Any]:
         user = {**self.fake.bot_user.payload(), "verified": True, "mfa_enabled": False}
         ready: dict[str, Any] = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.fake.guilds],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in self._guilds_of(session)],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.fake.resume_gateway_url,
@@ -281,6 +345,15 @@ class Gateway:
         session = session or self.current
         if session is None:
             raise RuntimeError("fake discord: no gateway session yet (has the bot connected?)")
+        async with session.lock:
+            return await self._dispatch_locked(session, event, data)
+
+    async def dispatch_about(self, guild_id: int | None, event: str, data: Any) -> int:
+        """Send an event about one server (None: a direct message) to the session holding it."""
+        session = self.session_for(guild_id)
+        if session is None:
+            raise RuntimeError(f"fake discord: no gateway session holds server {guild_id} "
+                               "(has the bot, or the process serving its shard, connected?)")
         async with session.lock:
             return await self._dispatch_locked(session, event, data)
 

@@ -226,7 +226,7 @@ class InjectMixin(MessagesMixin):
         )  # fmt: skip
         self.interactions[rec.id] = rec
         rec.injected_at = time.monotonic()
-        await self.gateway.dispatch("INTERACTION_CREATE", payload)
+        await self.gateway.dispatch_about(guild_id, "INTERACTION_CREATE", payload)
         return rec
 
     # -- public helpers ---------------------------------------------------------------------
@@ -377,13 +377,13 @@ class InjectMixin(MessagesMixin):
         return msg
 
     async def _deliver(self, msg: MessageRecord, *, bot_mentioned: bool) -> None:
-        session = self.gateway.current
         in_guild = "guild_id" in msg.payload
+        session = self.gateway.session_for(int(msg.payload["guild_id"]) if in_guild else None)
         needed = INTENT_GUILD_MESSAGES if in_guild else INTENT_DIRECT_MESSAGES
         if session is None or not session.intents & needed:
             return
         data = copy.deepcopy(msg.payload)
         if in_guild and not bot_mentioned and not session.intents & INTENT_MESSAGE_CONTENT:
             data.update(content="", embeds=[], attachments=[], components=[])
-        await self.gateway.dispatch("MESSAGE_CREATE", data)
+        await self.gateway.dispatch("MESSAGE_CREATE", data, session=session)
         msg.dispatched = True

@@ -268,7 +268,8 @@ class MessagesMixin:
 
     async def _echo(self, event: str, msg: MessageRecord) -> None:
         """Send the gateway event Discord would send about the bot's own message."""
-        session = self.gateway.current
+        guild = msg.payload.get("guild_id")
+        session = self.gateway.session_for(int(guild) if guild else None)
         if not self.echo_messages or session is None or msg.ephemeral:
             return
         needed = INTENT_GUILD_MESSAGES if "guild_id" in msg.payload else INTENT_DIRECT_MESSAGES
@@ -278,4 +279,4 @@ class MessagesMixin:
             data = {k: msg.payload[k] for k in ("id", "channel_id", "guild_id") if k in msg.payload}
         else:
             data = copy.deepcopy(msg.payload)
-        await self.gateway.dispatch(event, data)
+        await self.gateway.dispatch(event, data, session=session)

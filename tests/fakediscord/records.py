@@ -208,6 +208,7 @@ class OutboundRequest:
     kind: str = "other"
     status: int | None = None
     files: list[str] = field(default_factory=list)
+    peer_port: int | None = None  # the client's port on 127.0.0.1 (which process sent it)
 
     @property
     def message_body(self) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .gateway import peer_port
 from .limits import message_errors
 from .models import DM_CHANNEL, SEND_MESSAGES_IN_THREADS
 from .records import ErrorRule, OutboundRequest, RateLimitRule
@@ -106,7 +107,7 @@ class Rest:
             web.post(p + "/users/@me/channels", self.create_dm),
             web.get(p + "/oauth2/applications/@me", self.get_application),
             web.get(p + "/gateway", self.get_gateway),
-            web.get(p + "/gateway/bot", self.get_gateway),
+            web.get(p + "/gateway/bot", self.get_bot_gateway),
             web.get(p + "/applications/{app}/commands", self.get_commands),
             web.put(p + "/applications/{app}/commands", self.put_commands),
             web.get(p + "/applications/{app}/guilds/{guild}/commands", self.get_commands),
@@ -135,6 +136,7 @@ class Rest:
         body, files = await read_body(request)
         record = OutboundRequest(request.method, path, dict(request.query), body, time.monotonic())
         record.files = [name for name, _, _ in files]
+        record.peer_port = peer_port(request)
         request[RECORD], request[FILES] = record, files
         fake.requests.append(record)
         response = (
@@ -213,9 +215,14 @@ class Rest:
         )
 
     async def get_gateway(self, request: web.Request) -> web.Response:
+        return json_response({"url": self.fake.gateway_url})
+
+    async def get_bot_gateway(self, request: web.Request) -> web.Response:
+        """The gateway, with the shard count Discord recommends for this many servers."""
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
-        url = self.fake.gateway_url
-        return json_response({"url": url, "shards": 1, "session_start_limit": limit})
+        return json_response({"url": self.fake.gateway_url,
+                              "shards": self.fake.recommended_shards,
+                              "session_start_limit": limit})
 
     # -- application commands ---------------------------------------------------------------
 

@@ -7,6 +7,7 @@ inside `point_discord_at(fake.api_base, fake.gateway_url)` and drive it with `fa
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .gateway import Gateway
+from .gateway import Gateway, GatewaySession
 from .inject import InjectMixin
 from .models import (
     ATTACH_FILES,
@@ -62,11 +63,16 @@ class FakeDiscord(InjectMixin):
         heartbeat_interval_ms: int = 41_250,
         validate: bool = True,
         echo_messages: bool = True,
+        guilds_per_shard: int = 1000,
+        max_guilds_per_shard: int | None = None,
     ) -> None:
         """`granted_intents`: privileged intents the application may use (IDENTIFY asking for
         others is closed with 4014). `ack_deadline`: seconds a bot has to answer an interaction
         (None: forever). `validate`: enforce Discord's size limits on what the bot sends.
-        `echo_messages`: send MESSAGE_CREATE/UPDATE/DELETE for the bot's own messages."""
+        `echo_messages`: send MESSAGE_CREATE/UPDATE/DELETE for the bot's own messages.
+        `guilds_per_shard`: servers per shard in the count GET /gateway/bot recommends (Discord
+        aims at about 1,000). `max_guilds_per_shard`: an IDENTIFY whose session would hold more
+        servers is closed with 4011, Sharding required (Discord's limit is 2,500)."""
         self.snowflakes = Snowflakes()
         self.token = token
         self.application_id = application_id or self.snowflakes.next()
@@ -78,6 +84,8 @@ class FakeDiscord(InjectMixin):
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.validate = validate
         self.echo_messages = echo_messages
+        self.guilds_per_shard = guilds_per_shard
+        self.max_guilds_per_shard = max_guilds_per_shard
         guilds = guilds if guilds is not None else [FakeGuild(self.snowflakes.next())]
         self.guilds: dict[int, FakeGuild] = {g.id: g for g in guilds}
         for guild in guilds:  # the role the bot gets when it is invited, as live
@@ -149,6 +157,11 @@ class FakeDiscord(InjectMixin):
     def resume_gateway_url(self) -> str:
         """Where READY tells the client to resume: a distinct path, so tests can see it used."""
         return f"ws://127.0.0.1:{self.port}/gateway/resume"
+
+    @property
+    def recommended_shards(self) -> int:
+        """The shard count GET /gateway/bot recommends."""
+        return max(1, math.ceil(len(self.guilds) / self.guilds_per_shard))
 
     @property
     def bot_user_id(self) -> int:
@@ -260,9 +273,16 @@ class FakeDiscord(InjectMixin):
         """Wait for a live, identified or resumed, gateway connection."""
         await self.wait_for(lambda: True if self.connected else None, timeout, "a gateway session")
 
-    async def dispatch(self, event: str, data: Any) -> int:
-        """Send any gateway event; queued for replay if the bot is disconnected."""
+    async def dispatch(self, event: str, data: Any, *, guild_id: int | None = None) -> int:
+        """Send any gateway event, to the newest session or, given `guild_id`, to the session of
+        that server's shard; queued for replay if that session is disconnected."""
+        if guild_id is not None:
+            return await self.gateway.dispatch_about(guild_id, event, data)
         return await self.gateway.dispatch(event, data)
+
+    def shard_sessions(self) -> dict[int, GatewaySession]:
+        """The newest valid session of each shard id (an unsharded one counts as shard 0)."""
+        return self.gateway.shard_sessions()
 
     async def drop_connection(self, code: int | None = None) -> None:
         """Cut the gateway connection (abruptly by default) so the client resumes."""

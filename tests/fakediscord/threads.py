@@ -70,9 +70,10 @@ class Threads:
         msg.payload["thread"] = payload
         msg.payload["flags"] = msg.flags | HAS_THREAD
         fake.notifier.notify()
-        session = fake.gateway.current
+        session = fake.gateway.session_for(guild.id)  # the shard holding the server
         if session is not None and session.intents & INTENT_GUILDS:
-            await fake.gateway.dispatch("THREAD_CREATE", {**payload, "newly_created": True})
+            await fake.gateway.dispatch("THREAD_CREATE", {**payload, "newly_created": True},
+                                        session=session)
         return json_response(payload, 201)
 
 
