@@ -461,8 +461,7 @@ def test_selected_quotes_are_verbatim_spans_of_their_passage(
     ranked = [RankedPassage(p, s, s, s) for p, s in zip(passages, scores, strict=True)]
     ranked.sort(key=lambda r: -r.score)
     asked = analyse(question[:MAX_QUESTION_CHARS])
-    quotes = QuoteSelector(embed=EMBEDDER.embed).select(
-        asked, EMBEDDER.embed_query(asked.text), ranked)
+    quotes = QuoteSelector().select(asked, ranked)
     by_number = {p.number: p for p in passages}
     for q in quotes:
         passage = by_number[q.citation.paragraph]
