@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 
@@ -24,15 +25,18 @@ _WORD = re.compile(r"\w+")
 _QUOTE_MARKS = re.compile("[\"“”]")
 
 
+@lru_cache(maxsize=1 << 16)
 def stem(word: str) -> str:
     """A crude stem, enough to match "repatriation"/"repatriate" style variants."""
     word = word.lower()
     return _SUFFIX.sub("", word)[:7] if len(word) > 4 else word
 
 
-def stems(text: str) -> set[str]:
-    """The stems of every word of a text."""
-    return {stem(w) for w in _WORD.findall(text)}
+@lru_cache(maxsize=1 << 13)
+def stems(text: str) -> frozenset[str]:
+    """The stems of every word of a text (remembered: a passage is read by several
+    features, and popular passages by many questions)."""
+    return frozenset(stem(w) for w in _WORD.findall(text))
 
 
 def background_weights(question: str) -> dict[str, float]:
@@ -53,7 +57,7 @@ def pool_weights(question: str, documents: list[str]) -> dict[str, float]:
     return {t: math.log(1 + n / (1 + sum(t in d for d in docs))) for t in keys}
 
 
-def covered(weights: dict[str, float], words: set[str]) -> float:
+def covered(weights: dict[str, float], words: frozenset[str] | set[str]) -> float:
     """Share of the weight of ``weights`` whose stems are among ``words``."""
     total = sum(weights.values())
     return sum(w for t, w in weights.items() if t in words) / total if total else 0.0
