@@ -84,10 +84,19 @@ def by_fold(items: list[Item], groups: list[Group], fit: Callable[[list[Group]],
     return [fitted[f] for f in folds]
 
 
+SETS: list[str] = []  # the set of each item, in order (the cache it came from)
+
+
 def report(name: str, groups: list[Group], weights: list[np.ndarray]) -> None:
-    at = [np.mean([hit_at([g], w, k) for g, w in zip(groups, weights, strict=True)])
-          for k in (1, 5)]
-    print(f"{name:>44}: hit@1 {at[0]:.3f}  hit@5 {at[1]:.3f}")
+    """Hit@1 and hit@5 over all items, then over each set's."""
+    hits = np.array([[hit_at([g], w, k) for k in (1, 5)]
+                     for g, w in zip(groups, weights, strict=True)])
+    line = f"{name:>44}: hit@1 {hits[:, 0].mean():.3f}  hit@5 {hits[:, 1].mean():.3f}"
+    if len(set(SETS)) > 1:
+        for tag in dict.fromkeys(SETS):
+            mine = hits[[s == tag for s in SETS]]
+            line += f"  | {tag} {mine[:, 0].mean():.3f} / {mine[:, 1].mean():.3f}"
+    print(line)
 
 
 def tune_passages(items: list[Item], l2: float) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -168,9 +177,16 @@ def main() -> int:
     parser.add_argument("--not-found", type=float, default=0.02,
                         help="share of answerable questions the threshold may call not found")
     parser.add_argument("--write", action="store_true", help="write retrieval/weights.py")
+    parser.add_argument("--per-cache", type=int, default=300,
+                        help="questions taken from each cache (the first ones), so that no "
+                        "set outweighs the others")
     args = parser.parse_args()
-    items = [i for c in args.caches for i in pickle.loads(c.read_bytes())]
-    print(f"{len(items)} questions of the tune side")
+    items = []
+    for cache in args.caches:
+        mine = pickle.loads(cache.read_bytes())[: args.per_cache]
+        items += mine
+        SETS.extend([cache.stem] * len(mine))
+    print(f"{len(items)} questions of the tune side of {len(args.caches)} set(s)")
     wp, oof_p = tune_passages(items, args.l2)
     ws, oof_s, reranked = tune_sentences(items, oof_p, args.l2)
     wf, bias = tune_found(items, oof_p, oof_s, reranked, args.l2, args.not_found)
