@@ -41,17 +41,17 @@ def main() -> int:
             questions = []
             for name, path in zip((a, b), args.files, strict=True):
                 rows, _ = load_questions(path)
-                if not core.storage.list_articles(name, limit=1):
+                if not core.articles(name, limit=1):
                     lines = [json.dumps({"id": d, "title": r.get("doc_title") or d,
                                          "text": r["doc_text"]})
                              for d, r in articles_of(rows).items()]
-                    for _ in core.indexer.add_jsonl(name, lines):
+                    for _ in core.add_jsonl(name, lines):
                         pass
                 questions.append(random.Random(0).sample([r["question"] for r in rows],
                                                          min(args.per_set, len(rows))))
-            own = [core.answerer.ask(c, q).relevance
+            own = [core.ask(c, q).relevance
                    for c, qs in zip((a, b), questions, strict=True) for q in qs]
-            other = [core.answerer.ask(c, q).relevance
+            other = [core.ask(c, q).relevance
                      for c, qs in zip((b, a), questions, strict=True) for q in qs]
         finally:
             core.close()

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
 from retrieval.core import Core  # noqa: E402
-from retrieval.evaluate import COLLECTION, index_articles, open_core  # noqa: E402
+from retrieval.evaluate import COLLECTION, index_articles, open_remembering  # noqa: E402
 from retrieval.scoring import articles_of, load_questions  # noqa: E402
 from retrieval.search import analyse, published_date  # noqa: E402
 from retrieval.splits import article_sides  # noqa: E402
@@ -48,13 +48,13 @@ def main() -> int:
     args = parser.parse_args()
     rows, _ = load_questions(args.file)
     sides, docs = article_sides(rows), articles_of(rows)
-    core = open_core(Settings(data_dir=args.data_dir))
+    core = open_remembering(Settings(data_dir=args.data_dir))
     out = []
     try:
         other = f"{COLLECTION}-without-{args.split}"
         for collection, wanted in ((COLLECTION, list(docs.values())),
                                    (other, [docs[d] for d, s in sides.items() if s != args.split])):
-            if core.storage.stats(collection).articles != len(wanted):  # else: indexed before
+            if core.stats(collection).articles != len(wanted):  # else: indexed before
                 index_articles(core, collection, wanted, print)
         for r in rows:
             if sides[r["doc_id"]] != args.split:

@@ -15,35 +15,29 @@ import numpy as np
 
 from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.store.lexical import query_terms
+from index.text import content_words, prefix_stem, words
 from retrieval.models import RankedPassage
 from retrieval.rarity import rarity
 from retrieval.search import Question, answer_type_match, published_date, speaks
 
-_SUFFIX = re.compile(r"(?:ing|edly|ed|es|s|ly)$")
-_WORD = re.compile(r"\w+")
 _QUOTE_MARKS = re.compile("[\"“”]")
 
 
-@lru_cache(maxsize=1 << 16)
-def stem(word: str) -> str:
-    """A crude stem, enough to match "repatriation"/"repatriate" style variants."""
-    word = word.lower()
-    return _SUFFIX.sub("", word)[:7] if len(word) > 4 else word
+stem = lru_cache(maxsize=1 << 16)(prefix_stem)  # ``index.text.prefix_stem``, remembered
 
 
 @lru_cache(maxsize=1 << 13)
 def stems(text: str) -> frozenset[str]:
     """The stems of every word of a text (remembered: a passage is read by several
     features, and popular passages by many questions)."""
-    return frozenset(stem(w) for w in _WORD.findall(text))
+    return frozenset(stem(w) for w in words(text))
 
 
 def background_weights(question: str) -> dict[str, float]:
     """Each content word's stem of the question, weighted by its rarity in English at large
     (``retrieval.rarity``): the same whatever the collection holds."""
     out: dict[str, float] = {}
-    for word in query_terms(question):
+    for word in content_words(question):
         key = stem(word)
         out[key] = max(out.get(key, 0.0), rarity(word))
     return out
@@ -51,7 +45,7 @@ def background_weights(question: str) -> dict[str, float]:
 
 def pool_weights(question: str, documents: list[str]) -> dict[str, float]:
     """IDF-like weights of the question's stems over the retrieved passages."""
-    keys = {stem(t) for t in query_terms(question)}
+    keys = {stem(t) for t in content_words(question)}
     docs = [stems(d) for d in documents]
     n = len(docs) or 1
     return {t: math.log(1 + n / (1 + sum(t in d for d in docs))) for t in keys}

@@ -69,7 +69,7 @@ def test_rankers_follow_their_weights() -> None:
 
 
 def ask_relevance(core: Core, question: str) -> float:
-    return core.answerer.ask("news", question).relevance
+    return core.ask("news", question).relevance
 
 
 def test_not_found_does_not_depend_on_what_else_is_indexed(settings: Settings,
@@ -79,12 +79,12 @@ def test_not_found_does_not_depend_on_what_else_is_indexed(settings: Settings,
     core = Core.open(settings, embedder=real_embedder)
     try:
         title, _, body = ARTICLE.partition("\n")
-        core.indexer.add_text("news", title=title, text=body)
+        core.add_text("news", title=title, text=body)
         questions = ("What did Transport minister Arjun Patel say about tolls?",
                      "How much over budget was the Marlow bridge?")
         alone = [ask_relevance(core, q) for q in questions]
         for n in range(12):
-            core.indexer.add_text("news", title=f"Bridge works {n}", text=(
+            core.add_text("news", title=f"Bridge works {n}", text=(
                 f"Crews inspected bridge number {n} over the river on Tuesday.\n\n"
                 f"Traffic on the bridge resumed after {n + 2} hours, the city said."))
         crowded = [ask_relevance(core, q) for q in questions]
@@ -104,8 +104,8 @@ def test_not_found_does_not_depend_on_what_else_is_indexed(settings: Settings,
 ])
 def test_seed_article_alone(real_core: Core, question: str, first: str | None) -> None:
     title, _, body = SEED.read_text(encoding="utf-8").partition("\n")
-    real_core.indexer.add_text("news", title=title, text=body)
-    answer = real_core.answerer.ask("news", question)
+    real_core.add_text("news", title=title, text=body)
+    answer = real_core.ask("news", question)
     assert answer.found == (first is not None)
     if first is not None:
         assert answer.quotes[0].text.startswith(first)
