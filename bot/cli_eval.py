@@ -41,8 +41,9 @@ def render(report: dict[str, Any]) -> str:
              f"model {report['model']} ({report['encoder']}); indexed {report['passages']} "
              f"passages in {report['index_seconds']} s ({report['passages_per_second']}/s)"]
     for side, t in report["sides"].items():
-        unanswerable = (f"{100 * t['unanswerable_answered']:.1f}% of {t['unanswerable_asked']}"
-                        if t["unanswerable_asked"] else "not measured")
+        unanswerable = (f"{100 * t['unanswerable_answered']:.1f}% of {t['unanswerable_asked']} "
+                        f"({100 * t['unanswerable_answer_quoted']:.1f}% with the answer quoted "
+                        "first all the same)" if t["unanswerable_asked"] else "not measured")
         lines += ["", f"[{side}] {t['questions']} questions over {t['articles']} articles; "
                   f"answerable answered 'not found': {100 * t['answerable_not_found']:.1f}%; "
                   f"unanswerable answered: {unanswerable}; "

@@ -23,7 +23,14 @@ from typing import Any
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
-from retrieval.scoring import RememberingEmbedder, Row, Score, articles_of, load_questions
+from retrieval.scoring import (
+    RememberingEmbedder,
+    Row,
+    Score,
+    articles_of,
+    holds_answer,
+    load_questions,
+)
 from retrieval.splits import SPLITS, article_sides
 
 __all__ = ["Score", "articles_of", "evaluate", "load_questions", "open_remembering"]
@@ -44,6 +51,7 @@ class Tally:
     quotes: int = 0
     unanswerable: int = 0
     unanswerable_answered: int = 0
+    unanswerable_quoted: int = 0  # answered, and the first quote holds the answer all the same
     articles: set[str] = field(default_factory=set)
 
     def row(self) -> dict[str, object]:
@@ -54,6 +62,8 @@ class Tally:
             "unanswerable_asked": self.unanswerable,
             "unanswerable_answered": (round(self.unanswerable_answered / self.unanswerable, 3)
                                       if self.unanswerable else None),
+            "unanswerable_answer_quoted": (round(self.unanswerable_quoted / self.unanswerable, 3)
+                                           if self.unanswerable else None),
             "quotes_verified": f"{self.verified}/{self.quotes}",
             "results": [s.row() for s in self.scores.values() if s.n]}
 
@@ -177,11 +187,14 @@ def ask_elsewhere(core: Core, side: str, questions: list[Row], other: list[str],
                   docs: dict[str, Row], tallies: list[Tally], dates: bool,
                   log: Callable[[str], None]) -> None:
     """Ask one side's questions of a collection of the other side's articles alone, where
-    they have no answer, and count how many are answered all the same."""
+    their article is not, and count how many are answered all the same, and how many of
+    those quote the answer first anyway (another article on the same story holds it)."""
     collection = f"{COLLECTION}-without-{side}"
     index_articles(core, collection, [docs[d] for d in other], log)
     for r in questions:
-        found = core.ask(collection, r["question"], as_of=_as_of(r, dates)).found
+        answer = core.ask(collection, r["question"], as_of=_as_of(r, dates))
+        quoted = answer.found and holds_answer(answer.quotes[0].text, r["answers"])
         for tally in tallies:
             tally.unanswerable += 1
-            tally.unanswerable_answered += found
+            tally.unanswerable_answered += answer.found
+            tally.unanswerable_quoted += quoted

@@ -62,11 +62,16 @@ class Score:
 def hit_rank(units: Sequence[Unit], doc_id: str, answers: list[str], depth: int = 10) -> int:
     """The rank (1-based) of the first unit that holds an answer, 0 when none of the first
     ``depth`` does."""
-    keys = [k for k in (answer_form(a) for a in answers) if k]
     for rank, (aid, text) in enumerate(units[:depth], 1):
-        if aid == doc_id and any(k in answer_form(text) for k in keys):
+        if aid == doc_id and holds_answer(text, answers):
             return rank
     return 0
+
+
+def holds_answer(text: str, answers: list[str]) -> bool:
+    """Whether the text holds one of the answers, both normalised."""
+    form = answer_form(text)
+    return any(k and k in form for k in map(answer_form, answers))
 
 
 def load_questions(path: Path) -> tuple[list[Row], int]:

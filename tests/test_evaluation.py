@@ -131,3 +131,24 @@ def test_eval_reports_both_sides_and_both_rates(settings: Settings, tmp_path: Pa
                     log=lambda _: None)
     assert set(only["sides"]) == {"report"}  # type: ignore[arg-type]
     assert only["sides"]["report"]["unanswerable_asked"] == 0  # type: ignore[index]
+
+
+def test_unanswerable_questions_answered_from_another_article_are_counted_apart(
+        settings: Settings, tmp_path: Path) -> None:
+    """A question asked where its article is not may still find its answer in another article
+    on the same story: it counts as answered, and apart as "answer quoted all the same"."""
+    fares = ids_on("tune", 1, "fares")[0]
+    library, again = ids_on("report", 2, "library")
+    rows = [{"id": "q1", "question": "How much are ferry fares now?", "answers": ["nine dollars"],
+             "doc_id": fares, "doc_title": "Ferry fares rise", "doc_text": STORY},
+            {"id": "q2", "question": "When will the library open on Sundays?",
+             "answers": ["March"], "doc_id": library, "doc_title": "Library hours",
+             "doc_text": OTHER},
+            {"id": "q3", "question": "Who objects to the ferry fares?", "answers": ["Commuters"],
+             "doc_id": again, "doc_title": "Ferry fares, a week on",
+             "doc_text": "A week on, ferry fares stay at nine dollars.\n\nCommuters object."}]
+    path = tmp_path / "set.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tune = evaluate(path, settings, baselines=False, log=lambda _: None)["sides"]["tune"]  # type: ignore[index]
+    assert tune["unanswerable_asked"] == 1 and tune["unanswerable_answered"] == 1.0
+    assert tune["unanswerable_answer_quoted"] == 1.0
