@@ -26,7 +26,7 @@ from retrieval.search import Question, answer_type_match, speaks
 from retrieval.weights import FOUND_BIAS, FOUND_WEIGHTS, PASSAGE_WEIGHTS, SENTENCE_WEIGHTS
 
 FOUND_FEATURES = ("dense_best", "dense_top", "sentence_bg", "window_bg", "passage_bg",
-                  "speaker", "type_match")
+                  "speaker", "type_match", "titled_bg")
 
 
 def vector(weights: dict[str, float], features: tuple[str, ...]) -> np.ndarray:
@@ -71,7 +71,8 @@ def found_features(question: Question, ranked: list[RankedPassage],
     """What "not found" is decided on; none of it depends on what else is indexed: cosines,
     the share of the question's background-weighted words in the best sentence, its window
     (with its neighbours) and its passage, the person asked about quoted, the kind of answer
-    asked for present."""
+    asked for present, and the window's share again with the article's title (an article
+    names its subject in the headline and then says "the secretary of state")."""
     if not ranked or best is None:
         return np.zeros(len(FOUND_FEATURES))
     r, i = best
@@ -85,7 +86,8 @@ def found_features(question: Question, ranked: list[RankedPassage],
         max(x.dense for x in ranked[:3]), ranked[0].dense, covered(weights, stems(text)),
         covered(weights, stems(window)), covered(weights, stems(p.text)),
         float(bool(keys) and any(speaks(x.passage, keys) for x in ranked[:3])),
-        answer_type_match(question.text, text)])
+        answer_type_match(question.text, text),
+        covered(weights, stems(window) | stems(p.article.title))])
 
 
 def relevance(features: np.ndarray, weights: dict[str, float] | None = None,

@@ -37,12 +37,13 @@ SENTENCE_WEIGHTS: dict[str, float] = {
     'quoted': 0.1330,
 }
 FOUND_WEIGHTS: dict[str, float] = {
-    'dense_best': 4.4550,
-    'dense_top': 4.1885,
-    'sentence_bg': 1.7097,
-    'window_bg': 1.6446,
-    'passage_bg': 2.1783,
-    'speaker': -0.6259,
-    'type_match': -0.4386,
+    'dense_best': 4.1704,
+    'dense_top': 3.9621,
+    'sentence_bg': 1.2943,
+    'window_bg': 0.8577,
+    'passage_bg': 1.5924,
+    'speaker': -0.5245,
+    'type_match': -0.4658,
+    'titled_bg': 2.2366,
 }
-FOUND_BIAS = -5.5402
+FOUND_BIAS = -5.5093
