@@ -105,16 +105,23 @@ def grow(core: Core, base: list[tuple[PreparedArticle, np.ndarray]], target: int
                     break
 
 
-def query_latency(core: Core, questions: list[str], n: int) -> tuple[float, float]:
-    """Median and p99 milliseconds of warm, one-at-a-time questions."""
+def query_latency(core: Core, questions: list[str], n: int,
+                  ) -> tuple[float, float, dict[str, float]]:
+    """Median and p99 milliseconds of warm, one-at-a-time questions, and the median of each
+    stage (embed the question; search and re-rank the passages; choose the quotes and decide
+    "not found")."""
     for q in questions[-10:]:  # warm-up questions are not timed again
-        core.answerer.ask(COLLECTION, q)
+        core.ask(COLLECTION, q)
     times = []
+    stages: dict[str, list[float]] = {}
     for i in range(n):
         t = time.perf_counter()
-        core.answerer.ask(COLLECTION, questions[i % len(questions)])
+        answer = core.ask(COLLECTION, questions[i % len(questions)])
         times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times), float(np.percentile(times, 99))
+        for stage, seconds in answer.timings.items():
+            stages.setdefault(stage, []).append(seconds * 1000)
+    return (statistics.median(times), float(np.percentile(times, 99)),
+            {k: round(statistics.median(v), 1) for k, v in stages.items()})
 
 
 def recall_at_10(core: Core, questions: list[str]) -> float | None:
@@ -206,10 +213,11 @@ def main() -> int:
             built = time.perf_counter() - t
             stats = main_core.storage.stats(COLLECTION)
             n = stats.paragraphs
-            median, p99 = query_latency(main_core, questions, args.queries)
+            median, p99, stages = query_latency(main_core, questions, args.queries)
             row = {"passages": n, "vectors": stats.vectors, "index": stats.index,
                    "build_s": round(built, 1), "query_ms_median": round(median, 1),
-                   "query_ms_p99": round(p99, 1), "recall@10": recall_at_10(main_core, questions),
+                   "query_ms_p99": round(p99, 1), "query_ms_stages": stages,
+                   "recall@10": recall_at_10(main_core, questions),
                    "index_ram_bytes_per_passage": round(index_ram_bytes(main_core) / n),
                    "disk_bytes_per_passage": round(disk_bytes(root / "ingest-onnx") / n),
                    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}

@@ -27,28 +27,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs=2, help="two question sets")
     parser.add_argument("--per-set", type=int, default=300, help="questions drawn from each")
-    parser.add_argument("--thresholds", default="0.34,0.38,0.40,0.42")
+    parser.add_argument("--thresholds", default="0.30,0.35,0.40,0.45,0.50")
     parser.add_argument("--data-dir", type=Path, help="keep the two collections here")
+    parser.add_argument("--collections", nargs=2, default=["a", "b"], metavar="NAME",
+                        help="the two collections (one that holds articles is used as it is, "
+                        "e.g. 'eval' as `citebot eval --data-dir` leaves it)")
     args = parser.parse_args()
+    a, b = args.collections
     with tempfile.TemporaryDirectory(prefix="citebot-calibrate-") as tmp:
         settings = Settings(data_dir=args.data_dir or Path(tmp))
         core = Core.open(settings)
         try:
             questions = []
-            for name, path in zip("ab", args.files, strict=True):
+            for name, path in zip((a, b), args.files, strict=True):
                 rows, _ = load_questions(path)
-                if not core.storage.list_articles(name, limit=1):
+                if not core.articles(name, limit=1):
                     lines = [json.dumps({"id": d, "title": r.get("doc_title") or d,
                                          "text": r["doc_text"]})
                              for d, r in articles_of(rows).items()]
-                    for _ in core.indexer.add_jsonl(name, lines):
+                    for _ in core.add_jsonl(name, lines):
                         pass
                 questions.append(random.Random(0).sample([r["question"] for r in rows],
                                                          min(args.per_set, len(rows))))
-            own = [core.answerer.ask(c, q).relevance
-                   for c, qs in zip("ab", questions, strict=True) for q in qs]
-            other = [core.answerer.ask(c, q).relevance
-                     for c, qs in zip("ba", questions, strict=True) for q in qs]
+            own = [core.ask(c, q).relevance
+                   for c, qs in zip((a, b), questions, strict=True) for q in qs]
+            other = [core.ask(c, q).relevance
+                     for c, qs in zip((b, a), questions, strict=True) for q in qs]
         finally:
             core.close()
     print(f"threshold | answerable answered ({len(own)}) | unanswerable answered ({len(other)})")

@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-baselines", action="store_true", help="score citebot only")
     ev.add_argument("--ignore-dates", action="store_true",
                     help="ask every question as of today instead of on its question_date")
+    ev.add_argument("--split", choices=("tune", "report", "all"), default="all",
+                    help="the side of the fixed split to ask (default: both, side by side)")
+    ev.add_argument("--no-unanswerable", action="store_true",
+                    help="skip asking each side's questions of the other side's articles")
     return parser
 
 

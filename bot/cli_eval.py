@@ -6,9 +6,9 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from retrieval.evaluate import evaluate
+from retrieval.evaluate import evaluate, open_remembering
 from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
 
 if TYPE_CHECKING:
@@ -28,25 +28,33 @@ def run_eval(ctx: Context) -> int:
         else:
             report = evaluate(args.file, settings, limit=args.limit,
                               baselines=not args.no_baselines, dates=not args.ignore_dates,
-                              log=lambda m: print(m, file=sys.stderr), open_core=ctx.core)
+                              split=args.split, unanswerable=not args.no_unanswerable,
+                              log=lambda m: print(m, file=sys.stderr),
+                              open_core=lambda s: open_remembering(s, ctx.embedder))
     print(render_chains(report) if chains else render(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
-def render(report: dict[str, object]) -> str:
-    rows: list[dict[str, object]] = report["results"]  # type: ignore[assignment]
+def render(report: dict[str, Any]) -> str:
+    """The report as text: one table per side of the split."""
     cols = ["method", "hit@1", "hit@5", "mrr", "right_article@1", "latency_ms_median",
             "latency_ms_p95"]
-    lines = [f"{report['file']}: {report['questions']} questions over {report['articles']} "
-             f"articles ({report['left_out_not_verbatim']} left out: answer not verbatim)",
+    lines = [f"{report['file']}: {report['articles']} articles "
+             f"({report['left_out_not_verbatim']} questions left out: answer not verbatim); "
+             f"questions asked as of their question_date: {report['asked_on_their_date']} "
+             "(citebot only; the baselines ignore dates)",
              f"model {report['model']} ({report['encoder']}); indexed {report['passages']} "
-             f"passages in {report['index_seconds']} s ({report['passages_per_second']}/s)",
-             "  ".join(f"{c:>17}" for c in cols)]
-    for r in rows:
-        lines.append("  ".join(f"{r.get(c, '-')!s:>17}" for c in cols))
-    lines.append(f"quotes verified verbatim: {report['quotes_verified']}")
-    lines.append(f"questions asked as of their question_date: {report['asked_on_their_date']} "
-                 "(citebot only; the baselines ignore dates)")
+             f"passages in {report['index_seconds']} s ({report['passages_per_second']}/s)"]
+    for side, t in report["sides"].items():
+        unanswerable = (f"{100 * t['unanswerable_answered']:.1f}% of {t['unanswerable_asked']} "
+                        f"({100 * t['unanswerable_answer_quoted']:.1f}% with the answer quoted "
+                        "first all the same)" if t["unanswerable_asked"] else "not measured")
+        lines += ["", f"[{side}] {t['questions']} questions over {t['articles']} articles; "
+                  f"answerable answered 'not found': {100 * t['answerable_not_found']:.1f}%; "
+                  f"unanswerable answered: {unanswerable}; "
+                  f"quotes verified verbatim: {t['quotes_verified']}",
+                  "  ".join(f"{c:>17}" for c in cols)]
+        lines += ["  ".join(f"{r.get(c, '-')!s:>17}" for c in cols) for r in t["results"]]
     return "\n".join(lines)

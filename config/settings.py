@@ -86,16 +86,10 @@ class Settings(BaseSettings):
     candidates: int = Field(default=30, ge=5, description="Candidates taken from each retriever.")
     passages: int = Field(default=8, ge=1, description="Passages returned with an answer.")
     max_quotes: int = Field(default=3, ge=1, le=10)
-    quote_scoring: Literal["lexical", "dense"] = Field(
-        default="lexical",
-        description=(
-            "How sentences are chosen as quotes: 'lexical' (question words, answer type; fast) "
-            "or 'dense' (also embeds the best passages' sentences per question; slower)."
-        ),
-    )
     min_score: float = Field(
         default=0.40,
-        description="Calibrated relevance below which citebot says it has no answer.",
+        description=("Learned probability that the best sentence answers, below which citebot "
+                     "says it has no answer (calibrated in docs/EVALUATION.md)."),
     )
 
     # Conversations (follow-up questions)

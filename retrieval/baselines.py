@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
@@ -16,10 +15,13 @@ from index.encode.embed import Embedder
 from index.ingest.clean import split_paragraphs
 from index.store.lexical import ScratchIndex
 from index.text import content_words
+from retrieval.scoring import Row, Unit
+
+Ranked = tuple[list[Unit], float]  # the first 10 units of one question, and its latency
 
 
-def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
-                embedder: Embedder, score_cls: Any) -> Any:
+def chunk_dense(docs: dict[str, Row], rows: list[Row], embedder: Embedder) -> list[Ranked]:
+    """Per question, the best 1,000-character chunks by cosine."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
@@ -27,23 +29,23 @@ def chunk_dense(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
     for doc_id, r in docs.items():
         units.extend((doc_id, c) for c in splitter.split_text(r["doc_text"]))
     matrix = embedder.embed([u[1] for u in units])
-    score = score_cls("baseline: 1000-char chunks + dense")
+    out: list[Ranked] = []
     for r in rows:
         t = time.perf_counter()
         sims = matrix @ embedder.embed_query(r["question"])
         top = np.argsort(-sims)[:10]
-        score.add([units[i] for i in top], r["doc_id"], r["answers"], time.perf_counter() - t)
-    return score
+        out.append(([units[i] for i in top], time.perf_counter() - t))
+    return out
 
 
-def bm25_paragraphs(docs: dict[str, dict[str, Any]], rows: list[dict[str, Any]],
-                    score_cls: Any) -> Any:
+def bm25_paragraphs(docs: dict[str, Row], rows: list[Row]) -> list[Ranked]:
+    """Per question, the best raw paragraphs by FTS5's BM25."""
     index = ScratchIndex((para, doc_id) for doc_id, r in docs.items()
                          for para in split_paragraphs(r["doc_text"]))
-    score = score_cls("baseline: BM25 over paragraphs")
+    out: list[Ranked] = []
     for r in rows:
         t = time.perf_counter()
         found = index.search(content_words(r["question"]), 10)
-        score.add(found, r["doc_id"], r["answers"], time.perf_counter() - t)
+        out.append((found, time.perf_counter() - t))
     index.close()
-    return score
+    return out

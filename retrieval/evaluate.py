@@ -1,161 +1,200 @@
 """``citebot eval``: answer quality on a question set, side by side with two baselines.
 
 The question file follows the evaluation schema (id, question, answers, doc_id, doc_title,
-doc_text, ...). Every distinct article is indexed into a fresh collection; a hit at k is a unit
-(quote or passage) among the first k that comes from ``doc_id`` and contains a normalised
-answer. Questions whose answer is not verbatim in the article (``answer_in_doc`` false) are
-left out and counted.
+doc_text, ...). Every distinct article is indexed into a fresh collection and the questions
+are asked there; questions whose answer is not verbatim in the article (``answer_in_doc``
+false) are left out and counted. Each question belongs to the tune or the report side of a
+fixed split (``retrieval.splits``): rules are tuned on one side and judged on the other, and
+both are printed. Besides hit@k (``retrieval.scoring``), two rates of the "not found"
+decision: answerable questions answered "not found", and unanswerable questions answered at
+all, where the unanswerable questions are each side's questions asked of a collection that
+holds only the other side's articles.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from config.settings import Settings
-from index.errors import CitebotError
-from index.text import answer_form
+from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
+from retrieval.scoring import (
+    RememberingEmbedder,
+    Row,
+    Score,
+    articles_of,
+    holds_answer,
+    load_questions,
+)
+from retrieval.splits import SPLITS, article_sides
+
+__all__ = ["Score", "articles_of", "evaluate", "load_questions", "open_remembering"]
 
 COLLECTION = "eval"
-Unit = tuple[str, str]  # (article id, text)
+METHODS = ("citebot quotes", "citebot passages", "baseline: 1000-char chunks + dense",
+           "baseline: BM25 over paragraphs")
 
 
 @dataclass
-class Score:
-    """Hit@1, hit@5 and MRR of one method over the questions."""
+class Tally:
+    """Everything counted on one side of the split."""
 
-    name: str
-    hits1: int = 0
-    hits5: int = 0
-    rr: float = 0.0
-    article1: int = 0
-    n: int = 0
-    latencies: list[float] = field(default_factory=list)
-
-    def add(self, units: Sequence[Unit], doc_id: str, answers: list[str],
-            latency: float | None = None) -> None:
-        self.n += 1
-        keys = [answer_form(a) for a in answers if answer_form(a)]
-        for rank, (aid, text) in enumerate(units[:10], 1):
-            if aid == doc_id and any(k in answer_form(text) for k in keys):
-                self.hits1 += rank == 1
-                self.hits5 += rank <= 5
-                self.rr += 1 / rank
-                break
-        self.article1 += bool(units) and units[0][0] == doc_id
-        if latency is not None:
-            self.latencies.append(latency)
+    scores: dict[str, Score] = field(
+        default_factory=lambda: {m: Score(m) for m in METHODS})
+    not_found: int = 0
+    verified: int = 0
+    quotes: int = 0
+    unanswerable: int = 0
+    unanswerable_answered: int = 0
+    unanswerable_quoted: int = 0  # answered, and the first quote holds the answer all the same
+    articles: set[str] = field(default_factory=set)
 
     def row(self) -> dict[str, object]:
-        n = max(self.n, 1)
-        out: dict[str, object] = {
-            "method": self.name, "questions": self.n, "hit@1": round(self.hits1 / n, 3),
-            "hit@5": round(self.hits5 / n, 3), "mrr": round(self.rr / n, 3),
-            "right_article@1": round(self.article1 / n, 3)}
-        if self.latencies:
-            lat = np.array(self.latencies) * 1000
-            out["latency_ms_median"] = round(float(np.median(lat)), 1)
-            out["latency_ms_p95"] = round(float(np.percentile(lat, 95)), 1)
-        return out
-
-
-def load_questions(path: Path) -> tuple[list[dict], int]:  # type: ignore[type-arg]
-    """The questions to score and how many were left out (answer not verbatim)."""
-    rows, skipped = [], 0
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    row = json.loads(line)
-                    if row.get("answer_in_doc") is False:
-                        skipped += 1
-                    else:
-                        rows.append(row)
-    except (OSError, ValueError) as exc:
-        raise CitebotError(f"Cannot read the question file {path}: {exc}") from exc
-    return rows, skipped
-
-
-def articles_of(rows: list[dict]) -> dict[str, dict]:  # type: ignore[type-arg]
-    docs: dict[str, dict] = {}  # type: ignore[type-arg]
-    for r in rows:
-        docs.setdefault(r["doc_id"], r)
-    return docs
+        n = self.scores["citebot passages"].n
+        return {
+            "questions": n, "articles": len(self.articles),
+            "answerable_not_found": round(self.not_found / max(n, 1), 3),
+            "unanswerable_asked": self.unanswerable,
+            "unanswerable_answered": (round(self.unanswerable_answered / self.unanswerable, 3)
+                                      if self.unanswerable else None),
+            "unanswerable_answer_quoted": (round(self.unanswerable_quoted / self.unanswerable, 3)
+                                           if self.unanswerable else None),
+            "quotes_verified": f"{self.verified}/{self.quotes}",
+            "results": [s.row() for s in self.scores.values() if s.n]}
 
 
 def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
-             baselines: bool = True, dates: bool = True,
-             log: Callable[[str], None] = lambda message: None,
-             open_core: Callable[[Settings], Core] = Core.open) -> dict[str, object]:
-    """Index the file's articles into a fresh collection, ask every question, score.
+             baselines: bool = True, dates: bool = True, split: str = "all",
+             unanswerable: bool = True, log: Callable[[str], None] = lambda message: None,
+             open_core: Callable[[Settings], Core] | None = None) -> dict[str, object]:
+    """Index the file's articles into a fresh collection, ask the questions of ``split``
+    (tune, report or all), score.
 
     With ``dates``, a question that has a ``question_date`` is asked as of that day, as a
     member would have asked it then: articles published later are left out and recent ones
     preferred. The baselines never read dates.
     """
-    from retrieval.search import published_date
-
     rows, skipped = load_questions(path)
-    docs = articles_of(rows)
-    rows = rows[:limit] if limit else rows
-    core = open_core(settings)
+    sides, docs = article_sides(rows), articles_of(rows)
+    wanted = SPLITS if split == "all" else (split,)
+    asked = [r for r in rows if sides[r["doc_id"]] in wanted][:limit]
+    tallies = {s: Tally() for s in (*wanted, "all")} if split == "all" else {split: Tally()}
+    core = (open_core or open_remembering)(settings)
     try:
-        t0 = time.perf_counter()
-        lines = [json.dumps({"id": doc_id, "title": r.get("doc_title") or doc_id,
-                             "text": r["doc_text"], "url": r.get("doc_url"),
-                             "published": r.get("doc_publish_date")}) for doc_id, r in docs.items()]
-        for item in core.add_jsonl(COLLECTION, lines):
-            if item.error:
-                log(f"article on line {item.line} not indexed: {item.error}")
-        index_s = time.perf_counter() - t0
+        index_s = index_articles(core, COLLECTION, docs.values(), log)
         passages_n = core.stats(COLLECTION).paragraphs
-        log(f"indexed {len(docs)} articles in {index_s:.1f} s")
-        quotes, passages = Score("citebot quotes"), Score("citebot passages")
-        verified = total_quotes = dated = 0
-        for r in rows:
-            t = time.perf_counter()
-            as_of = published_date(r.get("question_date")) if dates else None
-            dated += as_of is not None
-            answer = core.ask(COLLECTION, r["question"], as_of=as_of)
-            elapsed = time.perf_counter() - t
-            quote_units = [(q.citation.article_id, q.text) for q in answer.quotes]
-            passage_units = [(p.passage.article.id, p.passage.text) for p in answer.passages]
-            quotes.add(quote_units, r["doc_id"], r["answers"], elapsed)
-            passages.add(passage_units, r["doc_id"], r["answers"], elapsed)
-            by_id = {p.passage.id: p.passage for p in answer.passages}
-            for q in answer.quotes:
-                total_quotes += 1
-                verified += any(p.text[q.start:q.end] == q.text for p in by_id.values())
-        scores = [quotes, passages]
+        dated = sum(ask_and_score(core, COLLECTION, r, _tallies(tallies, sides[r["doc_id"]]),
+                                  dates) for r in asked)
         if baselines:
-            scores.extend(_baselines(docs, rows, core, log))
+            score_baselines(docs, asked, core,
+                            lambda r: _tallies(tallies, sides[r["doc_id"]]), log)
+        if unanswerable:
+            for side in wanted:
+                ask_elsewhere(core, side, [r for r in asked if sides[r["doc_id"]] == side],
+                              [d for d, s in sides.items() if s != side], docs,
+                              _tallies(tallies, side), dates, log)
     finally:
         core.close()
     return {
-        "file": path.name, "questions": len(rows), "left_out_not_verbatim": skipped,
+        "file": path.name, "split": split, "left_out_not_verbatim": skipped,
         "articles": len(docs), "passages": passages_n, "index_seconds": round(index_s, 1),
-        "passages_per_second": round(passages_n / index_s, 1), "model": core.embedder.name,
-        "encoder": settings.encoder,
-        "quotes_verified": f"{verified}/{total_quotes}", "asked_on_their_date": dated,
-        "results": [s.row() for s in scores],
-    }
+        "passages_per_second": round(passages_n / max(index_s, 1e-9), 1),
+        "model": core.embedder.name, "encoder": settings.encoder, "asked_on_their_date": dated,
+        "sides": {s: t.row() for s, t in tallies.items()}}
 
 
-def _baselines(docs: dict[str, dict], rows: list[dict],  # type: ignore[type-arg]
-               core: Core, log: Callable[[str], None]) -> list[Score]:
-    from retrieval.baselines import bm25_paragraphs, chunk_dense
+def open_remembering(settings: Settings, embedder: Embedder | None = None) -> Core:
+    """The core, with an embedder that embeds an article indexed twice only once (the
+    evaluation indexes each side's articles again, alone)."""
+    embedder = embedder or load_embedder(
+        settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
+        cache_dir=settings.model_cache)
+    return Core.open(settings, embedder=RememberingEmbedder(embedder))
 
-    out = []
+
+def _tallies(tallies: dict[str, Tally], side: str) -> list[Tally]:
+    return [t for s, t in tallies.items() if s in (side, "all")]
+
+
+def index_articles(core: Core, collection: str, docs: Iterable[Row],
+                   log: Callable[[str], None]) -> float:
+    """Add the articles (unchanged ones are skipped); returns the seconds it took."""
+    t0 = time.perf_counter()
+    lines = [json.dumps({"id": r["doc_id"], "title": r.get("doc_title") or r["doc_id"],
+                         "text": r["doc_text"], "url": r.get("doc_url"),
+                         "published": r.get("doc_publish_date")}) for r in docs]
+    for item in core.add_jsonl(collection, lines):
+        if item.error:
+            log(f"article on line {item.line} not indexed: {item.error}")
+    seconds = time.perf_counter() - t0
+    log(f"indexed {len(lines)} articles into {collection!r} in {seconds:.1f} s")
+    return seconds
+
+
+def _as_of(row: Row, dates: bool) -> Any:
+    from retrieval.search import published_date
+
+    return published_date(row.get("question_date")) if dates else None
+
+
+def ask_and_score(core: Core, collection: str, r: Row, tallies: list[Tally],
+                  dates: bool) -> bool:
+    """Ask one answerable question and count it; True when it was asked as of its date."""
+    as_of = _as_of(r, dates)
+    t = time.perf_counter()
+    answer = core.ask(collection, r["question"], as_of=as_of)
+    elapsed = time.perf_counter() - t
+    quote_units = [(q.citation.article_id, q.text) for q in answer.quotes]
+    passage_units = [(p.passage.article.id, p.passage.text) for p in answer.passages]
+    texts = {p.passage.id: p.passage.text for p in answer.passages}
+    verified = sum(any(text[q.start:q.end] == q.text for text in texts.values())
+                   for q in answer.quotes)
+    for tally in tallies:
+        tally.scores["citebot quotes"].add(quote_units, r["doc_id"], r["answers"], elapsed)
+        tally.scores["citebot passages"].add(passage_units, r["doc_id"], r["answers"], elapsed)
+        tally.not_found += not answer.found
+        tally.quotes += len(answer.quotes)
+        tally.verified += verified
+        tally.articles.add(r["doc_id"])
+    return as_of is not None
+
+
+def score_baselines(docs: dict[str, Row], asked: list[Row], core: Core,
+                    tallies_of: Callable[[Row], list[Tally]],
+                    log: Callable[[str], None]) -> None:
+    """Both baselines over every article, each question scored on its side."""
+    from retrieval.baselines import Ranked, bm25_paragraphs, chunk_dense
+
+    runs: list[tuple[str, list[Ranked]]] = []
     try:
-        out.append(chunk_dense(docs, rows, core.embedder, Score))
+        runs.append((METHODS[2], chunk_dense(docs, asked, core.embedder)))
     except ImportError:  # the optional evaluation extra is not installed
         log("the chunks + dense baseline needs langchain-text-splitters (pip install -e "
             "'.[eval]'); scored without it")
-    out.append(bm25_paragraphs(docs, rows, Score))
-    return out
+    runs.append((METHODS[3], bm25_paragraphs(docs, asked)))
+    for name, ranked in runs:
+        for r, (units, latency) in zip(asked, ranked, strict=True):
+            for tally in tallies_of(r):
+                tally.scores[name].add(units, r["doc_id"], r["answers"], latency)
+
+
+def ask_elsewhere(core: Core, side: str, questions: list[Row], other: list[str],
+                  docs: dict[str, Row], tallies: list[Tally], dates: bool,
+                  log: Callable[[str], None]) -> None:
+    """Ask one side's questions of a collection of the other side's articles alone, where
+    their article is not, and count how many are answered all the same, and how many of
+    those quote the answer first anyway (another article on the same story holds it)."""
+    collection = f"{COLLECTION}-without-{side}"
+    index_articles(core, collection, [docs[d] for d in other], log)
+    for r in questions:
+        answer = core.ask(collection, r["question"], as_of=_as_of(r, dates))
+        quoted = answer.found and holds_answer(answer.quotes[0].text, r["answers"])
+        for tally in tallies:
+            tally.unanswerable += 1
+            tally.unanswerable_answered += answer.found
+            tally.unanswerable_quoted += quoted

@@ -151,5 +151,5 @@ def test_quotes_prefer_the_asked_speakers_sentence() -> None:
                                          Sentence(len(first) + 1, len(text), "Lucia Ortiz")))
     asked = analyse("What did Ortiz say about what the barrier will cost?")
     ranked = [RankedPassage(passage, 1.0, 1.0, 1.0)]
-    quotes = QuoteSelector(embed=None).select(asked, None, ranked)  # type: ignore[arg-type]
+    quotes = QuoteSelector().select(asked, ranked)
     assert quotes[0].speaker == "Lucia Ortiz"

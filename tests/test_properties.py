@@ -461,8 +461,7 @@ def test_selected_quotes_are_verbatim_spans_of_their_passage(
     ranked = [RankedPassage(p, s, s, s) for p, s in zip(passages, scores, strict=True)]
     ranked.sort(key=lambda r: -r.score)
     asked = analyse(question[:MAX_QUESTION_CHARS])
-    quotes = QuoteSelector(embed=EMBEDDER.embed).select(
-        asked, EMBEDDER.embed_query(asked.text), ranked)
+    quotes = QuoteSelector().select(asked, ranked)
     by_number = {p.number: p for p in passages}
     for q in quotes:
         passage = by_number[q.citation.paragraph]
@@ -567,8 +566,8 @@ def test_the_selector_keeps_at_most_max_quotes() -> None:
     assert article is not None
     ranked = [RankedPassage(p, 1.0, 1.0, 1.0) for p in passages_of(article)]
     asked = analyse("harbour budget session")
-    selector = QuoteSelector(embed=EMBEDDER.embed, max_quotes=3, keep_ratio=0.0)
-    assert len(selector.select(asked, EMBEDDER.embed_query(asked.text), ranked)) == 3
+    selector = QuoteSelector(max_quotes=3, margin=float("inf"))  # every sentence close enough
+    assert len(selector.select(asked, ranked)) == 3
 
 
 def test_a_quote_that_would_not_be_verbatim_is_dropped() -> None:

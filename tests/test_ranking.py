@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from retrieval.core import Core
 from retrieval.evaluate import evaluate
-from retrieval.search import answer_type_match, published_date
+from retrieval.search import analyse, answer_type_match, published_date
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder
 
@@ -65,10 +65,12 @@ def test_passages_too_short_to_answer_lose_a_fixed_amount(core: Core) -> None:
         "Ferry fares\n\nThe council set ferry fares at nine dollars from June, the transport "
         "chief said.\n\nOther business followed."))
     searcher = core.answerer.searcher
+    question = "How much will ferry fares cost?"
+    query = core.embedder.embed_query(question)
 
     def scores() -> dict[str, float]:
-        answer = core.answerer.ask("news", "How much will ferry fares cost?")
-        return {p.passage.text.split()[0]: p.score for p in answer.passages}
+        found = searcher.search("news", analyse(question), query, 8)
+        return {p.passage.text.split()[0]: p.score for p in found}
 
     searcher.short_penalty = 0.0
     before = scores()
@@ -131,11 +133,13 @@ def test_eval_asks_each_question_on_its_date(settings: Settings, tmp_path: Path)
     ]
     path = tmp_path / "set.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    dated = evaluate(path, settings, baselines=False, log=lambda _: None)
+    dated = evaluate(path, settings, baselines=False, unanswerable=False, log=lambda _: None)
     blind = evaluate(path, settings.model_copy(update={"data_dir": tmp_path / "b"}),
-                     baselines=False, dates=False, log=lambda _: None)
+                     baselines=False, unanswerable=False, dates=False, log=lambda _: None)
     assert dated["left_out_not_verbatim"] == 1 and dated["asked_on_their_date"] == 2
-    hit = {r["method"]: r["hit@1"] for r in dated["results"]}  # type: ignore[attr-defined, index]
+    results = dated["sides"]["all"]["results"]  # type: ignore[index]
+    hit = {r["method"]: r["hit@1"] for r in results}
     assert hit["citebot passages"] == 0.5  # q2 was asked before the article was published
-    hit = {r["method"]: r["hit@1"] for r in blind["results"]}  # type: ignore[attr-defined, index]
+    results = blind["sides"]["all"]["results"]  # type: ignore[index]
+    hit = {r["method"]: r["hit@1"] for r in results}
     assert hit["citebot passages"] == 1.0 and blind["asked_on_their_date"] == 0
