@@ -115,8 +115,9 @@ def prior_of(turns: tuple[Turn, ...], reading: Reading) -> Prior:
             where = (span.article_id, span.paragraph)
             paragraphs[where] = max(paragraphs.get(where, 0.0), PARAGRAPH_BONUS * weight)
     if reading.kind == "event" and turns and turns[-1].shown:
-        first = turns[-1].shown[0]
-        paragraphs[(first.article_id, first.paragraph)] = EVENT_BONUS
+        shown = turns[-1].shown
+        event = shown[min(reading.points_at, len(shown) - 1)]
+        paragraphs[(event.article_id, event.paragraph)] = EVENT_BONUS
     exclude = frozenset((s.article_id, s.paragraph, s.start) for t in turns for s in t.shown
                         ) if reading.exclude_shown else frozenset()
     return Prior(articles, paragraphs, exclude)
@@ -137,7 +138,7 @@ def _answered(read_as: str, names: list[str], answer: Answer) -> str | None:
 
 def turn_of(context: Context, answer: Answer, now: float) -> Turn:
     """The turn to keep: bounded (a question and its reading of at most MAX_QUESTION_CHARS,
-    MAX_NAMES names, the quotes shown and the first one's text clipped to QUOTE_CHARS)."""
+    MAX_NAMES names, the quotes shown and their texts, each clipped to QUOTE_CHARS)."""
     read_as = context.reading.text[:MAX_QUESTION_CHARS]
     speakers = [plain_name(q.speaker) for q in answer.quotes if q.speaker]
     read_as = proper_case(read_as, speakers)  # "what did pompeo say" -> "... Pompeo ..."
@@ -151,6 +152,6 @@ def turn_of(context: Context, answer: Answer, now: float) -> Turn:
     names = [n[:NAME_CHARS] for n in names]
     shown = tuple(Span(q.citation.article_id, q.citation.paragraph, q.start, q.end)
                   for q in answer.quotes)
-    quote = answer.quotes[0].text[:QUOTE_CHARS] if answer.quotes else ""
+    quote = "\n".join(" ".join(q.text.split())[:QUOTE_CHARS] for q in answer.quotes)
     return Turn(context.question, read_as, person,
                 tuple(n for n in names if n != person)[:MAX_NAMES], shown, quote, now)

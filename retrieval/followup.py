@@ -5,6 +5,7 @@
     "and Kim?"                 the last question, with Kim in place of its person
     "what about the sanctions?"  the last question, about the sanctions instead
     "when was that?", "why?"   when (why) + the last quote shown (the event it told of)
+    "when is that meeting?"    when + the last answer's quote that spoke of a meeting
     "where did he sleep?"      pronouns replaced by the person ("his" -> "Pompeo's")
 
 A question these rules do not change is read as it is. Either way the conversation's earlier
@@ -86,6 +87,7 @@ class Reading:
     text: str
     kind: str  # "new", "pronoun", "more", "other", "event"
     exclude_shown: bool = False  # "what else": leave out the quotes already shown
+    points_at: int = 0  # an "event" reading: which of the last turn's quotes it asks about
 
 
 def names_in(text: str) -> list[str]:
@@ -161,13 +163,15 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
         base = next((t for t in reversed(turns) if not _EVENT_READING.match(t.read_as)), last)
         return Reading(_other(replace_pronouns(x, known), base, person), "other")
     event = _EVENT.match(question)
-    about = last.quote or last.read_as
+    quotes = last.quote.splitlines()
+    about = quotes[0] if quotes else last.read_as
     if event and not _has_content(question, _EVENT_FILLER) and (
             _ANAPHOR.search(question) or not content_words(question)):  # "why?", "when?"
         return Reading(f"{event['wh'].capitalize()}: {about}", "event")
     resolved = replace_pronouns(question, known)
-    if last.quote and _points_at(resolved, last.quote):  # "when is that meeting?"
-        return Reading(f"{resolved.rstrip(' ?.!')}: {last.quote}", "event")
+    pointed = next((i for i, quote in enumerate(quotes) if _points_at(resolved, quote)), None)
+    if pointed is not None:  # "when is that meeting?": the quote that spoke of a meeting
+        return Reading(f"{resolved.rstrip(' ?.!')}: {quotes[pointed]}", "event", points_at=pointed)
     return Reading(resolved, "pronoun" if resolved != question else "new")
 
 
@@ -196,7 +200,7 @@ def replace_pronouns(text: str, known: dict[str, str]) -> str:
 
 
 def _points_at(question: str, quote: str) -> bool:
-    """Whether "that X" in the question names something the last quote spoke of."""
+    """Whether "that X" in the question names something a quote spoke of."""
     said = {prefix_stem(w) for w in words(quote)}
     return any(prefix_stem(m["noun"].lower()) in said and m["noun"].lower() not in _NOT_NOUN
                for m in _DEMONSTRATIVE.finditer(question))

@@ -35,7 +35,12 @@ The Port Averly public library will stay open until 9 p.m. on Saturdays starting
 The change costs about 40,000 dollars a year, paid from a state grant.
 """
 
-Step = tuple[str, str]  # (question, words the first quote holds)
+Step = tuple[str, str]  # (question, words the first quote holds; "a|b": either is right)
+
+
+def holds(words: str, quote: str) -> bool:
+    """Whether a quote holds a step's words (one of them, when several are right)."""
+    return any(w in quote for w in words.split("|"))
 
 # Who said what, what else they said, and someone else; then where and when; then a move to
 # the other article (the conversation's article is a prior, never a filter).
@@ -54,7 +59,7 @@ SEED_CHAINS: list[list[Step]] = [
      ("And Kim?", "very serious discussion"),
      ("And Cronin?", "two-to-three-month window")],
     [("Who said he slept just fine?", "slept just fine"),
-     ("What else did he say?", "repatriation of remains"),
+     ("What else did he say?", "repatriation of remains|modalities"),  # another of his
      ("When is that meeting?", "next week")],
     [("When did North Korea express regret?", "Saturday"),
      ("Where did Pompeo spend the night?", "government guesthouse"),

@@ -15,7 +15,7 @@ from bot import render
 from bot.render_followup import CANNOT_READ
 from index.encode.embed import Embedder
 from retrieval.core import Core
-from tests.conversation_texts import FERRY, FERRY_CHAIN, LIBRARY, SEED, SEED_CHAINS, Step
+from tests.conversation_texts import FERRY, FERRY_CHAIN, LIBRARY, SEED, SEED_CHAINS, Step, holds
 from tests.conversation_texts import title_and_text as split_article
 from tests.fakediscord import (
     BOT_PERMISSIONS,
@@ -85,7 +85,7 @@ async def follow_up_in(env: Env, thread: FakeChannel, steps: list[Step], **messa
     for question, words in steps:
         posted = await env.fake.message(GUILD_A, thread.id, BOB, question, **message)
         reply = await reply_to(env.fake, posted, ANSWER)
-        assert reply.channel_id == thread.id and words in first_quote(reply), (question, reply)
+        assert reply.channel_id == thread.id and holds(words, first_quote(reply)), (question, reply)
         replies.append(reply)
     return replies
 
@@ -96,7 +96,7 @@ async def test_every_answer_opens_a_thread_where_any_message_follows_up(
         await add_articles(env)
         (question, words), *rest = FERRY_CHAIN
         answer, thread = await ask_in_channel(env, question)
-        assert words in first_quote(answer)
+        assert holds(words, first_quote(answer))
         assert (thread.parent_id, thread.owner_id, thread.name) == (
             CHANNEL_A, env.fake.bot_user_id, question)
         assert footer(answer) == "Follow up in the thread on this answer \u2014 no need to " \
@@ -131,7 +131,7 @@ async def test_where_threads_are_not_allowed_replies_to_an_answer_follow_up(
             posted = await env.fake.message(GUILD_A, CHANNEL_A, BOB, question,
                                             reply_to=answer, ping=False)
             answer = await reply_to(env.fake, posted, ANSWER)
-            assert words in first_quote(answer), question
+            assert holds(words, first_quote(answer)), question
         assert not env.fake.threads and not any(r.kind == "thread" for r in env.fake.requests)
         plain = await env.fake.message(GUILD_A, CHANNEL_A, BOB, "What else did she say?")
         other = await env.fake.message(GUILD_A, CHANNEL_A, ALICE, "and Hale?", reply_to=plain)
@@ -202,6 +202,6 @@ async def test_seed_article_chains_on_discord(tmp_path: Any, real_embedder: Embe
         for chain in SEED_CHAINS:
             (question, words), *rest = chain
             answer, thread = await ask_in_channel(env, question)
-            assert words in first_quote(answer)
+            assert holds(words, first_quote(answer))
             await follow_up_in(env, thread, rest)
         assert_no_mentions(env.fake)

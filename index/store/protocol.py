@@ -119,7 +119,7 @@ class Turn:
     person: str | None  # whom the turn was about (the speaker asked for, or quoted)
     names: tuple[str, ...]  # other names the question brought up
     shown: tuple[Span, ...]  # the quotes shown, in order
-    quote: str  # the first quote's text, clipped: what "that" means in the next question
+    quote: str  # the quotes' texts, clipped, one a line: what "that" means next
     at: float  # seconds since the epoch
 
 
