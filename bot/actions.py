@@ -58,11 +58,14 @@ def resolve_article(core: Core, collection: str, ref: str) -> Article:
 
 
 def ask(core: Core, collection: str, question: str, article: str | None = None,
-        conversation: str | None = None) -> Answer:
+        conversation: str | None = None,
+        on_draft: Callable[[Answer], None] | None = None) -> Answer:
     """The cited answer, optionally from one article only; with ``conversation`` (a key of
-    it), read as its next follow-up and kept in it."""
+    it), read as its next follow-up and kept in it; written by the language model when one is
+    configured (``on_draft`` sees each verified draft), else quotes only."""
     article_id = resolve_article(core, collection, article).id if article else None
-    return core.ask(collection, question, article_id=article_id, conversation=conversation)
+    return core.ask(collection, question, article_id=article_id, conversation=conversation,
+                    write=True, on_draft=on_draft)
 
 
 def find_articles(core: Core, collection: str, typed: str, limit: int = 25) -> list[Article]:

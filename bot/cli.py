@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot")
 
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
-CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN) or in a .env file; see the README."""
+CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN; CITEBOT_LLM_BASE_URL and CITEBOT_LLM_MODEL for answers
+written by a language model, docs/LLM.md) or in a .env file; see the README."""
 
 
 def _day(text: str) -> date:
@@ -86,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--as-of", type=_day, metavar="YYYY-MM-DD",
                      help="answer as on that day: articles published later are left out "
                      "(undated ones are kept)")
+    ask.add_argument("--no-llm", action="store_true",
+                     help="answer with quotes only, even when a language model is configured "
+                     "(CITEBOT_LLM_BASE_URL and CITEBOT_LLM_MODEL, docs/LLM.md)")
 
     chat = sub.add_parser(
         "chat", parents=[common], help="a conversation in the terminal (follow-up questions)",
@@ -96,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--conversation", metavar="NAME",
                       help="continue (or start) the conversation with this name, which is "
                       "kept until it has been idle for CITEBOT_CONVERSATION_IDLE_MINUTES")
+    chat.add_argument("--no-llm", action="store_true",
+                      help="answer with quotes only, even when a language model is configured "
+                      "(docs/LLM.md)")
 
     lst = sub.add_parser("list", parents=[common], help="list articles, newest first")
     lst.add_argument("--limit", type=int, default=100)
@@ -289,7 +296,8 @@ def cmd_ask(ctx: Context) -> int:
         raise CitebotError(f"The question is {len(question):,} characters; ask in at most "
                            f"{MAX_QUESTION_CHARS:,}.")
     with ctx.core() as core:
-        answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of)
+        answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of,
+                          write=not args.no_llm)
     if args.json:
         print(to_json(answer.to_json(), indent=2))
     else:
@@ -323,7 +331,7 @@ def _answer_line(core: Core, ctx: Context,
         qid = question.id
         answer = core.ask(ctx.collection, question.text, article_id=ctx.args.article,
                           as_of=question.as_of or ctx.args.as_of,
-                          conversation=question.conversation)
+                          conversation=question.conversation, write=not ctx.args.no_llm)
     except (ValueError, CitebotError) as exc:
         qid = getattr(exc, "id", qid)
         return {**({"id": qid} if qid is not None else {}), "error": str(exc)}, False

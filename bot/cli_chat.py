@@ -56,7 +56,7 @@ def _answer(core: Core, ctx: Context, conversation: str, question: str) -> None:
         return
     try:
         answer = core.ask(ctx.collection, question, article_id=ctx.args.article,
-                          conversation=conversation)
+                          conversation=conversation, write=not ctx.args.no_llm)
     except KeyboardInterrupt:
         complain("interrupted")
         return

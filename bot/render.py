@@ -17,7 +17,7 @@ import discord
 
 from bot.actions import ArticlePage, LinkResult
 from index.models import Article
-from retrieval.models import Answer, Citation, Quote
+from retrieval.models import Answer, Citation, Claim, Quote, Written
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 MESSAGE_MAX = 2000
@@ -37,6 +37,7 @@ FULL_FRAGMENT_WORDS = 10  # quotes up to this many words are matched whole
 SNIPPET_CHARS = 300  # closest passages shown under "not found"
 URL_MAX = 1024  # longer article links are left out rather than crowd out the quotes
 NOT_FOUND = "**Not found.**"
+WRITING = "*\u270d\ufe0f Writing\u2026 quotes appear as they are verified.*"
 
 _MENTION = re.compile(r"@(everyone|here)|<(?=[@#/])")
 _INVITE = re.compile(r"(discord(?:app)?\.com/invite|discord\.gg|discord\.me)/", re.IGNORECASE)
@@ -192,12 +193,30 @@ def answer_pages(answer: Answer, footer: str | None = None) -> AnswerPages:
     embed carries ``footer`` (plain text: how the question was read, how to follow up)."""
     title = clip(sanitize(answer.question), TITLE_MAX) or "Question"
     footer = clip(neutralise(footer), FOOTER_MAX) if footer else ""
-    blocks, color = ([quote_block(i, q) for i, q in enumerate(answer.quotes, 1)], COLOR) \
-        if answer.found else (not_found_blocks(answer), NOT_FOUND_COLOR)
+    if answer.found:
+        blocks, color = [quote_block(i, q) for i, q in enumerate(answer.quotes, 1)], COLOR
+        if answer.written is not None:
+            blocks.insert(0, written_block(answer.written))
+    else:
+        blocks, color = not_found_blocks(answer), NOT_FOUND_COLOR
     pages = pack(title, blocks, color, reserve=len(footer))
     if footer:
         pages[-1][-1].set_footer(text=footer)
     return AnswerPages(pages, answer)
+
+
+def written_block(written: Written) -> str:
+    """The model's verified statements as one paragraph with bold quote numbers, what was
+    left out, and while it is still being written, a line saying so. The prose is untrusted
+    text like an article's, made inert the same way."""
+    prose = " ".join(Claim(sanitize(c.text), c.refs).marked("**[{}]**")
+                     for c in written.claims)
+    lines = [clip(prose, DESCRIPTION_MAX // 2)]
+    if written.notice:
+        lines.append(f"*{written.notice}*")
+    if not written.complete:
+        lines.append(WRITING)
+    return "\n".join(lines)
 
 
 def not_found_blocks(answer: Answer) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bot.render import MESSAGE_MAX, SNIPPET_CHARS, clip, fragment_url, sanitize
 from bot.render_text import cite
-from retrieval.models import Answer, Citation, Quote
+from retrieval.models import Answer, Citation, Claim, Quote
 
 QUESTION_CHARS = 300
 SHORTEST_QUOTE = 40  # a quote cut shorter than this says too little to be worth sending
@@ -26,6 +26,10 @@ def answer_text(answer: Answer, limit: int = MESSAGE_MAX) -> str:
     text = f"**{clip(sanitize(answer.question), QUESTION_CHARS) or 'Question'}**"
     if not answer.found:
         return clip("\n\n".join([text, *_not_found(answer)]), limit)
+    if answer.written is not None:
+        prose = " ".join(Claim(sanitize(c.text), c.refs).marked() for c in answer.written.claims)
+        notice = f"\n*{answer.written.notice}*" if answer.written.notice else ""
+        text += "\n\n" + clip(prose, limit // 2) + notice
     for i, q in enumerate(answer.quotes, 1):
         block = _quote(i, q, limit - len(text) - 2, shorten=i == 1)
         if block is None:

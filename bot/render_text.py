@@ -14,8 +14,13 @@ def cite(c: Citation) -> str:
 
 
 def render_answer(answer: Answer, width: int = 96) -> str:
-    """The quotes with numbered citations, or an honest "not found" with closest matches."""
+    """The quotes with numbered citations (under the model's prose when one wrote it), or an
+    honest "not found" with closest matches."""
     lines: list[str] = []
+    if answer.found and answer.written is not None:
+        lines += [textwrap.fill(answer.written.text, width=width), ""]
+        if answer.written.notice:
+            lines += [textwrap.fill(f"({answer.written.notice})", width=width), ""]
     if answer.found:
         for i, q in enumerate(answer.quotes, 1):
             body = textwrap.fill(f"\u201c{q.text}\u201d [{i}]", width=width,

@@ -87,6 +87,54 @@ async def edit_original(interaction: discord.Interaction, **fields: Any) -> None
     await interaction.edit_original_response(allowed_mentions=NO_MENTIONS, **fields)
 
 
+async def finish_pages(interaction: discord.Interaction, pages: list[render.Page],
+                       view: discord.ui.View | None = None) -> list[discord.Message]:
+    """The final answer over a draft already shown in the deferred message: the first page
+    replaces the draft (with `view`), further pages follow; refused, plain text replaces it.
+    The messages that show the answer."""
+    sent: list[discord.Message] = []
+    try:
+        sent.append(await interaction.edit_original_response(
+            embeds=pages[0], view=view, allowed_mentions=NO_MENTIONS))
+        for embeds in pages[1:]:
+            sent.append(await interaction.followup.send(
+                embeds=embeds, allowed_mentions=NO_MENTIONS, wait=True))
+    except discord.HTTPException as exc:
+        text = _plain(pages, exc)
+        if text is None:
+            raise
+        sent[:] = [await interaction.edit_original_response(
+            content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS)]
+        _log_fallback(exc)
+    finally:
+        _release(view)
+    return sent
+
+
+async def finish_reply(draft: discord.Message, message: discord.Message,
+                       pages: list[render.Page],
+                       view: discord.ui.View | None = None) -> list[discord.Message]:
+    """The final answer over a draft replied to a message (`draft`): the first page replaces
+    it, further pages are replies; refused, plain text replaces it. The messages that show the
+    answer."""
+    sent: list[discord.Message] = []
+    try:
+        sent.append(await draft.edit(embeds=pages[0], allowed_mentions=NO_MENTIONS, view=view))
+        for embeds in pages[1:]:
+            sent.append(await message.reply(embeds=embeds, mention_author=False,
+                                            allowed_mentions=NO_MENTIONS))
+    except discord.HTTPException as exc:
+        text = _plain(pages, exc)
+        if text is None:
+            raise
+        sent[:] = [await draft.edit(content=render.clip(text, render.MESSAGE_MAX), embeds=[],
+                                    view=None, allowed_mentions=NO_MENTIONS)]
+        _log_fallback(exc)
+    finally:
+        _release(view)
+    return sent
+
+
 def _plain(pages: list[render.Page], exc: discord.HTTPException) -> str | None:
     """The answer in plain text, to send once after Discord refused its pages with `exc`;
     None for pages that are not an answer, or a refusal plain text would meet as well (no

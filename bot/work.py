@@ -64,6 +64,9 @@ class Worker:
 
     def _call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         with self._idle:
+            # Once stopping, nothing new starts: a task that outlives the bot (linking an
+            # answer to its conversation, say) must not reach a core that is being closed.
+            self.check_stopping()
             self._busy += 1
         try:
             return fn(*args, **kwargs)

@@ -152,6 +152,30 @@ class Settings(BaseSettings):
         default=None, gt=0,
         description="Remove articles feeds and watched channels added longer ago than this.")
 
+    # Written answers by a language model (off unless a base URL and a model are set; docs/LLM.md)
+    llm_base_url: str | None = Field(
+        default=None,
+        description=("An OpenAI-compatible API, e.g. 'http://127.0.0.1:11434/v1' (Ollama); "
+                     "with CITEBOT_LLM_MODEL, answers are written by the model, every quote "
+                     "verified."))
+    llm_model: str | None = Field(default=None, description="The model's name on that server.")
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="The API key, if the server wants one (never logged).")
+    llm_timeout_s: float = Field(
+        default=20.0, gt=0, le=600,
+        description="Seconds the model has for a whole answer before the extractive one is "
+                    "sent instead.")
+    llm_max_tokens: int = Field(
+        default=400, ge=32, le=4_000, description="Tokens the model may write for one answer.")
+    llm_prompt_tokens: int = Field(
+        default=3_000, ge=300, le=100_000,
+        description="Budget of the prompt: passages that do not fit are not sent (about four "
+                    "characters a token).")
+    llm_passages: int = Field(default=4, ge=1, le=10,
+                              description="Retrieved passages the model is given.")
+    llm_stream: bool = Field(default=True,
+                             description="Ask for the answer as a stream (fills in on Discord).")
+
     # Discord
     discord_token: SecretStr | None = None
     discord_api_base: str | None = None
@@ -239,6 +263,12 @@ class Settings(BaseSettings):
             reason = str(problem["msg"]).removeprefix("Value error, ")
             lines.append(f"{name}: {reason} (set in the environment or .env)")
         return "; ".join(lines)
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether written answers are on: a base URL and a model are both set."""
+        return bool(self.llm_base_url and self.llm_base_url.strip()
+                    and self.llm_model and self.llm_model.strip())
 
     @property
     def model_cache(self) -> Path:

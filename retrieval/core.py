@@ -6,8 +6,9 @@ reaches into storage or the indexer. Errors are the domain errors of ``index.err
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from threading import Event
@@ -23,6 +24,7 @@ from index.store import Conversation, EmbeddedStorage, Feed, Stats, Storage, Vot
 from retrieval.answer import Answerer
 from retrieval.conversation import Conversations
 from retrieval.models import Answer
+from retrieval.written import Exchange, Writer
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Core:
     answerer: Answerer
     poller: FeedPoller
     conversations: Conversations
+    writer: Writer | None = None  # written answers, when a language model is configured
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Core:
@@ -54,7 +57,8 @@ class Core:
             poller=FeedPoller(settings=settings, storage=storage, indexer=indexer),
             conversations=Conversations(
                 storage, idle_s=60 * settings.conversation_idle_minutes,
-                max_turns=settings.conversation_max_turns))
+                max_turns=settings.conversation_max_turns),
+            writer=Writer.configured(settings))
 
     def __enter__(self) -> Core:
         return self
@@ -69,17 +73,41 @@ class Core:
 
     # -- questions ------------------------------------------------------------------------
     def ask(self, collection: str, question: str, *, article_id: str | None = None,
-            as_of: date | None = None, conversation: str | None = None) -> Answer:
+            as_of: date | None = None, conversation: str | None = None, write: bool = False,
+            on_draft: Callable[[Answer], None] | None = None) -> Answer:
         """The cited answer (see ``Answerer.ask``). With ``conversation`` (a key: its id, or
         one linked to it), the question is read as a follow-up of that conversation's earlier
         turns and kept as its next turn; a key that names no live conversation starts one
-        with that id (see ``retrieval.conversation``)."""
+        with that id (see ``retrieval.conversation``). With ``write`` and a language model
+        configured, written by the model over citebot's quotes (``on_draft`` sees each
+        verified draft; a follow-up is first made standalone by the model), and the
+        quotes-only answer on any failure of the model (docs/LLM.md)."""
+        writer = self.writer if write else None
         if conversation is None:
-            return self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
+            answer = self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
+            return writer.write(answer, on_draft=on_draft) if writer else answer
         context = self.conversations.context(collection, conversation, question)
+        exchanges = [Exchange(t.read_as or t.question, t.quote) for t in context.turns]
+        deadline = None  # the model's time starts with its first call
+        if writer is not None and exchanges:
+            deadline = time.monotonic() + self.settings.llm_timeout_s
+            standalone = writer.rewrite(context.question, exchanges, deadline=deadline,
+                                        otherwise=context.reading.text)
+            context = replace(context, reading=replace(context.reading, text=standalone))
         answer = self.answerer.ask(collection, context.reading.text, article_id=article_id,
                                    as_of=as_of, prior=context.prior)
+        if writer is not None:
+            asked = context.question  # drafts show the question as asked, as the answer does
+            drafts = None if on_draft is None else (
+                lambda draft: on_draft(replace(draft, question=asked)))
+            answer = writer.write_outcome(answer, context=exchanges, on_draft=drafts,
+                                          deadline=deadline).answer
         return self.conversations.record(context, answer)
+
+    @property
+    def writes(self) -> bool:
+        """Whether answers can be written by a language model (one is configured)."""
+        return self.writer is not None
 
     def conversation(self, collection: str, key: str) -> Conversation | None:
         """The live conversation a key names in the collection, if any."""

@@ -63,6 +63,48 @@ class Prior:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """One statement a language model wrote, verified against the quotes it cites (1-based
+    numbers into ``Answer.quotes``)."""
+
+    text: str
+    refs: tuple[int, ...]
+
+    def marked(self, mark: str = "[{}]") -> str:
+        """The statement with its quote numbers before its closing punctuation."""
+        body = self.text.rstrip(".!?;:, ")
+        marks = "".join(mark.format(n) for n in self.refs)
+        return f"{body} {marks}{self.text[len(body):].strip()}"
+
+
+@dataclass(frozen=True)
+class Written:
+    """An answer written by a language model: its verified statements, and why any other
+    statement it wrote was left out (docs/LLM.md)."""
+
+    claims: tuple[Claim, ...]
+    dropped: tuple[str, ...] = ()
+    model: str = ""
+    complete: bool = True  # False for a draft shown while the model is still writing
+
+    @property
+    def text(self) -> str:
+        """The statements with [n] markers."""
+        return " ".join(c.marked() for c in self.claims)
+
+    @property
+    def notice(self) -> str | None:
+        """What the member is told about statements left out, if any were."""
+        n = len(self.dropped)
+        if not n:
+            return None
+        what = "statement" if n == 1 else "statements"
+        verb = "was" if n == 1 else "were"
+        return (f"{n} {what} the model wrote {verb} left out: citebot could not verify "
+                f"{'its' if n == 1 else 'their'} quotes or citations.")
+
+
+@dataclass(frozen=True)
 class Answer:
     """Quotes that answer a question, or none, with the passages retrieval ranked."""
 
@@ -74,17 +116,20 @@ class Answer:
     relevance: float = 0.0  # compared with the calibrated threshold to decide ``found``
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     read_as: str | None = None  # a follow-up as it was answered, when that differs from it
+    written: Written | None = None  # the model's prose over ``quotes``, when one wrote it
 
     @property
     def text(self) -> str:
         """The answer as text with [n] citation markers."""
         if not self.found:
             return "The indexed articles do not answer this question."
+        if self.written is not None:
+            return self.written.text
         return " ".join(f"\u201c{q.text}\u201d [{i}]" for i, q in enumerate(self.quotes, 1))
 
     def to_json(self) -> dict[str, object]:
         """The documented JSON shape (question, found, answer, quotes, passages)."""
-        return {
+        shown: dict[str, object] = {
             "question": self.question,
             "found": self.found,
             "answer": self.text,
@@ -103,3 +148,12 @@ class Answer:
                 for r in self.passages
             ],
         }
+        if self.written is not None:
+            shown["written"] = {
+                "model": self.written.model,
+                "claims": [{"text": c.text, "quotes": list(c.refs)}
+                           for c in self.written.claims],
+                "dropped": list(self.written.dropped),
+                "notice": self.written.notice,
+            }
+        return shown

@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, followups, render, replies
+from bot import actions, drafts, followups, render, replies
 from bot.cogs.common import article_choices, collection, strip_mention
 from bot.explain import explain
 from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
@@ -39,11 +39,14 @@ class Ask(commands.Cog):
         place = await followups.place_of_interaction(self.bot, interaction)
         offer = followups.thread_offer(self.bot, place, interaction.channel,
                                        interaction.app_permissions, question)
-        answer = await self.bot.worker.run(
-            interaction.guild_id, actions.ask, self.bot.core, collection(interaction), question,
-            article, place.key)
+        answer, drafted = await drafts.relay(  # with a language model, drafts fill it in
+            lambda shown: self.bot.worker.run(
+                interaction.guild_id, actions.ask, self.bot.core, collection(interaction),
+                question, article, place.key, shown if self.bot.core.writes else None),
+            lambda page: replies.edit_original(interaction, embeds=page))
         pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
-        sent = await replies.send_pages(interaction, pages, FeedbackView())
+        send = replies.finish_pages if drafted else replies.send_pages
+        sent = await send(interaction, pages, FeedbackView())
         await followups.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
 
     @ask.autocomplete("article")
@@ -82,18 +85,24 @@ class Ask(commands.Cog):
         self.bot.inflight.adopt()
         offer = followups.thread_offer(self.bot, place, message.channel,
                                        followups.permissions_in(message), question)
+        draft = drafts.ReplyDrafts(message)
         try:
             check_question(question)
             self.bot.limits.ask.hit(message.author.id)
             async with message.channel.typing():
-                answer = await self.bot.worker.run(
-                    guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
-                    question, None, place.key)
+                answer, _ = await drafts.relay(
+                    lambda shown: self.bot.worker.run(
+                        guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
+                        question, None, place.key, shown if self.bot.core.writes else None),
+                    draft.show)
         except (BadQuestion, OnCooldown, CitebotError) as exc:
             await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
         pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
-        sent = await replies.reply_pages(message, pages, FeedbackView())
+        if draft.sent is not None:
+            sent = await replies.finish_reply(draft.sent, message, pages, FeedbackView())
+        else:
+            sent = await replies.reply_pages(message, pages, FeedbackView())
         await followups.after_answer(self.bot, guild_id, place, sent, offer)
 
     async def refuse(self, message: discord.Message, text: str) -> None:

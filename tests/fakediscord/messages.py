@@ -251,6 +251,7 @@ class MessagesMixin:
             msg.payload["mention_everyone"] = mentions_everyone(body)
         if "attachments" in body or files:
             msg.payload["attachments"] = self._uploaded(body, files or [])
+        msg.edits.append(time.monotonic())
         if finish_loading and msg.loading:
             msg.payload["flags"] = msg.flags & EPHEMERAL
         else:

@@ -53,6 +53,7 @@ class MessageRecord:
     interaction_id: int | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
     edited_at: float | None = None
+    edits: list[float] = field(default_factory=list)  # when each edit arrived
     deleted_at: float | None = None
     reactions: list[str] = field(default_factory=list)
     dispatched: bool = False  # for injected user messages: whether the bot was sent it

@@ -1,0 +1,109 @@
+"""The one module that talks to a language model, through the official ``openai`` client
+(which speaks to every OpenAI-compatible server: Ollama, llama.cpp's server, vLLM, hosted
+APIs). The package is an optional extra (``citebot[llm]``): without it, written answers are
+off and every answer is the extractive one.
+
+Every failure becomes `ModelError` with a short reason that never carries the API key.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NO_CLIENT = ("written answers need the openai package: pip install 'citebot[llm]' "
+             "(answering with quotes only until then)")
+
+
+class ModelError(Exception):
+    """The model gave no usable answer (unreachable, timed out, refused, malformed); the
+    caller answers with quotes only."""
+
+
+class ChatClient:
+    """Chat completions from the configured server; build once, reuse (thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.base_url = (settings.llm_base_url or "").strip()
+        self.model = (settings.llm_model or "").strip()
+        self.timeout_s = settings.llm_timeout_s
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
+        self._key = key.strip()
+        self._client: Any = None
+
+    def prepare(self) -> None:
+        """Import the client and build it now (seconds), not within a member's deadline;
+        `ModelError` if the openai package is missing."""
+        self._openai()
+
+    def _openai(self) -> Any:
+        if self._client is None:
+            try:
+                import openai
+            except ImportError:
+                raise ModelError(NO_CLIENT) from None
+            # Local servers want no key, but the client insists on one. No retries: the
+            # deadline is the member's, and the extractive answer is ready.
+            self._client = openai.OpenAI(base_url=self.base_url, api_key=self._key or "none",
+                                         timeout=self.timeout_s, max_retries=0)
+        return self._client
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the API key replaced, for anything logged or shown."""
+        return text.replace(self._key, "[redacted key]") if self._key else text
+
+    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        """The answer's text as it is written, piece by piece; `ModelError` on any failure
+        (the stream is closed when the caller stops early)."""
+        client = self._openai()
+        try:
+            response = client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
+                stream=True)
+            finished = False
+            with response:
+                for chunk in response:
+                    for choice in getattr(chunk, "choices", None) or ():
+                        piece = getattr(choice.delta, "content", None) if choice.delta else None
+                        if isinstance(piece, str) and piece:
+                            yield piece
+                        finished = finished or bool(choice.finish_reason)
+            if not finished:  # every server ends a whole answer with a finish reason
+                raise ModelError("the stream ended before the answer did")
+        except ModelError:
+            raise
+        except Exception as exc:  # any failure of the server or the stream: fall back
+            raise ModelError(self.describe(exc)) from None
+
+    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+        """The whole answer in one response; `ModelError` on any failure."""
+        client = self._openai()
+        try:
+            response = client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0)
+            content = response.choices[0].message.content
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(self.describe(exc)) from None
+        if not isinstance(content, str):
+            raise ModelError("the server's response held no text")
+        return content
+
+    def describe(self, exc: BaseException) -> str:
+        """A failure on one line: a status code, a timeout, a broken connection, or the kind
+        of error; never the key."""
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            return f"the server answered {status}"
+        name = type(exc).__name__
+        if "Timeout" in name:
+            return "the server did not answer in time"
+        if "Connection" in name or "Protocol" in name or "Read" in name:
+            return f"the connection to the server broke ({name})"
+        return self.scrub(f"the server's response could not be read ({name})")

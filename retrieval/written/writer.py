@@ -1,0 +1,268 @@
+"""Answers written by a language model over citebot's own retrieval, every quote verified.
+
+`Writer.write` takes the extractive answer (retrieval and quote choice stay citebot's), sends
+the model the question, the thread's context and the best passages as numbered sentences,
+and reads its statements as they come: each is checked (`claims.check`) and only checked
+statements reach a draft or the answer; the quotes under them are the cited sentences' stored
+text. On any failure (no answer within ``llm_timeout_s``, a refusal, a broken stream,
+malformed output, nothing verifiable) the extractive answer is returned as it was.
+
+The model is read on a thread of its own and waited for with a deadline, so a server that
+stalls mid-stream costs at most the timeout; the thread stops at its next piece of text, or
+when the client's own read timeout (the same) ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+from config.settings import Settings
+from retrieval.models import Answer, Claim, Quote, Written
+from retrieval.quotes import make_quote
+from retrieval.written.claims import (
+    CLAIMS_MAX,
+    Checked,
+    Statement,
+    check,
+    leftover_statement,
+    split_statements,
+)
+from retrieval.written.client import ChatClient, ModelError
+from retrieval.written.prompt import (
+    CHARS_PER_TOKEN,
+    Exchange,
+    Source,
+    answer_messages,
+    rewrite_messages,
+    sources_for,
+)
+
+log = logging.getLogger(__name__)
+
+Draft = Callable[[Answer], None]
+REWRITE_TOKENS = 100
+REWRITE_MAX_CHARS = 500
+TEXT_MAX_CHARS = 20_000  # more than any answer the token budget allows; a runaway stops here
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `Writer.write_outcome` did: the answer, and why it fell back (None if written)."""
+
+    answer: Answer
+    fallback: str | None
+    seconds: float
+
+
+class Writer:
+    """Writes answers with the configured model; build once, reuse (thread-safe)."""
+
+    def __init__(self, settings: Settings, client: ChatClient | None = None) -> None:
+        self.settings = settings
+        self.client = client or ChatClient(settings)
+
+    @classmethod
+    def configured(cls, settings: Settings) -> Writer | None:
+        """A writer when a language model is configured and its client can be built; None
+        (quotes only, said once in the log) otherwise."""
+        if not settings.llm_configured:
+            return None
+        writer = cls(settings)
+        try:
+            writer.client.prepare()
+        except ModelError as exc:
+            log.warning("%s", exc)
+            return None
+        return writer
+
+    @property
+    def model(self) -> str:
+        return self.client.model
+
+    def write(self, answer: Answer, *, context: Sequence[Exchange] = (),
+              on_draft: Draft | None = None) -> Answer:
+        """The written answer over ``answer``'s passages, or ``answer`` itself on any
+        failure; ``on_draft`` sees each draft (checked statements only) as it grows."""
+        return self.write_outcome(answer, context=context, on_draft=on_draft).answer
+
+    def write_outcome(self, answer: Answer, *, context: Sequence[Exchange] = (),
+                      on_draft: Draft | None = None,
+                      deadline: float | None = None) -> Outcome:
+        """`write`, saying why it fell back."""
+        start = time.monotonic()
+        deadline = deadline or start + self.settings.llm_timeout_s
+        if not answer.found:
+            return Outcome(answer, "retrieval found no answer to write about", 0.0)
+        sources = sources_for(answer.passages, passages=self.settings.llm_passages,
+                              budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+        messages = answer_messages(answer.question, sources, context,
+                                   budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+        reading = _Reading(answer, {s.sid: s for s in sources}, self.model, on_draft)
+        try:
+            for text in self._pieces(messages, deadline, self.settings.llm_max_tokens):
+                reading.add(text)
+            written = reading.finish()
+        except ModelError as exc:
+            return self._fell_back(answer, self.client.scrub(str(exc)), start)
+        except Exception as exc:  # never an error to the member: log once, fall back
+            log.exception("written answer failed unexpectedly; answering with quotes only")
+            return self._fell_back(answer, f"unexpected {type(exc).__name__}", start)
+        seconds = time.monotonic() - start
+        return Outcome(replace(written, timings={**answer.timings, "write": seconds}),
+                       None, seconds)
+
+    def _fell_back(self, answer: Answer, reason: str, start: float) -> Outcome:
+        log.warning("answering with quotes only: %s", reason)
+        return Outcome(answer, reason, time.monotonic() - start)
+
+    def _pieces(self, messages: list[dict[str, str]], deadline: float,
+                budget: int) -> Iterator[str]:
+        """The model's text as it comes, read on a thread of its own; `ModelError` once the
+        deadline passes."""
+        pieces: queue.Queue[object] = queue.Queue()
+        stop = threading.Event()
+
+        def read() -> None:
+            try:
+                if self.settings.llm_stream:
+                    for piece in self.client.stream(messages, budget):
+                        if stop.is_set():
+                            return
+                        pieces.put(piece)
+                else:
+                    pieces.put(self.client.complete(messages, budget))
+                pieces.put(_DONE)
+            except BaseException as exc:  # handed to the waiting side
+                pieces.put(exc)
+
+        threading.Thread(target=read, name="citebot-model", daemon=True).start()
+        total = 0
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ModelError("the model did not finish in time")
+                try:
+                    item = pieces.get(timeout=left)
+                except queue.Empty:
+                    raise ModelError("the model did not finish in time") from None
+                if item is _DONE:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, str)
+                total += len(item)
+                if total > TEXT_MAX_CHARS:
+                    raise ModelError("the model wrote far more than an answer")
+                yield item
+        finally:
+            stop.set()
+
+    def rewrite(self, question: str, context: Sequence[Exchange], *,
+                deadline: float | None = None, otherwise: str | None = None) -> str:
+        """A follow-up made standalone by the model (citebot still retrieves and verifies);
+        ``otherwise`` (by default the question as asked) on any failure or doubtful output."""
+        otherwise = otherwise or question
+        if not context:
+            return otherwise
+        deadline = deadline or time.monotonic() + self.settings.llm_timeout_s
+        messages = rewrite_messages(
+            question, context, budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+        try:
+            text = "".join(self._pieces_once(messages, deadline))  # a short, whole line
+        except ModelError as exc:
+            log.warning("read the follow-up without the model: %s", self.client.scrub(str(exc)))
+            return otherwise
+        return standalone(text) or otherwise
+
+    def _pieces_once(self, messages: list[dict[str, str]], deadline: float) -> Iterator[str]:
+        try:
+            yield from self._pieces(messages, deadline, REWRITE_TOKENS)
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"unexpected {type(exc).__name__}") from None
+
+
+def standalone(text: str) -> str | None:
+    """The rewritten question, if it looks like one: a single line of words, not too long."""
+    line = " ".join(text.split()).strip().strip("\"'“”")
+    if not line or len(line) > REWRITE_MAX_CHARS or "\n" in text.strip():
+        return None
+    if not any(c.isalpha() for c in line):
+        return None
+    return line
+
+
+class _Reading:
+    """The model's text so far, its checked statements, and the drafts they make."""
+
+    def __init__(self, answer: Answer, given: dict[str, Source], model: str,
+                 on_draft: Draft | None) -> None:
+        self.answer = answer
+        self.given = given
+        self.model = model
+        self.on_draft = on_draft
+        self.text = ""
+        self.seen = 0  # statements already checked
+        self.kept: list[Checked] = []
+        self.dropped: list[str] = []
+
+    def add(self, piece: str) -> None:
+        self.text += piece
+        statements, _ = split_statements(self.text, final=False)
+        if self._take(statements[self.seen :]) and self.on_draft is not None:
+            self.on_draft(self._answer(complete=False))
+
+    def finish(self) -> Answer:
+        statements, rest = split_statements(self.text, final=True)
+        self._take(statements[self.seen :])
+        leftover = leftover_statement(rest)
+        if leftover is not None and self.kept:
+            self.dropped.append("a statement without a citation")
+        if not self.kept:
+            why = "; ".join(dict.fromkeys(self.dropped)) or "no statement with a citation"
+            raise ModelError(f"nothing verifiable in the model's answer ({why})")
+        return self._answer(complete=True)
+
+    def _take(self, statements: list[Statement]) -> bool:
+        """Check new statements; whether any was kept."""
+        grew = False
+        for statement in statements:
+            self.seen += 1
+            if len(self.kept) >= CLAIMS_MAX:
+                continue
+            result = check(statement, self.given)
+            if isinstance(result, str):
+                log.info("dropped a statement of the model: %s", result)
+                self.dropped.append(result)
+            else:
+                self.kept.append(result)
+                grew = True
+        return grew
+
+    def _answer(self, *, complete: bool) -> Answer:
+        """An answer of the checked statements, numbered by the quotes they cite."""
+        numbers: dict[str, int] = {}
+        quotes: list[Quote] = []
+        claims: list[Claim] = []
+        for checked in self.kept:
+            refs: list[int] = []
+            for source in checked.sources:
+                if source.sid not in numbers:
+                    quote = make_quote(source.passage, source.index, 1.0)
+                    if quote is None:  # not verbatim in storage: never shown
+                        continue
+                    quotes.append(quote)
+                    numbers[source.sid] = len(quotes)
+                refs.append(numbers[source.sid])
+            if refs:
+                claims.append(Claim(checked.prose, tuple(refs)))
+        written = Written(tuple(claims), tuple(self.dropped), self.model, complete)
+        return replace(self.answer, quotes=tuple(quotes), written=written)
