@@ -1,5 +1,5 @@
 """The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
-run | eval``.
+run | eval | db``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import ValidationError
 
+from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot")
 
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
-CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN) or in a .env file; see the README."""
+CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN, CITEBOT_DATABASE_URL) or in a .env file; see the README."""
 
 
 def _day(text: str) -> date:
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-baselines", action="store_true", help="score citebot only")
     ev.add_argument("--ignore-dates", action="store_true",
                     help="ask every question as of today instead of on its question_date")
+    add_db_parser(sub)
     return parser
 
 
@@ -393,10 +395,16 @@ def cmd_eval(ctx: Context) -> int:
     return run_eval(ctx)
 
 
+def cmd_db(ctx: Context) -> int:
+    from bot.cli_db import cmd_db as run_db
+
+    return run_db(ctx)
+
+
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
-    "eval": cmd_eval, "chat": cmd_chat,
+    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db,
 }
 
 if __name__ == "__main__":

@@ -49,13 +49,18 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def any_settings(backend: str, settings: Settings, request: pytest.FixtureRequest) -> Settings:
-    """Settings for ``backend``: the embedded default, or a fresh PostgreSQL database."""
+def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Settings:
+    """``settings`` on ``backend``: unchanged (embedded), or on a fresh PostgreSQL database."""
     if backend == "embedded":
         return settings
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return settings.model_copy(update={"database_url": SecretStr(server.new_database())})
+
+
+@pytest.fixture
+def any_settings(backend: str, settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Settings for each backend in turn: the embedded default, or a fresh PostgreSQL database."""
+    return on_backend(settings, backend, request)
 
 
 @pytest.fixture
