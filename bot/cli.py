@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+        data_dir = getattr(args, "data_dir", None)  # `db` works on the database, not a directory
+        settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     except ValidationError as exc:
         complain(Settings.describe(exc))
         return 2

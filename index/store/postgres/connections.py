@@ -40,6 +40,7 @@ READ_ONLY = ("the server refused a write because it is a read-only replica; poin
 FULL = "the database server's disk is full; free some space on it and try again"
 GENERIC = "check the PostgreSQL server's log, then try again"
 _POLL_S = 0.01
+CONNECT_TIMEOUT_S = 10
 
 
 def hint(exc: BaseException) -> str:
@@ -154,13 +155,16 @@ class Connections:
 
 
 def _pool(url: str, size: int, timeout_s: float, name: str) -> psycopg_pool.ConnectionPool:
-    pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
-        url, min_size=1, max_size=max(size, 1), timeout=timeout_s, name=name, open=False,
-        kwargs={"autocommit": True}, configure=_configure)
+    """A pool of connections to ``url``, once one connection has been made (a server that
+    cannot be reached is an error at once, not after the pool's retries)."""
     try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max(size, 1), timeout=timeout_s, name=name, open=False,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=_configure)
         pool.open(wait=True, timeout=timeout_s)
     except LOW_LEVEL as exc:
-        pool.close()
         raise StorageError(f"Could not connect to the {name} database ({type(exc).__name__}). "
                            f"What to do: {UNREACHABLE}.") from exc
     return pool
