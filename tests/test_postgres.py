@@ -226,7 +226,7 @@ def test_concurrent_adds_from_several_processes_never_duplicate(
     workers = [_spawn(pg_url, go, "add", "news", str(SEED), "15") for _ in range(4)]
     go.touch()
     for worker in workers:
-        out, err = worker.communicate(timeout=300)
+        _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
     assert len(pg_core.storage.list_articles("news", limit=-1)) == 15
     assert pg_problems(pg_url) == []

@@ -198,7 +198,7 @@ def chunk_vectors(db: Conn, collection: str, *, paragraph_ids: Sequence[int] | N
     if paragraph_ids is not None:
         sql += " AND paragraph_id = ANY(%s)"
         args.append(list(paragraph_ids))
-    rows = db.execute(sql, args).fetchall()
+    rows = db.execute(sql, args, binary=True).fetchall()  # vectors as numbers, not text
     return as_arrays(rows, dim)
 
 

@@ -34,14 +34,14 @@ def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: i
     with db.transaction():
         # without an iterative scan, HNSW stops after ef_search candidates and the collection
         # filter then leaves fewer than `limit` rows (pgvector >= 0.8)
-        db.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        db.execute("SELECT set_config('hnsw.ef_search', %s, true)",
+        db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                   "set_config('hnsw.ef_search', %s, true)",
                    (str(min(max(40, limit), MAX_EF_SEARCH)),))
         rows = db.execute(
             f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
             f"vector_dims(embedding) = {d} ORDER BY embedding::vector({d}) <=> "
             f"%s::vector({d}) LIMIT %s",
-            (collection, np.asarray(query, np.float32), limit)).fetchall()
+            (collection, np.asarray(query, np.float32), limit), binary=True).fetchall()
     return as_arrays(rows, dim)
 
 
@@ -60,7 +60,7 @@ def lexical(db: psycopg.Connection, collection: str, question: str, k: int, *,
         return []
     stats = bm25.CollectionStats(int(row[0]), (row[1] / row[0], row[2] / row[0]))
     stem_of = {w: porter_stem(w) for w in words}
-    found_df = dict(db.execute(
+    found_df: dict[str, int] = dict(db.execute(
         "SELECT term, passages FROM lexicon WHERE collection = %s AND term = ANY(%s)",
         (collection, list(set(stem_of.values())))).fetchall())
     df = {w: float(found_df.get(stem_of[w], 0)) for w in words}

@@ -52,7 +52,7 @@ class PostgresStorage(FeedStorage):
         prepare(url, migrate=migrate, dim=dim)
         self.db = Connections(url, read_url, pool_size=pool_size,
                               replica_wait_s=replica_wait_s)
-        self.feed_tables = PostgresFeedTables(self.db)
+        self.feed_tables = PostgresFeedTables(self.db)  # type: ignore[assignment]  # same methods
 
     # -- articles ------------------------------------------------------------------------
     def _check_model(self, model: str | None, dim: int | None, collection: str) -> None:
@@ -143,8 +143,8 @@ class PostgresStorage(FeedStorage):
         finds candidates; each is re-scored exactly, as the embedded store's IVF ones are."""
         if article_id is not None:
             with self.db.read(collection) as db:
-                pids = sql.article_paragraph_ids(db, collection, article_id)
-            best = sorted(self.dense_scores(collection, pids, query).items(),
+                own = sql.article_paragraph_ids(db, collection, article_id)
+            best = sorted(self.dense_scores(collection, own, query).items(),
                           key=lambda kv: -kv[1])[:k]
             return [Hit(p, s) for p, s in best]
         with self.db.read(collection) as db:
