@@ -42,6 +42,7 @@ class SlowEmbedder:
 def main() -> None:
     from pydantic import SecretStr
 
+    from index.errors import StorageError
     from retrieval.core import Core
     from tests.fakes import HashEmbedder
     from tests.storage_checks import make_article, settings_for
@@ -60,8 +61,12 @@ def main() -> None:
         own = random.Random()
         for _ in range(count):
             title, text = make_article(rng)
-            result = core.indexer.add_text(collection, title=title, text=text,
-                                           article_id=f"w{own.getrandbits(40):010x}")
+            try:
+                result = core.indexer.add_text(collection, title=title, text=text,
+                                               article_id=f"w{own.getrandbits(40):010x}")
+            except StorageError as exc:  # the server went away: say so, go on
+                print(json.dumps({"error": str(exc)}), flush=True)
+                continue
             print(json.dumps({"id": result.article.id, "status": result.status}), flush=True)
     elif action == "rebuild":
         count = core.rebuild(rest[0], lambda done, total: print(

@@ -308,3 +308,29 @@ def test_adds_killed_mid_way_leave_whole_articles_only(pg_url: str, pg_core: Cor
     worker.wait(timeout=60)
     added = len(pg_core.storage.list_articles("news", limit=-1))
     assert 20 <= added < 200 and pg_problems(pg_url) == []
+
+
+def test_a_primary_restarted_under_load_loses_nothing_and_duplicates_nothing(
+        postgres_server: PostgresServer, pg_url: str, pg_core: Core, tmp_path: Path) -> None:
+    """A bulk add from another process while the server restarts: each line is added or
+    reported as failed (nothing silently lost), and adding the failed ones again leaves
+    one copy of each."""
+    go = tmp_path / "go"
+    worker = _spawn(pg_url, go, "add", "news", str(SEED), "60")
+    go.touch()
+    assert worker.stdout is not None
+    lines = [json.loads(worker.stdout.readline()) for _ in range(10)]
+    postgres_server.run("pg_ctl", "-w", "-D", str(postgres_server.data), "-m", "fast", "-l",
+                        str(postgres_server.data / "restart.log"), "restart")
+    rest, err = worker.communicate(timeout=300)
+    assert worker.returncode == 0, err
+    lines += [json.loads(line) for line in rest.splitlines()]
+    added = {line["id"] for line in lines if "id" in line}
+    failed = [line for line in lines if "error" in line]
+    assert len(added) + len(failed) == 60
+    stored = {a.id for a in pg_core.storage.list_articles("news", limit=-1)}
+    assert added <= stored and pg_problems(pg_url) == []
+    again = _spawn(pg_url, go, "add", "news", str(SEED), "60")  # the same stories again
+    again.communicate(timeout=300)
+    assert len(pg_core.storage.list_articles("news", limit=-1)) == 60
+    assert pg_problems(pg_url) == []

@@ -162,7 +162,10 @@ def _pool(url: str, size: int, timeout_s: float, name: str) -> psycopg_pool.Conn
         pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=max(size, 1), timeout=timeout_s, name=name, open=False,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
-            configure=_configure)
+            configure=_configure,
+            # a connection the server dropped (a restart, a fail-over) is replaced when it is
+            # taken from the pool, instead of failing the question or add that took it
+            check=psycopg_pool.ConnectionPool.check_connection)
         pool.open(wait=True, timeout=timeout_s)
     except LOW_LEVEL as exc:
         raise StorageError(f"Could not connect to the {name} database ({type(exc).__name__}). "
