@@ -230,7 +230,7 @@ def report(args: argparse.Namespace, work: Path, url: str) -> None:
     asked = questions(articles, vectors, args.queries, args.seed)
     times: dict[str, list[float]] = {name: [] for name in cores}
     for text, vector in asked[:10]:  # warm-up
-        for name, core in cores.items():
+        for core in cores.values():
             ask(core, text, vector)
     for text, vector in asked:  # interleaved: each question on both, one after the other
         for name, core in cores.items():
