@@ -70,7 +70,7 @@ def test_migrations_are_versioned_idempotent_and_a_newer_schema_is_refused(
     code, out, _ = cli("db", "status")
     assert code == 0 and "version 0; pending: 1" in out and "citebot db migrate" in out
     code, out, _ = cli("db", "migrate")
-    assert code == 0 and "applied migration 1" in out
+    assert code == 0 and "applied migration 1" in out and "applied migration 2" in out
     assert migrate(pg_url) == [] and schema_status(pg_url).version == LATEST
     code, out, _ = cli("db", "status")
     assert code == 0 and "up to date" in out
@@ -334,3 +334,23 @@ def test_a_primary_restarted_under_load_loses_nothing_and_duplicates_nothing(
     again.communicate(timeout=300)
     assert len(pg_core.storage.list_articles("news", limit=-1)) == 60
     assert pg_problems(pg_url) == []
+
+
+def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.store import Turn
+    from index.store.postgres import migrations, schema_status
+
+    with monkeypatch.context() as older:  # a citebot that knew only the first migration
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        older.setattr(migrations, "LATEST", 1)
+        assert [m.version for m in migrations.migrate(psycopg.connect(pg_url, autocommit=True))
+                ] == [1]
+    core = Core.open(pg_settings, embedder=HashEmbedder())
+    try:
+        assert schema_status(pg_url).version == migrations.LATEST == 2
+        core.storage.append_turn("guild", "c", Turn("q", "q", None, (), (), "", 1.0),
+                                 max_turns=3)
+        assert core.storage.conversation("guild", "c") is not None
+    finally:
+        core.close()

@@ -91,6 +91,25 @@ CREATE TABLE intake(
 CREATE INDEX intake_age ON intake(added_at);
 """
 
+_CONVERSATIONS = """
+CREATE TABLE conversations(
+    collection text NOT NULL, id text NOT NULL, created_at double precision NOT NULL,
+    updated_at double precision NOT NULL, PRIMARY KEY(collection, id));
+CREATE INDEX conversations_idle ON conversations(updated_at);
+CREATE TABLE conversation_turns(
+    collection text NOT NULL, conversation_id text NOT NULL, n integer NOT NULL,
+    at double precision NOT NULL, data text NOT NULL,
+    PRIMARY KEY(collection, conversation_id, n),
+    FOREIGN KEY(collection, conversation_id) REFERENCES conversations(collection, id)
+        ON DELETE CASCADE);
+CREATE TABLE conversation_keys(
+    collection text NOT NULL, key text NOT NULL, conversation_id text NOT NULL,
+    PRIMARY KEY(collection, key),
+    FOREIGN KEY(collection, conversation_id) REFERENCES conversations(collection, id)
+        ON DELETE CASCADE);
+CREATE INDEX conversation_keys_owner ON conversation_keys(collection, conversation_id);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -103,6 +122,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, passages, vectors (pgvector), lexicon, votes, feeds", _INITIAL),
+    Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
 )
 LATEST = MIGRATIONS[-1].version
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"

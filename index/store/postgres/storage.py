@@ -31,6 +31,7 @@ from index.store.feed_tables import FeedStorage
 from index.store.postgres import articles as sql
 from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, translated
+from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
 from index.store.protocol import Hit, Stats, Vote
 
@@ -38,8 +39,9 @@ log = logging.getLogger(__name__)
 _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
 
 
-class PostgresStorage(FeedStorage):
-    """Every collection in one PostgreSQL database (feeds: ``FeedStorage``)."""
+class PostgresStorage(FeedStorage, PostgresConversations):
+    """Every collection in one PostgreSQL database (feeds: ``FeedStorage``; conversations:
+    ``PostgresConversations``)."""
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
