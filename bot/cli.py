@@ -1,5 +1,5 @@
 """The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
-run | eval``.
+run | eval | db``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import ValidationError
 
+from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.terminal import complain, say, to_json
@@ -38,8 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("citebot")
 
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
-CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN; CITEBOT_LLM_BASE_URL and CITEBOT_LLM_MODEL for answers
-written by a language model, docs/LLM.md) or in a .env file; see the README."""
+CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN, CITEBOT_DATABASE_URL; CITEBOT_LLM_BASE_URL and
+CITEBOT_LLM_MODEL for answers written by a language model, docs/LLM.md) or in a .env file; see
+the README."""
 
 
 def _day(text: str) -> date:
@@ -139,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the side of the fixed split to ask (default: both, side by side)")
     ev.add_argument("--no-unanswerable", action="store_true",
                     help="skip asking each side's questions of the other side's articles")
+    add_db_parser(sub)
     return parser
 
 
@@ -166,7 +169,8 @@ def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings(**({"data_dir": args.data_dir} if args.data_dir else {}))
+        data_dir = getattr(args, "data_dir", None)  # `db` works on the database, not a directory
+        settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     except ValidationError as exc:
         complain(Settings.describe(exc))
         return 2
@@ -405,10 +409,16 @@ def cmd_eval(ctx: Context) -> int:
     return run_eval(ctx)
 
 
+def cmd_db(ctx: Context) -> int:
+    from bot.cli_db import cmd_db as run_db
+
+    return run_db(ctx)
+
+
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
-    "eval": cmd_eval, "chat": cmd_chat,
+    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db,
 }
 
 if __name__ == "__main__":

@@ -48,6 +48,27 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("citebot-data"), description="Where SQLite and the vector indexes live."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql://... to keep everything in PostgreSQL with pgvector (several bot "
+            "shards and importers on one database; docs/SCALING.md). Unset: the embedded store "
+            "(SQLite + FAISS files in DATA_DIR)."),
+    )
+    database_read_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "postgresql://... of a streaming replica to read from (questions, lists); writes "
+            "go to DATABASE_URL."),
+    )
+    database_pool_size: int = Field(
+        default=8, ge=1, description="Connections each process keeps to each database.")
+    database_replica_wait_s: float = Field(
+        default=2.0, ge=0,
+        description=(
+            "After this process changes a collection, how long its reads wait for the replica "
+            "to replay the change before reading from the primary instead."),
+    )
     model: str = Field(
         default=BUNDLED_MODEL,
         description=(

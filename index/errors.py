@@ -18,7 +18,8 @@ act on; anything else is unexpected and is logged once by the interface's global
     ├── IndexMismatchError            the vector index was built with another model
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
-        └── DamagedStoreError         data the store held is missing or damaged; nothing changed
+        ├── DamagedStoreError         data the store held is missing or damaged; nothing changed
+        └── SchemaError               the database's schema is newer than this citebot, or busy
 """
 
 from __future__ import annotations
@@ -92,3 +93,7 @@ class StorageError(CitebotError):
 
 class DamagedStoreError(StorageError):
     """Data the store held is missing or damaged; citebot refused to go on and changed nothing."""
+
+
+class SchemaError(StorageError):
+    """The database's schema is newer than this citebot understands (or cannot be migrated)."""

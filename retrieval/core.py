@@ -27,6 +27,24 @@ from retrieval.models import Answer
 from retrieval.written import Exchange, Writer
 
 
+def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
+    """The configured backend: PostgreSQL when ``database_url`` is set, else the embedded one."""
+    if settings.database_url is None:
+        return EmbeddedStorage(
+            settings.data_dir, model=model, dim=dim,
+            approximate_threshold=settings.approximate_threshold,
+            lexical_max_df=settings.lexical_max_df)
+    from index.store.postgres import open_postgres
+
+    read_url = settings.database_read_url
+    return open_postgres(
+        settings.database_url.get_secret_value(), model=model, dim=dim,
+        read_url=read_url.get_secret_value() if read_url else None,
+        pool_size=settings.database_pool_size,
+        replica_wait_s=settings.database_replica_wait_s,
+        lexical_max_df=settings.lexical_max_df)
+
+
 @dataclass
 class Core:
     """Everything an interface needs, built once and passed down; a context manager."""
@@ -46,10 +64,7 @@ class Core:
         embedder = embedder or load_embedder(
             settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
             cache_dir=settings.model_cache)
-        storage = EmbeddedStorage(
-            settings.data_dir, model=embedder.name, dim=embedder.dim,
-            approximate_threshold=settings.approximate_threshold,
-            lexical_max_df=settings.lexical_max_df)
+        storage = open_storage(settings, model=embedder.name, dim=embedder.dim)
         indexer = Indexer(settings=settings, storage=storage, embedder=embedder)
         return cls(
             settings=settings, embedder=embedder, storage=storage, indexer=indexer,

@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.cli import main
 from config.settings import BUNDLED_MODEL, Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
+from tests.postgres import PostgresServer, postgres_server  # noqa: F401  (a fixture)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -26,7 +28,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     """No test reads the developer's .env or data directory."""
     monkeypatch.chdir(tmp_path)
-    for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN", "CITEBOT_ENCODER"):
+    for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN", "CITEBOT_ENCODER",
+                "CITEBOT_DATABASE_URL", "CITEBOT_DATABASE_READ_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CITEBOT_MODEL_CACHE_DIR", str(model_cache))
@@ -35,6 +38,37 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+
+
+BACKENDS = ("embedded", "postgres")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each storage backend in turn, for the storage behaviour both must share."""
+    return str(request.param)
+
+
+def on_backend(settings: Settings, backend: str, request: pytest.FixtureRequest) -> Settings:
+    """``settings`` on ``backend``: unchanged (embedded), or on a fresh PostgreSQL database."""
+    if backend == "embedded":
+        return settings
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return settings.model_copy(update={"database_url": SecretStr(server.new_database())})
+
+
+@pytest.fixture
+def any_settings(backend: str, settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Settings for each backend in turn: the embedded default, or a fresh PostgreSQL database."""
+    return on_backend(settings, backend, request)
+
+
+@pytest.fixture
+def any_core(any_settings: Settings) -> Iterator[Core]:
+    """A core on the fake embedder, over each backend in turn."""
+    core = Core.open(any_settings, embedder=HashEmbedder())
+    yield core
+    core.close()
 
 
 @pytest.fixture(scope="session")

@@ -138,7 +138,7 @@ def test_finder_words_together_find_at_most_twice_the_cap(settings: Settings) ->
     core = core_with(settings, max_df=2)
     try:
         df = {"w1": 1.0, "w2": 2.0, "w3": 2.0, "w4": 2.0, "w5": 3.0}
-        finders = core.storage.sql._finders(df)  # type: ignore[attr-defined]
+        finders = bm25.finders(df, core.settings.lexical_max_df)
         assert finders == ["w1", "w2"] and sum(df[w] for w in finders) <= 2 * 2
     finally:
         core.close()

@@ -116,8 +116,8 @@ def test_names_and_people() -> None:
 # -- storage ---------------------------------------------------------------------------------
 
 
-def test_turns_are_kept_in_order_bounded_and_found_by_their_keys(hash_core: Core) -> None:
-    storage = hash_core.storage
+def test_turns_are_kept_in_order_bounded_and_found_by_their_keys(any_core: Core) -> None:
+    storage = any_core.storage
     for i in range(5):
         storage.append_turn("guild-1", "c1", turn(f"q{i}", at=100.0 + i, shown=(
             Span("a", 1, 0, i),), quote=f"quote {i}"), max_turns=3)
@@ -133,8 +133,8 @@ def test_turns_are_kept_in_order_bounded_and_found_by_their_keys(hash_core: Core
     assert storage.conversation("guild-2", "message-9") is None
 
 
-def test_idle_conversations_expire_with_their_keys(hash_core: Core) -> None:
-    storage = hash_core.storage
+def test_idle_conversations_expire_with_their_keys(any_core: Core) -> None:
+    storage = any_core.storage
     storage.append_turn("guild-1", "old", turn("q", at=100.0), max_turns=5)
     storage.link_conversation("guild-1", "old", "message-1")
     storage.append_turn("guild-1", "new", turn("q", at=200.0), max_turns=5)
@@ -162,17 +162,17 @@ def add_articles(core: Core, collection: str = "default") -> None:
         core.add_text(collection, title=title, text=text)
 
 
-def test_a_conversation_idle_too_long_starts_again(hash_core: Core) -> None:
+def test_a_conversation_idle_too_long_starts_again(any_core: Core) -> None:
     now = [1_000.0]
-    hash_core.conversations.clock = lambda: now[0]
-    add_articles(hash_core)
-    hash_core.ask("default", "What did Ortiz say about the deal?", conversation="c")
-    assert hash_core.ask("default", "What else did she say?",
+    any_core.conversations.clock = lambda: now[0]
+    add_articles(any_core)
+    any_core.ask("default", "What did Ortiz say about the deal?", conversation="c")
+    assert any_core.ask("default", "What else did she say?",
                          conversation="c").read_as == "What did Ortiz say?"
-    now[0] += hash_core.conversations.idle_s + 1
-    assert hash_core.conversation("default", "c") is None
-    assert hash_core.ask("default", "What else did she say?", conversation="c").read_as is None
-    found = hash_core.conversation("default", "c")
+    now[0] += any_core.conversations.idle_s + 1
+    assert any_core.conversation("default", "c") is None
+    assert any_core.ask("default", "What else did she say?", conversation="c").read_as is None
+    found = any_core.conversation("default", "c")
     assert found is not None and len(found.turns) == 1
 
 

@@ -17,6 +17,7 @@ import pytest
 from config.settings import Settings
 from index.errors import FeedError, LimitReachedError, NotFoundError
 from retrieval.core import Core
+from tests.conftest import on_backend
 from tests.fakes import HashEmbedder
 from tests.feedsite import FeedSite, reply, rss, story
 
@@ -61,8 +62,10 @@ def open_core(settings: Settings, clock: Clock) -> Core:
 
 
 @pytest.fixture
-def core(tmp_path: Path, site: FeedSite, clock: Clock) -> Iterator[Core]:
-    opened = open_core(feed_settings(tmp_path, site), clock)
+def core(tmp_path: Path, site: FeedSite, clock: Clock, backend: str,
+         request: pytest.FixtureRequest) -> Iterator[Core]:
+    """A core polling the local site, on each storage backend in turn."""
+    opened = open_core(on_backend(feed_settings(tmp_path, site), backend, request), clock)
     yield opened
     opened.close()
 

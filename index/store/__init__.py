@@ -3,7 +3,8 @@
 The public face is the ``Storage`` protocol with its typed results (``Hit``, ``Stats``,
 ``Vote``, ``Conversation``, ``Turn``, ``Span``) and the embedded backend,
 ``EmbeddedStorage`` (SQLite + FAISS files), imported on first use so that naming the
-protocol does not load FAISS.
+protocol does not load FAISS. The PostgreSQL backend is the ``index.store.postgres``
+sub-package (an optional extra).
 """
 
 from __future__ import annotations

@@ -22,6 +22,23 @@ _WORD = re.compile(r"\w+")
 K1 = 1.2
 B = 0.75
 WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
+
+
+def finders(df: Mapping[str, float], max_df: int) -> list[str]:
+    """The words that find candidates: the rarest first, each in at most ``max_df`` passages,
+    together in at most twice that many (so the work of finding them is bounded however long
+    the question); every word when ``max_df`` is 0."""
+    if max_df <= 0:
+        return list(df)
+    budget, out = 2.0 * max_df, []
+    for word in sorted(df, key=df.__getitem__):
+        if df[word] > min(budget, max_df):
+            break
+        out.append(word)
+        budget -= df[word]
+    return out
+
+
 def _matcher(stems: list[str]) -> re.Pattern[str]:
     """Words that may stem to one of these stems. Porter only rewrites a word's last letters:
     a stem less its last two letters is a prefix of every word that stems to it (checked

@@ -38,7 +38,7 @@ class Stats:
     generation: int
     model: str
     dim: int
-    index: str | None  # "flat" or "ivf-sq8"; None before the collection has vectors
+    index: str | None  # "flat" or "ivf-sq8" (embedded), "hnsw" (PostgreSQL); None before vectors
     vectors: int | None
 
     def to_json(self) -> dict[str, object]:

@@ -345,7 +345,7 @@ class SQLiteStore(Connections):
     ) -> list[tuple[int, float]]:
         """BM25 over paragraphs: (paragraph id, score), best first (higher is better).
 
-        Candidates are the k best passages by the question's rarer words (``_finders``; or
+        Candidates are the k best passages by the question's rarer words (``bm25.finders``; or
         every passage of ``article_id``), plus ``also``; each is scored with all of the
         question's words (``index.store.bm25``). Candidates that hold none of them are left out.
         """
@@ -363,7 +363,7 @@ class SQLiteStore(Connections):
             if article_id is not None:
                 found = self.article_paragraph_ids(collection, article_id)
             else:
-                found = lexical.candidates(db, fts, self._finders(df), k)
+                found = lexical.candidates(db, fts, bm25.finders(df, self.lexical_max_df), k)
             ids = list(dict.fromkeys([*found, *also]))
             if not ids:
                 return []
@@ -379,20 +379,6 @@ class SQLiteStore(Connections):
             term_df.setdefault(porter_stem(word), count)
         scored = bm25.scores(term_df, docs, stats)
         return sorted(scored.items(), key=lambda kv: -kv[1])
-
-    def _finders(self, df: dict[str, float]) -> list[str]:
-        """The words FTS5 finds candidates with: the rarest first, each in at most
-        ``lexical_max_df`` passages, together in at most twice that many (so the FTS5 query's
-        work is bounded however long the question)."""
-        if self.lexical_max_df <= 0:
-            return list(df)
-        budget, out = 2.0 * self.lexical_max_df, []
-        for word in sorted(df, key=df.__getitem__):
-            if df[word] > min(budget, self.lexical_max_df):
-                break
-            out.append(word)
-            budget -= df[word]
-        return out
 
     def fts_table(self, db: sqlite3.Connection, collection: str) -> str:
         """The collection's own FTS5 table (created on first use): one per collection, so a

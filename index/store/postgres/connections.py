@@ -1,0 +1,173 @@
+"""Connections to PostgreSQL: a pool for the primary, one for a streaming replica if there is
+one, and which of them a read goes to.
+
+Writes go to the primary. Reads of a collection go to the replica, except just after this
+process wrote to that collection: the write's position in the write-ahead log (its LSN) is
+remembered, and a read waits (up to ``replica_wait_s``) for the replica to have replayed it;
+if the replica is still behind then, or cannot be reached, the read goes to the primary. So a
+member who adds an article and asks at once gets an answer that includes it, and a lagging
+replica costs time, never a stale answer to the writer (docs/SCALING.md).
+
+Low-level failures leave as StorageError (``translated``), with what to do and no
+connection string (it may hold a password).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+import psycopg
+import psycopg_pool
+from pgvector.psycopg import register_vector
+
+from index.errors import StorageError
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+LOW_LEVEL = (psycopg.Error, psycopg_pool.PoolTimeout)
+UNREACHABLE = ("the PostgreSQL server cannot be reached; check that it is running and that "
+               "CITEBOT_DATABASE_URL points at it, then try again")
+READ_ONLY = ("the server refused a write because it is a read-only replica; point "
+             "CITEBOT_DATABASE_URL at the primary (replicas go in CITEBOT_DATABASE_READ_URL)")
+FULL = "the database server's disk is full; free some space on it and try again"
+GENERIC = "check the PostgreSQL server's log, then try again"
+_POLL_S = 0.01
+CONNECT_TIMEOUT_S = 10
+
+
+def hint(exc: BaseException) -> str:
+    """What a person can do about a psycopg failure, from its kind (never its words)."""
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return READ_ONLY
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return FULL
+    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+        return UNREACHABLE
+    return GENERIC
+
+
+def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R]],
+                                                                   Callable[P, R]]:
+    """Decorate a storage method so that psycopg failures leave it as StorageError; a writing
+    method's failure rolled its transaction back, and the message says so."""
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except LOW_LEVEL as exc:
+                kept = " Nothing was changed." if changes else ""
+                sqlstate = getattr(exc, "sqlstate", None)
+                what = f"PostgreSQL error {sqlstate}" if sqlstate else type(exc).__name__
+                raise StorageError(f"Could not {action} ({what}).{kept} What to do: "
+                                   f"{hint(exc)}.") from exc
+
+        return run
+
+    return decorate
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    register_vector(conn)
+
+
+class Connections:
+    """The primary's pool, the replica's (if any), and where each read goes."""
+
+    def __init__(self, url: str, read_url: str | None, *, pool_size: int = 8,
+                 replica_wait_s: float = 2.0, timeout_s: float = 30.0) -> None:
+        self.replica_wait_s = replica_wait_s
+        self.primary = _pool(url, pool_size, timeout_s, "primary")
+        self.replica = _pool(read_url, pool_size, timeout_s, "replica") if read_url else None
+        self._guard = threading.Lock()
+        self._written: dict[str, str] = {}  # collection -> LSN of this process's last write
+
+    def close(self) -> None:
+        self.primary.close()
+        if self.replica is not None:
+            self.replica.close()
+
+    @contextmanager
+    def write(self, collection: str | None = None) -> Iterator[psycopg.Connection]:
+        """A primary connection in a transaction; after it commits, the collection's reads
+        wait for a replica to have replayed it."""
+        with self.primary.connection() as conn:
+            with conn.transaction():
+                yield conn
+            if self.replica is not None and collection is not None:
+                row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+                with self._guard:
+                    self._written[collection] = str(row[0]) if row else "0/0"
+
+    @contextmanager
+    def read(self, collection: str | None = None) -> Iterator[psycopg.Connection]:
+        """A connection to read a collection from: the replica when it holds this process's
+        writes to it (waiting a bounded time for them), else the primary."""
+        pool = self._reader(collection) if self.replica is not None else self.primary
+        with pool.connection() as conn:
+            yield conn
+
+    def _reader(self, collection: str | None) -> psycopg_pool.ConnectionPool:
+        assert self.replica is not None
+        with self._guard:
+            lsn = self._written.get(collection) if collection is not None else None
+        try:
+            if lsn is None or self._replayed(lsn):
+                return self.replica
+        except LOW_LEVEL as exc:
+            log.warning("the read replica cannot be reached (%s); reading from the primary",
+                        type(exc).__name__)
+            return self.primary
+        return self.primary
+
+    def _replayed(self, lsn: str) -> bool:
+        """Whether the replica has replayed ``lsn``, waiting up to ``replica_wait_s``."""
+        assert self.replica is not None
+        deadline = time.monotonic() + self.replica_wait_s
+        with self.replica.connection(timeout=max(self.replica_wait_s, 0.5)) as conn:
+            for _ in range(int(self.replica_wait_s / _POLL_S) + 1):  # bounded
+                row = conn.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn",
+                                   (lsn,)).fetchone()
+                if row and row[0]:
+                    self._forget(lsn)
+                    return True
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_POLL_S)
+        log.info("the read replica is behind this process's last write; reading from the "
+                 "primary")
+        return False
+
+    def _forget(self, lsn: str) -> None:
+        with self._guard:
+            for collection, written in list(self._written.items()):
+                if written == lsn:
+                    del self._written[collection]
+
+
+def _pool(url: str, size: int, timeout_s: float, name: str) -> psycopg_pool.ConnectionPool:
+    """A pool of connections to ``url``, once one connection has been made (a server that
+    cannot be reached is an error at once, not after the pool's retries)."""
+    try:
+        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
+        pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=max(size, 1), timeout=timeout_s, name=name, open=False,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=_configure,
+            # a connection the server dropped (a restart, a fail-over) is replaced when it is
+            # taken from the pool, instead of failing the question or add that took it
+            check=psycopg_pool.ConnectionPool.check_connection)
+        pool.open(wait=True, timeout=timeout_s)
+    except LOW_LEVEL as exc:
+        raise StorageError(f"Could not connect to the {name} database ({type(exc).__name__}). "
+                           f"What to do: {UNREACHABLE}.") from exc
+    return pool

@@ -1,0 +1,107 @@
+"""Searches in PostgreSQL: nearest vectors by pgvector's HNSW index, and lexical candidates by
+the GIN index over citebot's own lexemes, ranked by BM25 in SQL and re-scored by
+``index.store.bm25`` exactly as the embedded store re-scores its FTS5 candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import psycopg
+
+from index.store import bm25
+from index.store.postgres import lexemes
+from index.store.postgres.articles import article_paragraph_ids, as_arrays
+from index.text import content_words, porter_stem
+
+MAX_EF_SEARCH = 1000  # pgvector's largest hnsw.ef_search
+
+
+def hnsw_index(dim: int) -> str:
+    """The HNSW index of the live vectors of one dimension (one per model size in use): an
+    expression index, since a ``vector`` column of mixed sizes cannot be indexed whole."""
+    return (f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{int(dim)} ON chunks USING hnsw "
+            f"((embedding::vector({int(dim)})) vector_cosine_ops) "
+            f"WHERE live AND vector_dims(embedding) = {int(dim)}")
+
+
+def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: int,
+            dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query, found
+    by the HNSW index with the collection filter applied during the scan."""
+    d = int(dim)
+    with db.transaction():
+        # without an iterative scan, HNSW stops after ef_search candidates and the collection
+        # filter then leaves fewer than `limit` rows (pgvector >= 0.8)
+        db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                   "set_config('hnsw.ef_search', %s, true)",
+                   (str(min(max(40, limit), MAX_EF_SEARCH)),))
+        rows = db.execute(
+            f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
+            f"vector_dims(embedding) = {d} ORDER BY embedding::vector({d}) <=> "
+            f"%s::vector({d}) LIMIT %s",
+            (collection, np.asarray(query, np.float32), limit), binary=True).fetchall()
+    return as_arrays(rows, dim)
+
+
+def lexical(db: psycopg.Connection, collection: str, question: str, k: int, *,
+            max_df: int, article_id: str | None = None,
+            also: Sequence[int] = ()) -> list[tuple[int, float]]:
+    """BM25 over paragraphs, best first, as ``SQLiteStore.lexical_search`` ranks them: the k
+    best passages by the question's rarer words (or every passage of ``article_id``), plus
+    ``also``, each scored with all of the question's words."""
+    words = content_words(question)
+    if not words:
+        return []
+    row = db.execute("SELECT passages, text_tokens, title_tokens FROM collections WHERE "
+                     "collection = %s", (collection,)).fetchone()
+    if row is None or row[0] <= 0:
+        return []
+    stats = bm25.CollectionStats(int(row[0]), (row[1] / row[0], row[2] / row[0]))
+    stem_of = {w: porter_stem(w) for w in words}
+    found_df: dict[str, int] = dict(db.execute(
+        "SELECT term, passages FROM lexicon WHERE collection = %s AND term = ANY(%s)",
+        (collection, list(set(stem_of.values())))).fetchall())
+    df = {w: float(found_df.get(stem_of[w], 0)) for w in words}
+    if article_id is not None:
+        found = article_paragraph_ids(db, collection, article_id)
+    else:
+        found = _candidates(db, collection, bm25.finders(df, max_df), df, stats, k)
+    ids = list(dict.fromkeys([*found, *also]))
+    if not ids:
+        return []
+    docs = {int(r[0]): bm25.Doc(r[1], r[2]) for r in db.execute(
+        "SELECT p.id, p.text, a.title FROM paragraphs p JOIN articles a ON a.collection = "
+        "p.collection AND a.id = p.article_id WHERE p.collection = %s AND p.id = ANY(%s)",
+        (collection, ids))}
+    term_df: dict[str, float] = {}
+    for word, count in df.items():
+        term_df.setdefault(stem_of[word], count)
+    scored = bm25.scores(term_df, docs, stats)
+    return sorted(scored.items(), key=lambda kv: -kv[1])
+
+
+def _candidates(db: psycopg.Connection, collection: str, words: list[str],
+                df: dict[str, float], stats: bm25.CollectionStats, k: int) -> list[int]:
+    """The k passages that BM25 over these words ranks best (an OR query), found by the GIN
+    index and ranked in SQL from each lexeme's positions and weights."""
+    terms = {porter_stem(w): bm25.idf(stats.passages, df[w]) for w in words if df[w] > 0}
+    if not terms:
+        return []
+    query = " | ".join(lexemes.quote(t) for t in terms)
+    avgdl = max(sum(stats.avg_lengths), 1e-9)
+    text_weight, title_weight = bm25.WEIGHTS
+    rows = db.execute(
+        "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])) "
+        "SELECT p.id FROM paragraphs p CROSS JOIN LATERAL ("
+        "  SELECT sum(q.idf * f.tf * (%s + 1) / (f.tf + %s * (1 - %s + %s * "
+        "    (p.text_tokens + p.title_tokens) / %s))) AS score"
+        "  FROM unnest(p.lexemes) u JOIN q ON q.term = u.lexeme"
+        "  CROSS JOIN LATERAL (SELECT sum(CASE WHEN w = 'A' THEN %s ELSE %s END) AS tf"
+        "    FROM unnest(u.weights) w) f) s "
+        "WHERE p.collection = %s AND p.lexemes @@ %s::tsquery "
+        "ORDER BY s.score DESC, p.id LIMIT %s",
+        (list(terms), list(terms.values()), bm25.K1, bm25.K1, bm25.B, bm25.B, avgdl,
+         title_weight, text_weight, collection, query, k)).fetchall()
+    return [int(r[0]) for r in rows]
