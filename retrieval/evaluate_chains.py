@@ -24,7 +24,7 @@ from typing import Any
 from config.settings import Settings
 from index.errors import CitebotError
 from retrieval.core import Core
-from retrieval.evaluate import COLLECTION, Score
+from retrieval.evaluate import COLLECTION, Score, index_articles
 from retrieval.search import published_date
 
 MODES = ("without context", "with context", "original question")
@@ -65,13 +65,8 @@ def evaluate_chains(path: Path, settings: Settings, *, dates: bool = True,
     core = open_core(settings)
     scores: dict[tuple[str, str, str], tuple[Score, Score]] = {}
     try:
-        lines = [json.dumps({"id": a["doc_id"], "title": a.get("doc_title") or a["doc_id"],
-                             "text": a["doc_text"], "url": a.get("doc_url"),
-                             "published": a.get("doc_publish_date")}) for a in articles]
-        for item in core.add_jsonl(COLLECTION, lines):
-            if item.error:
-                log(f"article on line {item.line} not indexed: {item.error}")
-        log(f"indexed {len(articles)} articles; asking {len(chains)} chains three ways")
+        index_articles(core, COLLECTION, articles, log)
+        log(f"asking {len(chains)} chains three ways")
         for chain in chains:
             for mode in MODES:
                 _ask_chain(core, chain, mode, dates, scores)

@@ -29,7 +29,7 @@ from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
 from index.store.locks import CollectionLocks, ReadWriteLock
-from index.store.protocol import Hit, Stats, Vote
+from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
 
@@ -295,7 +295,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
         _, chunk_pids, vectors = self.sql.chunk_vectors(
             collection, paragraph_ids=list(paragraph_ids), dim=self.dim)
         scores = vectors @ query.astype(np.float32) if len(chunk_pids) else np.zeros(0)
-        return dict(_best_per_paragraph(chunk_pids.tolist(), scores.tolist(), len(chunk_pids)))
+        return dict(best_per_paragraph(chunk_pids.tolist(), scores.tolist(), len(chunk_pids)))
 
     @translated("search the passages")
     def dense_search(self, collection: str, query: np.ndarray, k: int,
@@ -315,13 +315,13 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
             if not exact:  # re-score the approximate candidates with the exact vectors
                 cids, chunk_pids, vectors = self.sql.chunk_vectors(collection, found, dim=self.dim)
                 if last or len(cids) == len(found):
-                    return _best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(), k)
+                    return best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(), k)
                 continue
             mapping = self.sql.chunk_paragraphs(collection, found)
             if last or len(mapping) == len(found):
                 pairs = [(mapping[c], float(s)) for c, s in zip(ids[0], scores[0], strict=True)
                          if c >= 0 and int(c) in mapping]
-                return _best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k)
+                return best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k)
         raise AssertionError("unreachable")
 
     @translated("search the passages' words")
@@ -359,11 +359,3 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
 
     def close(self) -> None:
         self.sql.close()
-
-
-def _best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[Hit]:
-    best: dict[int, float] = {}
-    for pid, score in zip(pids, scores, strict=True):
-        if score > best.get(pid, -np.inf):
-            best[pid] = score
-    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: -kv[1])[:k]]

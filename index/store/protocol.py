@@ -28,6 +28,16 @@ class Hit(NamedTuple):
     score: float
 
 
+def best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[Hit]:
+    """The ``k`` best paragraphs, each scored by its best chunk (chunks of one paragraph share
+    its id)."""
+    best: dict[int, float] = {}
+    for pid, score in zip(pids, scores, strict=True):
+        if score > best.get(pid, -np.inf):
+            best[pid] = score
+    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: -kv[1])[:k]]
+
+
 @dataclass(frozen=True)
 class Stats:
     """A collection's figures: counts, and what its vector index is."""

@@ -33,7 +33,7 @@ from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
-from index.store.protocol import Hit, Stats, Vote
+from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
 
 log = logging.getLogger(__name__)
 _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
@@ -136,7 +136,7 @@ class PostgresStorage(FeedStorage, PostgresConversations):
             pids, vectors = sql.chunk_vectors(db, collection, paragraph_ids=list(paragraph_ids),
                                               dim=self.dim)
         scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
-        return dict(_best_per_paragraph(pids.tolist(), scores.tolist(), len(pids)))
+        return dict(best_per_paragraph(pids.tolist(), scores.tolist(), len(pids)))
 
     @translated("search the passages")
     def dense_search(self, collection: str, query: np.ndarray, k: int,
@@ -153,7 +153,7 @@ class PostgresStorage(FeedStorage, PostgresConversations):
             self._check_model(*sql.state(db, collection)[1:], collection)
             pids, vectors = search.nearest(db, collection, query, k * 4, self.dim)
         scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
-        return _best_per_paragraph(pids.tolist(), scores.tolist(), k)
+        return best_per_paragraph(pids.tolist(), scores.tolist(), k)
 
     @translated("search the passages' words")
     def lexical_search(self, collection: str, question: str, k: int,
@@ -287,11 +287,3 @@ def prepare(url: str, *, migrate: bool, dim: int) -> None:
         if found.pending:
             migrations.migrate(conn)
         conn.execute(search.hnsw_index(dim))
-
-
-def _best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[Hit]:
-    best: dict[int, float] = {}
-    for pid, score in zip(pids, scores, strict=True):
-        if score > best.get(pid, -np.inf):
-            best[pid] = score
-    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: -kv[1])[:k]]
