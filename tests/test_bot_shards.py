@@ -1,7 +1,7 @@
-"""Two `citebot run` processes with disjoint shards serve one application against one store,
-through the fake Discord, which assigns servers to shards as Discord does: each server's
-questions are answered exactly once, by the process whose shard holds that server, and the
-commands are synced once."""
+"""Two `citebot run` processes with disjoint shards serve one application against one store
+(the embedded data directory, or one PostgreSQL database), through the fake Discord, which
+assigns servers to shards as Discord does: each server's questions are answered exactly once,
+by the process whose shard holds that server, and the commands are synced once."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakediscord import FakeDiscord, InteractionRecord, shard_of
+from tests.postgres import PostgresServer
 from tests.test_bot_support import (
     ALICE,
     BRIDGE,
@@ -51,8 +52,8 @@ def test_the_servers_of_the_test_fall_on_different_shards() -> None:
     assert shard_of(GUILD_A, SHARDS) == 0 and shard_of(GUILD_B, SHARDS) == 1
 
 
-async def _start(fake: FakeDiscord, data_dir: Path, cwd: Path,
-                 shard: int) -> asyncio.subprocess.Process:
+async def _start(fake: FakeDiscord, data_dir: Path, cwd: Path, shard: int,
+                 database_url: str | None = None) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env.update({
         "CITEBOT_DISCORD_TOKEN": TOKEN,
@@ -63,6 +64,8 @@ async def _start(fake: FakeDiscord, data_dir: Path, cwd: Path,
         "CITEBOT_ASK_COOLDOWN_S": "0",
         "CITEBOT_MODEL_CACHE_DIR": os.environ["CITEBOT_MODEL_CACHE_DIR"],  # one ONNX export
     })
+    if database_url:  # one PostgreSQL database for both processes instead
+        env["CITEBOT_DATABASE_URL"] = database_url
     if shard >= 0:  # else unsharded
         env.update({"CITEBOT_SHARD_COUNT": str(SHARDS), "CITEBOT_SHARD_IDS": str(shard)})
     cwd.mkdir()
@@ -104,14 +107,21 @@ async def _ask_and_check(fake: FakeDiscord, procs: dict[int, asyncio.subprocess.
         assert len(got) == (shard == shard_of(guild, SHARDS))
 
 
-async def test_two_shard_processes_answer_each_server_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["embedded", "postgres"])
+async def test_two_shard_processes_answer_each_server_once(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+) -> None:
+    database_url = None
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        database_url = server.new_database()
     async with make_fake() as fake:
         procs: dict[int, asyncio.subprocess.Process] = {}
         outputs: dict[int, asyncio.Task[bytes]] = {}
         try:
             for shard in range(SHARDS):
                 procs[shard] = await _start(fake, tmp_path / "data", tmp_path / f"p{shard}",
-                                            shard)
+                                            shard, database_url)
                 assert procs[shard].stdout is not None
                 outputs[shard] = asyncio.create_task(procs[shard].stdout.read())
 
@@ -139,6 +149,12 @@ async def test_two_shard_processes_answer_each_server_once(tmp_path: Path) -> No
     assert [guild for guild, _ in fake.command_syncs] == [GUILD_A]  # once, by shard 0's process
     assert "synced 10 commands to the dev server" in logs[0]
     assert "commands are synced by the process serving shard 0" in logs[1]
+    if database_url:  # both processes kept their articles in the one PostgreSQL database
+        import psycopg
+
+        with psycopg.connect(database_url) as db:
+            row = db.execute("SELECT count(*) FROM articles").fetchone()
+        assert row is not None and row[0] == len(SERVERS)
 
 
 async def test_a_bot_past_discords_limit_is_told_to_shard(tmp_path: Path) -> None:

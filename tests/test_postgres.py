@@ -354,3 +354,31 @@ def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
         assert core.storage.conversation("guild", "c") is not None
     finally:
         core.close()
+
+
+def test_processes_starting_together_on_a_new_database_all_open_it(
+    postgres_server: PostgresServer,
+) -> None:
+    """Shard processes start at once: the schema and the vector index are made once, and
+    every process opens the database (none fails on the other's half-made index)."""
+    from index.store.postgres.storage import prepare
+
+    for _ in range(5):
+        url = postgres_server.new_database()
+        start = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def open_it(url: str = url, start: threading.Barrier = start,
+                    errors: list[BaseException] = errors) -> None:
+            start.wait()
+            try:
+                prepare(url, migrate=True, dim=384)
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors

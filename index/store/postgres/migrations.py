@@ -125,7 +125,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
 )
 LATEST = MIGRATIONS[-1].version
-_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
 
 
 @dataclass(frozen=True)
@@ -164,12 +164,12 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
     """Apply the migrations the database lacks, each in its own transaction; those applied."""
     applied: list[Migration] = []
     with conn.transaction():
-        conn.execute(_LOCK)  # processes starting together wait here, then find nothing to do
+        conn.execute(LOCK)  # processes starting together wait here, then find nothing to do
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations(version integer PRIMARY "
                      "KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
     while True:
         with conn.transaction():
-            conn.execute(_LOCK)
+            conn.execute(LOCK)
             found = status(conn)
             refuse_newer(found)
             if not found.pending:

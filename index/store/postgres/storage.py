@@ -286,4 +286,6 @@ def prepare(url: str, *, migrate: bool, dim: int) -> None:
                 f"version {found.latest}. Run `citebot db migrate`, then start it again.")
         if found.pending:
             migrations.migrate(conn)
-        conn.execute(search.hnsw_index(dim))
+        with conn.transaction():  # processes starting together: one creates it, the rest wait
+            conn.execute(migrations.LOCK)
+            conn.execute(search.hnsw_index(dim))
