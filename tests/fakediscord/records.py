@@ -210,6 +210,7 @@ class OutboundRequest:
     status: int | None = None
     files: list[str] = field(default_factory=list)
     peer_port: int | None = None  # the client's port on 127.0.0.1 (which process sent it)
+    dropped: bool = False  # the connection was cut instead of answering (an injected fault)
 
     @property
     def message_body(self) -> dict[str, Any] | None:
@@ -247,7 +248,11 @@ class RateLimitRule:
 @dataclass(eq=False)
 class ErrorRule:
     """An injected refusal: the next `count` requests matching method, path and `when` (a test
-    on the JSON body, None for any) get `status` with Discord's error `code` and `message`."""
+    on the JSON body, None for any) get `status` with Discord's error `code`, `message` and
+    `errors` (which fields were refused, as Discord nests them). With `until` (a
+    `time.monotonic()` time) every matching request is refused until then, whatever `count`.
+    `drop` cuts the connection instead of answering: "before" the request is handled (it never
+    landed), or "after" (it landed, but its answer is lost)."""
 
     method: str
     pattern: re.Pattern[str]
@@ -257,8 +262,12 @@ class ErrorRule:
     count: int
     when: Callable[[Any], bool] | None = None
     hits: list[OutboundRequest] = field(default_factory=list)
+    errors: dict[str, Any] | None = None
+    until: float | None = None
+    drop: str | None = None
 
     def matches(self, method: str, path: str, body: Any) -> bool:
-        if self.count <= 0 or self.method not in ("*", method) or not self.pattern.search(path):
+        active = self.count > 0 if self.until is None else time.monotonic() < self.until
+        if not active or self.method not in ("*", method) or not self.pattern.search(path):
             return False
         return self.when is None or bool(self.when(body))

@@ -7,7 +7,6 @@ request, answers injected 429s and checks the bot token before any handler runs.
 from __future__ import annotations
 
 import json
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -16,66 +15,27 @@ from aiohttp import web
 from .gateway import peer_port
 from .limits import message_errors
 from .models import DM_CHANNEL, SEND_MESSAGES_IN_THREADS
-from .records import ErrorRule, OutboundRequest, RateLimitRule
+from .records import ErrorRule, OutboundRequest
+from .responses import (
+    UNKNOWN_REFERENCE,
+    error,
+    invalid_body,
+    json_response,
+    no_content,
+    rate_limited,
+)
 
 if TYPE_CHECKING:
     from .server import FakeDiscord
 
+__all__ = ["API_PREFIX", "FILES", "RECORD", "Rest", "error", "invalid_body", "json_response",
+           "no_content", "read_body"]
+
 API_PREFIX = "/api/v10"
-JSON = "application/json"
 RECORD = web.RequestKey("record", OutboundRequest)
 FILES = web.RequestKey("files", list)
 # Webhook and interaction routes are authenticated by the token in their path, not a header.
 _TOKENLESS = ("/webhooks/", "/interactions/")
-
-
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    """A JSON response whose Content-Type is exactly application/json (no charset: discord.py
-    compares the header verbatim and otherwise treats the body as text)."""
-    return web.Response(
-        status=status,
-        body=json.dumps(data).encode(),
-        headers={"Content-Type": JSON, **(headers or {})},
-    )
-
-
-def no_content() -> web.Response:
-    """204 carries no body and so no Content-Type; discord.py reads it as an empty string."""
-    return web.Response(status=204)
-
-
-def error(status: int, code: int, message: str, errors: list[str] | None = None) -> web.Response:
-    data: dict[str, Any] = {"message": message, "code": code}
-    if errors:
-        data["errors"] = {"_errors": [{"code": "BASE_TYPE_INVALID", "message": e} for e in errors]}
-    return json_response(data, status)
-
-
-def invalid_body(errors: list[str]) -> web.Response:
-    if errors == ["Cannot send an empty message"]:
-        return error(400, 50006, "Cannot send an empty message")
-    return error(400, 50035, "Invalid Form Body", errors)
-
-
-def rate_limited(rule: RateLimitRule) -> web.Response:
-    ra = rule.retry_after
-    headers = {
-        "Via": "1.1 google",
-        "Retry-After": str(math.ceil(ra)),
-        "X-RateLimit-Limit": "5",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": f"{time.time() + ra:.3f}",
-        "X-RateLimit-Reset-After": f"{ra:.3f}",
-        "X-RateLimit-Bucket": rule.bucket,
-        "X-RateLimit-Scope": rule.scope,
-    }
-    is_global = rule.scope == "global"
-    if is_global:
-        headers["X-RateLimit-Global"] = "true"
-    body = {"message": "You are being rate limited.", "retry_after": ra, "global": is_global}
-    return json_response(body, 429, headers)
 
 
 async def read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes, str]]]:
@@ -139,17 +99,22 @@ class Rest:
         record.peer_port = peer_port(request)
         request[RECORD], request[FILES] = record, files
         fake.requests.append(record)
-        response = (
-            self._respond_429(record)
-            or self._respond_error(record)
-            or self._check_token(request, path)
-        )
+        response = self._respond_429(record)
+        fault = None if response is not None else self._fault(record)
+        if fault is not None and fault.drop == "before":
+            record.kind = "dropped"
+            return self._cut(request, record)
+        if fault is not None and fault.drop is None:
+            response = error(fault.status, fault.code, fault.message, fields=fault.errors)
+        response = response or self._check_token(request, path)
         if response is None:
             try:
                 response = await handler(request)
             except web.HTTPException as exc:  # no such route, or wrong method
                 fake.unhandled.append(record)
                 response = error(exc.status, 0, f"{exc.status}: {exc.reason}")
+        if fault is not None and fault.drop == "after":  # it landed; its answer is lost
+            return self._cut(request, record)
         record.status = response.status
         fake.notifier.notify()
         return response
@@ -166,7 +131,8 @@ class Rest:
                 return rate_limited(rule)
         return None
 
-    def _respond_error(self, record: OutboundRequest) -> web.Response | None:
+    def _fault(self, record: OutboundRequest) -> ErrorRule | None:
+        """The injected fault this request meets, counted; None for most."""
         rule: ErrorRule | None = next(
             (r for r in self.fake.error_rules if r.matches(record.method, record.path, record.body)),
             None,
@@ -175,8 +141,17 @@ class Rest:
             return None
         rule.count -= 1
         rule.hits.append(record)
-        record.kind = "refused"
-        return error(rule.status, rule.code, rule.message)
+        if rule.drop is None:
+            record.kind = "refused"
+        return rule
+
+    def _cut(self, request: web.Request, record: OutboundRequest) -> web.Response:
+        """Close the connection without an answer: the client sees the server disconnect."""
+        record.dropped = True
+        if request.transport is not None:
+            request.transport.close()
+        self.fake.notifier.notify()
+        return web.Response(status=503)  # never written: the connection is gone
 
     def _check_token(self, request: web.Request, path: str) -> web.Response | None:
         if path.startswith(_TOKENLESS):
@@ -305,8 +280,28 @@ class Rest:
         errors = message_errors(body, files=len(files)) if self.fake.validate else []
         if errors:
             return invalid_body(errors)
+        same = self._same_nonce(channel_id, body)
+        if same is not None:  # Discord's enforce_nonce: the message the nonce already made
+            return json_response(same.payload)
+        reference = body.get("message_reference")
+        if reference and not self._referable(channel_id, reference):
+            if reference.get("fail_if_not_exists", True):
+                return error(400, 50035, "Invalid Form Body", fields=UNKNOWN_REFERENCE)
+            body = {k: v for k, v in body.items() if k != "message_reference"}
         msg = await self.fake.create_message(channel_id, body, files=request[FILES])
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            self.fake.nonces[(channel_id, str(body["nonce"]))] = msg
         return json_response(msg.payload)
+
+    def _same_nonce(self, channel_id: int, body: dict[str, Any]) -> Any:
+        if not body.get("enforce_nonce") or body.get("nonce") is None:
+            return None
+        return self.fake.nonces.get((channel_id, str(body["nonce"])))
+
+    def _referable(self, channel_id: int, reference: dict[str, Any]) -> bool:
+        """Whether a reply's reference names a message that still exists."""
+        msg = self.fake.messages.get(int(reference.get("message_id") or 0))
+        return msg is not None and msg.deleted_at is None and not msg.ephemeral
 
     def _thread_refuses(self, channel_id: int) -> bool:
         """A thread the bot may not send messages in (by its channel's permissions)."""

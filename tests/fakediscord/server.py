@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -104,6 +105,7 @@ class FakeDiscord(InjectMixin):
         self.command_syncs: list[tuple[int | None, float]] = []
         self.rate_limits: list[RateLimitRule] = []
         self.error_rules: list[ErrorRule] = []
+        self.nonces: dict[tuple[int, str], MessageRecord] = {}  # (channel, nonce): enforced
         self.dm_channels: dict[int, int] = {}
         self.gateway = Gateway(self)
         self._runner: web.AppRunner | None = None
@@ -246,13 +248,33 @@ class FakeDiscord(InjectMixin):
         message: str = "Invalid Form Body",
         count: int = 1,
         when: Callable[[Any], bool] | None = None,
+        errors: dict[str, Any] | None = None,
+        seconds: float | None = None,
+        drop: str | None = None,
     ) -> ErrorRule:
-        """Refuse the next `count` requests whose method matches (or "*"), whose path below
-        /api/v10 matches `path_regex` (re.search) and whose JSON body passes `when` (if given)
-        with `status` and a Discord error body; set `rule.count = 0` to stop refusing."""
-        rule = ErrorRule(method.upper(), re.compile(path_regex), status, code, message, count, when)
+        """Refuse the next `count` requests (or, with `seconds`, every request for that long)
+        whose method matches (or "*"), whose path below /api/v10 matches `path_regex`
+        (re.search) and whose JSON body passes `when` (if given) with `status` and a Discord
+        error body (`errors`: which fields were refused, e.g. `{"embeds": {...}}`); set
+        `rule.count = 0` (or `rule.until = 0`) to stop refusing. `drop`: cut the connection
+        instead, "before" the request is handled or "after" (it landed, its answer is lost)."""
+        if drop not in (None, "before", "after"):
+            raise ValueError(f"drop must be None, before or after, not {drop!r}")
+        until = None if seconds is None else time.monotonic() + seconds
+        rule = ErrorRule(method.upper(), re.compile(path_regex), status, code, message, count,
+                         when, errors=errors, until=until, drop=drop)
         self.error_rules.append(rule)
         return rule
+
+    def inject_outage(self, seconds: float, path_regex: str = "", *, method: str = "*",
+                      status: int | None = None) -> ErrorRule:
+        """The REST API down for `seconds` from now (the gateway stays up), for requests whose
+        method and path match (every one by default): each connection is cut without an
+        answer, or, given `status` (500, 503, ...), answered with it."""
+        if status is None:
+            return self.inject_error(method, path_regex, seconds=seconds, drop="before")
+        return self.inject_error(method, path_regex, status=status, code=0,
+                                 message=f"{status}: Service Unavailable", seconds=seconds)
 
     # -- gateway ------------------------------------------------------------------------------
 
