@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render, replies, sync
+from bot import delivery, render, replies, sync
 from bot.events import DroppedEvents, guard_parsers
 from bot.explain import explain
 from bot.feed_loop import FeedLoop
@@ -74,6 +74,7 @@ class CitebotBot(commands.Bot):
                              add_quota_per_hour=settings.add_quota_per_hour)
         self.inflight = Inflight()
         self.hinted_threads: set[int] = set()  # told that plain messages cannot be read
+        self.send_pauses = delivery.PAUSES  # between tries of an answer the API did not take
         self.reconnects = ReconnectThrottle(burst=len(settings.served_shards))
         self.reconnects.guard(self.http, first=self._never_connected)
         self.events = DroppedEvents()

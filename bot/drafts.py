@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot import render, replies
+from bot.delivery import TRANSIENT
 from retrieval.models import Answer
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ async def relay(run: Callable[[Offer], Awaitable[Answer]],
         try:
             await show(render.answer_pages(draft)[0])
             shown += 1
-        except discord.HTTPException as exc:
+        except (discord.HTTPException, *TRANSIENT) as exc:
             log.warning("Discord refused a draft (%s); the answer comes whole",
                         replies.describe_refusal(exc))
             showing = False

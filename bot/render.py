@@ -45,15 +45,22 @@ _MARKDOWN = re.compile(r"([\\*_~|`\[\]()#])")
 _LIST_START = re.compile(r"^(?:[-+>]|\d+\.)(?= )")  # would start a list or a quote
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _UNESCAPE = re.compile(r"\\([\\*_~|`\[\]()#.+>-])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1, but tab and newline
 
 
 # -- making text inert ---------------------------------------------------------------------
 
 
+def printable(text: str) -> str:
+    """`text` without control characters (NUL, escape, ...), tabs and newlines aside."""
+    return _CONTROL.sub("", text)
+
+
 def neutralise(text: str) -> str:
     """Break @everyone, @here, <@user>, <@&role>, <#channel>, </command> and invite links with
-    a zero-width joiner, so they render as plain text and can never ping or invite."""
-    text = _MENTION.sub(lambda m: f"@{ZWJ}{m[1]}" if m[1] else f"<{ZWJ}", text)
+    a zero-width joiner, so they render as plain text and can never ping or invite; drop
+    control characters, which no one should be sent."""
+    text = _MENTION.sub(lambda m: f"@{ZWJ}{m[1]}" if m[1] else f"<{ZWJ}", printable(text))
     return _INVITE.sub(lambda m: m[0].replace(".", f"{ZWJ}.", 1), text)
 
 

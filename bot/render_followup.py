@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 
-from bot.render import clip
+from bot.render import ZWJ, clip, neutralise
 
 THREAD_NAME_MAX = 100
 READ_AS_CHARS = 200
 CANNOT_READ = ("I can only read messages here that mention me: ask your follow-up as "
                "\u201c@{me} ...\u201d, or use /ask in this thread.")
+_MASKED_LINK = re.compile(r"\](?=\()")  # [label](url)
 # Small talk in a conversation thread, which is not a question to answer.
 _CHATTER = re.compile(
     r"^\W*(?:thanks?(?: you)?|thx|ty|ok(?:ay)?|cool|great|nice|got it|perfect|lol|haha|"
@@ -34,8 +35,12 @@ def footer(read_as: str | None, *, thread: bool, in_thread: bool, reads_messages
 
 
 def thread_name(question: str) -> str:
-    """A thread's name: the question, on one line, at most THREAD_NAME_MAX characters."""
-    return clip(" ".join(question.split()), THREAD_NAME_MAX) or "Follow-up questions"
+    """A thread's name: the question, on one line, at most THREAD_NAME_MAX characters, inert
+    like everything the bot sends (a client may show it as message text): mentions and
+    invites broken, masked links broken, no control characters. It is not escaped as
+    markdown: a thread's name is shown as typed, backslashes included."""
+    name = _MASKED_LINK.sub(f"]{ZWJ}(", neutralise(" ".join(question.split())))
+    return clip(name, THREAD_NAME_MAX) or "Follow-up questions"
 
 
 def is_chatter(text: str) -> bool:

@@ -2,24 +2,32 @@
 repeating it on every call keeps a future default change from pinging anyone). Text replies
 also suppress link previews: a link in an article's title never unfurls under the bot's name.
 
-An answer whose embeds Discord refuses (400) is sent once more, as plain text
-(`bot/render_plain.py`), so that the member is not left with a "thinking" message or a typing
-indicator and nothing after it.
+An answer is sent through `bot/delivery.py`: retried while the API falters, never posted
+twice. An answer whose embeds Discord refuses (`delivery.refuses_embeds`) is sent once more,
+as plain text (`bot/render_plain.py`), so that the member is not left with a "thinking"
+message and nothing after it; any other refusal would meet plain text as well. An answer that
+cannot be delivered (its question was deleted meanwhile, Discord refused it, or the API stayed
+unreachable past the retries) is logged in one line with its reason, and the answer path goes
+on with what was sent.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 import discord
 
 from bot import render
+from bot.delivery import PAUSES, TRANSIENT, Undelivered, is_gone, nonce, persist, refuses_embeds
 from bot.render_plain import answer_text
 
 log = logging.getLogger(__name__)
 
 NO_MENTIONS = discord.AllowedMentions.none()
+#: What a send may end in, besides success: a refusal, or the network past the retries.
+FAILED = (discord.HTTPException, Undelivered, *TRANSIENT)
 
 
 async def say(interaction: discord.Interaction, text: str, *, ephemeral: bool = True) -> None:
@@ -35,51 +43,96 @@ async def say(interaction: discord.Interaction, text: str, *, ephemeral: bool = 
 
 
 async def send_pages(interaction: discord.Interaction, pages: list[render.Page],
-                     view: discord.ui.View | None = None) -> list[discord.Message]:
+                     view: discord.ui.View | None = None, *,
+                     pauses: tuple[float, ...] = PAUSES) -> list[discord.Message]:
     """An answer after a defer: the first page fills the deferred message (with `view`),
     further pages follow; refused, the answer in plain text instead. The messages sent."""
     sent: list[discord.Message] = []
     try:
         for i, embeds in enumerate(pages):
-            extra: dict[str, Any] = {"view": view} if view is not None and i == 0 else {}
-            sent.append(await interaction.followup.send(
-                embeds=embeds, allowed_mentions=NO_MENTIONS, wait=True, **extra))
-    except discord.HTTPException as exc:
+            send = _first_followup if i == 0 else _followup
+            sent.append(await persist(functools.partial(send, interaction, embeds, view), pauses))
+    except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
-            raise
-        await say(interaction, text, ephemeral=False)
+            _undelivered(interaction.channel_id, exc)
+            return sent
+        try:
+            await say(interaction, text, ephemeral=False)
+            sent.append(await interaction.original_response())
+        except FAILED as again:
+            _undelivered(interaction.channel_id, again)
+            return sent
         _log_fallback(exc)
-        sent.append(await interaction.original_response())
     finally:
         _release(view)
     return sent
 
 
+async def _first_followup(interaction: discord.Interaction, embeds: render.Page,
+                          view: discord.ui.View | None, tried: int) -> discord.Message:
+    # A retry edits the deferred message: the same outcome whether the first try landed
+    # (and only its answer was lost) or not, where a second followup could show it twice.
+    extra: dict[str, Any] = {"view": view} if view is not None else {}
+    if tried:
+        return await interaction.edit_original_response(embeds=embeds,
+                                                        allowed_mentions=NO_MENTIONS, **extra)
+    return await interaction.followup.send(embeds=embeds, allowed_mentions=NO_MENTIONS,
+                                           wait=True, **extra)
+
+
+async def _followup(interaction: discord.Interaction, embeds: render.Page,
+                    view: discord.ui.View | None, tried: int) -> discord.Message:
+    return await interaction.followup.send(embeds=embeds, allowed_mentions=NO_MENTIONS,
+                                           wait=True)
+
+
 async def reply_pages(message: discord.Message, pages: list[render.Page],
-                      view: discord.ui.View | None = None) -> list[discord.Message]:
+                      view: discord.ui.View | None = None, *,
+                      pauses: tuple[float, ...] = PAUSES) -> list[discord.Message]:
     """An answer to a mention, as replies that ping nobody (the author included); refused,
     the answer in plain text instead. The messages sent."""
     sent: list[discord.Message] = []
     try:
         for i, embeds in enumerate(pages):
             extra: dict[str, Any] = {"view": view} if view is not None and i == 0 else {}
-            sent.append(await message.reply(embeds=embeds, mention_author=False,
-                                            allowed_mentions=NO_MENTIONS, **extra))
-    except discord.HTTPException as exc:
+            sent.append(await _reply(message, pauses, embeds=embeds, **extra))
+    except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
-            raise
-        sent.append(await reply_text(message, text))
-        _log_fallback(exc)
+            _undelivered(message.channel.id, exc)
+            return sent
+        shown = await reply_text(message, text, pauses=pauses)
+        if shown is not None:
+            sent.append(shown)
+            _log_fallback(exc)
     finally:
         _release(view)
     return sent
 
 
-async def reply_text(message: discord.Message, text: str) -> discord.Message:
-    return await message.reply(render.clip(text, render.MESSAGE_MAX), mention_author=False,
-                               allowed_mentions=NO_MENTIONS, suppress_embeds=True)
+async def reply_text(message: discord.Message, text: str, *,
+                     pauses: tuple[float, ...] = PAUSES) -> discord.Message | None:
+    """A text reply; None (logged) if it could not be delivered."""
+    try:
+        return await _reply(message, pauses, content=render.clip(text, render.MESSAGE_MAX),
+                            suppress_embeds=True)
+    except FAILED as exc:
+        _undelivered(message.channel.id, exc)
+        return None
+
+
+async def _reply(message: discord.Message, pauses: tuple[float, ...],
+                 **fields: Any) -> discord.Message:
+    """One reply that pings nobody, retried under one nonce: Discord answers a retry of a
+    reply that did land with the message it made, so it never shows twice."""
+    once = nonce()
+
+    async def send(tried: int) -> discord.Message:
+        return await message.reply(mention_author=False, allowed_mentions=NO_MENTIONS,
+                                   nonce=once, **fields)
+
+    return await persist(send, pauses)
 
 
 async def edit_original(interaction: discord.Interaction, **fields: Any) -> None:
@@ -88,23 +141,29 @@ async def edit_original(interaction: discord.Interaction, **fields: Any) -> None
 
 
 async def finish_pages(interaction: discord.Interaction, pages: list[render.Page],
-                       view: discord.ui.View | None = None) -> list[discord.Message]:
+                       view: discord.ui.View | None = None, *,
+                       pauses: tuple[float, ...] = PAUSES) -> list[discord.Message]:
     """The final answer over a draft already shown in the deferred message: the first page
     replaces the draft (with `view`), further pages follow; refused, plain text replaces it.
     The messages that show the answer."""
     sent: list[discord.Message] = []
     try:
-        sent.append(await interaction.edit_original_response(
-            embeds=pages[0], view=view, allowed_mentions=NO_MENTIONS))
+        sent.append(await persist(lambda _: interaction.edit_original_response(
+            embeds=pages[0], view=view, allowed_mentions=NO_MENTIONS), pauses))
         for embeds in pages[1:]:
-            sent.append(await interaction.followup.send(
-                embeds=embeds, allowed_mentions=NO_MENTIONS, wait=True))
-    except discord.HTTPException as exc:
+            sent.append(await persist(functools.partial(_followup, interaction, embeds, None),
+                                      pauses))
+    except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
-            raise
-        sent[:] = [await interaction.edit_original_response(
-            content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS)]
+            _undelivered(interaction.channel_id, exc)
+            return sent
+        try:
+            sent[:] = [await persist(lambda _: interaction.edit_original_response(
+                content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS), pauses)]
+        except FAILED as last:
+            _undelivered(interaction.channel_id, last)
+            return sent
         _log_fallback(exc)
     finally:
         _release(view)
@@ -112,39 +171,57 @@ async def finish_pages(interaction: discord.Interaction, pages: list[render.Page
 
 
 async def finish_reply(draft: discord.Message, message: discord.Message,
-                       pages: list[render.Page],
-                       view: discord.ui.View | None = None) -> list[discord.Message]:
+                       pages: list[render.Page], view: discord.ui.View | None = None, *,
+                       pauses: tuple[float, ...] = PAUSES) -> list[discord.Message]:
     """The final answer over a draft replied to a message (`draft`): the first page replaces
     it, further pages are replies; refused, plain text replaces it. The messages that show the
     answer."""
     sent: list[discord.Message] = []
     try:
-        sent.append(await draft.edit(embeds=pages[0], allowed_mentions=NO_MENTIONS, view=view))
+        sent.append(await persist(lambda _: draft.edit(
+            embeds=pages[0], allowed_mentions=NO_MENTIONS, view=view), pauses))
         for embeds in pages[1:]:
-            sent.append(await message.reply(embeds=embeds, mention_author=False,
-                                            allowed_mentions=NO_MENTIONS))
-    except discord.HTTPException as exc:
+            sent.append(await _reply(message, pauses, embeds=embeds))
+    except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
-            raise
-        sent[:] = [await draft.edit(content=render.clip(text, render.MESSAGE_MAX), embeds=[],
-                                    view=None, allowed_mentions=NO_MENTIONS)]
+            _undelivered(message.channel.id, exc)
+            return sent
+        try:
+            sent[:] = [await persist(lambda _: draft.edit(
+                content=render.clip(text, render.MESSAGE_MAX), embeds=[], view=None,
+                allowed_mentions=NO_MENTIONS), pauses)]
+        except FAILED as last:
+            _undelivered(message.channel.id, last)
+            return sent
         _log_fallback(exc)
     finally:
         _release(view)
     return sent
 
 
-def _plain(pages: list[render.Page], exc: discord.HTTPException) -> str | None:
-    """The answer in plain text, to send once after Discord refused its pages with `exc`;
-    None for pages that are not an answer, or a refusal plain text would meet as well (no
-    permission to send, an expired interaction)."""
-    if exc.status != 400 or not isinstance(pages, render.AnswerPages):
+def _plain(pages: list[render.Page], exc: BaseException) -> str | None:
+    """The answer in plain text, to send once after Discord refused its embeds with `exc`;
+    None for pages that are not an answer, or any other failure (plain text would meet it as
+    well: a deleted question, an expired interaction, an unreachable API)."""
+    if not refuses_embeds(exc) or not isinstance(pages, render.AnswerPages):
         return None
     return answer_text(pages.answer)
 
 
-def _log_fallback(exc: discord.HTTPException) -> None:
+def _undelivered(channel_id: int | None, exc: BaseException) -> None:
+    """Log, in one line, a reply (or the rest of one) that did not reach the member, and why."""
+    if is_gone(exc):
+        # Sent without its reference it would post the question (its title) again, in the
+        # channel its author just took it out of.
+        log.info("a question in channel %s was deleted before its answer was sent; the answer "
+                 "was dropped", channel_id)
+    else:
+        log.warning("citebot's reply in channel %s was not delivered: %s", channel_id,
+                    describe_refusal(exc))
+
+
+def _log_fallback(exc: BaseException) -> None:
     log.warning("Discord refused an answer's embeds (%s); sent it as plain text",
                 describe_refusal(exc))
 
@@ -154,6 +231,8 @@ def describe_refusal(exc: BaseException) -> str:
     if isinstance(exc, discord.HTTPException):
         reason = getattr(exc.response, "reason", None) or ""
         text = f"{exc.status} {reason}, code {exc.code}: {exc.text}"
+    elif isinstance(exc, Undelivered):
+        text = str(exc)
     else:
         text = f"{type(exc).__name__}: {exc}"
     return render.clip(" ".join(text.split()), 300)

@@ -274,13 +274,19 @@ def has_embeds(body: Any) -> bool:
     return bool(isinstance(body, dict) and body.get("embeds"))
 
 
+#: The fields of an Invalid Form Body about an embed, as Discord sends them.
+EMBED_REFUSED = {"embeds": {"0": {"description": {"_errors": [
+    {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 4096 or fewer in length."}]}}}}
+
+
 async def test_a_refused_answer_is_sent_as_plain_text(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, figures: list[str]
 ) -> None:
     async with bot_env(tmp_path, min_score=-1.0) as env:
         fake = env.fake
         await add_bridge(env)
-        followup = fake.inject_error("POST", r"^/webhooks/\d+/[^/]+$", when=has_embeds)
+        followup = fake.inject_error("POST", r"^/webhooks/\d+/[^/]+$", when=has_embeds,
+                                     errors=EMBED_REFUSED)
         rec = await env.slash("ask", BRIDGE_QUESTION)
         shown = await rec.wait_response(STEP)
         assert followup.hits and not shown.embeds and not shown.loading
@@ -288,7 +294,8 @@ async def test_a_refused_answer_is_sent_as_plain_text(
         assert "Mayor Dana Reyes" in shown.content  # the speaker
         assert "Officials open new bridge after years of delay" in shown.content  # the citation
 
-        reply = fake.inject_error("POST", rf"^/channels/{CHANNEL_A}/messages$", when=has_embeds)
+        reply = fake.inject_error("POST", rf"^/channels/{CHANNEL_A}/messages$", when=has_embeds,
+                                  errors=EMBED_REFUSED)
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
         text = await reply_to(fake, posted)
         assert reply.hits and not text.embeds
@@ -308,7 +315,8 @@ async def test_a_long_hostile_answer_falls_back_within_the_limit(tmp_path: Path)
     answer = Answer("What did the report find?", True, quotes, ())
     async with bot_env(tmp_path) as env:
         env.core.answerer = FixedAnswerer(answer)  # type: ignore[assignment]
-        env.fake.inject_error("POST", r"^/webhooks/\d+/[^/]+$", when=has_embeds)
+        env.fake.inject_error("POST", r"^/webhooks/\d+/[^/]+$", when=has_embeds,
+                              errors=EMBED_REFUSED)
         shown = await (await env.slash("ask", {"question": "What did the report find?"})
                        ).wait_response(STEP)
         text = shown.content

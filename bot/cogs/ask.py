@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, drafts, followups, render, replies
+from bot import actions, delivery, drafts, followups, render, replies
 from bot.cogs.common import article_choices, collection, strip_mention
 from bot.explain import explain
 from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
@@ -35,6 +35,7 @@ class Ask(commands.Cog):
                   question: app_commands.Range[str, 1, QUESTION_MAX],
                   article: str | None = None) -> None:
         self.bot.limits.ask.hit(interaction.user.id)
+        question = render.printable(question)
         await interaction.response.defer(thinking=True)
         place = await followups.place_of_interaction(self.bot, interaction)
         offer = followups.thread_offer(self.bot, place, interaction.channel,
@@ -46,7 +47,7 @@ class Ask(commands.Cog):
             lambda page: replies.edit_original(interaction, embeds=page))
         pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
         send = replies.finish_pages if drafted else replies.send_pages
-        sent = await send(interaction, pages, FeedbackView())
+        sent = await send(interaction, pages, FeedbackView(), pauses=self.bot.send_pauses)
         await followups.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
 
     @ask.autocomplete("article")
@@ -68,7 +69,7 @@ class Ask(commands.Cog):
         place = await followups.place_of_message(self.bot, message, mentioned)
         if place is None:
             return
-        question = strip_mention(message.content, me.id)
+        question = render.printable(strip_mention(message.content, me.id))
         if mentioned or (question and not is_chatter(question)):
             await self.answer_message(message, message.guild.id, place, question)
         elif not question and not self.bot.reads_messages and place.in_thread \
@@ -89,7 +90,7 @@ class Ask(commands.Cog):
         try:
             check_question(question)
             self.bot.limits.ask.hit(message.author.id)
-            async with message.channel.typing():
+            async with delivery.typing(message.channel):  # decoration: never waited for
                 answer, _ = await drafts.relay(
                     lambda shown: self.bot.worker.run(
                         guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
@@ -99,16 +100,18 @@ class Ask(commands.Cog):
             await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
         pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
+        pauses = self.bot.send_pauses
         if draft.sent is not None:
-            sent = await replies.finish_reply(draft.sent, message, pages, FeedbackView())
+            sent = await replies.finish_reply(draft.sent, message, pages, FeedbackView(),
+                                              pauses=pauses)
         else:
-            sent = await replies.reply_pages(message, pages, FeedbackView())
+            sent = await replies.reply_pages(message, pages, FeedbackView(), pauses=pauses)
         await followups.after_answer(self.bot, guild_id, place, sent, offer)
 
     async def refuse(self, message: discord.Message, text: str) -> None:
         """Reply with a refusal, unless this member was refused moments ago."""
         if self.bot.limits.may_tell(message.author.id):
-            await replies.reply_text(message, text)
+            await replies.reply_text(message, text, pauses=self.bot.send_pauses)
 
 
 async def setup(bot: CitebotBot) -> None:
