@@ -493,3 +493,38 @@ async def test_injected_refusals_of_rest_and_gateway(fake: FakeDiscord) -> None:
             assert (await ws.receive_json(timeout=STEP))["op"] == 10
     assert len(rule.hits) == 1 and rule.hits[0].kind == "refused"
     assert len(fake.gateway.refused) == 2
+
+
+@pytest.mark.asyncio
+async def test_outages_lost_answers_nonces_and_replies_to_deleted_messages(
+    fake: FakeDiscord,
+) -> None:
+    url = f"{fake.api_base}/channels/{CHANNEL_ID}/messages"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as session:
+        outage = fake.inject_outage(60, r"/messages$")
+        with pytest.raises(aiohttp.ClientError):  # the connection is cut, no answer
+            async with session.post(url, json={"content": "cut"}):
+                pass
+        outage.until = 0
+        refusing = fake.inject_outage(60, r"/messages$", status=503)
+        async with session.post(url, json={"content": "503"}) as refused:
+            assert refused.status == 503
+        refusing.until = 0
+        fake.inject_error("POST", r"/messages$", drop="after")
+        once = {"content": "once", "nonce": "n1", "enforce_nonce": True}
+        with pytest.raises(aiohttp.ClientError):  # it landed; its answer is lost
+            async with session.post(url, json=once):
+                pass
+        async with session.post(url, json=once) as again:  # the same nonce: the same message
+            first = await again.json()
+        assert [m.content for m in fake.channel_messages(CHANNEL_ID)] == ["once"]
+        await fake.delete_message(fake.messages[int(first["id"])])
+        ref = {"message_id": first["id"], "channel_id": str(CHANNEL_ID)}
+        async with session.post(url, json={"content": "r", "message_reference": ref}) as gone:
+            data = await gone.json()
+            assert gone.status == 400 and data["code"] == 50035
+            assert "message_reference" in data["errors"]
+        loose = {**ref, "fail_if_not_exists": False}
+        async with session.post(url, json={"content": "r", "message_reference": loose}) as sent:
+            assert sent.status == 200 and "message_reference" not in await sent.json()
+    assert [r.dropped for r in fake.requests] == [True, False, True, False, False, False]
