@@ -8,7 +8,8 @@ as plain text (`bot/render_plain.py`), so that the member is not left with a "th
 message and nothing after it; any other refusal would meet plain text as well. An answer that
 cannot be delivered (its question was deleted meanwhile, Discord refused it, or the API stayed
 unreachable past the retries) is logged in one line with its reason, and the answer path goes
-on with what was sent.
+on with what was sent; an interaction's answer that Discord refused goes to the bot's error
+handler instead, which logs it and tells the member.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ async def send_pages(interaction: discord.Interaction, pages: list[render.Page],
     except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
+            if isinstance(exc, discord.HTTPException):
+                raise  # refused: the error handler logs it and tells the member
             _undelivered(interaction.channel_id, exc)
             return sent
         try:
@@ -156,6 +159,8 @@ async def finish_pages(interaction: discord.Interaction, pages: list[render.Page
     except FAILED as exc:
         text = _plain(pages, exc)
         if text is None:
+            if isinstance(exc, discord.HTTPException):
+                raise  # refused: the error handler logs it and tells the member
             _undelivered(interaction.channel_id, exc)
             return sent
         try:
@@ -214,8 +219,8 @@ def _undelivered(channel_id: int | None, exc: BaseException) -> None:
     if is_gone(exc):
         # Sent without its reference it would post the question (its title) again, in the
         # channel its author just took it out of.
-        log.info("a question in channel %s was deleted before its answer was sent; the answer "
-                 "was dropped", channel_id)
+        log.info("a question in channel %s was deleted before its answer was sent (or the "
+                 "answer's draft was); the rest of the answer was dropped", channel_id)
     else:
         log.warning("citebot's reply in channel %s was not delivered: %s", channel_id,
                     describe_refusal(exc))
