@@ -195,8 +195,9 @@ class CitebotBot(commands.Bot):
             log.error("error in %s (server %s)", where, interaction.guild_id, exc_info=cause)
         try:
             await replies.say(interaction, text or render.UNEXPECTED)
-        except discord.HTTPException as exc:
-            log.warning("could not report an error to the member: %s", exc)
+        except (discord.HTTPException, *delivery.TRANSIENT) as exc:
+            log.warning("could not report an error to the member: %s",
+                        replies.describe_refusal(exc))
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("error in the %s event handler", event_method)

@@ -233,3 +233,26 @@ async def test_the_question_is_echoed_inert_in_the_answer_and_the_thread_name(
             assert not any(has_control(text) for text in visible(body)), body
         assert_inert(fake)
     assert not errors_logged(caplog)
+
+
+class BrokenAnswerer:
+    def ask(self, collection: str, question: str, **kw: object) -> Any:
+        raise RuntimeError("the index caught fire")
+
+
+async def test_an_error_that_cannot_be_reported_is_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected error, and the API cut when the member is to be told: the error is logged
+    once, and the failed report one warning line (not a second traceback)."""
+    async with bot_env(tmp_path) as env:
+        env.core.answerer = BrokenAnswerer()  # type: ignore[assignment]
+        outage = env.fake.inject_outage(STEP * 4, r"^/webhooks/")
+        await env.slash("ask", BRIDGE_QUESTION)
+        await poll(lambda: logged(caplog, "could not report an error"), STEP)
+        assert outage.hits
+        outage.until = 0
+    (error,) = errors_logged(caplog)
+    assert error.name == "bot.client" and "error in ask" in error.getMessage()
+    (line,) = logged(caplog, "could not report an error")
+    assert "ServerDisconnectedError" in line.getMessage()
