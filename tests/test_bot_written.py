@@ -20,7 +20,16 @@ from bot.drafts import EDIT_INTERVAL_S
 from bot.views import VOTE_DOWN, VOTE_UP
 from tests.fakediscord import MessageRecord
 from tests.fakellm import FakeLLM, Prompt, Reply
-from tests.llm_cases import ARTICLES, CASES, QUESTION, REYES, STALL_S, Case, unverified_quotes
+from tests.llm_cases import (
+    ARTICLES,
+    CASES,
+    QUESTION,
+    REYES,
+    STALL_S,
+    Case,
+    unsafe_shown,
+    unverified_quotes,
+)
 from tests.test_bot_support import (
     BOB,
     CHANNEL_A,
@@ -76,6 +85,7 @@ def prose(msg: MessageRecord) -> str | None:
 def assert_only_verified(msg: MessageRecord, case: str) -> None:
     for text in bodies_shown(msg):
         assert unverified_quotes(text) == [], (case, text)
+        assert unsafe_shown(text) == [], (case, text)
         assert "evil.example" not in text and "discord.gg" not in text, (case, text)
         assert "@everyone" not in text.replace("@\u200deveryone", ""), (case, text)
 

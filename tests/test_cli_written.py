@@ -12,7 +12,15 @@ import pytest
 
 from tests.conftest import Cli
 from tests.fakellm import FakeLLM
-from tests.llm_cases import ARTICLES, CASES, QUESTION, STALL_S, Case, unverified_quotes
+from tests.llm_cases import (
+    ARTICLES,
+    CASES,
+    QUESTION,
+    STALL_S,
+    Case,
+    unsafe_shown,
+    unverified_quotes,
+)
 
 
 @pytest.fixture
@@ -40,6 +48,7 @@ def test_every_scripted_case_on_the_command_line(configured, cli: Cli) -> None:
         elapsed = time.monotonic() - started
         assert code == 0 and len(llm.requests) == asked + 1, (case.name, err, out)
         assert unverified_quotes(out) == [], (case.name, out)
+        assert unsafe_shown(out) == [], (case.name, out)
         code, shown, _ = cli("ask", case.question, "--json")
         answer = json.loads(shown)
         assert all(unverified_quotes(q["text"]) == [] for q in answer["quotes"]), case.name
@@ -55,6 +64,7 @@ def test_every_scripted_case_on_the_command_line(configured, cli: Cli) -> None:
             assert out != plain and written["claims"][0]["text"][:15] in " ".join(out.split())
             for claim in written["claims"]:
                 assert unverified_quotes(claim["text"]) == [], (case.name, claim)
+                assert unsafe_shown(claim["text"]) == [], (case.name, claim)
                 assert "@" not in claim["text"] and "http" not in claim["text"]
 
 

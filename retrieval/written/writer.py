@@ -29,6 +29,7 @@ from retrieval.written.claims import (
     Checked,
     Statement,
     check,
+    check_rewrite,
     leftover_statement,
     split_statements,
 )
@@ -179,7 +180,15 @@ class Writer:
         except ModelError as exc:
             log.warning("read the follow-up without the model: %s", self.client.scrub(str(exc)))
             return otherwise
-        return standalone(text) or otherwise
+        line = standalone(text)
+        if line is None:
+            return otherwise
+        known = [question, *(t for e in context for t in (e.question, e.answer))]
+        problem = check_rewrite(line, known)
+        if problem:
+            log.warning("read the follow-up without the model: %s", problem)
+            return otherwise
+        return line
 
     def _pieces_once(self, messages: list[dict[str, str]], deadline: float) -> Iterator[str]:
         try:
