@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from bot.render_text import render_answer
@@ -36,6 +38,7 @@ from tests.llm_cases import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+REPLY_MAX_BYTES = 4 * 2**20  # the bound docs/LLM.md states
 TIMEOUT_S = 2.0
 CANARY = "sk-canary-9f8e7d6c5b4a-never-log-me"
 
@@ -311,3 +314,56 @@ def test_scams_code_and_domains_are_never_shown() -> None:
     assert clean("It passed, see harbor-news.info/vote, dredge[.]zip and discord．gift/x, "
                  "U.S. officials said at 4.5 a.m.") == (
         "It passed, see and U.S. officials said at 4.5 a.m.")
+
+
+def model_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("citebot-model")]
+
+
+def connections_to(llm: FakeLLM) -> int:
+    """This process's open TCP connections to the fake model."""
+    port = int(llm.base_url.rsplit(":", 1)[1].split("/")[0])
+    return sum(1 for c in psutil.Process().net_connections(kind="tcp")
+               if c.raddr and c.raddr.port == port)
+
+
+def test_keepalive_only_streams_end_at_the_deadline_leaving_nothing(tmp_path: Path) -> None:
+    """A stream that sends only keep-alive comments: every question falls back at its
+    deadline with its connection closed and its thread gone (before, one of each was left
+    behind per question)."""
+    with FakeLLM(lambda p: Reply(keepalive_s=0.05)) as llm:
+        core = open_core(llm_settings(tmp_path / "data", llm, llm_timeout_s=1.0))
+        try:
+            for _ in range(4):
+                started = time.monotonic()
+                answer = core.ask("default", QUESTION, write=True)
+                elapsed = time.monotonic() - started
+                assert answer.written is None and elapsed < 1.0 + DEADLINE_SLACK_S
+                assert model_threads() == [] and connections_to(llm) == 0
+        finally:
+            core.close()
+        assert len(llm.requests) == 4
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
+def test_a_huge_reply_is_read_only_up_to_its_bound(tmp_path: Path, stream: bool) -> None:
+    """64 MiB sent a mebibyte every 30 ms (padding before a whole completion, or comments in
+    a stream): citebot stops reading at its bound and closes the connection; before, it read
+    on after the deadline, to the end."""
+    size = 64 * 2**20
+    with FakeLLM(lambda p: Reply("x [S1].", body_bytes=size, pace_s=0.03)) as llm:
+        core = open_core(llm_settings(tmp_path / "data", llm, llm_timeout_s=1.0,
+                                      llm_stream=stream))
+        try:
+            started = time.monotonic()
+            answer = core.ask("default", QUESTION, write=True)
+            elapsed = time.monotonic() - started
+        finally:
+            core.close()
+        assert answer.written is None and elapsed < 1.0 + DEADLINE_SLACK_S
+        assert model_threads() == [] and connections_to(llm) == 0
+        until = time.monotonic() + 3.0
+        while llm.answering and time.monotonic() < until:
+            time.sleep(0.02)
+        assert llm.answering == 0  # the fake saw the connection go
+        assert llm.sent[-1] < REPLY_MAX_BYTES + 8 * 2**20, llm.sent

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from config.settings import Settings
 from retrieval.models import Answer, Claim, Quote, Written
 from retrieval.quotes import make_quote
+from retrieval.written.bounds import TOO_LATE, Guard
 from retrieval.written.claims import (
     CLAIMS_MAX,
     Checked,
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 Draft = Callable[[Answer], None]
 REWRITE_TOKENS = 100
 REWRITE_MAX_CHARS = 500
+READER_JOIN_S = 2.0  # a reader whose socket was shut down ends at once; this is a bound
 TEXT_MAX_CHARS = 20_000  # more than any answer the token budget allows; a runaway stops here
 _DONE = object()
 
@@ -127,32 +129,32 @@ class Writer:
         """The model's text as it comes, read on a thread of its own; `ModelError` once the
         deadline passes."""
         pieces: queue.Queue[object] = queue.Queue()
-        stop = threading.Event()
+        guard = Guard(deadline)
 
         def read() -> None:
             try:
                 if self.settings.llm_stream:
-                    for piece in self.client.stream(messages, budget):
-                        if stop.is_set():
-                            return
+                    for piece in self.client.stream(messages, budget, guard):
+                        guard.check()  # ended by the waiting side: stop here
                         pieces.put(piece)
                 else:
-                    pieces.put(self.client.complete(messages, budget))
+                    pieces.put(self.client.complete(messages, budget, guard))
                 pieces.put(_DONE)
             except BaseException as exc:  # handed to the waiting side
                 pieces.put(exc)
 
-        threading.Thread(target=read, name="citebot-model", daemon=True).start()
+        reader = threading.Thread(target=read, name="citebot-model", daemon=True)
+        reader.start()
         total = 0
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ModelError("the model did not finish in time")
+                    raise ModelError(TOO_LATE)
                 try:
                     item = pieces.get(timeout=left)
                 except queue.Empty:
-                    raise ModelError("the model did not finish in time") from None
+                    raise ModelError(TOO_LATE) from None
                 if item is _DONE:
                     return
                 if isinstance(item, BaseException):
@@ -163,7 +165,7 @@ class Writer:
                     raise ModelError("the model wrote far more than an answer")
                 yield item
         finally:
-            stop.set()
+            _end(reader, guard)
 
     def rewrite(self, question: str, context: Sequence[Exchange], *,
                 deadline: float | None = None, otherwise: str | None = None) -> str:
@@ -197,6 +199,15 @@ class Writer:
             raise
         except Exception as exc:
             raise ModelError(f"unexpected {type(exc).__name__}") from None
+
+
+def _end(reader: threading.Thread, guard: Guard) -> None:
+    """The request ended (its connection shut, if still open) and its reader gone."""
+    if reader.is_alive():
+        guard.end("the answer was no longer waited for")
+        reader.join(READER_JOIN_S)
+        if reader.is_alive():  # still connecting (a name lookup): it ends when that does
+            log.warning("the model's reader is still connecting after its deadline")
 
 
 def standalone(text: str) -> str | None:
