@@ -6,12 +6,13 @@ shown to a member quotes words that are not in a stored sentence."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import regex
 
-from tests.fakellm import Prompt, Reply
+from tests.fakellm import FakeLLM, Prompt, Reply
 
 BRIDGE = """Officials open new bridge after years of delay
 
@@ -145,12 +146,14 @@ class Case:
     finish: bool = True
     streaming_only: bool = False
     pace_s: float = 0.0
+    keepalive_s: float | None = None
 
     def reply(self, prompt: Prompt) -> Reply:
         text = self.write(prompt) if self.write else ""
         return Reply(text, status=self.status, stall_s=self.stall_s,
                      stall_after=self.stall_after, break_after=self.break_after,
-                     malformed=self.malformed, finish=self.finish, pace_s=self.pace_s)
+                     malformed=self.malformed, finish=self.finish, pace_s=self.pace_s,
+                     keepalive_s=self.keepalive_s)
 
 
 STALL_S = 6.0  # a stalled server takes this long; the tests' model timeout is far shorter
@@ -187,6 +190,22 @@ CASES = (
 
 def script_for(case: Case) -> Callable[[Prompt], Reply]:
     return case.reply
+
+
+# -- what a question leaves behind ----------------------------------------------------------
+
+def model_threads() -> list[threading.Thread]:
+    """The threads reading a model that are still alive."""
+    return [t for t in threading.enumerate() if t.name.startswith("citebot-model")]
+
+
+def connections_to(llm: FakeLLM) -> int:
+    """This process's open TCP connections to the fake model."""
+    import psutil  # a test dependency; the benchmark does not need it
+
+    port = int(llm.base_url.rsplit(":", 1)[1].split("/")[0])
+    return sum(1 for c in psutil.Process().net_connections(kind="tcp")
+               if c.raddr and c.raddr.port == port)
 
 
 # -- what a member may be shown --------------------------------------------------------------

@@ -27,6 +27,8 @@ from tests.llm_cases import (
     REYES,
     STALL_S,
     Case,
+    connections_to,
+    model_threads,
     unsafe_shown,
     unverified_quotes,
 )
@@ -177,3 +179,20 @@ async def test_no_model_configured_changes_nothing(tmp_path: Path) -> None:
             assert final(reply) and len(reply.bodies) == 2 and len(reply.edits) == 1
             assert prose(reply) is None and "Writing" not in str(reply.bodies)
         assert llm.requests == []
+
+
+async def test_keepalive_streams_leave_no_thread_nor_connection_on_discord(
+        tmp_path: Path) -> None:
+    """Three /ask against a server that sends only keep-alive comments: each ends in the
+    quotes-only answer at the deadline, and no reader thread nor connection is left."""
+    with FakeLLM(lambda p: Reply(keepalive_s=0.05)) as llm:
+        async with bot_env(tmp_path, **llm_options(llm)) as env:
+            await add_articles(env)
+            for n in range(3):
+                rec = await env.slash("ask", {"question": QUESTION})
+                reply = await env.fake.wait_for(
+                    lambda rec=rec: rec.response if rec.response and final(rec.response)
+                    else None, STEP, f"the final answer {n}")
+                assert prose(reply) is None
+                assert model_threads() == [] and connections_to(llm) == 0
+        assert len(llm.requests) == 3

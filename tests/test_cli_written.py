@@ -4,6 +4,7 @@ failure, and `--no-llm` turns the model off for one question."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -15,9 +16,12 @@ from tests.fakellm import FakeLLM
 from tests.llm_cases import (
     ARTICLES,
     CASES,
+    DEADLINE_SLACK_S,
     QUESTION,
     STALL_S,
     Case,
+    connections_to,
+    model_threads,
     unsafe_shown,
     unverified_quotes,
 )
@@ -77,3 +81,20 @@ def test_no_llm_flag_and_help(configured, cli: Cli) -> None:
     assert json.loads(out)["written"]["model"] == "fake-model" and len(llm.requests) == 1
     with pytest.raises(SystemExit):
         cli("ask", "--help")
+
+
+def test_keepalive_streams_leave_no_thread_nor_connection_on_the_command_line(
+        configured, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`citebot ask --jsonl`, five questions against a server that sends only keep-alive
+    comments: each falls back at its deadline, and nothing of the model's is left running."""
+    llm, current = configured
+    current.append(Case("keep-alive comments only", None, "fallback", keepalive_s=0.05))
+    lines = "".join(json.dumps({"id": n, "question": QUESTION}) + "\n" for n in range(5))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    started = time.monotonic()
+    code, out, err = cli("ask", "--jsonl")
+    elapsed = time.monotonic() - started
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(answers) == 5 and all("written" not in a for a in answers), err
+    assert len(llm.requests) == 5 and elapsed < 5 * (2 + DEADLINE_SLACK_S)
+    assert model_threads() == [] and connections_to(llm) == 0

@@ -7,13 +7,11 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from bot.render_text import render_answer
@@ -33,6 +31,8 @@ from tests.llm_cases import (
     REYES,
     STALL_S,
     Case,
+    connections_to,
+    model_threads,
     unsafe_shown,
     unverified_quotes,
 )
@@ -285,8 +285,10 @@ def test_every_quotation_mark_is_one_and_apostrophes_are_not() -> None:
     marks = "„a b“ ‚c d‘ 「e」 〝f〞 ＂g＂ ‹h› “i’ «j» 『k』 ″l″"
     assert quotations(marks) == (["a b", "c d", *"efghijkl"], True)
     for plain in ("don't, Ortiz's, the council's", "the '90s and ’90s", "officials' plan",
-                  "rock'n'roll"):
+                  "we've, O'Brien and Côte d'Ivoire at ten o'clock"):
         assert quotations(plain) == ([], True), plain
+    assert quotations("Ortiz said x'the barrier is free for taxpayers' [1].") == (
+        ["the barrier is free for taxpayers"], True)
     assert quotations("“open only")[1] is False and quotations("only closed” here")[1] is False
     sentence = ("Families may apply for a federal resilience grant, but \"we cannot ask "
                 "families to rebuild where the water will return,\" Okafor said.")
@@ -314,17 +316,6 @@ def test_scams_code_and_domains_are_never_shown() -> None:
     assert clean("It passed, see harbor-news.info/vote, dredge[.]zip and discord．gift/x, "
                  "U.S. officials said at 4.5 a.m.") == (
         "It passed, see and U.S. officials said at 4.5 a.m.")
-
-
-def model_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("citebot-model")]
-
-
-def connections_to(llm: FakeLLM) -> int:
-    """This process's open TCP connections to the fake model."""
-    port = int(llm.base_url.rsplit(":", 1)[1].split("/")[0])
-    return sum(1 for c in psutil.Process().net_connections(kind="tcp")
-               if c.raddr and c.raddr.port == port)
 
 
 def test_keepalive_only_streams_end_at_the_deadline_leaving_nothing(tmp_path: Path) -> None:

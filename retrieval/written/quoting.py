@@ -9,9 +9,10 @@ Quotation_Mark=Yes (PropList.txt; read through the ``regex`` package's
 letters: ``″`` ``‶`` ``ʺ`` ``˝`` ``ˮ`` ``״`` ``′`` ``‵`` ``ʹ`` ``ʻ`` ``ʼ`` ``´`` ``׳``).
 
 **Which are apostrophes instead.** A single mark (``'`` ``’`` ``‘`` ``‛`` ``＇`` and the
-lookalikes) between two letters or digits (don't, Ortiz's, rock'n'roll), before two digits
-after a space (the '90s), or after an ``s``, ``z`` or ``x`` ending a word when no quotation is
-open (the officials' plan). Every other mark opens or closes a quotation, whatever its shape:
+lookalikes) inside a word before a short ending (don't, Ortiz's, we've) or after a name's
+short start before a capital (O'Brien, d'Ivoire), before two digits after a space (the '90s),
+or after an ``s``, ``z`` or ``x`` ending a word when no quotation is open (the officials'
+plan). Every other mark opens or closes a quotation, whatever its shape:
 one opened with ``„`` and closed with ``“`` is one quotation, and so is ``“…’``. A mark after a
 space opens, a mark before a space or punctuation closes, any other closes what is open or
 else opens; a mark that closes nothing, or a quotation never closed, leaves the statement
@@ -62,11 +63,26 @@ def _apostrophe(text: str, i: int, open_count: int) -> bool:
     before = text[i - 1] if i > 0 else " "
     after = text[i + 1] if i + 1 < len(text) else " "
     if _word(before) and _word(after):
-        return True
+        return _inside_word(text, i)
     if (before.isspace() or before in _OPENS_AFTER) and _ELISION.match(text, i + 1):
         return True
     return (not open_count and before in "sSzZxX" and not _word(after)
             and i > 1 and _word(text[i - 2]))
+
+
+def _inside_word(text: str, i: int) -> bool:
+    """Whether a mark between two letters reads as an apostrophe: a short ending (don't,
+    Ortiz's, we've, rock'n), a name's short start before a capital (O'Brien, d'Ivoire), or
+    o'clock. Otherwise (``x'the barrier is free'``) it may open a quotation."""
+    start, end = i, i + 1
+    while start > 0 and _word(text[start - 1]):
+        start -= 1
+    while end < len(text) and _word(text[end]):
+        end += 1
+    ending, beginning = text[i + 1 : end], text[start:i]
+    if len(ending) <= 2 or text[start:end].lower() in ("o'clock", "o’clock"):
+        return True
+    return len(beginning) <= 2 and ending[:1].isupper()
 
 
 def _role(text: str, i: int) -> str:
