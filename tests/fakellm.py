@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +38,7 @@ class Reply:
     finish: bool = True  # stream: whether the last chunk carries a finish_reason
     keepalive_s: float | None = None  # stream: only keep-alive comments, one every this often
     body_bytes: int = 0  # a reply this large (padding before the completion, or comments)
+    gzip: bool = False  # whole: the body gzip-compressed, whatever the client asked for
 
 
 @dataclass
@@ -195,6 +197,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return self._stream(reply)
             if reply.stall_s:
                 fake.wait(reply.stall_s)
+            if reply.gzip:
+                return self._gzipped(reply)
             if reply.body_bytes:
                 return self._huge(reply)
             data = b"<html>not json" if reply.malformed else json.dumps(
@@ -220,6 +224,18 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
             with fake.lock:
                 fake.sent[self.slot] += len(data)
+
+        def _gzipped(self, reply: Reply) -> None:
+            """The completion after ``body_bytes`` of whitespace, gzip-compressed (a bomb:
+            a few hundred KiB that unpack to the whole)."""
+            packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+            block = b" " * 2**20
+            parts = [packer.compress(block) for _ in range(reply.body_bytes // len(block))]
+            parts += [packer.compress(json.dumps(_completion(reply.text)).encode()),
+                      packer.flush()]
+            self._send(200, b"".join(parts), {"Content-Encoding": "gzip"})
+            with fake.lock:
+                fake.sent[self.slot] += sum(len(p) for p in parts)
 
         def _huge(self, reply: Reply) -> None:
             """A whole completion after ``body_bytes`` of whitespace (valid JSON), sent a

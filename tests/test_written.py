@@ -358,3 +358,25 @@ def test_a_huge_reply_is_read_only_up_to_its_bound(tmp_path: Path, stream: bool)
             time.sleep(0.02)
         assert llm.answering == 0  # the fake saw the connection go
         assert llm.sent[-1] < REPLY_MAX_BYTES + 8 * 2**20, llm.sent
+
+
+def test_a_compressed_reply_is_refused_not_unpacked(tmp_path: Path,
+                                                     scripted: tuple[FakeLLM, list[Case]]) -> None:
+    """A correct answer behind 64 MiB of whitespace, gzip-compressed to a few hundred KiB:
+    citebot asks for replies uncompressed and refuses one that comes compressed anyway (a
+    compressed reply could unpack to far more than the bound); before, it was unpacked and
+    the answer written."""
+    correct = next(c for c in CASES if c.name == "correct")
+
+    def script(p: Prompt) -> Reply:
+        return Reply(correct.reply(p).text, body_bytes=64 * 2**20, gzip=True)
+
+    with FakeLLM(script) as llm:
+        core = open_core(llm_settings(tmp_path / "data", llm, llm_stream=False))
+        try:
+            answer = core.ask("default", QUESTION, write=True)
+        finally:
+            core.close()
+    assert answer.written is None
+    assert {k.lower(): v for k, v in llm.headers[-1].items()}["accept-encoding"] == "identity"
+    assert model_threads() == [] and connections_to(llm) == 0

@@ -28,6 +28,7 @@ from typing import Any
 REPLY_MAX_BYTES = 4 * 2**20  # an answer of 400 tokens streamed is about 100 KiB
 TOO_LATE = "the model did not finish in time"
 TOO_BIG = f"the model's reply passed {REPLY_MAX_BYTES // 2**20} MiB"
+COMPRESSED = "the server compressed its reply though asked not to"
 
 
 class BoundExceeded(Exception):
@@ -90,11 +91,15 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
 
 
-def guarded_transport(hx: Any, current: Callable[[], Guard | None]) -> Any:
+def guarded_transport(hx: Any, current: Callable[[], Guard | None],
+                      proxy: str | None = None) -> Any:
     """An HTTP transport of the HTTP package ``hx`` (the one the ``openai`` client is built
-    on) that keeps no connection alive and bounds each request by ``current()``'s guard."""
+    on), through ``proxy`` if given, that keeps no connection alive, asks for replies
+    uncompressed (a compressed reply could unpack to far more than its bound) and bounds each
+    request by ``current()``'s guard."""
     limits = hx.Limits(max_connections=100, max_keepalive_connections=0)
-    inner = hx.HTTPTransport(limits=limits)
+    inner = hx.HTTPTransport(limits=limits, proxy=proxy) if proxy else hx.HTTPTransport(
+        limits=limits)
 
     class Body(hx.SyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, stream: Any, guard: Guard) -> None:
@@ -115,8 +120,13 @@ def guarded_transport(hx: Any, current: Callable[[], Guard | None]) -> Any:
                 return inner.handle_request(request)
             guard.check()
             request.extensions = {**request.extensions, "trace": guard.trace}
+            request.headers["Accept-Encoding"] = "identity"
             response = inner.handle_request(request)
             response.stream = Body(response.stream, guard)
+            if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+                response.close()
+                guard.end(COMPRESSED)
+                guard.check()
             return response
 
         def close(self) -> None:

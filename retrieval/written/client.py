@@ -14,6 +14,8 @@ import importlib
 import logging
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,7 +66,7 @@ class ChatClient:
             # deadline is the member's, and the extractive answer is ready.
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self._key or "none",
                                          timeout=self.timeout_s, max_retries=0,
-                                         http_client=_http_client(openai))
+                                         http_client=_http_client(openai, self.base_url))
         return self._client
 
     def scrub(self, text: str) -> str:
@@ -134,10 +136,15 @@ class ChatClient:
         return self.scrub(f"the server's response could not be read ({name})")
 
 
-def _http_client(openai: Any) -> Any:
+def _http_client(openai: Any, base_url: str) -> Any:
     """The ``openai`` package's own HTTP client class, with a transport that bounds every
-    request (`retrieval.written.bounds`); built on whichever HTTP package that version of
-    ``openai`` uses."""
+    request (`retrieval.written.bounds`), through the proxy the environment names for the
+    server (``HTTPS_PROXY``, ``NO_PROXY``, ...) as before; built on whichever HTTP package that
+    version of ``openai`` uses."""
     base = next(c for c in openai.DefaultHttpxClient.__mro__ if c.__name__ == "Client")
     hx = importlib.import_module(base.__module__.split(".")[0])
-    return openai.DefaultHttpxClient(transport=guarded_transport(hx, _guard))
+    url = urllib.parse.urlsplit(base_url)
+    proxy = None
+    if url.hostname and not urllib.request.proxy_bypass(url.hostname):
+        proxy = urllib.request.getproxies().get(url.scheme or "http")
+    return openai.DefaultHttpxClient(transport=guarded_transport(hx, _guard, proxy))
