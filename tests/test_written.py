@@ -287,6 +287,8 @@ def test_every_quotation_mark_is_one_and_apostrophes_are_not() -> None:
     for plain in ("don't, Ortiz's, the council's", "the '90s and ’90s", "officials' plan",
                   "we've, O'Brien and Côte d'Ivoire at ten o'clock"):
         assert quotations(plain) == ([], True), plain
+    assert quotations("He said “the officials' plan works”.") == (["the officials' plan works"],
+                                                                  True)
     assert quotations("Ortiz said x'the barrier is free for taxpayers' [1].") == (
         ["the barrier is free for taxpayers"], True)
     assert quotations("“open only")[1] is False and quotations("only closed” here")[1] is False

@@ -11,12 +11,12 @@ letters: ``″`` ``‶`` ``ʺ`` ``˝`` ``ˮ`` ``״`` ``′`` ``‵`` ``ʹ`` ``ʻ
 **Which are apostrophes instead.** A single mark (``'`` ``’`` ``‘`` ``‛`` ``＇`` and the
 lookalikes) inside a word before a short ending (don't, Ortiz's, we've) or after a name's
 short start before a capital (O'Brien, d'Ivoire), before two digits after a space (the '90s),
-or after an ``s``, ``z`` or ``x`` ending a word when no quotation is open (the officials'
-plan). Every other mark opens or closes a quotation, whatever its shape:
-one opened with ``„`` and closed with ``“`` is one quotation, and so is ``“…’``. A mark after a
-space opens, a mark before a space or punctuation closes, any other closes what is open or
-else opens; a mark that closes nothing, or a quotation never closed, leaves the statement
-unbalanced (it cannot be checked, so it is dropped).
+or after an ``s``, ``z`` or ``x`` ending a word unless it closes a quotation opened by a
+single mark (the officials' plan, “the officials' plan”). Every other mark opens or closes a
+quotation, whatever its shape: one opened with ``„`` and closed with ``“`` is one quotation,
+and so is ``“…’``. A mark after a space opens, a mark before a space or punctuation closes,
+any other closes what is open or else opens; a mark that closes nothing, or a quotation never
+closed, leaves the statement unbalanced (it cannot be checked, so it is dropped).
 
 **Verbatim.** A quotation is found in a sentence when its words (the pieces around any
 ellipsis, in order) are there exactly, whitespace and the shape of quotation marks aside, and
@@ -58,15 +58,17 @@ def _word(ch: str) -> bool:
     return ch.isalnum()
 
 
-def _apostrophe(text: str, i: int, open_count: int) -> bool:
-    """Whether the single mark at ``i`` is an apostrophe rather than a quotation mark."""
+def _apostrophe(text: str, i: int, single_open: bool) -> bool:
+    """Whether the single mark at ``i`` is an apostrophe rather than a quotation mark
+    (``single_open``: the innermost open quotation was opened by a single mark, which this
+    one may close)."""
     before = text[i - 1] if i > 0 else " "
     after = text[i + 1] if i + 1 < len(text) else " "
     if _word(before) and _word(after):
         return _inside_word(text, i)
     if (before.isspace() or before in _OPENS_AFTER) and _ELISION.match(text, i + 1):
         return True
-    return (not open_count and before in "sSzZxX" and not _word(after)
+    return (not single_open and before in "sSzZxX" and not _word(after)
             and i > 1 and _word(text[i - 2]))
 
 
@@ -106,7 +108,8 @@ def quotations(prose: str) -> Found:
     balanced = True
     for match in _MARK.finditer(prose):
         i = match.start()
-        if match[0] in SINGLES and _apostrophe(prose, i, len(stack)):
+        single_open = bool(stack) and prose[stack[-1]] in SINGLES
+        if match[0] in SINGLES and _apostrophe(prose, i, single_open):
             continue
         role = _role(prose, i)
         if role == "open" or (role == "either" and not stack):
