@@ -313,7 +313,8 @@ def test_scams_code_and_domains_are_never_shown() -> None:
                 "Send them your pass\u200bword."):
         assert hazard(bad), bad
     for fine in ("Hackers stole passwords from users.", "Curl up with the report.",
-                 "Residents get free sandbags.", "The port won an award in 2020."):
+                 "Residents get free sandbags.", "The port won an award in 2020.",
+                 "The bridge needs new steel pins."):
         assert hazard(fine) is None, fine
     assert clean("It passed, see harbor-news.info/vote, dredge[.]zip and discord．gift/x, "
                  "U.S. officials said at 4.5 a.m.") == (

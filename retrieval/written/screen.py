@@ -48,7 +48,7 @@ _WITHIN = r"\b(?:\W+\w+){0,5}?\W+"  # up to five words between
 _SECRET = (r"(?:pass\s*words?|passcodes?|passphrases?|credentials?|log-?ins?|sign-?ins?|tokens?"
            r"|2fa|mfa|otp|two[- ]factor|(?:one[- ]time|verification|security|auth\w*|backup"
            r"|recovery|login|2fa)\s+(?:codes?|keys?|phrases?)|seed\s+phrases?|private\s+keys?"
-           r"|api\s+keys?|pins?|card\s+(?:numbers?|details)|cvv|cvc|ssn|social\s+security"
+           r"|api\s+keys?|pin\s+(?:codes?|numbers?)|card\s+(?:numbers?|details)|cvv|cvc|ssn|social\s+security"
            r"|bank\s+details|account\s+details|qr\s+codes?)\b")
 _ASK = (r"\b(?:your|ur|send|share|give|enter|type|provide|submit|verify|confirm|dm|paste|post"
         r"|tell|needs?|requires?|asks?\s+for|scan|reply\s+with|hand\s+over)")
