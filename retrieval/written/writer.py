@@ -8,8 +8,10 @@ text. On any failure (no answer within ``llm_timeout_s``, a refusal, a broken st
 malformed output, nothing verifiable) the extractive answer is returned as it was.
 
 The model is read on a thread of its own and waited for with a deadline, so a server that
-stalls mid-stream costs at most the timeout; the thread stops at its next piece of text, or
-when the client's own read timeout (the same) ends it.
+stalls, drips text or sends only keep-alive comments costs at most the timeout. When the
+waiting ends, the request is ended (`bounds.Guard.end` shuts its connection down) and the
+thread, whose read then returns at once, is joined: nothing of the request is left behind. The
+follow-up's rewrite is checked like a statement (`claims.check_rewrite`) before it is used.
 """
 
 from __future__ import annotations
