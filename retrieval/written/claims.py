@@ -103,7 +103,8 @@ def check_rewrite(line: str, known: Sequence[str]) -> str | None:
     danger = hazard(line)
     if danger:
         return danger.replace("a statement", "a rewrite")
-    if clean(line) != " ".join(line.split()).strip(" ,;:"):
+    tidy = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(line.split())).strip(" ,;:")
+    if clean(line) != tidy:
         return "a rewrite carrying links, mentions, commands or markup"
     quotes, balanced = quotations(line)
     if not balanced or any(not any(quoted_in(q, k) for k in known) for q in quotes):
