@@ -101,7 +101,8 @@ class Written:
         what = "statement" if n == 1 else "statements"
         verb = "was" if n == 1 else "were"
         return (f"{n} {what} the model wrote {verb} left out: citebot could not verify "
-                f"{'its' if n == 1 else 'their'} quotes or citations.")
+                f"{'its' if n == 1 else 'their'} quotes or citations, or would not show "
+                f"{'it' if n == 1 else 'them'}.")
 
 
 @dataclass(frozen=True)

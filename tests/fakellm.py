@@ -13,6 +13,7 @@ import json
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,9 @@ class Reply:
     pieces: int = 6
     pace_s: float = 0.0  # stream: pause before each chunk (a model writing at its pace)
     finish: bool = True  # stream: whether the last chunk carries a finish_reason
+    keepalive_s: float | None = None  # stream: only keep-alive comments, one every this often
+    body_bytes: int = 0  # a reply this large (padding before the completion, or comments)
+    gzip: bool = False  # whole: the body gzip-compressed, whatever the client asked for
 
 
 @dataclass
@@ -97,9 +101,12 @@ class FakeLLM:
     api_key: str | None = None  # when set, requests without it get a 401
     requests: list[Prompt] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    sent: list[int] = field(default_factory=list)  # bytes of each reply's body sent so far
 
     def __post_init__(self) -> None:
         self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.answering = 0  # requests still being answered (a client that left ends one)
         self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever,
@@ -161,6 +168,19 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:
+            with fake.lock:
+                fake.answering += 1
+                fake.sent.append(0)
+                self.slot = len(fake.sent) - 1
+            try:
+                self._answer()
+            except OSError:  # the client went away, as it should at its deadline
+                self.close_connection = True
+            finally:
+                with fake.lock:
+                    fake.answering -= 1
+
+        def _answer(self) -> None:
             length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
             body = json.loads(self.rfile.read(length) or b"{}")
             prompt = Prompt(body)
@@ -177,6 +197,10 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
                 return self._stream(reply)
             if reply.stall_s:
                 fake.wait(reply.stall_s)
+            if reply.gzip:
+                return self._gzipped(reply)
+            if reply.body_bytes:
+                return self._huge(reply)
             data = b"<html>not json" if reply.malformed else json.dumps(
                 _completion(reply.text)).encode()
             self._send(200, data)
@@ -198,6 +222,53 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
         def _write_chunk(self, data: bytes) -> None:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
+            with fake.lock:
+                fake.sent[self.slot] += len(data)
+
+        def _gzipped(self, reply: Reply) -> None:
+            """The completion after ``body_bytes`` of whitespace, gzip-compressed (a bomb:
+            a few hundred KiB that unpack to the whole)."""
+            packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+            block = b" " * 2**20
+            parts = [packer.compress(block) for _ in range(reply.body_bytes // len(block))]
+            parts += [packer.compress(json.dumps(_completion(reply.text)).encode()),
+                      packer.flush()]
+            self._send(200, b"".join(parts), {"Content-Encoding": "gzip"})
+            with fake.lock:
+                fake.sent[self.slot] += sum(len(p) for p in parts)
+
+        def _huge(self, reply: Reply) -> None:
+            """A whole completion after ``body_bytes`` of whitespace (valid JSON), sent a
+            mebibyte at a time, ``pace_s`` apart."""
+            data = json.dumps(_completion(reply.text)).encode()
+            padding = max(0, reply.body_bytes - len(data))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(padding + len(data)))
+            self.end_headers()
+            piece = b" " * 2**20
+            while padding > 0 and not fake.stopping.is_set():
+                block = piece[:padding]
+                self.wfile.write(block)
+                with fake.lock:
+                    fake.sent[self.slot] += len(block)
+                padding -= len(block)
+                if reply.pace_s:
+                    fake.wait(reply.pace_s)
+            self.wfile.write(data)
+
+        def _comments(self, reply: Reply) -> None:
+            """Keep-alive comments only (``keepalive_s`` apart), or ``body_bytes`` of
+            comments a mebibyte at a time, until the client leaves or the server stops."""
+            sent = 0
+            until = time.monotonic() + MAX_WAIT_S
+            big = b": " + b"x" * (2**20 - 3) + b"\n\n"
+            while not fake.stopping.is_set() and time.monotonic() < until:
+                if reply.body_bytes and sent >= reply.body_bytes:
+                    break
+                self._write_chunk(big if reply.body_bytes else b": keep-alive\n\n")
+                sent += len(big) if reply.body_bytes else 0
+                fake.wait(reply.pace_s if reply.body_bytes else reply.keepalive_s or 0.05)
 
         def _stream(self, reply: Reply) -> None:
             self.send_response(200)
@@ -207,6 +278,8 @@ def _handler(fake: FakeLLM) -> type[BaseHTTPRequestHandler]:
             self.wfile.flush()
             if reply.stall_s and reply.stall_after is None:
                 fake.wait(reply.stall_s)
+            if reply.keepalive_s is not None or reply.body_bytes:
+                self._comments(reply)
             events = [json.dumps(_chunk(p, None)) for p in _chunks(reply.text, reply.pieces)]
             if reply.finish:
                 events.append(json.dumps(_chunk(None, "stop")))

@@ -20,7 +20,18 @@ from bot.drafts import EDIT_INTERVAL_S
 from bot.views import VOTE_DOWN, VOTE_UP
 from tests.fakediscord import MessageRecord
 from tests.fakellm import FakeLLM, Prompt, Reply
-from tests.llm_cases import ARTICLES, CASES, QUESTION, REYES, STALL_S, Case, unverified_quotes
+from tests.llm_cases import (
+    ARTICLES,
+    CASES,
+    QUESTION,
+    REYES,
+    STALL_S,
+    Case,
+    connections_to,
+    model_threads,
+    unsafe_shown,
+    unverified_quotes,
+)
 from tests.test_bot_support import (
     BOB,
     CHANNEL_A,
@@ -76,6 +87,7 @@ def prose(msg: MessageRecord) -> str | None:
 def assert_only_verified(msg: MessageRecord, case: str) -> None:
     for text in bodies_shown(msg):
         assert unverified_quotes(text) == [], (case, text)
+        assert unsafe_shown(text) == [], (case, text)
         assert "evil.example" not in text and "discord.gg" not in text, (case, text)
         assert "@everyone" not in text.replace("@\u200deveryone", ""), (case, text)
 
@@ -167,3 +179,20 @@ async def test_no_model_configured_changes_nothing(tmp_path: Path) -> None:
             assert final(reply) and len(reply.bodies) == 2 and len(reply.edits) == 1
             assert prose(reply) is None and "Writing" not in str(reply.bodies)
         assert llm.requests == []
+
+
+async def test_keepalive_streams_leave_no_thread_nor_connection_on_discord(
+        tmp_path: Path) -> None:
+    """Three /ask against a server that sends only keep-alive comments: each ends in the
+    quotes-only answer at the deadline, and no reader thread nor connection is left."""
+    with FakeLLM(lambda p: Reply(keepalive_s=0.05)) as llm:
+        async with bot_env(tmp_path, **llm_options(llm)) as env:
+            await add_articles(env)
+            for n in range(3):
+                rec = await env.slash("ask", {"question": QUESTION})
+                reply = await env.fake.wait_for(
+                    lambda rec=rec: rec.response if rec.response and final(rec.response)
+                    else None, STEP, f"the final answer {n}")
+                assert prose(reply) is None
+                assert model_threads() == [] and connections_to(llm) == 0
+        assert len(llm.requests) == 3

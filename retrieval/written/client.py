@@ -3,21 +3,36 @@
 APIs). The package is an optional extra (``citebot[llm]``): without it, written answers are
 off and every answer is the extractive one.
 
-Every failure becomes `ModelError` with a short reason that never carries the API key.
+Every failure becomes `ModelError` with a short reason that never carries the API key. Each
+request is bounded by a `Guard` (`retrieval.written.bounds`): it ends at its deadline with its
+connection closed, and its reply is read up to a byte bound.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 from config.settings import Settings
+from retrieval.written.bounds import Guard, guarded_transport
 
 log = logging.getLogger(__name__)
 
 NO_CLIENT = ("written answers need the openai package: pip install 'citebot[llm]' "
              "(answering with quotes only until then)")
+
+
+_ACTIVE = threading.local()  # the guard of the request the current thread is making
+
+
+def _guard() -> Guard | None:
+    return getattr(_ACTIVE, "guard", None)
 
 
 class ModelError(Exception):
@@ -50,21 +65,26 @@ class ChatClient:
             # Local servers want no key, but the client insists on one. No retries: the
             # deadline is the member's, and the extractive answer is ready.
             self._client = openai.OpenAI(base_url=self.base_url, api_key=self._key or "none",
-                                         timeout=self.timeout_s, max_retries=0)
+                                         timeout=self.timeout_s, max_retries=0,
+                                         http_client=_http_client(openai, self.base_url))
         return self._client
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key replaced, for anything logged or shown."""
         return text.replace(self._key, "[redacted key]") if self._key else text
 
-    def stream(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
-        """The answer's text as it is written, piece by piece; `ModelError` on any failure
-        (the stream is closed when the caller stops early)."""
+    def stream(self, messages: list[dict[str, str]], max_tokens: int,
+               guard: Guard | None = None) -> Iterator[str]:
+        """The answer's text as it is written, piece by piece, within ``guard``'s bounds (by
+        default the timeout from now); `ModelError` on any failure (the stream is closed when
+        the caller stops early)."""
         client = self._openai()
+        guard = guard or Guard(time.monotonic() + self.timeout_s)
+        _ACTIVE.guard = guard
         try:
             response = client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
-                stream=True)
+                stream=True, timeout=guard.left())
             finished = False
             with response:
                 for chunk in response:
@@ -78,19 +98,26 @@ class ChatClient:
         except ModelError:
             raise
         except Exception as exc:  # any failure of the server or the stream: fall back
-            raise ModelError(self.describe(exc)) from None
+            raise ModelError(guard.reason or self.describe(exc)) from None
+        finally:
+            _ACTIVE.guard = None
 
-    def complete(self, messages: list[dict[str, str]], max_tokens: int) -> str:
-        """The whole answer in one response; `ModelError` on any failure."""
+    def complete(self, messages: list[dict[str, str]], max_tokens: int,
+                 guard: Guard | None = None) -> str:
+        """The whole answer in one response, within ``guard``'s bounds (by default the
+        timeout from now); `ModelError` on any failure."""
         client = self._openai()
+        guard = guard or Guard(time.monotonic() + self.timeout_s)
+        _ACTIVE.guard = guard
         try:
             response = client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0)
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
+                timeout=guard.left())
             content = response.choices[0].message.content
-        except ModelError:
-            raise
         except Exception as exc:
-            raise ModelError(self.describe(exc)) from None
+            raise ModelError(guard.reason or self.describe(exc)) from None
+        finally:
+            _ACTIVE.guard = None
         if not isinstance(content, str):
             raise ModelError("the server's response held no text")
         return content
@@ -107,3 +134,17 @@ class ChatClient:
         if "Connection" in name or "Protocol" in name or "Read" in name:
             return f"the connection to the server broke ({name})"
         return self.scrub(f"the server's response could not be read ({name})")
+
+
+def _http_client(openai: Any, base_url: str) -> Any:
+    """The ``openai`` package's own HTTP client class, with a transport that bounds every
+    request (`retrieval.written.bounds`), through the proxy the environment names for the
+    server (``HTTPS_PROXY``, ``NO_PROXY``, ...) as before; built on whichever HTTP package that
+    version of ``openai`` uses."""
+    base = next(c for c in openai.DefaultHttpxClient.__mro__ if c.__name__ == "Client")
+    hx = importlib.import_module(base.__module__.split(".")[0])
+    url = urllib.parse.urlsplit(base_url)
+    proxy = None
+    if url.hostname and not urllib.request.proxy_bypass(url.hostname):
+        proxy = urllib.request.getproxies().get(url.scheme or "http")
+    return openai.DefaultHttpxClient(transport=guarded_transport(hx, _guard, proxy))

@@ -8,8 +8,10 @@ text. On any failure (no answer within ``llm_timeout_s``, a refusal, a broken st
 malformed output, nothing verifiable) the extractive answer is returned as it was.
 
 The model is read on a thread of its own and waited for with a deadline, so a server that
-stalls mid-stream costs at most the timeout; the thread stops at its next piece of text, or
-when the client's own read timeout (the same) ends it.
+stalls, drips text or sends only keep-alive comments costs at most the timeout. When the
+waiting ends, the request is ended (`bounds.Guard.end` shuts its connection down) and the
+thread, whose read then returns at once, is joined: nothing of the request is left behind. The
+follow-up's rewrite is checked like a statement (`claims.check_rewrite`) before it is used.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from dataclasses import dataclass, replace
 from config.settings import Settings
 from retrieval.models import Answer, Claim, Quote, Written
 from retrieval.quotes import make_quote
+from retrieval.written.bounds import TOO_LATE, Guard
 from retrieval.written.claims import (
     CLAIMS_MAX,
     Checked,
     Statement,
     check,
+    check_rewrite,
     leftover_statement,
     split_statements,
 )
@@ -47,6 +51,7 @@ log = logging.getLogger(__name__)
 Draft = Callable[[Answer], None]
 REWRITE_TOKENS = 100
 REWRITE_MAX_CHARS = 500
+READER_JOIN_S = 2.0  # a reader whose socket was shut down ends at once; this is a bound
 TEXT_MAX_CHARS = 20_000  # more than any answer the token budget allows; a runaway stops here
 _DONE = object()
 
@@ -126,32 +131,32 @@ class Writer:
         """The model's text as it comes, read on a thread of its own; `ModelError` once the
         deadline passes."""
         pieces: queue.Queue[object] = queue.Queue()
-        stop = threading.Event()
+        guard = Guard(deadline)
 
         def read() -> None:
             try:
                 if self.settings.llm_stream:
-                    for piece in self.client.stream(messages, budget):
-                        if stop.is_set():
-                            return
+                    for piece in self.client.stream(messages, budget, guard):
+                        guard.check()  # ended by the waiting side: stop here
                         pieces.put(piece)
                 else:
-                    pieces.put(self.client.complete(messages, budget))
+                    pieces.put(self.client.complete(messages, budget, guard))
                 pieces.put(_DONE)
             except BaseException as exc:  # handed to the waiting side
                 pieces.put(exc)
 
-        threading.Thread(target=read, name="citebot-model", daemon=True).start()
+        reader = threading.Thread(target=read, name="citebot-model", daemon=True)
+        reader.start()
         total = 0
         try:
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise ModelError("the model did not finish in time")
+                    raise ModelError(TOO_LATE)
                 try:
                     item = pieces.get(timeout=left)
                 except queue.Empty:
-                    raise ModelError("the model did not finish in time") from None
+                    raise ModelError(TOO_LATE) from None
                 if item is _DONE:
                     return
                 if isinstance(item, BaseException):
@@ -162,7 +167,7 @@ class Writer:
                     raise ModelError("the model wrote far more than an answer")
                 yield item
         finally:
-            stop.set()
+            _end(reader, guard)
 
     def rewrite(self, question: str, context: Sequence[Exchange], *,
                 deadline: float | None = None, otherwise: str | None = None) -> str:
@@ -179,7 +184,15 @@ class Writer:
         except ModelError as exc:
             log.warning("read the follow-up without the model: %s", self.client.scrub(str(exc)))
             return otherwise
-        return standalone(text) or otherwise
+        line = standalone(text)
+        if line is None:
+            return otherwise
+        known = [question, *(t for e in context for t in (e.question, e.answer))]
+        problem = check_rewrite(line, known)
+        if problem:
+            log.warning("read the follow-up without the model: %s", problem)
+            return otherwise
+        return line
 
     def _pieces_once(self, messages: list[dict[str, str]], deadline: float) -> Iterator[str]:
         try:
@@ -188,6 +201,15 @@ class Writer:
             raise
         except Exception as exc:
             raise ModelError(f"unexpected {type(exc).__name__}") from None
+
+
+def _end(reader: threading.Thread, guard: Guard) -> None:
+    """The request ended (its connection shut, if still open) and its reader gone."""
+    if reader.is_alive():
+        guard.end("the answer was no longer waited for")
+        reader.join(READER_JOIN_S)
+        if reader.is_alive():  # still connecting (a name lookup): it ends when that does
+            log.warning("the model's reader is still connecting after its deadline")
 
 
 def standalone(text: str) -> str | None:
