@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> 
     try:
         data_dir = getattr(args, "data_dir", None)  # `db` works on the database, not a directory
         settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         complain(Settings.describe(exc))
         return 2
     try:
