@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 # C0 but tab and newline, DEL, C1, and the bidirectional marks that reorder what is shown
@@ -43,3 +45,15 @@ def say(text: str, file: TextIO | None = None) -> None:
 def complain(text: str) -> None:
     """Print ``citebot: text`` on stderr, control characters escaped."""
     say(f"citebot: {text}", sys.stderr)
+
+
+@contextmanager
+def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=label, unit="article", file=sys.stderr) as bar:
+        yield bar.update
