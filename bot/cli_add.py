@@ -19,6 +19,7 @@ from bot.terminal import complain, progress, say
 from index.errors import ArticleError, CitebotError, TooLargeError
 from index.indexer import AddResult
 from index.ingest.fetch import url_scheme
+from index.ingest.files import FILE_KINDS
 from index.ingest.records import check_field
 
 if TYPE_CHECKING:
@@ -41,10 +42,12 @@ def run_add(ctx: Context) -> int:
             _report(core.add_text(ctx.collection, title=args.title, text=args.text))
         for source in args.sources:
             try:
-                _report(_add_one(core, ctx, source))
+                files = _folder_files(ctx, source)
             except CitebotError as exc:
                 failures += 1
                 complain(f"{source}: {exc}")
+                continue
+            failures += sum(_add_reported(core, ctx, name) for name in files or [source])
         if args.jsonl:
             failures += _add_jsonl(core, ctx)
     return 1 if failures else 0
@@ -55,6 +58,43 @@ def _checked(check: Callable[[str, str], None], name: str, value: str) -> None:
         check(name, value)
     except ValueError as exc:
         raise CitebotError(f"--{name}: {exc}") from None
+
+
+def _add_reported(core: Core, ctx: Context, source: str) -> int:
+    """Add one source and report it: 0, or 1 if it failed (reported, the rest go on)."""
+    try:
+        _report(_add_one(core, ctx, source))
+    except CitebotError as exc:
+        complain(f"{source}: {exc}")
+        return 1
+    return 0
+
+
+def _folder_files(ctx: Context, source: str) -> list[str] | None:
+    """The article files directly inside a folder, by name (None if ``source`` is not a
+    folder). Subfolders are not entered: a folder is one batch, as listed."""
+    path = Path(source)
+    if source == "-" or url_scheme(source) is not None or not path.is_dir():
+        return None
+    kinds = ", ".join(sorted(FILE_KINDS))
+    if ctx.args.title is not None:
+        raise CitebotError("is a folder of articles, and --title names one article; add its "
+                           "files one by one to give each a title.")
+    try:
+        entries = sorted(path.iterdir())
+    except OSError as exc:
+        raise CitebotError(f"Cannot read the folder: {exc.strerror or exc}") from None
+    files = [str(p) for p in entries if p.suffix.lower() in FILE_KINDS
+             and not p.name.startswith(".") and p.is_file()]
+    if not files:
+        raise CitebotError(f"is a folder with no article files directly inside it ({kinds}); "
+                           "citebot does not look in its subfolders.")
+    skipped = len(entries) - len(files)
+    if skipped:
+        complain(f"{source}: {skipped} {'entry' if skipped == 1 else 'entries'} skipped: "
+                 f"only the {kinds} files directly inside a folder are added, not its "
+                 "subfolders or other files.")
+    return files
 
 
 def _add_one(core: Core, ctx: Context, source: str) -> AddResult:
@@ -110,9 +150,11 @@ def _binary_input(path: Path) -> Iterator[BinaryIO]:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise CitebotError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)  # open() would refuse a folder with a bare IsADirectoryError
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise CitebotError(f"{path} is {what}; give a file, or '-' for standard input.")
     with open(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CitebotError(f"{path} is not a regular file; give a file, or '-' for "
-                               "standard input.")
         os.set_blocking(fd, True)
         yield fh

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from config.settings import Settings
 from tests.conftest import Cli
 
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "articles"
 # a value each kind of setting refuses (a name, a path or a secret takes any text)
 WRONG = ("many", "-5", "[1, 2")
 
@@ -64,3 +69,31 @@ def test_an_example_of_every_setting_is_accepted() -> None:
             if name == "shard_ids":
                 patch.setenv("CITEBOT_SHARD_COUNT", "4")
             Settings()
+
+
+def test_a_folder_adds_its_article_files_and_the_other_sources_go_on(
+        cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    (folder / "older").mkdir(parents=True)
+    for path in EXAMPLES.iterdir():
+        shutil.copy(path, folder / path.name)
+    shutil.copy(next(EXAMPLES.iterdir()), folder / "older" / "not-looked-at.txt")
+    (folder / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    (tmp_path / "empty").mkdir()
+    extra = tmp_path / "snow.txt"
+    extra.write_text("Snow day\n\nSchools closed for snow on Tuesday, the district said.\n")
+    code, out, err = cli("add", str(folder), str(tmp_path / "empty"), "missing.txt", str(extra))
+    assert code == 1
+    assert out.count("added:") == 4  # the folder's three articles, then the file after it
+    assert "Snow day" in out.splitlines()[-1]
+    problems = err.strip().splitlines()
+    assert len(problems) == 3, err  # what was skipped in the folder, the empty one, the missing
+    assert "2 entries skipped" in problems[0] and "subfolders" in problems[0]
+    assert "empty" in problems[1] and "no article files" in problems[1]
+    assert "missing.txt" in problems[2]
+    assert "Traceback" not in err
+
+
+def test_a_folder_given_as_jsonl_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    code, _, err = cli("add", "--jsonl", str(tmp_path))
+    assert code == 1 and "is a folder" in one_line(err)
