@@ -8,7 +8,9 @@ stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", epilog=EPILOG,
         description="Answer questions about news articles with verbatim, cited quotes.")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more logging (-v info, -vv debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
                         help="collection to use (default: %(default)s)")
@@ -138,7 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-unanswerable", action="store_true",
                     help="skip asking each side's questions of the other side's articles")
     add_db_parser(sub)
+    _verbose_everywhere(parser)
     return parser
+
+
+VERBOSE_HELP = "more logging (-v info, -vv debug)"
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """-v after any command too (`citebot run -v`), counted with the one before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # once per parser
+                sub.add_argument("-v", "--verbose", action="count", dest="verbose_after",
+                                 default=argparse.SUPPRESS, help=VERBOSE_HELP)
+                _verbose_everywhere(sub)
 
 
 @dataclass(frozen=True)
@@ -162,8 +177,20 @@ class Context:
 
 def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_at(args.verbose + getattr(args, "verbose_after", 0))
+    try:
+        code = _run(args, embedder)
+        sys.stdout.flush()  # here, so that a reader gone is seen here (not at exit)
+    except BrokenPipeError:  # `citebot stats | head -3`: the reader has all it wanted
+        _drop_stdout()
+        return READER_GONE
+    return code
+
+
+READER_GONE = 141  # the exit code of a process ended by SIGPIPE, as the shell reports it
+
+
+def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
     try:
         data_dir = getattr(args, "data_dir", None)  # `db` works on the database, not a directory
         settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
@@ -178,6 +205,21 @@ def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> 
     except KeyboardInterrupt:
         complain("interrupted")
         return 130
+
+
+def _log_at(verbosity: int) -> None:
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level > logging.DEBUG:  # which CPU build of faiss loads: noise but when debugging
+        logging.getLogger("faiss").setLevel(logging.WARNING)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def cmd_add(ctx: Context) -> int:

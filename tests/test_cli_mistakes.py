@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from config.settings import Settings
+from retrieval.core import Core
 from tests.conftest import Cli
+from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "articles"
@@ -97,3 +101,57 @@ def test_a_folder_adds_its_article_files_and_the_other_sources_go_on(
 def test_a_folder_given_as_jsonl_is_one_line(cli: Cli, tmp_path: Path) -> None:
     code, _, err = cli("add", "--jsonl", str(tmp_path))
     assert code == 1 and "is a folder" in one_line(err)
+
+
+def citebot(tmp_path: Path, *args: str, reader_gone: bool = False,
+            stdin: int | None = None) -> tuple[int, str, str]:
+    """``python -m bot.cli ARGS`` as its own process on the fake embedder: (exit code, stdout,
+    stderr); with ``reader_gone`` the pipe of its standard output is closed before it writes."""
+    script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
+              f"sys.exit(main({list(args)!r}, embedder=HashEmbedder()))")
+    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+           "PATH": "/usr/bin:/bin", "CITEBOT_MODEL_CACHE_DIR": str(tmp_path / "models")}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=stdin, env=env, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    if reader_gone:
+        proc.stdout.close()
+        out = ""
+    else:
+        out = proc.stdout.read().decode()
+    err = proc.stderr.read().decode()
+    return proc.wait(timeout=120), out, err
+
+
+def add_bridge(settings: Settings, collection: str = "default") -> None:
+    with Core.open(settings, embedder=HashEmbedder()) as core:
+        core.add_text(collection, title="Bridge opens", text=BRIDGE)
+
+
+BRIDGE = ("The Marlow river bridge opened to traffic on Monday.\n\n"
+          '"This bridge connects two halves of a city," Mayor Dana Reyes said.\n')
+
+
+@pytest.mark.parametrize("command", [("stats",), ("list",), ("feeds", "list"),
+                                     ("ask", "What did Reyes say about the bridge?")])
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+        tmp_path: Path, settings: Settings, command: tuple[str, ...]) -> None:
+    add_bridge(settings)
+    code, _, err = citebot(tmp_path, *command, reader_gone=True)
+    assert err == "" and code == 141  # as if SIGPIPE had ended it, but without a traceback
+
+
+def test_verbose_goes_after_the_command_too(cli: Cli) -> None:
+    for args in (("stats", "-v"), ("list", "-vv"), ("feeds", "list", "-v"),
+                 ("-v", "stats", "-v"), ("db", "status", "-v")):
+        code, _, err = cli(*args)
+        assert "unrecognized arguments" not in err and "usage:" not in err, args
+    code, _, err = cli("run", "-v")
+    assert code == 2 and "CITEBOT_DISCORD_TOKEN is not set" in err
+
+
+def test_faiss_loader_lines_are_kept_out_at_one_v(tmp_path: Path) -> None:
+    _, _, err = citebot(tmp_path, "stats", "-v")
+    assert "faiss" not in err
+    _, _, err = citebot(tmp_path, "stats", "-vv")
+    assert "faiss.loader" in err  # faiss did load in that process: its lines stay at -vv
