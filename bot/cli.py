@@ -29,6 +29,7 @@ from config.settings import Settings
 from index.encode.embed import Embedder
 from index.errors import CitebotError
 from index.indexer import BadLine
+from index.naming import check_collection
 from retrieval.answer import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
-                        help="collection to use (default: %(default)s)")
+                        help="collection to use (default: %(default)s); a name is up to 64 "
+                        "bytes of letters, digits, spaces, '-', '_' and '.'")
     common.add_argument("--data-dir", type=Path,
                         help="data directory (default: $CITEBOT_DATA_DIR or ./citebot-data)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -196,6 +198,12 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
         settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
     except (ValidationError, SettingsError) as exc:
         complain(Settings.describe(exc))
+        return 2
+    try:
+        if hasattr(args, "collection"):
+            check_collection(args.collection)
+    except CitebotError as exc:
+        complain(str(exc))
         return 2
     try:
         return COMMANDS[args.command](Context(args, settings, embedder))

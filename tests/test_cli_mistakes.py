@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.actions import collection_for
 from config.settings import Settings
+from index.errors import CitebotError
+from index.naming import check_collection
 from retrieval.core import Core
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder
@@ -155,3 +158,37 @@ def test_faiss_loader_lines_are_kept_out_at_one_v(tmp_path: Path) -> None:
     assert "faiss" not in err
     _, _, err = citebot(tmp_path, "stats", "-vv")
     assert "faiss.loader" in err  # faiss did load in that process: its lines stay at -vv
+
+
+COMMANDS_WITH_A_COLLECTION = [
+    ("add", "a.txt"), ("ask", "Who?"), ("chat",), ("list",), ("stats",), ("rebuild",),
+    ("remove", "abc"), ("run",), ("eval", "q.jsonl"), ("feeds", "add", "https://example.com/"),
+    ("feeds", "list"), ("feeds", "remove", "1")]
+
+
+@pytest.mark.parametrize("name", ["\U0001d400" * 64, "a" * 65, "", " ", "news\x1b]0;x",
+                                  "a/b"],
+                         ids=["64-four-byte-letters", "65-ascii", "empty", "space", "escape",
+                              "slash"])
+def test_collection_names_are_checked_up_front_by_every_command(cli: Cli, name: str) -> None:
+    for command in COMMANDS_WITH_A_COLLECTION:
+        code, out, err = cli(*command, "--collection", name)
+        line = one_line(err)
+        assert code == 2 and not out, (command, line)
+        assert line.startswith("citebot: ") and "collection name" in line, line
+        if len(name) > 60:
+            assert "64 bytes" in line and f"is {len(name.encode())} bytes" in line
+    assert not (Path("data") / "collections").exists()  # nothing was made on disk
+
+
+def test_names_at_the_limits_are_accepted(cli: Cli) -> None:
+    for name in ("\U0001d400" * 16, "a" * 64, "Zürich news 2024", "guild-1.b_c"):
+        code, _, err = cli("list", "--collection", name)
+        assert code == 0 and not err, (name, err)
+
+
+def test_discord_collections_follow_the_same_rule() -> None:
+    assert collection_for(2**64 - 1) == f"guild-{2**64 - 1}"
+    check_collection(collection_for(1))
+    with pytest.raises(CitebotError, match="64 bytes"):
+        check_collection("guild-" + "1" * 64)
