@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
@@ -249,6 +250,7 @@ def cmd_ask(ctx: Context) -> int:
         raise CitebotError(f"The question is {len(question):,} characters; ask in at most "
                            f"{MAX_QUESTION_CHARS:,}.")
     with ctx.core() as core:
+        require_articles(core, ctx.collection)
         answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of,
                           write=not args.no_llm)
     if args.json:
@@ -262,6 +264,7 @@ def _ask_jsonl(ctx: Context) -> int:
     """One JSON answer per question line; a bad line gets a JSON error line, never a stop."""
     failures = 0
     with ctx.core() as core:
+        require_articles(core, ctx.collection)
         lines = read_lines(sys.stdin.buffer, max_bytes=QUESTION_LINE_MAX)
         for number, line in enumerate(lines, 1):
             if isinstance(line, str) and not line.strip():
@@ -295,11 +298,12 @@ def _answer_line(core: Core, ctx: Context,
 def cmd_list(ctx: Context) -> int:
     with ctx.core() as core:
         articles = core.articles(ctx.collection, limit=ctx.args.limit)
+        empty = None if articles else no_articles(core, ctx.collection)
     if ctx.args.json:
         print(to_json([a.__dict__ for a in articles], indent=2))
         return 0
-    if not articles:
-        say(f"No articles in collection {ctx.collection!r}. Add some with `citebot add`.")
+    if empty:
+        say(empty)
     for a in articles:
         meta = " · ".join(x for x in (a.source, a.published) if x)
         say(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else "")
@@ -326,6 +330,9 @@ def cmd_rebuild(ctx: Context) -> int:
 def cmd_stats(ctx: Context) -> int:
     with ctx.core() as core:
         stats = core.stats(ctx.collection).to_json()
+        empty = None if stats["articles"] else no_articles(core, ctx.collection)
+    if empty:
+        complain(empty)
     if ctx.args.json:
         print(to_json(stats, indent=2))
     else:

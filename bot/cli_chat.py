@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from bot.cli_collections import require_articles
 from bot.render_text import render_answer
 from bot.terminal import complain, say
 from index.errors import CitebotError
@@ -40,6 +41,7 @@ def run_chat(ctx: Context) -> int:
     conversation = ctx.args.conversation or f"chat-{secrets.token_hex(8)}"
     interactive = sys.stdin.isatty()
     with ctx.core() as core, _history(ctx.settings.data_dir, interactive):
+        require_articles(core, ctx.collection)
         if interactive:
             say(INTRO.format(collection=ctx.collection), sys.stderr)
         for question in _questions(interactive):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -192,3 +193,26 @@ def test_discord_collections_follow_the_same_rule() -> None:
     check_collection(collection_for(1))
     with pytest.raises(CitebotError, match="64 bytes"):
         check_collection("guild-" + "1" * 64)
+
+
+def test_an_empty_or_misspelled_collection_is_named_with_the_ones_that_exist(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    examples = sorted(str(p) for p in EXAMPLES.iterdir())
+    code, _, err = cli("ask", "What did Ortiz say about the barrier?")
+    assert code == 1 and "holds no articles yet" in one_line(err) and "citebot add" in err
+    assert cli("add", *examples)[0] == 0
+    assert cli("add", "--collection", "other", examples[0])[0] == 0
+    for command in (("ask", "What did Ortiz say about the barrier?"),
+                    ("ask", "--json", "What did Ortiz say about the barrier?"),
+                    ("ask", "--jsonl"), ("chat",)):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Who is Ortiz?\n")))
+        code, out, err = cli(*command, "--collection", "defualt")
+        line = one_line(err)
+        assert code == 1 and not out, (command, out)
+        assert "'defualt' holds no articles" in line and "default, other" in line, line
+    code, out, err = cli("list", "--collection", "defualt")
+    assert code == 0 and not err and "default, other" in one_line(out)
+    code, out, err = cli("stats", "--collection", "defualt")
+    assert code == 0 and "articles: 0" in out and "default, other" in one_line(err)
+    code, out, _ = cli("ask", "--collection", "other", "What did Ortiz say about the barrier?")
+    assert code == 0  # a collection with articles answers as before
