@@ -22,7 +22,8 @@ def no_articles(core: Core, collection: str) -> str | None:
     others = [name for name in core.collections() if name != collection]
     if not others:
         option = "" if collection == "default" else f" --collection {shlex.quote(collection)}"
-        return f"Collection {collection!r} holds no articles yet; add some with `citebot add{option}`."
+        return (f"Collection {collection!r} holds no articles yet; add some with "
+                f"`citebot add{option}`.")
     shown = ", ".join(others[:MAX_LISTED])
     if len(others) > MAX_LISTED:
         shown += f" and {len(others) - MAX_LISTED} more"
