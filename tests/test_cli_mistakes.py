@@ -216,3 +216,12 @@ def test_an_empty_or_misspelled_collection_is_named_with_the_ones_that_exist(
     assert code == 0 and "articles: 0" in out and "default, other" in one_line(err)
     code, out, _ = cli("ask", "--collection", "other", "What did Ortiz say about the barrier?")
     assert code == 0  # a collection with articles answers as before
+
+
+def test_both_stores_name_the_collections_that_hold_articles(any_core: Core) -> None:
+    assert any_core.collections() == []
+    any_core.add_text("news", title="Bridge opens", text=BRIDGE)
+    any_core.add_text("b-side", title="Bridge opens", text=BRIDGE)
+    removed = any_core.add_text("emptied", title="Bridge opens", text=BRIDGE).article
+    any_core.remove("emptied", removed.id)
+    assert any_core.collections() == ["b-side", "news"]
