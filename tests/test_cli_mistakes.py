@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import io
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -127,6 +129,27 @@ def citebot(tmp_path: Path, *args: str, reader_gone: bool = False,
     return proc.wait(timeout=120), out, err
 
 
+def citebot_measured(tmp_path: Path, *args: str,
+                     stdin: int) -> tuple[int, str, str, int]:
+    """``citebot(...)`` under a 2 GB address-space cap, with its peak resident memory (KB)."""
+    script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
+              f"sys.exit(main({list(args)!r}, embedder=HashEmbedder()))")
+    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
+           "PATH": "/usr/bin:/bin", "CITEBOT_MODEL_CACHE_DIR": str(tmp_path / "models")}
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "wb") as out_file, open(err, "wb") as err_file:
+        proc = subprocess.Popen([sys.executable, "-c", script], stdout=out_file,
+                                stderr=err_file, stdin=stdin, env=env, cwd=tmp_path,
+                                preexec_fn=cap)
+        _, status, usage = os.wait4(proc.pid, 0)  # its own peak, not another child's
+        proc.returncode = code = os.waitstatus_to_exitcode(status)
+    return code, out.read_text(), err.read_text(), usage.ru_maxrss
+
+
 def add_bridge(settings: Settings, collection: str = "default") -> None:
     with Core.open(settings, embedder=HashEmbedder()) as core:
         core.add_text(collection, title="Bridge opens", text=BRIDGE)
@@ -225,3 +248,27 @@ def test_both_stores_name_the_collections_that_hold_articles(any_core: Core) -> 
     removed = any_core.add_text("emptied", title="Bridge opens", text=BRIDGE).article
     any_core.remove("emptied", removed.id)
     assert any_core.collections() == ["b-side", "news"]
+
+
+def test_chat_reads_bounded_lines(cli: Cli, tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert cli("add", str(EXAMPLES))[0] == 0
+    text = b"x" * 300_000 + b"\n\xff\xfe odd bytes\nWhat did Ortiz say about the barrier?\n"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(text)))
+    code, out, err = cli("chat")
+    assert code == 0 and out.startswith("? What did Ortiz say") and "\u201c" in out
+    problems = err.strip().splitlines()
+    assert len(problems) == 2 and "x" * 20 not in err
+    assert problems[0].startswith("citebot: skipped line 1: the line is over the limit of 65,536")
+    assert problems[1].startswith("citebot: skipped line 2: the line is not UTF-8")
+
+
+def test_chat_gives_up_on_endless_input_within_a_bound(tmp_path: Path, settings: Settings) -> None:
+    """`citebot chat < /dev/zero` (before: 5.3 GB in 6 s, then MemoryError); its memory is
+    capped at 2 GB of address space so that a regression fails instead of eating the machine."""
+    add_bridge(settings)
+    with open("/dev/zero", "rb") as zero:
+        code, out, err, peak_kb = citebot_measured(tmp_path, "chat", stdin=zero.fileno())
+    assert code == 1 and not out
+    assert "no line break in 64 MiB" in one_line(err)
+    assert peak_kb < 1_000_000  # what it held: far under the 64 MiB it read, plus the process
