@@ -25,7 +25,7 @@ from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
-from bot.terminal import complain, progress, say, to_json
+from bot.terminal import complain, for_operator, progress, say, to_json
 from config.settings import Settings
 from index.encode.embed import Embedder
 from index.errors import CitebotError
@@ -209,7 +209,7 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
     try:
         return COMMANDS[args.command](Context(args, settings, embedder))
     except CitebotError as exc:
-        complain(str(exc))
+        complain(for_operator(exc))
         return 1
     except KeyboardInterrupt:
         complain("interrupted")

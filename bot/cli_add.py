@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from bot.lines import read_lines
-from bot.terminal import complain, progress, say
+from bot.terminal import complain, for_operator, progress, say
 from index.errors import ArticleError, CitebotError, TooLargeError
 from index.indexer import AddResult
 from index.ingest.fetch import url_scheme
@@ -65,7 +65,7 @@ def _add_reported(core: Core, ctx: Context, source: str) -> int:
     try:
         _report(_add_one(core, ctx, source))
     except CitebotError as exc:
-        complain(f"{source}: {exc}")
+        complain(f"{source}: {for_operator(exc)}")
         return 1
     return 0
 

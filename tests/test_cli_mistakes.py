@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot.actions import collection_for
+from bot.explain import explain
 from config.settings import Settings
-from index.errors import CitebotError
+from index.errors import BlockedURLError, CitebotError
 from index.naming import check_collection
 from retrieval.core import Core
 from tests.conftest import Cli
@@ -272,3 +273,33 @@ def test_chat_gives_up_on_endless_input_within_a_bound(tmp_path: Path, settings:
     assert code == 1 and not out
     assert "no line break in 64 MiB" in one_line(err)
     assert peak_kb < 1_000_000  # what it held: far under the 64 MiB it read, plus the process
+
+
+def test_refusals_name_the_setting_that_allows_them(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = cli("add", "http://127.0.0.1:8765/story")
+    line = one_line(err)
+    assert code == 1 and "port 80 or 443" in line
+    assert "CITEBOT_FETCH_ALLOW_PORTS=80,443,8765" in line
+    monkeypatch.setenv("CITEBOT_FETCH_ALLOW_PORTS", "80,443,8765")
+    code, _, err = cli("add", "http://127.0.0.1:8765/story")
+    line = one_line(err)
+    assert code == 1 and "points back at the bot's own machine" in line
+    assert "CITEBOT_FETCH_ALLOW_NETWORKS=127.0.0.1/32" in line
+    monkeypatch.setenv("CITEBOT_FETCH_ALLOW_NETWORKS", "10.0.0.0/8")
+    code, _, err = cli("feeds", "add", "http://[::1]:8765/feed.xml")
+    assert code == 1 and "CITEBOT_FETCH_ALLOW_NETWORKS=10.0.0.0/8,::1/128" in one_line(err)
+    code, _, err = cli("add", "http://192.168.1.20/story", "http://169.254.169.254/latest")
+    private, metadata = err.strip().splitlines()
+    assert "CITEBOT_FETCH_ALLOW_NETWORKS=10.0.0.0/8,192.168.1.20/32" in private
+    assert "metadata" in metadata and "CITEBOT_" not in metadata  # never allowed: no setting
+
+
+def test_members_on_discord_get_the_short_form(settings: Settings) -> None:
+    with Core.open(settings, embedder=HashEmbedder()) as core:
+        for url in ("http://127.0.0.1/story", "https://127.0.0.1:8765/story"):
+            with pytest.raises(BlockedURLError) as refused:
+                core.add_url("guild-1", url)
+            said = explain(refused.value)
+            assert said is not None and said.startswith("Could not fetch that page.")
+            assert "CITEBOT_" not in said and "setting" not in said
