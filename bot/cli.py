@@ -41,7 +41,7 @@ log = logging.getLogger("citebot")
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
 CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN, CITEBOT_DATABASE_URL; CITEBOT_LLM_BASE_URL and
 CITEBOT_LLM_MODEL for answers written by a language model, docs/LLM.md) or in a .env file; see
-the README."""
+the README. A list setting is comma-separated or JSON (CITEBOT_FETCH_ALLOW_PORTS=80,443,8080)."""
 
 
 def _day(text: str) -> date:
@@ -67,9 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", parents=[common], help="add articles (URLs, files, text, JSONL)",
                          description="Add articles: URLs are fetched, .html files extracted, "
                          ".txt/.md files take their first line as the title. Adding the same "
-                         "article again updates it in place.")
-    add.add_argument("sources", nargs="*", metavar="URL|FILE",
-                     help="http(s) URLs or files; '-' reads text from standard input")
+                         "article again updates it in place. A source that fails is reported "
+                         "and the others are still added (exit 1 if any failed).")
+    add.add_argument("sources", nargs="*", metavar="URL|FILE|FOLDER",
+                     help="http(s) URLs or files; a folder adds the article files directly "
+                     "inside it, by name (not its subfolders); '-' reads text from standard "
+                     "input")
     add.add_argument("--title", help="title for a text source (instead of its first line)")
     add.add_argument("--text", help="the article's text, pasted (needs --title)")
     add.add_argument("--jsonl", type=Path, metavar="FILE",
