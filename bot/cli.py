@@ -203,6 +203,13 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
     except (ValidationError, SettingsError) as exc:
         complain(Settings.describe(exc))
         return 2
+    except UnicodeDecodeError as exc:  # only .env is read as bytes
+        complain(f"The .env file here is not UTF-8 text (byte {exc.start + 1}); save it as "
+                 "UTF-8.")
+        return 2
+    except OSError as exc:
+        complain(f"Cannot read the .env file here: {exc.strerror or exc}.")
+        return 2
     try:
         if hasattr(args, "collection"):
             check_collection(args.collection)

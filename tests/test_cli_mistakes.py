@@ -303,3 +303,9 @@ def test_members_on_discord_get_the_short_form(settings: Settings) -> None:
             said = explain(refused.value)
             assert said is not None and said.startswith("Could not fetch that page.")
             assert "CITEBOT_" not in said and "setting" not in said
+
+
+def test_a_dot_env_that_is_not_utf8_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"CITEBOT_FEED_INTERVAL_S=\xff\xfe\n")
+    code, out, err = cli("stats")
+    assert code == 2 and not out and ".env" in one_line(err) and "UTF-8" in err
