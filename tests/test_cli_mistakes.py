@@ -171,7 +171,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(
 
 def test_verbose_goes_after_the_command_too(cli: Cli) -> None:
     for args in (("stats", "-v"), ("list", "-vv"), ("feeds", "list", "-v"),
-                 ("-v", "stats", "-v"), ("db", "status", "-v")):
+                 ("ask", "-v", "Who?"), ("-v", "stats", "-v"), ("db", "status", "-v")):
         code, _, err = cli(*args)
         assert "unrecognized arguments" not in err and "usage:" not in err, args
     code, _, err = cli("run", "-v")
