@@ -229,8 +229,9 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
 def _log_at(verbosity: int) -> None:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level > logging.DEBUG:  # which CPU build of faiss loads: noise but when debugging
-        logging.getLogger("faiss").setLevel(logging.WARNING)
+    # which CPU build of faiss loads ("Could not load library with AVX512 support"): noise
+    # but when debugging
+    logging.getLogger("faiss").setLevel(logging.WARNING if level > logging.DEBUG else 0)
 
 
 def _drop_stdout() -> None:

@@ -45,7 +45,7 @@ def test_list_settings_take_the_plain_forms(cli: Cli, monkeypatch: pytest.Monkey
     monkeypatch.setenv("CITEBOT_FETCH_ALLOW_PORTS", ports)
     monkeypatch.setenv("CITEBOT_SHARD_COUNT", "4")
     monkeypatch.setenv("CITEBOT_SHARD_IDS", "0,1")
-    code, _, err = cli("stats")
+    code, _, err = cli("list")
     assert code == 0 and not err
     settings = Settings()
     assert settings.fetch_allow_networks[0] == "127.0.0.1/32"
