@@ -24,6 +24,9 @@ def no_articles(core: Core, collection: str) -> str | None:
         option = "" if collection == "default" else f" --collection {shlex.quote(collection)}"
         return (f"Collection {collection!r} holds no articles yet; add some with "
                 f"`citebot add{option}`.")
+    if len(others) == 1:
+        return (f"Collection {collection!r} holds no articles; the only collection with "
+                f"articles is {others[0]} (choose it with --collection).")
     shown = ", ".join(others[:MAX_LISTED])
     if len(others) > MAX_LISTED:
         shown += f" and {len(others) - MAX_LISTED} more"
