@@ -22,6 +22,7 @@ from index.indexer import AddResult
 from index.ingest.files import file_kind
 from index.intake.entries import Taken
 from index.models import Article
+from index.naming import check_collection
 from retrieval.core import Core
 from retrieval.models import Answer
 
@@ -34,7 +35,7 @@ class NotAllowedError(CitebotError):
 
 def collection_for(guild_id: int) -> str:
     """The collection holding one Discord server's articles."""
-    return f"guild-{guild_id}"
+    return check_collection(f"guild-{guild_id}")  # always fits: ids have 20 digits at most
 
 
 def guild_of(collection: str) -> int | None:

@@ -8,29 +8,29 @@ stderr and a non-zero exit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
-import stat
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
+from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
-from bot.terminal import complain, say, to_json
+from bot.terminal import complain, for_operator, progress, say, to_json
 from config.settings import Settings
 from index.encode.embed import Embedder
-from index.errors import ArticleError, CitebotError, TooLargeError
-from index.indexer import AddResult, BadLine
-from index.ingest.fetch import url_scheme
-from index.ingest.records import check_field
+from index.errors import CitebotError
+from index.indexer import BadLine
+from index.naming import check_collection
 from retrieval.answer import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ log = logging.getLogger("citebot")
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
 CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN, CITEBOT_DATABASE_URL; CITEBOT_LLM_BASE_URL and
 CITEBOT_LLM_MODEL for answers written by a language model, docs/LLM.md) or in a .env file; see
-the README."""
+the README. A list setting is comma-separated or JSON (CITEBOT_FETCH_ALLOW_PORTS=80,443,8080)."""
 
 
 def _day(text: str) -> date:
@@ -55,11 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", epilog=EPILOG,
         description="Answer questions about news articles with verbatim, cited quotes.")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more logging (-v info, -vv debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
-                        help="collection to use (default: %(default)s)")
+                        help="collection to use (default: %(default)s); a name is up to 64 "
+                        "bytes of letters, digits, spaces, '-', '_' and '.'")
     common.add_argument("--data-dir", type=Path,
                         help="data directory (default: $CITEBOT_DATA_DIR or ./citebot-data)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -67,9 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", parents=[common], help="add articles (URLs, files, text, JSONL)",
                          description="Add articles: URLs are fetched, .html files extracted, "
                          ".txt/.md files take their first line as the title. Adding the same "
-                         "article again updates it in place.")
-    add.add_argument("sources", nargs="*", metavar="URL|FILE",
-                     help="http(s) URLs or files; '-' reads text from standard input")
+                         "article again updates it in place. A source that fails is reported "
+                         "and the others are still added (exit 1 if any failed).")
+    add.add_argument("sources", nargs="*", metavar="URL|FILE|FOLDER",
+                     help="http(s) URLs or files; a folder adds the article files directly "
+                     "inside it, by name (not its subfolders); '-' reads text from standard "
+                     "input")
     add.add_argument("--title", help="title for a text source (instead of its first line)")
     add.add_argument("--text", help="the article's text, pasted (needs --title)")
     add.add_argument("--jsonl", type=Path, metavar="FILE",
@@ -142,7 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-unanswerable", action="store_true",
                     help="skip asking each side's questions of the other side's articles")
     add_db_parser(sub)
+    _verbose_everywhere(parser)
     return parser
+
+
+VERBOSE_HELP = "more logging (-v info, -vv debug)"
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """-v after any command too (`citebot run -v`), counted with the one before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # once per parser
+                sub.add_argument("-v", "--verbose", action="count", dest="verbose_after",
+                                 default=argparse.SUPPRESS, help=VERBOSE_HELP)
+                _verbose_everywhere(sub)
 
 
 @dataclass(frozen=True)
@@ -166,125 +183,69 @@ class Context:
 
 def main(argv: list[str] | None = None, *, embedder: Embedder | None = None) -> int:
     args = build_parser().parse_args(argv)
-    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_at(args.verbose + getattr(args, "verbose_after", 0))
+    try:
+        code = _run(args, embedder)
+        sys.stdout.flush()  # here, so that a reader gone is seen here (not at exit)
+    except BrokenPipeError:  # `citebot stats | head -3`: the reader has all it wanted
+        _drop_stdout()
+        return READER_GONE
+    return code
+
+
+READER_GONE = 141  # the exit code of a process ended by SIGPIPE, as the shell reports it
+
+
+def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
     try:
         data_dir = getattr(args, "data_dir", None)  # `db` works on the database, not a directory
         settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    except ValidationError as exc:
+    except (ValidationError, SettingsError) as exc:
         complain(Settings.describe(exc))
+        return 2
+    except UnicodeDecodeError as exc:  # only .env is read as bytes
+        complain(f"The .env file here is not UTF-8 text (byte {exc.start + 1}); save it as "
+                 "UTF-8.")
+        return 2
+    except OSError as exc:
+        complain(f"Cannot read the .env file here: {exc.strerror or exc}.")
+        return 2
+    try:
+        if hasattr(args, "collection"):
+            check_collection(args.collection)
+    except CitebotError as exc:
+        complain(str(exc))
         return 2
     try:
         return COMMANDS[args.command](Context(args, settings, embedder))
     except CitebotError as exc:
-        complain(str(exc))
+        complain(for_operator(exc))
         return 1
     except KeyboardInterrupt:
         complain("interrupted")
         return 130
 
 
+def _log_at(verbosity: int) -> None:
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # which CPU build of faiss loads ("Could not load library with AVX512 support"): noise
+    # but when debugging
+    logging.getLogger("faiss").setLevel(logging.WARNING if level > logging.DEBUG else 0)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so that flushing it at exit cannot fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def cmd_add(ctx: Context) -> int:
-    args = ctx.args
-    if not (args.sources or args.jsonl or args.text):
-        raise CitebotError("Nothing to add: give URLs or files, --text with --title, or --jsonl.")
-    if args.text is not None and not args.title:
-        raise CitebotError("Pasted text needs a title: add --title.")
-    if args.title is not None:
-        _checked(check_field, "title", args.title)
-    failures = 0
-    with ctx.core() as core:
-        if args.text is not None:
-            _report(core.add_text(ctx.collection, title=args.title, text=args.text))
-        for source in args.sources:
-            try:
-                _report(_add_one(core, ctx, source))
-            except CitebotError as exc:
-                failures += 1
-                complain(f"{source}: {exc}")
-        if args.jsonl:
-            failures += _add_jsonl(core, ctx)
-    return 1 if failures else 0
+    from bot.cli_add import run_add
 
-
-def _checked(check: Callable[[str, str], None], name: str, value: str) -> None:
-    try:
-        check(name, value)
-    except ValueError as exc:
-        raise CitebotError(f"--{name}: {exc}") from None
-
-
-def _add_one(core: Core, ctx: Context, source: str) -> AddResult:
-    title = ctx.args.title
-    scheme = url_scheme(source)
-    if scheme in ("http", "https"):
-        return core.add_url(ctx.collection, source, title=title)
-    if scheme is not None:
-        raise ArticleError(f"citebot fetches http:// and https:// addresses, not {scheme}://; "
-                           "give a file on this machine by its path.")
-    if source == "-":
-        limit = ctx.settings.max_article_bytes
-        data = sys.stdin.buffer.read(limit + 1)
-        if len(data) > limit:
-            raise TooLargeError(f"Standard input is over the limit of {limit:,} bytes; split "
-                                "it or raise CITEBOT_MAX_ARTICLE_BYTES.")
-        return core.add_document(ctx.collection, "standard input", data, title=title)
-    return core.add_file(ctx.collection, Path(source), title=title)
-
-
-def _add_jsonl(core: Core, ctx: Context) -> int:
-    failures = 0
-    tally = {"added": 0, "updated": 0, "unchanged": 0}
-    with _binary_input(ctx.args.jsonl) as fh, progress(None, "adding") as tick:
-        # a line holds one article's text, JSON-escaped (non-ASCII may double in size)
-        lines = read_lines(fh, max_bytes=2 * ctx.settings.max_article_bytes + 65_536)
-        for item in core.add_jsonl(ctx.collection, lines):
-            tick(1)
-            if item.result is None:
-                failures += 1
-                complain(f"{ctx.args.jsonl}:{item.line}: {item.error}")
-            else:
-                tally[item.result.status] += 1
-    say(f"{tally['added']} added, {tally['updated']} updated, {tally['unchanged']} unchanged, "
-        f"{failures} failed")
-    return failures
-
-
-def _report(result: AddResult) -> None:
-    a = result.article
-    where = ", ".join(x for x in (a.source, a.published) if x)
-    say(f"{result.status}: {a.id}  {a.title}" + (f" ({where})" if where else "")
-        + f", {a.paragraph_count} paragraphs")
-
-
-@contextmanager
-def _binary_input(path: Path) -> Iterator[BinaryIO]:
-    """Standard input for "-", else a regular file (a FIFO or a device is refused)."""
-    if str(path) == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise CitebotError(f"Cannot read {path}: {exc.strerror or exc}") from exc
-    with open(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise CitebotError(f"{path} is not a regular file; give a file, or '-' for "
-                               "standard input.")
-        os.set_blocking(fd, True)
-        yield fh
-
-
-@contextmanager
-def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
-    """A progress bar on a terminal; silent when stderr is piped."""
-    if not sys.stderr.isatty():
-        yield lambda n: None
-        return
-    from tqdm import tqdm
-
-    with tqdm(total=total, desc=label, unit="article", file=sys.stderr) as bar:
-        yield bar.update
+    return run_add(ctx)
 
 
 def cmd_ask(ctx: Context) -> int:
@@ -300,6 +261,7 @@ def cmd_ask(ctx: Context) -> int:
         raise CitebotError(f"The question is {len(question):,} characters; ask in at most "
                            f"{MAX_QUESTION_CHARS:,}.")
     with ctx.core() as core:
+        require_articles(core, ctx.collection)
         answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of,
                           write=not args.no_llm)
     if args.json:
@@ -313,6 +275,7 @@ def _ask_jsonl(ctx: Context) -> int:
     """One JSON answer per question line; a bad line gets a JSON error line, never a stop."""
     failures = 0
     with ctx.core() as core:
+        require_articles(core, ctx.collection)
         lines = read_lines(sys.stdin.buffer, max_bytes=QUESTION_LINE_MAX)
         for number, line in enumerate(lines, 1):
             if isinstance(line, str) and not line.strip():
@@ -346,11 +309,12 @@ def _answer_line(core: Core, ctx: Context,
 def cmd_list(ctx: Context) -> int:
     with ctx.core() as core:
         articles = core.articles(ctx.collection, limit=ctx.args.limit)
+        empty = None if articles else no_articles(core, ctx.collection)
     if ctx.args.json:
         print(to_json([a.__dict__ for a in articles], indent=2))
         return 0
-    if not articles:
-        say(f"No articles in collection {ctx.collection!r}. Add some with `citebot add`.")
+    if empty:
+        say(empty)
     for a in articles:
         meta = " · ".join(x for x in (a.source, a.published) if x)
         say(f"{a.id}  {a.title}" + (f"  ({meta})" if meta else "")
@@ -377,6 +341,9 @@ def cmd_rebuild(ctx: Context) -> int:
 def cmd_stats(ctx: Context) -> int:
     with ctx.core() as core:
         stats = core.stats(ctx.collection).to_json()
+        empty = None if stats["articles"] else no_articles(core, ctx.collection)
+    if empty:
+        complain(empty)
     if ctx.args.json:
         print(to_json(stats, indent=2))
     else:

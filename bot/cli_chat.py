@@ -9,6 +9,7 @@ current line or answer; Ctrl-D (end of input) ends the conversation.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import sys
@@ -17,9 +18,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from bot.cli_collections import require_articles
+from bot.lines import GIVE_UP_BYTES, QUESTION_LINE_MAX, read_lines
 from bot.render_text import render_answer
 from bot.terminal import complain, say
 from index.errors import CitebotError
+from index.indexer import BadLine
 from retrieval.answer import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 HISTORY_FILE = "chat-history"
 HISTORY_LINES = 1000
 MAX_QUESTIONS = 100_000  # a bound on one session, far above any person's
+LINE_MAX = QUESTION_LINE_MAX  # bytes of one piped line; a question is shorter still
 PROMPT = "? "
 INTRO = ("Ask a question about the articles in {collection!r}; follow-ups such as \"what else "
          "did he say?\" or \"and when was that?\" carry on from the answers before. "
@@ -40,6 +45,7 @@ def run_chat(ctx: Context) -> int:
     conversation = ctx.args.conversation or f"chat-{secrets.token_hex(8)}"
     interactive = sys.stdin.isatty()
     with ctx.core() as core, _history(ctx.settings.data_dir, interactive):
+        require_articles(core, ctx.collection)
         if interactive:
             say(INTRO.format(collection=ctx.collection), sys.stderr)
         for question in _questions(interactive):
@@ -71,18 +77,40 @@ def _answer(core: Core, ctx: Context, conversation: str, question: str) -> None:
 
 def _questions(interactive: bool) -> Iterator[str]:
     """Each non-empty line of input, stripped, until end of input."""
-    for _ in range(MAX_QUESTIONS):
+    lines = _typed_lines() if interactive else _read_lines()
+    for line in itertools.islice(lines, MAX_QUESTIONS):
+        if line.strip():
+            yield " ".join(line.split())
+
+
+def _typed_lines() -> Iterator[str]:
+    """Lines typed on a terminal (which bounds a line), with readline's editing."""
+    while True:
         try:
-            line = input(PROMPT if interactive else "")
+            yield input(PROMPT)
         except EOFError:
-            if interactive:
-                say("")
+            say("")
             return
         except KeyboardInterrupt:  # drops the line being typed, as a shell does
             say("")
-            continue
-        if line.strip():
-            yield " ".join(line.split())
+            yield ""
+
+
+def _read_lines() -> Iterator[str]:
+    """Lines of piped input, read in bounded pieces: a line over the limit or not UTF-8 is
+    skipped and reported in one sentence; endless input without a line break is given up on."""
+    try:
+        for number, line in enumerate(read_lines(sys.stdin.buffer, max_bytes=LINE_MAX), 1):
+            if isinstance(line, BadLine):
+                complain(f"skipped line {number}: {line.reason}; ask one question a line, in "
+                         f"at most {MAX_QUESTION_CHARS:,} characters.")
+                yield ""
+            else:
+                yield line
+    except CitebotError:  # no line break for far longer than any line
+        raise CitebotError(f"The input has no line break in {GIVE_UP_BYTES >> 20} MiB; chat "
+                           "reads one question a line. Stopped reading; the questions before "
+                           "were answered.") from None
 
 
 @contextlib.contextmanager

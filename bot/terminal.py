@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
+
+from index.errors import BlockedURLError
 
 # C0 but tab and newline, DEL, C1, and the bidirectional marks that reorder what is shown
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
@@ -43,3 +47,28 @@ def say(text: str, file: TextIO | None = None) -> None:
 def complain(text: str) -> None:
     """Print ``citebot: text`` on stderr, control characters escaped."""
     say(f"citebot: {text}", sys.stderr)
+
+
+@contextmanager
+def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
+    """A progress bar on a terminal; silent when stderr is piped."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=label, unit="article", file=sys.stderr) as bar:
+        yield bar.update
+
+
+def for_operator(exc: BaseException) -> str:
+    """A core error as the command line says it: its sentence, and for a refusal a setting
+    can lift, that setting (Discord members get the sentence alone, bot/explain.py)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the error, or one it was raised from
+        if seen is None:
+            break
+        if isinstance(seen, BlockedURLError) and seen.allowed_by:
+            return f"{exc} To allow it, set {seen.allowed_by} (in the environment or .env)."
+        seen = seen.__cause__ or seen.__context__
+    return str(exc)

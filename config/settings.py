@@ -7,11 +7,14 @@ project reads environment variables.
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 Port = Annotated[int, Field(ge=1, le=65_535)]
@@ -36,6 +39,46 @@ def parse_shard_ids(text: str) -> tuple[int, ...]:
             raise ValueError(f"the range {part!r} is longer than {MAX_SHARDS} shards")
         ids.extend(range(low, high + 1))
     return tuple(ids)
+
+
+def parse_list(value: Any) -> Any:
+    """A list setting as people write it: 'a', 'a,b' or a JSON list '["a", "b"]' -> a tuple
+    (anything but text is left to the field's type)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text.startswith("["):
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        items = json.loads(text)
+    except ValueError:
+        raise ValueError("that is not a JSON list; write the items separated by commas "
+                         "instead") from None
+    if not isinstance(items, list):
+        raise ValueError("that is not a list")
+    return tuple(items)
+
+
+# Examples for the refusal of a setting whose default shows none (the others show it)
+_EXAMPLES = {
+    "data_dir": "/srv/citebot-data",
+    "database_url": "postgresql://citebot:password@localhost:5432/citebot",
+    "database_read_url": "postgresql://citebot:password@replica:5432/citebot",
+    "model_cache_dir": "/srv/citebot-models",
+    "fetch_allow_networks": "10.0.0.0/8,127.0.0.1/32",
+    "fetch_allow_ports": "80,443,8080",
+    "feed_retention_days": "30",
+    "llm_base_url": "http://127.0.0.1:11434/v1",
+    "llm_model": "llama3.2",
+    "llm_api_key": "sk-...",
+    "discord_token": "the-bot-token",
+    "discord_api_base": "https://discord.com/api/v10",
+    "discord_gateway_url": "wss://gateway.discord.gg",
+    "dev_guild_id": "123456789012345678",
+    "shard_count": "4",
+    "shard_ids": "0,1",
+}
+_PARSE_ERROR = re.compile(r'field "(\w+)"')
 
 
 class Settings(BaseSettings):
@@ -132,7 +175,7 @@ class Settings(BaseSettings):
         description="Words one article may have (a long read is 5,000-10,000).")
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     extract_timeout_s: float = Field(default=30.0, gt=0)
-    fetch_allow_networks: tuple[str, ...] = Field(
+    fetch_allow_networks: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description=(
             "CIDRs that may be fetched although private (self-hosting). Loopback is opened "
@@ -141,11 +184,11 @@ class Settings(BaseSettings):
             "(169.254.0.0/16, fe80::/10) and 0.0.0.0/8 are never fetched; an IPv6 range does "
             "not open the IPv4 addresses carried inside it (mapped, NAT64, 6to4, Teredo)."),
     )
-    fetch_allow_ports: tuple[Port, ...] = Field(
-        default=(80, 443),
+    fetch_allow_ports: Annotated[tuple[Port, ...], NoDecode] = Field(
+        default=(80, 443), min_length=1,
         description=(
-            "Ports that may be fetched, a JSON list like '[80, 443, 8080]' (self-hosted feeds "
-            "and pages on other ports)."),
+            "Ports that may be fetched, like '80,443,8080' or '[80, 443, 8080]' (self-hosted "
+            "feeds and pages on other ports)."),
     )
     fetch_use_env_proxy: bool = False
 
@@ -226,6 +269,34 @@ class Settings(BaseSettings):
         description=("The shards this process serves, e.g. '0,1', '2-3' or '[4, 5]'; unset: "
                      "every shard of CITEBOT_SHARD_COUNT. Processes must not share a shard."))
 
+    @field_validator("fetch_allow_networks", "fetch_allow_ports", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return parse_list(value)
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _check_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr[:60]!r} is not a network like 10.0.0.0/8 or "
+                                 "127.0.0.1/32") from None
+        return value
+
+    @field_validator("database_url", "database_read_url", mode="before")
+    @classmethod
+    def _check_database_url(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        if not text.strip():
+            return None  # set but empty (as compose files do): unset
+        if not text.strip().lower().startswith(("postgresql://", "postgres://")):
+            raise ValueError("a PostgreSQL address starts with postgresql://")
+        return value
+
     @field_validator("shard_ids", mode="before")
     @classmethod
     def _parse_shard_ids(cls, value: Any) -> Any:
@@ -275,15 +346,37 @@ class Settings(BaseSettings):
         command-line collections, retention): the one serving shard 0."""
         return 0 in self.served_shards
 
-    @staticmethod
-    def describe(error: ValidationError) -> str:
-        """A refused setting as a person fixes it: the variable's name and what is wrong."""
-        lines = []
-        for problem in error.errors():
-            name = "CITEBOT_" + "_".join(str(p) for p in problem["loc"][:1]).upper()
-            reason = str(problem["msg"]).removeprefix("Value error, ")
-            lines.append(f"{name}: {reason} (set in the environment or .env)")
+    @classmethod
+    def describe(cls, error: ValidationError | SettingsError) -> str:
+        """A refused setting as a person fixes it, on one line: the variable's name, what is
+        wrong and an example (never the value given, which may be a secret)."""
+        if isinstance(error, SettingsError):
+            found = _PARSE_ERROR.search(str(error))
+            problems = [(found.group(1) if found else "", "cannot be read")]
+        else:
+            problems = [(str(p["loc"][0]) if p["loc"] else "",
+                         str(p["msg"]).removeprefix("Value error, ")) for p in error.errors()]
+        lines, named = [], set()
+        for field, reason in problems:
+            if field in named:  # its first problem is enough to fix it
+                continue
+            named.add(field)
+            name = f"CITEBOT_{field.upper()}"
+            example = f"e.g. {name}={cls.example(field)}; " if field in cls.model_fields else ""
+            lines.append(f"{name}: {reason} ({example}set in the environment or .env)")
         return "; ".join(lines)
+
+    @classmethod
+    def example(cls, field: str) -> str:
+        """A value of the setting as written in the environment (its default if it has one)."""
+        if field in _EXAMPLES:
+            return _EXAMPLES[field]
+        default = cls.model_fields[field].default
+        if isinstance(default, bool):
+            return str(default).lower()
+        if isinstance(default, float) and default.is_integer():
+            return str(int(default))
+        return str(default)
 
     @property
     def llm_configured(self) -> bool:

@@ -40,6 +40,12 @@ class FetchError(ArticleError):
 class BlockedURLError(FetchError):
     """The URL's scheme, port or address is not allowed."""
 
+    def __init__(self, message: str, *, allowed_by: str | None = None) -> None:
+        super().__init__(message)
+        #: the setting that would allow it, as ``CITEBOT_NAME=value``: for the operator (the
+        #: command line says it); a member on Discord gets the message alone
+        self.allowed_by = allowed_by
+
 
 class FetchTimeoutError(FetchError):
     """The server did not answer in time."""

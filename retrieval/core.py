@@ -176,6 +176,10 @@ class Core:
     def stats(self, collection: str) -> Stats:
         return self.storage.stats(collection)
 
+    def collections(self) -> list[str]:
+        """The collections holding at least one article, by name."""
+        return self.storage.collections()
+
     # -- news that comes in by itself (docs/FEEDS.md) --------------------------------------
     def add_feed(self, collection: str, url: str, *, channel_id: int | None = None,
                  added_by: str | None = None) -> Feed:

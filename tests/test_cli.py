@@ -81,8 +81,8 @@ def test_errors_are_one_clear_line(cli: Cli) -> None:
 
 def test_collections_and_not_found(cli: Cli) -> None:
     cli("add", "--collection", "other", *EXAMPLES)
-    code, out, _ = cli("ask", "What did Ortiz say about the barrier?")
-    assert code == 0 and "do not answer" in out
+    code, out, err = cli("ask", "What did Ortiz say about the barrier?")
+    assert code == 1 and "'default' holds no articles" in err and "is other" in err
     code, out, _ = cli("ask", "--collection", "other",
                        "What is the boiling point of tungsten?")
     assert "do not answer" in out and "Closest matches" in out

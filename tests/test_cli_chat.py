@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
+from retrieval.core import Core
 from tests.conftest import Cli
 from tests.conversation_texts import FERRY, FERRY_CHAIN, LIBRARY, SEED, SEED_CHAINS, Step, holds
+from tests.fakes import HashEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,6 +112,9 @@ def test_chat_in_a_terminal_keeps_its_history(tmp_path: Path) -> None:
     script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
               "sys.exit(main(['chat'], embedder=HashEmbedder()))")
     data = tmp_path / "data"
+    settings = Settings(data_dir=data, _env_file=None)  # type: ignore[call-arg]
+    with Core.open(settings, embedder=HashEmbedder()) as core:  # chat needs an article
+        core.add_text("default", title="Ferry", text=FERRY.partition("\n")[2])
     env = {"CITEBOT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
            "TERM": "dumb", "CITEBOT_MODEL_CACHE_DIR": str(tmp_path / "models")}
     main_fd, child_fd = pty.openpty()

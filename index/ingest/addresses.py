@@ -97,12 +97,22 @@ def check_address(ip: str, policy: FetchPolicy) -> None:
     reason, culprit = verdict
     if culprit == address:
         raise BlockedURLError(
-            f"That address {_BLOCKED_BECAUSE[reason]}, which citebot does not fetch."
+            f"That address {_BLOCKED_BECAUSE[reason]}, which citebot does not fetch.",
+            allowed_by=_allowing(address, policy) if reason not in _NEVER_REASONS else None,
         )
     raise BlockedURLError(
         f"That address carries the IPv4 address {culprit}, which {_BLOCKED_BECAUSE[reason]}; "
         "citebot does not fetch it."
     )
+
+
+_NEVER_REASONS = frozenset(reason for reason, _ in _NEVER)
+
+
+def _allowing(address: IPAddress, policy: FetchPolicy) -> str:
+    """The allow-list setting that would open this one address, keeping what it allows."""
+    own = f"{address}/{address.max_prefixlen}"
+    return "CITEBOT_FETCH_ALLOW_NETWORKS=" + ",".join((*policy.allow_networks, own))
 
 
 def parse_host(hostname: str) -> tuple[str, str | None]:

@@ -181,8 +181,11 @@ def _parse(url: str, policy: FetchPolicy) -> _Target:
         raise BlockedURLError("That link has no host name, so there is nothing to fetch.")
     port = port if port is not None else (443 if scheme == "https" else 80)
     if port not in policy.allowed_ports:
-        ports = " or ".join(str(p) for p in sorted(policy.allowed_ports))
-        raise BlockedURLError(f"citebot only fetches from port {ports}, and this link uses {port}.")
+        ports = sorted(policy.allowed_ports)
+        raise BlockedURLError(
+            f"citebot only fetches from port {' or '.join(map(str, ports))}, and this link "
+            f"uses {port}.",
+            allowed_by="CITEBOT_FETCH_ALLOW_PORTS=" + ",".join(map(str, sorted({*ports, port}))))
     host, ip = parse_host(parts.hostname)
     path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
     if parts.query:

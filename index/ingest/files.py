@@ -39,11 +39,12 @@ def read_limited(path: Path, limit: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise ArticleError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)  # open() would refuse a folder with a bare IsADirectoryError
+        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise ArticleError(f"{path} is {what}; citebot reads files and standard input ('-').")
     with open(fd, "rb", closefd=True) as fh:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ArticleError(f"{path} is not a regular file; citebot reads files and "
-                               "standard input ('-').")
         if info.st_size > limit:
             raise TooLargeError(
                 f"{path.name} is {info.st_size:,} bytes, over the limit of {limit:,}; "

@@ -274,6 +274,10 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
                       search: str | None = None) -> list[Article]:
         return self.sql.list_articles(collection, limit=limit, offset=offset, search=search)
 
+    @translated("list the collections")
+    def collections(self) -> list[str]:
+        return self.sql.collections()
+
     @translated("read the collection's figures")
     def stats(self, collection: str) -> Stats:
         loaded = self._index(collection)  # load (and repair) it, or refuse a damaged one

@@ -119,8 +119,10 @@ class SQLiteStore(Connections):
             "SELECT generation FROM collections WHERE name = ?", (collection,)).fetchone()[0])
 
     def collections(self) -> list[str]:
+        """The collections holding at least one article, by name."""
         rows = self.db().execute(
-            "SELECT DISTINCT collection FROM articles ORDER BY collection").fetchall()
+            "SELECT name FROM collections c WHERE EXISTS (SELECT 1 FROM articles a "
+            "WHERE a.collection = c.name) ORDER BY name").fetchall()
         return [r[0] for r in rows]
 
     # -- articles ------------------------------------------------------------------------

@@ -111,6 +111,14 @@ class PostgresStorage(FeedStorage, PostgresConversations):
         with self.db.read(collection) as db:
             return sql.list_articles(db, collection, limit=limit, offset=offset, search=search)
 
+    @translated("list the collections")
+    def collections(self) -> list[str]:
+        with self.db.read() as db:
+            rows = db.execute(
+                "SELECT c.collection FROM collections c WHERE EXISTS (SELECT 1 FROM articles "
+                "a WHERE a.collection = c.collection) ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
+
     @translated("read the collection's figures")
     def stats(self, collection: str) -> Stats:
         with self.db.read(collection) as db, db.transaction():
