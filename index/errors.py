@@ -15,6 +15,7 @@ act on; anything else is unexpected and is logged once by the interface's global
     ├── FeedError                     no feed at that address, or the feed cannot be read
     ├── LimitReachedError             a collection's quota (feeds, articles a day) is used up
     ├── NotFoundError                 no such article (or feed) in this collection
+    ├── NameTooLongError              a collection name or conversation id is over its bound
     ├── IndexMismatchError            the vector index was built with another model
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
@@ -77,6 +78,10 @@ class LimitReachedError(CitebotError):
 
 class NotFoundError(CitebotError):
     """No such article (or feed) in this collection."""
+
+
+class NameTooLongError(CitebotError):
+    """A collection name or a conversation id is longer than citebot keeps (either backend)."""
 
 
 class IndexMismatchError(CitebotError):

@@ -28,9 +28,16 @@ _WORD = re.compile(r"\S+")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid)$", re.I)
 
 
+def storable(text: str) -> str:
+    """Text every backend stores as given: lone surrogates (which no tokenizer or database
+    accepts) become U+FFFD, and NUL characters (which PostgreSQL refuses, and which carry no
+    meaning in an article) are removed, so both backends store the same text."""
+    return replace_lone_surrogates(text).replace("\x00", "")
+
+
 def canonical_url(url: str | None) -> str | None:
     """The URL an article is known by: lower-case host, no fragment, no tracking parameters."""
-    url = replace_lone_surrogates(url or "").strip()
+    url = storable(url or "").strip()
     if not url:
         return None
     try:
@@ -112,19 +119,19 @@ def prepare(
 ) -> PreparedArticle:
     """Clean and split an article and cut its embedding windows.
 
-    Lone surrogates, which no tokenizer or database accepts, become U+FFFD first, in the text
-    and in every field; the title and the other fields are clipped to their limits. Raises
+    Lone surrogates become U+FFFD and NUL characters are removed first (``storable``), in the
+    text and in every field; the title and the other fields are clipped to their limits. Raises
     TooLargeError when the article is over ``limits`` and ExtractionError when nothing of it
     is left after cleaning.
     """
-    text = replace_lone_surrogates(text)
+    text = storable(text)
     source, published, author = (
-        None if v is None else clip(replace_lone_surrogates(v), FIELD_MAX[k]) or None
+        None if v is None else clip(storable(v), FIELD_MAX[k]) or None
         for k, v in (("source", source), ("published", published), ("author", author)))
     if url is not None and len(url) > FIELD_MAX["url"]:
         url = None  # a clipped address would point elsewhere; the article keeps no link
-    url = None if url is None else replace_lone_surrogates(url)
-    title = clip(replace_lone_surrogates(title), TITLE_MAX) or "Untitled"
+    url = None if url is None else storable(url)
+    title = clip(storable(title), TITLE_MAX) or "Untitled"
     cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits()))
     if not cleaned.paragraphs:  # no title in the message: it may be anything at all
         raise ExtractionError("The article has no text left after cleaning (only a title, "
