@@ -84,7 +84,8 @@ class Indexer:
         self.storage = storage
         self.embedder = embedder
         self.limits = ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
-                                    max_words=settings.max_article_words)
+                                    max_words=settings.max_article_words,
+                                    max_tokens=settings.max_article_tokens)
         self.extractor = Extractor()
 
     def close(self) -> None:

@@ -59,6 +59,27 @@ class ArticleLimits:
 
     max_paragraphs: int = 1_000
     max_words: int = 20_000
+    # the model's tokens: prose has one or two a word, random letters three dozen (18,003
+    # 60-letter words are 656,000 tokens: minutes of splitting and embedding)
+    max_tokens: int = 60_000
+
+
+_TOKEN_PIECE = 200  # words counted at once: a bounded cost per call, whatever the text
+
+
+def count_article_tokens(paragraphs: list[str], count_tokens: Callable[[str], int],
+                         limit: int) -> int:
+    """The tokens the model reads in ``paragraphs``, counted in pieces of ``_TOKEN_PIECE``
+    words and only until the count passes ``limit`` (so a huge article costs little)."""
+    special = count_tokens("")  # the markers every call adds ([CLS], [SEP])
+    total = 0
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        for i in range(0, len(words), _TOKEN_PIECE):
+            total += count_tokens(" ".join(words[i:i + _TOKEN_PIECE])) - special
+            if total > limit:
+                return total
+    return total
 
 
 def clip(text: str, limit: int) -> str:
@@ -132,17 +153,24 @@ def prepare(
         url = None  # a clipped address would point elsewhere; the article keeps no link
     url = None if url is None else storable(url)
     title = clip(storable(title), TITLE_MAX) or "Untitled"
-    cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits()))
+    limits = limits or ArticleLimits()
+    paragraphs = check_work(text, limits)
+    if count_article_tokens(paragraphs, count_tokens, limits.max_tokens) > limits.max_tokens:
+        raise TooLargeError(
+            f"The article has more than {limits.max_tokens:,} tokens (the pieces the embedding "
+            "model reads: ordinary prose has one or two a word), over the limit; split it or "
+            "raise CITEBOT_MAX_ARTICLE_TOKENS.")
+    cleaned = clean_paragraphs(title, paragraphs)
     if not cleaned.paragraphs:  # no title in the message: it may be anything at all
         raise ExtractionError("The article has no text left after cleaning (only a title, "
                               "boilerplate or duplicates).")
-    paragraphs = _attribute(list(cleaned.paragraphs))
-    chunks = rechunk(title, [p.text for p in paragraphs], [p.sentences for p in paragraphs],
+    prepared = _attribute(list(cleaned.paragraphs))
+    chunks = rechunk(title, [p.text for p in prepared], [p.sentences for p in prepared],
                      count_tokens, max_tokens)
     return PreparedArticle(
         title=title, url=url, canonical_url=canonical_url(url), source=source,
         published=published, author=author, content_hash=content_hash(cleaned.paragraphs),
-        paragraphs=tuple(paragraphs), chunks=tuple(chunks),
+        paragraphs=tuple(prepared), chunks=tuple(chunks),
         dropped=tuple(f"{d.reason}: {d.text[:80]}" for d in cleaned.dropped),
     )
 
