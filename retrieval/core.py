@@ -129,7 +129,7 @@ class Core:
 
     def conversation(self, collection: str, key: str) -> Conversation | None:
         """The live conversation a key names in the collection, if any."""
-        return self.conversations.get(collection, check_conversation(key))
+        return self.conversations.get(check_collection(collection), check_conversation(key))
 
     def link_conversation(self, collection: str, key: str, new_key: str) -> None:
         """Let ``new_key`` (say, the message that showed an answer) name the conversation
@@ -164,24 +164,25 @@ class Core:
         return self.indexer.add_jsonl(check_collection(collection), lines)
 
     def remove(self, collection: str, article_id: str) -> Article:
-        return self.indexer.remove(collection, article_id)
+        return self.indexer.remove(check_collection(collection), article_id)
 
     def rebuild(self, collection: str,
                 progress: Callable[[int, int], None] | None = None) -> int:
         """Re-embed every article with the configured model; the vector count."""
-        return self.indexer.rebuild(collection, progress)
+        return self.indexer.rebuild(check_collection(collection), progress)
 
     # -- reading --------------------------------------------------------------------------
     def article(self, collection: str, article_id: str) -> Article:
-        return self.storage.get_article(collection, article_id)
+        return self.storage.get_article(check_collection(collection), article_id)
 
     def articles(self, collection: str, *, limit: int = 1000, offset: int = 0,
                  search: str | None = None) -> list[Article]:
         """Articles, newest first; ``search`` matches titles and ids."""
-        return self.storage.list_articles(collection, limit=limit, offset=offset, search=search)
+        return self.storage.list_articles(check_collection(collection), limit=limit,
+                                          offset=offset, search=search)
 
     def stats(self, collection: str) -> Stats:
-        return self.storage.stats(collection)
+        return self.storage.stats(check_collection(collection))
 
     # -- news that comes in by itself (docs/FEEDS.md) --------------------------------------
     def add_feed(self, collection: str, url: str, *, channel_id: int | None = None,
@@ -196,7 +197,7 @@ class Core:
 
     def remove_feed(self, collection: str, ref: str) -> Feed:
         """Unsubscribe, by the feed's number or address; its articles stay."""
-        return self.poller.unsubscribe(collection, ref)
+        return self.poller.unsubscribe(check_collection(collection), ref)
 
     def due_feeds(self, limit: int = 500) -> list[Feed]:
         """Feeds of every collection whose next poll is due."""
@@ -221,7 +222,7 @@ class Core:
 
     def unwatch(self, collection: str, channel_id: int) -> bool:
         """Stop watching a channel; whether it was watched."""
-        return self.storage.unwatch_channel(collection, channel_id)
+        return self.storage.unwatch_channel(check_collection(collection), channel_id)
 
     def watched(self) -> list[Watched]:
         """Every watched channel, of every collection."""
