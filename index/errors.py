@@ -20,6 +20,7 @@ act on; anything else is unexpected and is logged once by the interface's global
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
         ├── DamagedStoreError         data the store held is missing or damaged; nothing changed
+        ├── DataRefusedError          the database refused a value (too long, invalid): no outage
         └── SchemaError               the database's schema is newer than this citebot, or busy
 """
 
@@ -98,6 +99,10 @@ class StorageError(CitebotError):
 
 class DamagedStoreError(StorageError):
     """Data the store held is missing or damaged; citebot refused to go on and changed nothing."""
+
+
+class DataRefusedError(StorageError):
+    """The database refused a value as too long or invalid; the server is fine, nothing changed."""
 
 
 class SchemaError(StorageError):

@@ -131,3 +131,38 @@ def test_a_server_stopped_during_a_bulk_add_fails_each_line_fast(
     errors = [e for _, e in arrived[2:]]
     assert len(errors) == 4 and all(e and "cannot be reached" in e for e in errors), errors
     assert arrived[-1][0] < 15, arrived  # before: 30 s per line, 120 s in all
+
+
+def test_a_remaining_data_error_is_a_data_error_not_an_outage(pg_url: str) -> None:
+    """What PostgreSQL still refuses (over a limit: 54000; invalid: class 22, or text psycopg
+    cannot send) is said to be a refused value, with what it concerns, never an outage."""
+    import psycopg
+
+    from bot.explain import explain
+    from index.errors import DataRefusedError
+    from index.store.postgres.connections import translated
+
+    @translated("store the value", changes=True)
+    def run(statement: str, value: str) -> None:
+        with psycopg.connect(pg_url, autocommit=True) as db:
+            db.execute(statement, (value,))
+
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        db.execute("CREATE TABLE notes(body text PRIMARY KEY)")
+    cases = [("SELECT %s::tsvector", "'" + "x" * 3_000 + "'", "54000: word is too long"),
+             ("INSERT INTO notes VALUES (%s)", "a\x00b", "DataError"),
+             ("INSERT INTO notes VALUES (%s)", "".join(chr(0x4E00 + i) for i in range(3_000)),
+              "PostgreSQL error 54000: index row requires")]
+    for statement, value, named in cases:
+        with pytest.raises(DataRefusedError) as caught:
+            run(statement, value)
+        said = str(caught.value)
+        assert named in said, said
+        assert "longer than PostgreSQL accepts" in said or "refused a value as invalid" in said
+        assert "cannot be reached" not in said and value[:20] not in said
+        assert (explain(caught.value) or "").startswith("The database refused that.")
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    return postgres_server.new_database()

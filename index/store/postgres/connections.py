@@ -27,7 +27,7 @@ import psycopg_pool
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 
-from index.errors import StorageError
+from index.errors import DataRefusedError, StorageError
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -74,14 +74,18 @@ def hint(exc: BaseException) -> str:
 
 def what(exc: BaseException) -> str:
     """The failure's name for a message: its SQLSTATE and what it concerns (a table, a
-    column, a constraint: never a value)."""
+    column, a constraint, the limit passed: never a value)."""
     sqlstate = getattr(exc, "sqlstate", None)
     if not sqlstate:
         return type(exc).__name__
     diag = getattr(exc, "diag", None)
     names = [n for n in (getattr(diag, "table_name", None), getattr(diag, "column_name", None),
                          getattr(diag, "constraint_name", None)) if n]
-    return f"PostgreSQL error {sqlstate}" + (f" in {'.'.join(names)}" if names else "")
+    where = f" in {'.'.join(names)}" if names else ""
+    # a limit's own words name what was too long ("index row requires 9016 bytes, maximum
+    # size is 8191", "word is too long (3000 bytes, max 2046 bytes)") and never a value
+    said = getattr(diag, "message_primary", None) if sqlstate.startswith("54") else None
+    return f"PostgreSQL error {sqlstate}{where}" + (f": {said}" if said else "")
 
 
 def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R]],
@@ -96,8 +100,10 @@ def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R
                 return method(*args, **kwargs)
             except LOW_LEVEL as exc:
                 kept = " Nothing was changed." if changes else ""
-                raise StorageError(f"Could not {action} ({what(exc)}).{kept} What to do: "
-                                   f"{hint(exc)}.") from exc
+                advice = hint(exc)
+                kind = DataRefusedError if advice in (TOO_LONG, BAD_DATA) else StorageError
+                raise kind(f"Could not {action} ({what(exc)}).{kept} What to do: "
+                           f"{advice}.") from exc
 
         return run
 
