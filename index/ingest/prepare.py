@@ -93,9 +93,10 @@ def clip(text: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
 
 
-def check_work(text: str, limits: ArticleLimits) -> list[str]:
+def check_work(text: str, limits: ArticleLimits,
+               count_tokens: Callable[[str], int] | None = None) -> list[str]:
     """The article's paragraphs, or TooLargeError when it is over a limit (checked before the
-    costly steps: sentence splitting and embedding)."""
+    costly steps: sentence splitting and embedding; tokens when ``count_tokens`` is given)."""
     words = sum(1 for _ in _WORD.finditer(text))
     if words > limits.max_words:
         raise TooLargeError(
@@ -106,6 +107,12 @@ def check_work(text: str, limits: ArticleLimits) -> list[str]:
         raise TooLargeError(
             f"The article has {len(paragraphs):,} paragraphs, over the limit of "
             f"{limits.max_paragraphs:,}; split it or raise CITEBOT_MAX_ARTICLE_PARAGRAPHS.")
+    if count_tokens is not None and count_article_tokens(
+            paragraphs, count_tokens, limits.max_tokens) > limits.max_tokens:
+        raise TooLargeError(
+            f"The article has more than {limits.max_tokens:,} tokens (the pieces the embedding "
+            "model reads: ordinary prose has one or two a word), over the limit; split it or "
+            "raise CITEBOT_MAX_ARTICLE_TOKENS.")
     return paragraphs
 
 
@@ -153,14 +160,7 @@ def prepare(
         url = None  # a clipped address would point elsewhere; the article keeps no link
     url = None if url is None else storable(url)
     title = clip(storable(title), TITLE_MAX) or "Untitled"
-    limits = limits or ArticleLimits()
-    paragraphs = check_work(text, limits)
-    if count_article_tokens(paragraphs, count_tokens, limits.max_tokens) > limits.max_tokens:
-        raise TooLargeError(
-            f"The article has more than {limits.max_tokens:,} tokens (the pieces the embedding "
-            "model reads: ordinary prose has one or two a word), over the limit; split it or "
-            "raise CITEBOT_MAX_ARTICLE_TOKENS.")
-    cleaned = clean_paragraphs(title, paragraphs)
+    cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits(), count_tokens))
     if not cleaned.paragraphs:  # no title in the message: it may be anything at all
         raise ExtractionError("The article has no text left after cleaning (only a title, "
                               "boilerplate or duplicates).")

@@ -250,10 +250,12 @@ class _Pool(psycopg_pool.ConnectionPool):
                     raise
         try:
             psycopg.connect(str(self.conninfo), connect_timeout=CONNECT_TIMEOUT_S).close()
-        except psycopg.OperationalError:
-            self.down = True
-            raise
-        self.down = False
+        except psycopg.OperationalError as exc:
+            if hint(exc) == UNREACHABLE:  # down; not merely busy (too many connections)
+                self.down = True
+                raise
+        else:
+            self.down = False
         return super().getconn(timeout=max(timeout - first, 0.1))
 
 
