@@ -81,8 +81,13 @@ class PostgresServer:
         return str(self.server.get_postmaster_info().socket_dir)
 
     def stop(self) -> None:
-        """Stop the server at once (its clients are disconnected)."""
+        """Stop the server at once (its clients are disconnected); ``start`` starts it again."""
+        self._sockets = self.socket_dir()
         self.run("pg_ctl", "-w", "-D", str(self.data), "-m", "fast", "stop")
+
+    def start(self) -> None:
+        self.run("pg_ctl", "-w", "-D", str(self.data), "-o", f'-h "" -k {self._sockets}',
+                 "-l", str(self.data / "restarted.log"), "start")
 
 
 @pytest.fixture(scope="session")

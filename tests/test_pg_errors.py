@@ -110,7 +110,7 @@ def test_nul_and_long_words_are_stored_alike_on_both_backends(
 def test_a_server_stopped_during_a_bulk_add_fails_each_line_fast(
         settings: Settings, tmp_path: Path) -> None:
     """Each line's error comes as it happens, well within the pool's 30 s wait, and says the
-    server cannot be reached."""
+    server cannot be reached; once the server is back, the next add uses it."""
     with own_server() as server:
         on = settings.model_copy(update={"database_url": SecretStr(server.new_database())})
         core = Core.open(on, embedder=HashEmbedder())
@@ -126,6 +126,9 @@ def test_a_server_stopped_during_a_bulk_add_fails_each_line_fast(
                     assert item.error is None, item.error
                     server.stop()
                     started = time.monotonic()
+            server.start()  # back: the next add uses it
+            (again,) = core.add_jsonl("default", lines[2:3])
+            assert again.result is not None and again.result.status == "added", again.error
         finally:
             core.close()
     errors = [e for _, e in arrived[2:]]
