@@ -22,7 +22,7 @@ from index.indexer import AddResult
 from index.ingest.files import file_kind
 from index.intake.entries import Taken
 from index.models import Article
-from index.naming import check_collection
+from index.names import check_collection
 from retrieval.core import Core
 from retrieval.models import Answer
 

@@ -30,7 +30,7 @@ from config.settings import Settings
 from index.encode.embed import Embedder
 from index.errors import CitebotError
 from index.indexer import BadLine
-from index.naming import check_collection
+from index.names import check_collection
 from retrieval.answer import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:

@@ -41,13 +41,14 @@ async def relay(run: Callable[[Offer], Awaitable[Answer]],
         loop.call_soon_threadsafe(put, draft)
 
     task = asyncio.ensure_future(run(offer))
-    shown, last, showing = 0, -interval, True
+    shown, showing = 0, True
+    last: float | None = None  # no draft shown yet (not a constant: loop time starts at boot)
     while not task.done():
         waiter = asyncio.ensure_future(wake.wait())
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         wake.clear()
-        pause = last + interval - loop.time()
+        pause = 0.0 if last is None else last + interval - loop.time()
         if not task.done() and pause > 0:
             await asyncio.wait({task}, timeout=pause)
         if task.done() or not newest or not showing:

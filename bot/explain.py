@@ -41,6 +41,7 @@ def explain(exc: BaseException) -> str | None:
         (errors.TooLargeError, "Too large."),
         (errors.UnsupportedContentError, "Not something citebot can read."),
         (errors.ArticleError, "Could not add that article."),
+        (errors.DataRefusedError, "The database refused that."),
         (errors.StorageError, "citebot's storage is not working right now."),
         (NotAllowedError, "Not allowed."),
         (errors.CitebotError, ""),

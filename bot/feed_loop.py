@@ -44,7 +44,9 @@ class FeedLoop:
         self.hosts: set[str] = set()
         self.wake = asyncio.Event()  # set when a feed is added: look now
         self.stopped = False
-        self._retained_at = 0.0
+        # None until the first retention: monotonic time counts from boot, so no constant
+        # stands for "long ago" (0.0 is not an hour ago on a host up for less than one).
+        self._retained_at: float | None = None
 
     @property
     def every(self) -> float:
@@ -100,8 +102,10 @@ class FeedLoop:
                 self.hosts.add(host)
                 self.polls[feed.id] = asyncio.create_task(self._poll(feed, host),
                                                           name=f"citebot-feed-{feed.id}")
-        if settings.leads and time.monotonic() - self._retained_at > RETENTION_EVERY_S:
-            self._retained_at = time.monotonic()
+        now = time.monotonic()
+        if settings.leads and (self._retained_at is None
+                               or now - self._retained_at > RETENTION_EVERY_S):
+            self._retained_at = now
             removed = await self.bot.worker.run("retention", self.bot.core.apply_retention)
             if removed:
                 log.info("retention removed %d article(s)", removed)

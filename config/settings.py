@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     max_article_words: int = Field(
         default=20_000, ge=100,
         description="Words one article may have (a long read is 5,000-10,000).")
+    max_article_tokens: int = Field(
+        default=60_000, ge=1_000,
+        description=("Tokens of the embedding model one article may have: they, not the "
+                     "words, are what splitting and embedding cost (prose has one or two a "
+                     "word; a text of random letters, dozens)."))
     fetch_timeout_s: float = Field(default=20.0, gt=0)
     extract_timeout_s: float = Field(default=30.0, gt=0)
     fetch_allow_networks: Annotated[tuple[str, ...], NoDecode] = Field(

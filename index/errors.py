@@ -15,10 +15,12 @@ act on; anything else is unexpected and is logged once by the interface's global
     ├── FeedError                     no feed at that address, or the feed cannot be read
     ├── LimitReachedError             a collection's quota (feeds, articles a day) is used up
     ├── NotFoundError                 no such article (or feed) in this collection
+    ├── InvalidNameError              a collection name or conversation id breaks its rule
     ├── IndexMismatchError            the vector index was built with another model
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
         ├── DamagedStoreError         data the store held is missing or damaged; nothing changed
+        ├── DataRefusedError          the database refused a value (too long, invalid): no outage
         └── SchemaError               the database's schema is newer than this citebot, or busy
 """
 
@@ -85,6 +87,10 @@ class NotFoundError(CitebotError):
     """No such article (or feed) in this collection."""
 
 
+class InvalidNameError(CitebotError):
+    """A collection name or a conversation id breaks its rule (index/names.py)."""
+
+
 class IndexMismatchError(CitebotError):
     """The vector index was built with another embedding model."""
 
@@ -99,6 +105,10 @@ class StorageError(CitebotError):
 
 class DamagedStoreError(StorageError):
     """Data the store held is missing or damaged; citebot refused to go on and changed nothing."""
+
+
+class DataRefusedError(StorageError):
+    """The database refused a value as too long or invalid; the server is fine, nothing changed."""
 
 
 class SchemaError(StorageError):

@@ -84,7 +84,8 @@ class Indexer:
         self.storage = storage
         self.embedder = embedder
         self.limits = ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
-                                    max_words=settings.max_article_words)
+                                    max_words=settings.max_article_words,
+                                    max_tokens=settings.max_article_tokens)
         self.extractor = Extractor()
 
     def close(self) -> None:
@@ -259,20 +260,19 @@ class Indexer:
                 yield BulkItem(number, None, str(exc))
         todo = [(n, prep, plan) for n, prep, plan in plans if not isinstance(plan, AddResult)]
         vectors = self.embedder.embed([c.text for _, prep, _ in todo for c in prep.chunks])
-        offsets = np.cumsum([0] + [len(prep.chunks) for _, prep, _ in todo])
-        stored: dict[int, AddResult | CitebotError] = {}
-        for (number, prep, plan), lo, hi in zip(todo, offsets, offsets[1:], strict=False):
-            try:
-                stored[number] = self._store(collection, plan, prep,  # type: ignore[arg-type]
-                                             vectors[lo:hi], added_by)
-            except CitebotError as exc:
-                stored[number] = exc
-        for number, _, decided in plans:
-            outcome = decided if isinstance(decided, AddResult) else stored[number]
-            if isinstance(outcome, AddResult):
-                yield BulkItem(number, outcome)
+        starts = np.cumsum([0] + [len(prep.chunks) for _, prep, _ in todo])
+        spans = {n: (lo, hi) for (n, _, _), lo, hi in zip(todo, starts, starts[1:], strict=False)}
+        for number, prep, decided in plans:  # each line's outcome as soon as it is known
+            if isinstance(decided, AddResult):
+                item = BulkItem(number, decided)
             else:
-                yield BulkItem(number, None, str(outcome))
+                lo, hi = spans[number]
+                try:
+                    item = BulkItem(number, self._store(collection, decided, prep,
+                                                        vectors[lo:hi], added_by))
+                except CitebotError as exc:
+                    item = BulkItem(number, None, str(exc))
+            yield item
 
     def _add_other(self, collection: str, number: int, record: dict[str, Any],
                    item: str | None, added_by: str | None) -> BulkItem:

@@ -20,6 +20,7 @@ from index.indexer import AddResult, BadLine, BulkItem, Indexer
 from index.intake.entries import Taken
 from index.intake.poller import FeedPoller, PollReport
 from index.models import Article
+from index.names import check_collection, check_conversation
 from index.store import Conversation, EmbeddedStorage, Feed, Stats, Storage, Vote, Watched
 from retrieval.answer import Answerer
 from retrieval.conversation import Conversations
@@ -98,10 +99,12 @@ class Core:
         verified draft; a follow-up is first made standalone by the model), and the
         quotes-only answer on any failure of the model (docs/LLM.md)."""
         writer = self.writer if write else None
+        check_collection(collection)
         if conversation is None:
             answer = self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
             return writer.write(answer, on_draft=on_draft) if writer else answer
-        context = self.conversations.context(collection, conversation, question)
+        context = self.conversations.context(collection, check_conversation(conversation),
+                                             question)
         exchanges = [Exchange(t.read_as or t.question, t.quote) for t in context.turns]
         deadline = None  # the model's time starts with its first call
         if writer is not None and exchanges:
@@ -126,55 +129,60 @@ class Core:
 
     def conversation(self, collection: str, key: str) -> Conversation | None:
         """The live conversation a key names in the collection, if any."""
-        return self.conversations.get(collection, key)
+        return self.conversations.get(check_collection(collection), check_conversation(key))
 
     def link_conversation(self, collection: str, key: str, new_key: str) -> None:
         """Let ``new_key`` (say, the message that showed an answer) name the conversation
         ``key`` names; nothing if that conversation is gone."""
-        self.conversations.link(collection, key, new_key)
+        self.conversations.link(check_collection(collection), key, check_conversation(new_key))
 
     def vote(self, vote: Vote) -> None:
         """Keep a member's 👍/👎 on an answer (a later vote on it replaces theirs)."""
+        check_collection(vote.collection)
         self.storage.record_vote(vote)
 
     # -- articles in ----------------------------------------------------------------------
     def add_url(self, collection: str, url: str, *, title: str | None = None,
                 added_by: str | None = None) -> AddResult:
-        return self.indexer.add_url(collection, url, title=title, added_by=added_by)
+        return self.indexer.add_url(check_collection(collection), url, title=title,
+                                    added_by=added_by)
 
     def add_file(self, collection: str, path: Path, *, title: str | None = None) -> AddResult:
-        return self.indexer.add_file(collection, path, title=title)
+        return self.indexer.add_file(check_collection(collection), path, title=title)
 
     def add_document(self, collection: str, name: str, data: bytes, *,
                      title: str | None = None, added_by: str | None = None) -> AddResult:
-        return self.indexer.add_document(collection, name, data, title=title, added_by=added_by)
+        return self.indexer.add_document(check_collection(collection), name, data, title=title,
+                                         added_by=added_by)
 
     def add_text(self, collection: str, *, title: str, text: str,
                  added_by: str | None = None) -> AddResult:
-        return self.indexer.add_text(collection, title=title, text=text, added_by=added_by)
+        return self.indexer.add_text(check_collection(collection), title=title, text=text,
+                                     added_by=added_by)
 
     def add_jsonl(self, collection: str, lines: Iterable[str | BadLine]) -> Iterator[BulkItem]:
-        return self.indexer.add_jsonl(collection, lines)
+        return self.indexer.add_jsonl(check_collection(collection), lines)
 
     def remove(self, collection: str, article_id: str) -> Article:
-        return self.indexer.remove(collection, article_id)
+        return self.indexer.remove(check_collection(collection), article_id)
 
     def rebuild(self, collection: str,
                 progress: Callable[[int, int], None] | None = None) -> int:
         """Re-embed every article with the configured model; the vector count."""
-        return self.indexer.rebuild(collection, progress)
+        return self.indexer.rebuild(check_collection(collection), progress)
 
     # -- reading --------------------------------------------------------------------------
     def article(self, collection: str, article_id: str) -> Article:
-        return self.storage.get_article(collection, article_id)
+        return self.storage.get_article(check_collection(collection), article_id)
 
     def articles(self, collection: str, *, limit: int = 1000, offset: int = 0,
                  search: str | None = None) -> list[Article]:
         """Articles, newest first; ``search`` matches titles and ids."""
-        return self.storage.list_articles(collection, limit=limit, offset=offset, search=search)
+        return self.storage.list_articles(check_collection(collection), limit=limit,
+                                          offset=offset, search=search)
 
     def stats(self, collection: str) -> Stats:
-        return self.storage.stats(collection)
+        return self.storage.stats(check_collection(collection))
 
     def collections(self) -> list[str]:
         """The collections holding at least one article, by name."""
@@ -184,7 +192,8 @@ class Core:
     def add_feed(self, collection: str, url: str, *, channel_id: int | None = None,
                  added_by: str | None = None) -> Feed:
         """Subscribe to a feed (or to the feed a page names); again, to resume a paused one."""
-        return self.poller.subscribe(collection, url, channel_id=channel_id, added_by=added_by)
+        return self.poller.subscribe(check_collection(collection), url, channel_id=channel_id,
+                                     added_by=added_by)
 
     def feeds(self, collection: str | None) -> list[Feed]:
         """A collection's feeds (every collection's with None)."""
@@ -192,7 +201,7 @@ class Core:
 
     def remove_feed(self, collection: str, ref: str) -> Feed:
         """Unsubscribe, by the feed's number or address; its articles stay."""
-        return self.poller.unsubscribe(collection, ref)
+        return self.poller.unsubscribe(check_collection(collection), ref)
 
     def due_feeds(self, limit: int = 500) -> list[Feed]:
         """Feeds of every collection whose next poll is due."""
@@ -212,11 +221,12 @@ class Core:
 
     def watch(self, collection: str, channel_id: int, *, added_by: str | None = None) -> None:
         """Index the links members post in a channel."""
-        self.storage.watch_channel(collection, channel_id, added_by, self.poller.clock())
+        self.storage.watch_channel(check_collection(collection), channel_id, added_by,
+                                   self.poller.clock())
 
     def unwatch(self, collection: str, channel_id: int) -> bool:
         """Stop watching a channel; whether it was watched."""
-        return self.storage.unwatch_channel(collection, channel_id)
+        return self.storage.unwatch_channel(check_collection(collection), channel_id)
 
     def watched(self) -> list[Watched]:
         """Every watched channel, of every collection."""
@@ -225,7 +235,8 @@ class Core:
     def add_links(self, collection: str, urls: list[str], *, added_by: str,
                   origin: str) -> list[Taken]:
         """Add links posted in a watched channel (deduplicated, within the daily quota)."""
-        return self.poller.entries.add_links(collection, urls, added_by=added_by, origin=origin)
+        return self.poller.entries.add_links(check_collection(collection), urls,
+                                             added_by=added_by, origin=origin)
 
     # -- interface state ------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -8,6 +8,7 @@ where a skipped PostgreSQL test would hide a broken backend: there they fail.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
@@ -17,6 +18,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -78,9 +80,25 @@ class PostgresServer:
     def socket_dir(self) -> str:
         return str(self.server.get_postmaster_info().socket_dir)
 
+    def stop(self) -> None:
+        """Stop the server at once (its clients are disconnected); ``start`` starts it again."""
+        self._sockets = self.socket_dir()
+        self.run("pg_ctl", "-w", "-D", str(self.data), "-m", "fast", "stop")
+
+    def start(self) -> None:
+        self.run("pg_ctl", "-w", "-D", str(self.data), "-o", f'-h "" -k {self._sockets}',
+                 "-l", str(self.data / "restarted.log"), "start")
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
+    with own_server() as server:
+        yield server
+
+
+@contextmanager
+def own_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL of its own (the session's for most tests; one a test may stop)."""
     pgserver = _pgserver()
     # the server runs as a user of its own when started as root: its directories are in a
     # folder that user may enter (a test's tmp_path is not)
@@ -92,7 +110,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     try:
         yield PostgresServer(server, directory)
     finally:
-        server.cleanup()
+        with contextlib.suppress(Exception):  # a server the test stopped is stopped
+            server.cleanup()
         shutil.rmtree(directory, ignore_errors=True)
 
 

@@ -76,6 +76,7 @@ def test_quota_is_a_sliding_hour_per_server() -> None:
     quota.take(1, 2)  # the first two uses expired
 
 
+@pytest.mark.clock
 def test_public_refusals_are_rationed_per_member() -> None:
     limits = Limits(ask_cooldown_s=5.0, add_quota_per_hour=1)
     assert limits.may_tell(1) and not limits.may_tell(1) and limits.may_tell(2)
@@ -115,6 +116,7 @@ def test_a_bot_serving_three_shards_opens_three_connections_at_once() -> None:
     assert delays == [0.0, 0.0, 0.0, 0.5, 1.0, 2.0]
 
 
+@pytest.mark.clock
 async def test_closing_ends_a_reconnect_wait_at_once() -> None:
     throttle = ReconnectThrottle(first=20.0)
     await throttle.wait()  # the first connection: no wait
@@ -218,6 +220,7 @@ async def test_inflight_drain_waits_then_cancels() -> None:
     assert quick.done() and not quick.cancelled() and slow.cancelled()
 
 
+@pytest.mark.clock
 async def test_progress_edits_at_most_once_per_interval_with_the_latest_figures() -> None:
     edits: list[tuple[float, str]] = []
 
@@ -240,6 +243,7 @@ async def test_progress_edits_at_most_once_per_interval_with_the_latest_figures(
         assert int(text.split("/")[0].split()[-1]) >= latest, (text, latest)
 
 
+@pytest.mark.clock
 async def test_progress_check_can_stop_the_job() -> None:
     def refuse() -> None:
         raise Stopping("bye")

@@ -148,6 +148,7 @@ def slow_writer(p: Prompt) -> Reply:
     return Reply(text, pieces=12, pace_s=0.25)
 
 
+@pytest.mark.clock
 async def test_drafts_fill_the_message_in_under_the_edit_limit(tmp_path: Path) -> None:
     with FakeLLM(slow_writer) as llm:
         options = llm_options(llm) | {"llm_timeout_s": 20.0}

@@ -17,7 +17,7 @@ from bot.actions import collection_for
 from bot.explain import explain
 from config.settings import Settings
 from index.errors import BlockedURLError, CitebotError
-from index.naming import check_collection
+from index.names import check_collection
 from retrieval.core import Core
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder

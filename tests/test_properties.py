@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from bot import render
 from index.errors import ExtractionError
 from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
-from index.ingest.prepare import canonical_url, prepare
+from index.ingest.prepare import canonical_url, prepare, storable
 from index.ingest.segment import sentence_spans, windows
 from index.ingest.speakers import attribute, name_keys
 from index.models import Article, Passage, PreparedArticle, Sentence
@@ -397,7 +397,7 @@ def check_prepared(article: PreparedArticle, body: str) -> None:
     assert article.title and not surrogates(article.title)
     for value in (article.url, article.canonical_url, article.source, article.author):
         assert value is None or not surrogates(value)
-    source = lines(body.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace"))
+    source = lines(storable(body))  # lone surrogates replaced, NUL removed
     for paragraph in article.paragraphs:
         assert paragraph.text == paragraph.text.strip() and paragraph.text in source
         assert not surrogates(paragraph.text)

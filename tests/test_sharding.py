@@ -289,6 +289,7 @@ FEEDS = [Feed(1, collection_for(GUILD_A), "https://a.example/feed", None, None, 
     ({"shard_count": 2, "shard_ids": (1,)}, [2], 0),
     ({"shard_count": 2}, [1, 2, 3], 1),
 ])
+@pytest.mark.clock
 async def test_each_feed_is_polled_by_the_process_holding_its_server(
         shards: dict[str, Any], polled: list[int], retentions: int) -> None:
     core = FeedCore(FEEDS)

@@ -28,9 +28,16 @@ _WORD = re.compile(r"\S+")
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid|smid)$", re.I)
 
 
+def storable(text: str) -> str:
+    """Text every backend stores as given: lone surrogates (which no tokenizer or database
+    accepts) become U+FFFD, and NUL characters (which PostgreSQL refuses, and which carry no
+    meaning in an article) are removed, so both backends store the same text."""
+    return replace_lone_surrogates(text).replace("\x00", "")
+
+
 def canonical_url(url: str | None) -> str | None:
     """The URL an article is known by: lower-case host, no fragment, no tracking parameters."""
-    url = replace_lone_surrogates(url or "").strip()
+    url = storable(url or "").strip()
     if not url:
         return None
     try:
@@ -52,6 +59,27 @@ class ArticleLimits:
 
     max_paragraphs: int = 1_000
     max_words: int = 20_000
+    # the model's tokens: prose has one or two a word, random letters three dozen (18,003
+    # 60-letter words are 656,000 tokens: minutes of splitting and embedding)
+    max_tokens: int = 60_000
+
+
+_TOKEN_PIECE = 200  # words counted at once: a bounded cost per call, whatever the text
+
+
+def count_article_tokens(paragraphs: list[str], count_tokens: Callable[[str], int],
+                         limit: int) -> int:
+    """The tokens the model reads in ``paragraphs``, counted in pieces of ``_TOKEN_PIECE``
+    words and only until the count passes ``limit`` (so a huge article costs little)."""
+    special = count_tokens("")  # the markers every call adds ([CLS], [SEP])
+    total = 0
+    for paragraph in paragraphs:
+        words = paragraph.split()
+        for i in range(0, len(words), _TOKEN_PIECE):
+            total += count_tokens(" ".join(words[i:i + _TOKEN_PIECE])) - special
+            if total > limit:
+                return total
+    return total
 
 
 def clip(text: str, limit: int) -> str:
@@ -65,9 +93,10 @@ def clip(text: str, limit: int) -> str:
     return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
 
 
-def check_work(text: str, limits: ArticleLimits) -> list[str]:
+def check_work(text: str, limits: ArticleLimits,
+               count_tokens: Callable[[str], int] | None = None) -> list[str]:
     """The article's paragraphs, or TooLargeError when it is over a limit (checked before the
-    costly steps: sentence splitting and embedding)."""
+    costly steps: sentence splitting and embedding; tokens when ``count_tokens`` is given)."""
     words = sum(1 for _ in _WORD.finditer(text))
     if words > limits.max_words:
         raise TooLargeError(
@@ -78,6 +107,12 @@ def check_work(text: str, limits: ArticleLimits) -> list[str]:
         raise TooLargeError(
             f"The article has {len(paragraphs):,} paragraphs, over the limit of "
             f"{limits.max_paragraphs:,}; split it or raise CITEBOT_MAX_ARTICLE_PARAGRAPHS.")
+    if count_tokens is not None and count_article_tokens(
+            paragraphs, count_tokens, limits.max_tokens) > limits.max_tokens:
+        raise TooLargeError(
+            f"The article has more than {limits.max_tokens:,} tokens (the pieces the embedding "
+            "model reads: ordinary prose has one or two a word), over the limit; split it or "
+            "raise CITEBOT_MAX_ARTICLE_TOKENS.")
     return paragraphs
 
 
@@ -112,30 +147,30 @@ def prepare(
 ) -> PreparedArticle:
     """Clean and split an article and cut its embedding windows.
 
-    Lone surrogates, which no tokenizer or database accepts, become U+FFFD first, in the text
-    and in every field; the title and the other fields are clipped to their limits. Raises
+    Lone surrogates become U+FFFD and NUL characters are removed first (``storable``), in the
+    text and in every field; the title and the other fields are clipped to their limits. Raises
     TooLargeError when the article is over ``limits`` and ExtractionError when nothing of it
     is left after cleaning.
     """
-    text = replace_lone_surrogates(text)
+    text = storable(text)
     source, published, author = (
-        None if v is None else clip(replace_lone_surrogates(v), FIELD_MAX[k]) or None
+        None if v is None else clip(storable(v), FIELD_MAX[k]) or None
         for k, v in (("source", source), ("published", published), ("author", author)))
     if url is not None and len(url) > FIELD_MAX["url"]:
         url = None  # a clipped address would point elsewhere; the article keeps no link
-    url = None if url is None else replace_lone_surrogates(url)
-    title = clip(replace_lone_surrogates(title), TITLE_MAX) or "Untitled"
-    cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits()))
+    url = None if url is None else storable(url)
+    title = clip(storable(title), TITLE_MAX) or "Untitled"
+    cleaned = clean_paragraphs(title, check_work(text, limits or ArticleLimits(), count_tokens))
     if not cleaned.paragraphs:  # no title in the message: it may be anything at all
         raise ExtractionError("The article has no text left after cleaning (only a title, "
                               "boilerplate or duplicates).")
-    paragraphs = _attribute(list(cleaned.paragraphs))
-    chunks = rechunk(title, [p.text for p in paragraphs], [p.sentences for p in paragraphs],
+    prepared = _attribute(list(cleaned.paragraphs))
+    chunks = rechunk(title, [p.text for p in prepared], [p.sentences for p in prepared],
                      count_tokens, max_tokens)
     return PreparedArticle(
         title=title, url=url, canonical_url=canonical_url(url), source=source,
         published=published, author=author, content_hash=content_hash(cleaned.paragraphs),
-        paragraphs=tuple(paragraphs), chunks=tuple(chunks),
+        paragraphs=tuple(prepared), chunks=tuple(chunks),
         dropped=tuple(f"{d.reason}: {d.text[:80]}" for d in cleaned.dropped),
     )
 

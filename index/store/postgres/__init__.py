@@ -45,16 +45,14 @@ def migrate(url: str) -> list[Migration]:
 
 def _run(url: str, action: str, step: Any) -> Any:
     try:
-        import psycopg
-
         from index.store.postgres import migrations
-        from index.store.postgres.connections import translated
+        from index.store.postgres.connections import connect, translated
     except ImportError as exc:
         raise MissingDependencyError(MISSING) from exc
 
     @translated(action, changes=True)
     def run() -> Any:
-        with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        with connect(url, autocommit=True) as conn:
             return step(migrations, conn)
 
     return run()

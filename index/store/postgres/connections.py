@@ -25,33 +25,67 @@ from typing import ParamSpec, TypeVar
 import psycopg
 import psycopg_pool
 from pgvector.psycopg import register_vector
+from psycopg.conninfo import conninfo_to_dict
 
-from index.errors import StorageError
+from index.errors import DataRefusedError, StorageError
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
 LOW_LEVEL = (psycopg.Error, psycopg_pool.PoolTimeout)
+SCHEMES = ("postgresql://", "postgres://")
+WRONG_SCHEME = ("CITEBOT_DATABASE_URL must start with postgresql:// (or postgres://): it names "
+                "a PostgreSQL database, and citebot speaks to no other server; unset it to use "
+                "the embedded store")
 UNREACHABLE = ("the PostgreSQL server cannot be reached; check that it is running and that "
                "CITEBOT_DATABASE_URL points at it, then try again")
 READ_ONLY = ("the server refused a write because it is a read-only replica; point "
              "CITEBOT_DATABASE_URL at the primary (replicas go in CITEBOT_DATABASE_READ_URL)")
 FULL = "the database server's disk is full; free some space on it and try again"
+TOO_LONG = ("a value is longer than PostgreSQL accepts; shorten it (a collection name, an id, "
+            "a title or a field), then try again")
+BAD_DATA = "PostgreSQL refused a value as invalid; correct it, then try again"
 GENERIC = "check the PostgreSQL server's log, then try again"
 _POLL_S = 0.01
-CONNECT_TIMEOUT_S = 10
+CONNECT_TIMEOUT_S = 5
+PROBE_AFTER_S = 1.0  # a pool that has no connection for this long checks the server is up
+# SQLSTATE classes: connection exception, operator intervention (shutdown), system error
+_OUTAGE_CLASSES = ("08", "57", "58")
 
 
 def hint(exc: BaseException) -> str:
     """What a person can do about a psycopg failure, from its kind (never its words)."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
     if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
         return READ_ONLY
     if isinstance(exc, psycopg.errors.DiskFull):
         return FULL
-    if isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout):
+    if sqlstate.startswith("54"):  # program_limit_exceeded: an index row, a lexeme, ...
+        return TOO_LONG
+    if isinstance(exc, psycopg.DataError):  # class 22, and text psycopg cannot send (NUL)
+        return BAD_DATA
+    if isinstance(exc, psycopg_pool.PoolTimeout) or (
+            isinstance(exc, psycopg.OperationalError)
+            and (not sqlstate or sqlstate[:2] in _OUTAGE_CLASSES)):
         return UNREACHABLE
     return GENERIC
+
+
+def what(exc: BaseException) -> str:
+    """The failure's name for a message: its SQLSTATE and what it concerns (a table, a
+    column, a constraint, the limit passed: never a value)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if not sqlstate:
+        return type(exc).__name__
+    diag = getattr(exc, "diag", None)
+    names = [n for n in (getattr(diag, "table_name", None), getattr(diag, "column_name", None),
+                         getattr(diag, "constraint_name", None)) if n]
+    where = f" in {'.'.join(names)}" if names else ""
+    # a limit's own words name what was too long ("index row requires 9016 bytes, maximum
+    # size is 8191", "word is too long (3000 bytes, max 2046 bytes)") and never a value
+    said = getattr(diag, "message_primary", None) if sqlstate.startswith("54") else None
+    return f"PostgreSQL error {sqlstate}{where}" + (f": {said}" if said else "")
 
 
 def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R]],
@@ -66,10 +100,10 @@ def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R
                 return method(*args, **kwargs)
             except LOW_LEVEL as exc:
                 kept = " Nothing was changed." if changes else ""
-                sqlstate = getattr(exc, "sqlstate", None)
-                what = f"PostgreSQL error {sqlstate}" if sqlstate else type(exc).__name__
-                raise StorageError(f"Could not {action} ({what}).{kept} What to do: "
-                                   f"{hint(exc)}.") from exc
+                advice = hint(exc)
+                kind = DataRefusedError if advice in (TOO_LONG, BAD_DATA) else StorageError
+                raise kind(f"Could not {action} ({what(exc)}).{kept} What to do: "
+                           f"{advice}.") from exc
 
         return run
 
@@ -154,12 +188,84 @@ class Connections:
                     del self._written[collection]
 
 
+def check_url(url: str) -> None:
+    """Refuse a URL that does not name a PostgreSQL database (a mysql:// one, a path)."""
+    if not url.strip().lower().startswith(SCHEMES):
+        raise StorageError(f"{WRONG_SCHEME}.")
+
+
+def connect(url: str, *, name: str = "primary", **options: object) -> psycopg.Connection:
+    """A connection to ``url``, or a StorageError naming why not: a URL of another scheme, a
+    database that does not exist (and how to create it), or a server that cannot be reached."""
+    check_url(url)
+    try:
+        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, **options)  # type: ignore[arg-type,no-any-return]
+    except psycopg.Error as exc:
+        missing = missing_database(url)
+        if missing is not None:
+            raise StorageError(
+                f"The {name} database {missing!r} does not exist on the PostgreSQL server. "
+                f"What to do: create it (`createdb {missing}`, or CREATE DATABASE \"{missing}\" "
+                "as a user allowed to), or point CITEBOT_DATABASE_URL at an existing one.") from exc
+        raise StorageError(f"Could not connect to the {name} database ({what(exc)}). "
+                           f"What to do: {hint(exc)}.") from exc
+
+
+def missing_database(url: str) -> str | None:
+    """The database ``url`` names, if the server is up and holds no database of that name
+    (asked through the server's maintenance database); None when that cannot be told."""
+    try:
+        params = conninfo_to_dict(url)
+        wanted = str(params.get("dbname") or params.get("user") or "")
+        if not wanted:
+            return None
+        for maintenance in ("postgres", "template1"):
+            if maintenance == wanted:
+                continue
+            params.update(dbname=maintenance, connect_timeout=CONNECT_TIMEOUT_S)
+            with psycopg.connect(**params) as conn:  # type: ignore[arg-type]
+                row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                   (wanted,)).fetchone()
+                return None if row else wanted
+    except psycopg.Error:
+        return None
+    return None
+
+
+class _Pool(psycopg_pool.ConnectionPool):
+    """A pool that does not make a caller wait its whole timeout for a server that is down:
+    after ``PROBE_AFTER_S`` without a connection (at once, once the server was found down) it
+    tries one connection of its own, and fails with that connection's error."""
+
+    down = False
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        timeout = self.timeout if timeout is None else timeout
+        first = 0.0 if self.down else min(timeout, PROBE_AFTER_S)
+        if first > 0:
+            try:
+                return super().getconn(timeout=first)
+            except psycopg_pool.PoolTimeout:
+                if first >= timeout:
+                    raise
+        try:
+            psycopg.connect(str(self.conninfo), connect_timeout=CONNECT_TIMEOUT_S).close()
+        except psycopg.OperationalError as exc:
+            if hint(exc) == UNREACHABLE:  # down; not merely busy (too many connections)
+                self.down = True
+                raise
+        else:
+            self.down = False
+        return super().getconn(timeout=max(timeout - first, 0.1))
+
+
 def _pool(url: str, size: int, timeout_s: float, name: str) -> psycopg_pool.ConnectionPool:
     """A pool of connections to ``url``, once one connection has been made (a server that
-    cannot be reached is an error at once, not after the pool's retries)."""
+    cannot be reached, or a database that does not exist, is an error at once, not after the
+    pool's retries)."""
+    connect(url, name=name).close()
     try:
-        psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S).close()
-        pool: psycopg_pool.ConnectionPool = psycopg_pool.ConnectionPool(
+        pool = _Pool(
             url, min_size=1, max_size=max(size, 1), timeout=timeout_s, name=name, open=False,
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             configure=_configure,
@@ -168,6 +274,6 @@ def _pool(url: str, size: int, timeout_s: float, name: str) -> psycopg_pool.Conn
             check=psycopg_pool.ConnectionPool.check_connection)
         pool.open(wait=True, timeout=timeout_s)
     except LOW_LEVEL as exc:
-        raise StorageError(f"Could not connect to the {name} database ({type(exc).__name__}). "
-                           f"What to do: {UNREACHABLE}.") from exc
+        raise StorageError(f"Could not connect to the {name} database ({what(exc)}). "
+                           f"What to do: {hint(exc)}.") from exc
     return pool

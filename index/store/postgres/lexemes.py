@@ -17,6 +17,9 @@ from index.text import plain, porter_stem
 _WORD = re.compile(r"\w+")
 _MAX_POSITION = 16_383  # PostgreSQL's largest tsvector position
 _MAX_POSITIONS = 256  # positions it keeps per lexeme
+# Stems longer than this are not indexed lexically (dense search still finds their passage):
+# PostgreSQL refuses a lexeme of 2,047 bytes or more, and a lexicon key of about 2,700.
+MAX_STEM = 200  # characters: at most 800 bytes
 
 
 def tokens(text: str) -> int:
@@ -36,7 +39,7 @@ def tsvector(text: str, title: str) -> str:
     for weight, words in (("", stems(text)), ("A", stems(title))):
         for stem in words:
             position = min(position + 1, _MAX_POSITION)
-            if not stem:  # a word the stemmer leaves empty ("s" of "city's") finds nothing
+            if not stem or len(stem) > MAX_STEM:  # "s" of "city's" finds nothing; see MAX_STEM
                 continue
             held = places.setdefault(stem, [])
             if len(held) < _MAX_POSITIONS:

@@ -30,7 +30,7 @@ from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store.feed_tables import FeedStorage
 from index.store.postgres import articles as sql
 from index.store.postgres import migrations, search
-from index.store.postgres.connections import Connections, translated
+from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
 from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
@@ -285,7 +285,7 @@ class PostgresStorage(FeedStorage, PostgresConversations):
 def prepare(url: str, *, migrate: bool, dim: int) -> None:
     """Refuse a newer schema, apply missing migrations, and make sure the HNSW index for
     this model's dimension exists."""
-    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+    with connect(url, autocommit=True) as conn:
         found = migrations.status(conn)
         migrations.refuse_newer(found)
         if found.pending and not migrate:
