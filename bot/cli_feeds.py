@@ -75,9 +75,14 @@ def _poll(core: Any, *, once: bool) -> int:
         removed = core.apply_retention()
         if removed:
             say(f"retention removed {removed} article(s)")
-        for report in core.poll_due():
+        reports = core.poll_due()
+        for report in reports:
             _report(report)
-        if once:
+        if once:  # for cron: a run in which every feed polled failed is a failed run
+            failed = [r for r in reports if r.status in ("failed", "paused")]
+            if reports and len(failed) == len(reports):
+                complain(f"every feed polled ({len(reports)}) failed; see the reasons above.")
+                return 1
             return 0
         due = [f.next_poll_at for f in core.feeds(None) if not f.paused]
         wait = min(due, default=time.time() + LOOP_WAIT_S[1]) - time.time()
