@@ -125,8 +125,9 @@ def _entry(raw: Any, base: str) -> FeedEntry:
     summary = _line(raw.get("summary"), SUMMARY_CHARS) or ""
     if not full and len(summary.split()) >= FULL_TEXT_WORDS:
         full = _content(raw.get("summary"))
-    stamp = _string(raw.get("published")) or _string(raw.get("updated"))
-    parsed = raw.get("published_parsed") or raw.get("updated_parsed")
+    # dict.get: feedparser's own get() maps "updated" to "published" with a warning
+    stamp = _string(dict.get(raw, "published")) or _string(dict.get(raw, "updated"))
+    parsed = dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")
     return FeedEntry(
         guid=_clip(raw.get("id"), ID_CHARS) or None, link=_absolute(raw.get("link"), base),
         title=_line(raw.get("title"), TITLE_CHARS) or "",
