@@ -227,3 +227,22 @@ def test_a_compressed_feed_is_bounded_by_its_decoded_size(
         assert report.status == "failed" and "100,000 bytes" in (report.error or ""), report
     finally:
         core.close()
+
+
+def test_markup_is_read_within_a_budget_whatever_the_bytes_hold(
+        core: Core, site: FeedSite) -> None:
+    """Tags in entries cost feedparser tens of microseconds each (parsed, then sanitized):
+    entries past the budget are left for later, and a document over it before its first
+    entry ends is not read."""
+    heavy = "<a href='x'>" * 5_000  # 5,000 tags an entry
+    items = "".join(xml_item(f"Story {n}", f"g{n}", f"<category><![CDATA[{heavy}]]></category>")
+                    for n in range(50))
+    site.page("/feed.xml", channel(items), "application/rss+xml")
+    feed = core.add_feed(COLLECTION, site.url("/feed.xml"))
+    report = core.poll_feed(feed.id)
+    assert report.status == "new" and 10 <= len(report.taken) <= 20, len(report.taken)
+    site.page("/feed.xml", channel(xml_item("x" + "&amp;" * 200_000, "g")),
+              "application/rss+xml")
+    report = core.poll_feed(feed.id)
+    assert report.status == "failed" and "more markup than citebot reads" in (
+        report.error or ""), report
