@@ -1,19 +1,23 @@
 """Arbitrary Unicode in every field of a feed (lone surrogates, NUL, bidi controls, letters
 outside the Basic Multilingual Plane, markup), served by a local site on 127.0.0.1 and polled
 on both storage backends: never a traceback, never an unexpected failure, and what is stored is
-whole (each article with its paragraphs) and storable text."""
+whole (each article with its paragraphs) and storable text.
+
+Reproducible like tests/test_properties.py: the seed is ``CITEBOT_TEST_SEED`` (a fixed
+default), and ``CITEBOT_TEST_SCALE=N`` runs N times as many examples."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from index.errors import CitebotError
@@ -32,6 +36,8 @@ ENTRY = st.fixed_dictionaries({
     "id": TEXT, "title": TEXT, "path": TEXT, "author": TEXT, "date": TEXT, "summary": TEXT,
     "content": TEXT, "whole": st.booleans()})
 _numbers = itertools.count()
+SEED = int(os.environ.get("CITEBOT_TEST_SEED", "20240611"))
+EXAMPLES = max(1, int(30 * float(os.environ.get("CITEBOT_TEST_SCALE", "1"))))
 
 
 @pytest.fixture
@@ -80,7 +86,9 @@ def storable(text: str | None) -> bool:
         "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@seed(SEED)
+@settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(title=TEXT, entries=st.lists(ENTRY, max_size=3), xml=st.booleans())
 def test_any_text_in_any_field_is_stored_whole_or_refused_cleanly(
         core: Core, site: FeedSite, title: str, entries: list[dict[str, Any]],
