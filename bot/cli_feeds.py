@@ -44,7 +44,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "poll", parents=[data_dir], help="poll the due feeds of every collection",
         description="Poll every feed that is due, in every collection, politely (one request "
         "per host at a time). Without --once, keep polling until interrupted.")
-    poll.add_argument("--once", action="store_true", help="poll what is due once, then exit")
+    poll.add_argument("--once", action="store_true", help="poll what is due once, then exit "
+                      "(status 1 when every feed polled failed: for cron)")
 
 
 def cmd_feeds(ctx: Context) -> int:

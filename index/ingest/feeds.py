@@ -7,11 +7,13 @@ feeds, and recovers what it can from a broken one); JSON Feed 1.0/1.1 is plain J
 Hostile XML gets nowhere, by several layers, each enough on its own for what it guards:
 - the body is handed to feedparser as a stream, never as a string or bytes, which it would
   otherwise try as a URL or a file name to open;
-- the DOCTYPE (and any internal subset with entity declarations) is cut before parsing, so no
-  declared entity exists to expand; feedparser would also keep only flat entity values, expat
-  limits entity amplification, and external entities are off in feedparser's SAX parser;
-- only the first MAX_ENTRIES entries of the document are parsed (the rest is cut at an entry
-  boundary, before parsing), and the bytes were capped by the fetcher.
+- the prolog is rebuilt with nothing but an XML declaration (``feed_xml``), so no DOCTYPE and
+  no declared entity exists to expand, wherever it hid; expat limits entity amplification, and
+  external entities are off in feedparser's SAX parser;
+- only the first MAX_ENTRIES entries of the document, within a budget of markup, are parsed
+  (the rest is cut at an entry boundary, before parsing), and the bytes were capped by the
+  fetcher, decoded too;
+- every field is cut before it is read, read in linear time and made storable (``feed_text``).
 """
 
 from __future__ import annotations
