@@ -107,7 +107,8 @@ def feed_line(feed: Feed, now: float) -> str:
     state = (f"paused: {feed.paused}" if feed.paused
              else f"next poll in {_span(feed.next_poll_at - now)}")
     if feed.last_error and not feed.paused:
-        state += f"; last poll failed ({feed.failures} in a row): {feed.last_error}"
+        row = f" ({feed.failures} in a row)" if feed.failures else ""  # 0: a setting refused it
+        state += f"; last poll failed{row}: {feed.last_error}"
     return f"{feed.id}  {feed.title or '(untitled)'}  {feed.url}  [{feed.articles} articles; " \
         f"{state}]"
 

@@ -246,3 +246,23 @@ def test_markup_is_read_within_a_budget_whatever_the_bytes_hold(
     report = core.poll_feed(feed.id)
     assert report.status == "failed" and "more markup than citebot reads" in (
         report.error or ""), report
+
+
+def test_an_address_refused_by_a_setting_is_not_the_feeds_fault(
+        tmp_path: Path, site: FeedSite, clock: Clock) -> None:
+    site.page("/feed.xml", channel(xml_item("Story", "g1")), "application/rss+xml")
+    first = open_core(feed_settings(tmp_path, site), clock)
+    try:
+        feed = first.add_feed(COLLECTION, site.url("/feed.xml"))
+    finally:
+        first.close()
+    closed = open_core(feed_settings(tmp_path, site, fetch_allow_networks=[],
+                                     feed_failures_to_pause=1), clock)
+    try:
+        report = closed.poll_feed(feed.id)
+        assert report.status == "failed" and report.feed.failures == 0, report
+        assert "CITEBOT_FETCH_ALLOW_NETWORKS" in (report.error or "")
+        assert report.feed.next_poll_at > clock.now and not report.feed.paused
+    finally:
+        closed.close()
+    assert site.count("/feed.xml") == 1  # only the subscription's request

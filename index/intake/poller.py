@@ -200,7 +200,9 @@ class FeedPoller:
         message = "feed %d (%s): poll failed (%d in a row): %s%s"
         args = (feed.id, host_of(feed.url), failures, reason,
                 "" if stored else "; that could not be stored either, so it waits in memory")
-        if isinstance(exc, CitebotError) and stored:
+        if setting is not None and stored:  # the operator's to mend: said louder
+            log.warning(message, *args)
+        elif isinstance(exc, CitebotError) and stored:
             log.info(message, *args)
         else:  # a bug or storage trouble: the one record of it, with the traceback
             log.warning(message, *args, exc_info=exc)

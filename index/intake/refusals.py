@@ -55,8 +55,8 @@ def refusing_setting(url: str, policy: FetchPolicy, resolver: Resolver | None) -
 
 def advice(reason: str, setting: str) -> str:
     """The refusal's reason, then what the operator can do."""
-    return (f"{reason.rstrip('.')}. This server's settings refuse it, not the feed: allow it "
-            f"in {setting} and it is polled again at its next poll.")
+    return (f"{reason.rstrip('.')}. A setting refuses it, not the feed: allow it in {setting} "
+            "and the next poll works.")
 
 
 def _system(host: str, port: int) -> list[str]:
