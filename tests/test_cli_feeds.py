@@ -82,3 +82,11 @@ def test_a_cron_run_whose_every_feed_failed_exits_non_zero(cli: Cli, site: FeedS
     site.routes["/feed.xml"] = lambda h: reply(h, b"gone", status=500)
     code, _, err = cli("feeds", "poll", "--once")
     assert code == 1 and "failed" in err
+
+
+def test_an_address_that_is_not_text_is_refused_in_a_sentence(cli: Cli, site: FeedSite) -> None:
+    """A byte that is not UTF-8 on the command line arrives as a lone surrogate."""
+    for bad in (site.url("/feed\udcff.xml"), site.url("/feed\x00.xml")):
+        code, _, err = cli("feeds", "add", bad)
+        assert code == 1 and err.startswith("citebot: That address holds"), err
+    assert site.seen == []

@@ -36,6 +36,7 @@ from index.errors import (
 )
 from index.indexer import Indexer, fetch_policy
 from index.ingest.decoding import pick_charset
+from index.ingest.feed_text import storable
 from index.ingest.feeds import FEED_ACCEPT, FEED_TYPES, ParsedFeed, discover, looks_like_html
 from index.ingest.feeds import parse_feed as _parse_feed
 from index.ingest.fetch import Resolver, Response, fetch_response
@@ -96,7 +97,11 @@ class FeedPoller:
                   added_by: str | None = None) -> Feed:
         """Subscribe `collection` to the feed at `url`, or to the feed a page at `url` names;
         subscribing again resumes a paused feed (FeedError, LimitReachedError)."""
-        feed_url, parsed = self.find_feed(url.strip())
+        url = url.strip()
+        if storable(url) != url:  # a byte that is not UTF-8 on a command line, a NUL
+            raise FeedError("That address holds a character that is not text (an invalid byte "
+                            "or a control character); check the address and try again.")
+        feed_url, parsed = self.find_feed(url)
         current = self.storage.list_feeds(collection)
         limit = self.settings.feed_max_per_server
         if len(current) >= limit and all(f.url != feed_url for f in current):
