@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.terminal import complain, say, to_json
+from index.ingest.feeds import TITLE_CHARS
 from index.intake.poller import PollReport
 from index.store import Feed
 
@@ -53,7 +54,7 @@ def cmd_feeds(ctx: Context) -> int:
     with ctx.core() as core:
         if action == "add":
             feed = core.add_feed(ctx.collection, ctx.args.url, added_by="command line")
-            say(f"following feed {feed.id}: {feed.title or '(untitled)'}  {feed.url}")
+            say(f"following feed {feed.id}: {_title(feed) or '(untitled)'}  {feed.url}")
         elif action == "list":
             feeds = core.feeds(ctx.collection)
             if ctx.args.json:
@@ -65,7 +66,7 @@ def cmd_feeds(ctx: Context) -> int:
                 say(feed_line(feed, time.time()))
         elif action == "remove":
             feed = core.remove_feed(ctx.collection, ctx.args.feed)
-            say(f"removed feed {feed.id}: {feed.title or feed.url} (its articles stay)")
+            say(f"removed feed {feed.id}: {_title(feed) or feed.url} (its articles stay)")
         else:
             return _poll(core, once=ctx.args.once)
     return 0
@@ -92,7 +93,7 @@ def _poll(core: Any, *, once: bool) -> int:
 
 def _report(report: PollReport) -> None:
     feed = report.feed
-    name = f"feed {feed.id} ({feed.title or feed.url})"
+    name = f"feed {feed.id} ({_title(feed) or feed.url})"
     if report.status in ("failed", "paused"):
         complain(f"{name}: {report.status}: {report.error}")
         return
@@ -109,8 +110,13 @@ def feed_line(feed: Feed, now: float) -> str:
     if feed.last_error and not feed.paused:
         row = f" ({feed.failures} in a row)" if feed.failures else ""  # 0: a setting refused it
         state += f"; last poll failed{row}: {feed.last_error}"
-    return f"{feed.id}  {feed.title or '(untitled)'}  {feed.url}  [{feed.articles} articles; " \
+    return f"{feed.id}  {_title(feed) or '(untitled)'}  {feed.url}  [{feed.articles} articles; " \
         f"{state}]"
+
+
+def _title(feed: Feed) -> str:
+    """A feed's title for one line (one stored by an older citebot may be any length)."""
+    return (feed.title or "")[:TITLE_CHARS]
 
 
 def _span(seconds: float) -> str:
