@@ -266,3 +266,22 @@ def test_an_address_refused_by_a_setting_is_not_the_feeds_fault(
     finally:
         closed.close()
     assert site.count("/feed.xml") == 1  # only the subscription's request
+
+
+def test_validators_no_database_stores_are_not_kept(
+        tmp_path: Path, site: FeedSite, clock: Clock, backend: str,
+        request: pytest.FixtureRequest) -> None:
+    from tests.conftest import on_backend
+
+    core = open_core(on_backend(feed_settings(tmp_path, site), backend, request), clock)
+    try:
+        body = channel(xml_item("Story", "g1"))
+        site.routes["/feed.xml"] = lambda h: reply(
+            h, body, "application/rss+xml",
+            headers={"ETag": '"a\x00b"', "Last-Modified": "Tue, 04 Mar 2025\x00"})
+        feed = core.add_feed(COLLECTION, site.url("/feed.xml"))
+        report = core.poll_feed(feed.id)
+        assert report.status == "new" and report.feed.etag is None, report
+        assert core.poll_feed(feed.id).status == "unchanged"
+    finally:
+        core.close()

@@ -172,7 +172,8 @@ class FeedPoller:
     def _polled(self, feed: Feed, response: Response, parsed: ParsedFeed,
                 taken: tuple[Taken, ...], digest: str | None, now: float) -> PollReport:
         added = sum(t.status == "added" for t in taken)
-        kept = response.headers if digest else {}
+        # Validators are only kept when every store takes them (a NUL is refused by PostgreSQL)
+        kept = {k: v for k, v in response.headers.items() if storable(v) == v} if digest else {}
         feed = replace(
             feed, etag=kept.get("etag"), last_modified=kept.get("last-modified"),
             body_hash=digest, failures=0, last_error=None, last_polled_at=now,
