@@ -38,7 +38,7 @@ def storable(text: str) -> str:
 
 def tokens(html: str) -> list[tuple[str, str]]:
     """The HTML as ("text", decoded text), ("start", tag name) and ("end", tag name) tokens;
-    comments, declarations and processing instructions are dropped, as is an unclosed tag."""
+    comments, declarations and processing instructions are dropped."""
     out: list[tuple[str, str]] = []
     pos, quoted = 0, True
     while (match := _MARKUP.search(html, pos)) is not None:
@@ -52,8 +52,9 @@ def tokens(html: str) -> list[tuple[str, str]]:
         if rest is None:  # an unbalanced quote: from here on, a tag ends at its first ">"
             quoted = False
             end = html.find(">", match.end())
-            if end < 0:
-                return out  # an unclosed tag runs to the end: nothing after it is text
+            if end < 0:  # never closed: text, as HTMLParser has it ("5 <b 6", "x <y z")
+                out.append(("text", unescape(html[match.start():])))
+                return out
             pos = end + 1
         else:
             pos = rest.end()
