@@ -201,3 +201,20 @@ def test_plain_paragraphs_from_entry_html() -> None:
     html = ("<div><p>One &amp; two.</p><script>alert(1)</script><p>Three<br>four</p>"
             "<figure><img src=x><figcaption>caption</figcaption></figure></div>")
     assert feeds._paragraphs(html) == "One & two.\n\nThree\n\nfour"
+
+
+def test_the_html_scanner_reads_what_htmlparser_read() -> None:
+    """The linear scanner that replaced HTMLParser (quadratic on unclosed tags) keeps its
+    readings: quoted '>' in attributes, comments, skipped elements, a tag never closed."""
+    cases = {
+        "Why x <y matters": "Why x <y matters",
+        '<a href="a>b">link</a> after': "link after",
+        '<img alt="a > b">text': "text",
+        "<script>if (a<b) {x}</script>ok": "ok",
+        "one<!-- <p>hidden</p> -->two": "onetwo",
+        "<p>caf&eacute; &#x263A; &amp;c</p>": "caf\u00e9 \u263a &c",
+        "<a <a <a b": "<a <a <a b",
+        "<UL><LI>One<LI>Two</UL>": "One\n\nTwo",
+    }
+    for html, text in cases.items():
+        assert feeds._paragraphs(html) == text, html
