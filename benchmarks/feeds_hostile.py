@@ -84,6 +84,9 @@ CASES: dict[str, tuple[str, Callable[[], bytes], dict[str, str]]] = {
                 lambda: HEAD + RSS + b"".join(b"<item><title>Story %d</title><guid>g%d</guid>"
                                               b"</item>" % (i, i) for i in range(160_000))
                 + END, {}),
+    "json-items": ("JSON Feed of 2,400,000 empty items (9.6 MB)",
+                   lambda: b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", '
+                   b'"items": [' + b"{}, " * 2_400_000 + b"{}]}", {}),
     "gzip-13m": ("gzip decoding to 13.6 MB (limit 10 MB)",
                  lambda: HEAD + RSS + item(b"x") + b"<!-- padding -->" * 850_000 + END,
                  {"Content-Encoding": "gzip"}),
@@ -96,7 +99,8 @@ def one(name: str) -> None:
     body = build()
     wire = gzip.compress(body) if headers.get("Content-Encoding") == "gzip" else body
     kind = "application/feed+json" if body.startswith(b"{") else "application/rss+xml"
-    current = [HEAD + RSS + item(b"harmless") + END if kind.endswith("xml") else body]
+    harmless = b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": []}'
+    current = [HEAD + RSS + item(b"harmless") + END if kind.endswith("xml") else harmless]
     site.routes["/feed"] = lambda h: reply(h, current[0], kind, headers=served[0])
     served: list[dict[str, str]] = [{}]
     with tempfile.TemporaryDirectory() as tmp:

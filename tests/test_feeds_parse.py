@@ -218,3 +218,16 @@ def test_the_html_scanner_reads_what_htmlparser_read() -> None:
     }
     for html, text in cases.items():
         assert feeds._paragraphs(html) == text, html
+
+
+def test_a_json_feed_of_countless_items_costs_what_is_read() -> None:
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
+            + b'{"id": "x"}, ' * 300_000 + b"{}]}")  # 3.9 MB
+    tracemalloc.start()
+    try:
+        feed = parse_feed(body, BASE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert feed.title == "T" and len(feed.entries) == MAX_ENTRIES and feed.truncated
+    assert peak < 30_000_000, peak  # every item built: 62 MB

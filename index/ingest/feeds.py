@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ SUMMARY_CHARS = 2_000
 ID_CHARS = 1_000
 LINK_CHARS = 4_000  # a longer link is no link
 CONTENT_CHARS = 2_000_000  # longer entry content is not used: the entry's page is fetched
+MAX_JSON_OBJECTS = 50_000  # objects built from a JSON Feed (100 an entry for 500 entries)
 FEED_TYPES = frozenset({
     "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
     "text/xml", "application/feed+json", "application/json", "text/html",
@@ -143,7 +145,7 @@ def _entry(raw: Any, base: str) -> FeedEntry:
 
 def _parse_json(body: bytes, url: str) -> ParsedFeed:
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        data = _json(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise FeedError("That feed is not valid JSON, so citebot cannot read it.") from None
     version = data.get("version") if isinstance(data, dict) else None
@@ -156,6 +158,21 @@ def _parse_json(body: bytes, url: str) -> ParsedFeed:
     return ParsedFeed("json", _clip(data.get("title"), TITLE_CHARS) or None,
                       _absolute(_string(data.get("home_page_url")), url), entries,
                       truncated=len(items) > MAX_ENTRIES)
+
+
+def _json(text: str) -> Any:
+    """The JSON document, with objects past the first MAX_JSON_OBJECTS left out (None), so
+    that memory follows what is read, not what was sent; the top-level object is always
+    kept (it completes last: the last object seen)."""
+    built = itertools.count()
+    last: list[list[tuple[str, Any]]] = [[]]
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any] | None:
+        last[0] = pairs
+        return dict(pairs) if next(built) < MAX_JSON_OBJECTS else None
+
+    data = json.loads(text, object_pairs_hook=hook)
+    return dict(last[0]) if data is None and last[0] else data
 
 
 def _json_entry(item: dict[str, Any], base: str) -> FeedEntry:
