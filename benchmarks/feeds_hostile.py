@@ -49,7 +49,7 @@ def surrogates() -> bytes:
 
 
 def amplified() -> bytes:
-    """An internal entity hidden from a naive DOCTYPE cut, referenced 2.3 million times."""
+    """An internal entity hidden from a naive DOCTYPE cut, referenced 3.1 million times."""
     entity = b"<!ENTITY a '" + b"A" * 400 + b"'>"
     refs = b"&a;" * 3_100_000
     return HEAD + b"<!-- <a --><!DOCTYPE rss [" + entity + b"]>" + RSS + item(refs) + END
@@ -64,9 +64,9 @@ def large_entity() -> bytes:
 CASES: dict[str, tuple[str, Callable[[], bytes], dict[str, str]]] = {
     "surrogates": ("JSON Feed, lone surrogates and NUL in title and id", surrogates, {}),
     "doctype": ("9.3 MB, DOCTYPE behind '<!-- <a -->', 3.1 M entity references", amplified, {}),
+    "doctype-gzip": ("the same, gzip-encoded", amplified, {"Content-Encoding": "gzip"}),
     "doctype-large": ("9 MB, DOCTYPE behind '<!-- <a -->', a 9 MB entity used 30 times",
                       large_entity, {}),
-    "doctype-gzip": ("the same, gzip-encoded", amplified, {"Content-Encoding": "gzip"}),
     "self-closed": ("1,400,000 <item/> (9.8 MB)",
                     lambda: HEAD + RSS + b"<item/>" * 1_400_000 + END, {}),
     "lt-a-208k": ("titles and authors of '&lt;a ', 208 KB",

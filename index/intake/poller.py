@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from threading import Event
+from threading import Event, Lock
 
 from config.settings import Settings
 from index.errors import (
@@ -91,6 +91,7 @@ class FeedPoller:
         self.policy = replace(fetch_policy(settings), max_bytes=settings.feed_max_bytes,
                               max_decoded_bytes=settings.feed_max_bytes)
         self.held: dict[int, float] = {}  # feed id -> no poll before (its failure not stored)
+        self._held_lock = Lock()  # polls run on several threads
 
     # -- subscriptions --------------------------------------------------------------------
     def subscribe(self, collection: str, url: str, *, channel_id: int | None = None,
@@ -143,7 +144,7 @@ class FeedPoller:
         except NotFoundError:
             raise
         except Exception:
-            self.held[feed_id] = self.clock() + self.settings.feed_interval_s
+            self._hold(feed_id, self.clock() + self.settings.feed_interval_s)
             raise
         if feed.paused and not force:
             return PollReport(feed, "skipped")
@@ -218,10 +219,17 @@ class FeedPoller:
         try:
             self.storage.save_feed(feed)
         except Exception:
-            self.held[feed.id] = feed.next_poll_at
+            self._hold(feed.id, feed.next_poll_at)
             return False
-        self.held.pop(feed.id, None)
+        self._hold(feed.id, None)
         return True
+
+    def _hold(self, feed_id: int, until: float | None) -> None:
+        with self._held_lock:
+            if until is None:
+                self.held.pop(feed_id, None)
+            else:
+                self.held[feed_id] = until
 
     def _next(self, now: float, failures: int, *, ttl_s: float | None = None,
               response: Response | None = None, at_least: float | None = None) -> float:
@@ -238,8 +246,11 @@ class FeedPoller:
     def due(self, limit: int = 500) -> list[Feed]:
         """Feeds whose next poll is due, most overdue first (not those held back)."""
         now = self.clock()
-        self.held = {k: t for k, t in self.held.items() if t > now}
-        return [f for f in self.storage.due_feeds(now, limit) if f.id not in self.held]
+        with self._held_lock:
+            for feed_id in [k for k, until in self.held.items() if until <= now]:
+                del self.held[feed_id]
+            held = set(self.held)
+        return [f for f in self.storage.due_feeds(now, limit) if f.id not in held]
 
     def poll_due(self, *, stop: Event | None = None, limit: int = 500) -> list[PollReport]:
         """Poll every due feed once: one lane per host (its feeds one after another), lanes

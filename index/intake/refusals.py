@@ -37,7 +37,7 @@ def refusing_setting(url: str, policy: FetchPolicy, resolver: Resolver | None) -
     try:
         host, ip = parse_host(parts.hostname)
         addresses = [ip] if ip else list((resolver or _system)(host, port))
-    except (BlockedURLError, OSError, UnicodeError):
+    except (BlockedURLError, OSError, UnicodeError, ValueError):
         return None
     opened = replace(policy, allow_networks=_EVERYWHERE)
     verdict = None
