@@ -13,9 +13,10 @@ well-formed: feedparser's strict parser stops, and its lenient one expands no de
 Entries are counted by their start tags (`<item>`, `<item/>`, `<entry ...>`, with or without a
 namespace prefix), so entries that close themselves count too; the document is cut before the
 first one past the limit, or before the first one that would take the document past a budget
-of markup (tags and character references, where a parser spends its time), so that a poll's
-time is bounded whatever the bytes hold. A document over the budget by the end of its first
-entry is not read.
+of markup (tags, attributes and character references, where a parser spends its time), so
+that a poll's time is bounded whatever the bytes hold; an element with hundreds of attributes
+(quadratic in the standard library's SAX layer) is refused. A document over the budget by
+the end of its first entry is not read.
 """
 
 from __future__ import annotations
@@ -29,9 +30,15 @@ DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
 # each (an HTML tag in an entry is parsed again to sanitize it), so this bounds a poll to
 # seconds whatever the document; 200 an entry for 500 entries.
 MAX_MARKUP = 100_000
+# Attributes of one element: the standard library's SAX layer, which feedparser reads XML
+# through, looks each one up in a list of them all (quadratic: 20,000 take 12 s).
+MAX_ATTRIBUTES = 200
 _ROOT = re.compile(rb"<[A-Za-z_]")  # a name start feedparser's own cut (`<\w`) agrees with
 _IN_DECLARATION = re.compile(rb"[\"'\[\]>]|<!--|<\?")
 _ENTRY_START = re.compile(rb"<(?:[\w.-]+:)?(?:item|entry)(?=[\s/>])", re.IGNORECASE)
+# An element with MAX_ATTRIBUTES "=" before the next "<" (">" may sit in a quoted value, "<"
+# may not); "[^<=]*=" cannot backtrack, and each try stops at the next "<": linear.
+_CROWDED = re.compile(rb"<[A-Za-z_](?:[^<=]*=){%d}" % MAX_ATTRIBUTES)
 _ROOT_CLOSERS = ((b"<rss", b"</channel></rss>"), (b"<feed", b"</feed>"),
                  (b"<rdf:rdf", b"</rdf:RDF>"))
 
@@ -43,7 +50,11 @@ def prepared(body: bytes, url: str, max_entries: int) -> tuple[bytes, bool]:
     root = root_start(utf8)
     if root is None:
         raise FeedError("That address does not hold an RSS, Atom or JSON feed citebot can read.")
-    return _bounded(DECLARATION + utf8[root:], max_entries)
+    document, truncated = _bounded(DECLARATION + utf8[root:], max_entries)
+    if _CROWDED.search(document):
+        raise FeedError(f"That feed has an element with {MAX_ATTRIBUTES} or more attributes, "
+                        "which citebot does not read.")
+    return document, truncated
 
 
 def _utf8(body: bytes, url: str) -> bytes:
@@ -122,8 +133,9 @@ def _bounded(doc: bytes, max_entries: int) -> tuple[bytes, bool]:
 
 
 def _markup(doc: bytes, start: int, end: int) -> int:
-    """Tags and character references in doc[start:end] (what a parser spends its time on)."""
-    return doc.count(b"<", start, end) + doc.count(b"&", start, end)
+    """Tags, attributes and character references in doc[start:end] (what a parser spends
+    its time on), counted by their "<", "=" and "&"."""
+    return sum(doc.count(c, start, end) for c in (b"<", b"=", b"&"))
 
 
 def _cut(doc: bytes, at: int | None) -> bytes:
