@@ -297,3 +297,14 @@ def test_an_element_with_countless_attributes_is_refused(core: Core, site: FeedS
               "application/rss+xml")
     report = core.poll_feed(feed.id)
     assert report.status == "failed" and "200 or more attributes" in (report.error or ""), report
+
+
+def test_a_malformed_address_in_a_field_costs_that_field_only(core: Core, site: FeedSite) -> None:
+    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "Gazette",
+                      "feed_url": "http://[x", "home_page_url": "http://[::1",
+                      "items": [{"id": "a", "url": "http://[y/z", "title": "Story",
+                                 "content_text": WORDS}]}).encode()
+    site.page("/feed.json", doc, "application/feed+json")
+    feed = core.add_feed(COLLECTION, site.url("/feed.json"))
+    report = core.poll_feed(feed.id)
+    assert report.status == "new" and report.added[0].url is None, report

@@ -152,8 +152,8 @@ def _parse_json(body: bytes, url: str) -> ParsedFeed:
     if not (isinstance(version, str) and "jsonfeed.org" in version):
         raise FeedError("That address holds JSON, but not a JSON Feed citebot can read.")
     items = data.get("items") if isinstance(data.get("items"), list) else []
-    base = _string(data.get("feed_url")) or url
-    entries = tuple(_json_entry(item, urljoin(url, base)) for item in items[:MAX_ENTRIES]
+    base = _absolute(data.get("feed_url"), url) or url
+    entries = tuple(_json_entry(item, base) for item in items[:MAX_ENTRIES]
                     if isinstance(item, dict))
     return ParsedFeed("json", _clip(data.get("title"), TITLE_CHARS) or None,
                       _absolute(_string(data.get("home_page_url")), url), entries,
