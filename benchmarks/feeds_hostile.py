@@ -84,6 +84,14 @@ CASES: dict[str, tuple[str, Callable[[], bytes], dict[str, str]]] = {
                 lambda: HEAD + RSS + b"".join(b"<item><title>Story %d</title><guid>g%d</guid>"
                                               b"</item>" % (i, i) for i in range(160_000))
                 + END, {}),
+    "attributes": ("one element with 50,000 attributes (539 KB)",
+                   lambda: HEAD + b'<rss version="2.0" ' + b" ".join(
+                       b'a%d="v"' % i for i in range(50_000)) + b"><channel><title>T</title>"
+                   + item(b"x") + END, {}),
+    "big-token": ("an attribute value of 9 MB (one token)",
+                  lambda: HEAD + RSS + item(b"x", b"").replace(
+                      b"<guid>", b'<category a="' + b"v" * 9_000_000 + b'">c</category><guid>')
+                  + END, {}),
     "json-items": ("JSON Feed of 2,400,000 empty items (9.6 MB)",
                    lambda: b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", '
                    b'"items": [' + b"{}, " * 2_400_000 + b"{}]}", {}),
