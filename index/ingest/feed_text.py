@@ -1,7 +1,7 @@
 """A feed's fields as plain text every store accepts, in time linear in their size.
 
 - `storable`: no lone surrogates (half an emoji, cut by a careless CMS: SQLite and PostgreSQL
-  refuse to encode them; each becomes U+FFFD) and no control characters but tab and newline
+  refuse to encode them; each becomes U+FFFD) and no control characters but tab and line ends
   (PostgreSQL refuses NUL).
 - `paragraphs`: HTML to plain paragraphs with a small scanner of its own. The standard
   library's HTMLParser takes quadratic time on unclosed tags (`<a <a <a ...`), which a feed
@@ -17,7 +17,7 @@ import time
 from datetime import date
 from html import unescape
 
-_UNSTORABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffe\uffff]|([\ud800-\udfff])")
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]|([\ud800-\udfff])")
 _MARKUP = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_-]{0,63})(?=[\s/>])|<!--|<[!?/]")
 # The rest of a tag after its name: quoted values may hold ">". Possessive: no backtracking.
 _TAG_REST = re.compile(r"""(?:[^>"']|"[^"]*"|'[^']*')*+>""")
