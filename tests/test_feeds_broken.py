@@ -308,3 +308,23 @@ def test_a_malformed_address_in_a_field_costs_that_field_only(core: Core, site: 
     feed = core.add_feed(COLLECTION, site.url("/feed.json"))
     report = core.poll_feed(feed.id)
     assert report.status == "new" and report.added[0].url is None, report
+
+
+def test_finding_a_pages_feed_reads_no_html_parser_input_whole(
+        core: Core, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
+    fed: list[int] = []
+    real_feed = html.parser.HTMLParser.feed
+
+    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
+        fed.append(len(data))
+        real_feed(self, data)
+
+    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)  # a spy: the real one runs
+    site.page("/feed.xml", channel(xml_item("Story", "g1")), "application/rss+xml")
+    page = ("<html><head><title>" + "<a " * 8_000 + "</title><!-- a comment -->"
+            '<link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
+            "<body></body></html>")
+    site.page("/", page.encode())
+    feed = core.add_feed(COLLECTION, site.url("/"))
+    assert feed.url == site.url("/feed.xml")
+    assert max(fed, default=0) <= 10_000, max(fed)

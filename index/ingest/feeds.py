@@ -23,6 +23,7 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from typing import Any
@@ -213,15 +214,13 @@ def discover(html: str, base_url: str, limit: int = 5) -> list[str]:
         :limit]
 
 
-def _head_links(html: str) -> list[tuple[str, str, str]]:
+def _head_links(html: str) -> Iterator[tuple[str, str, str]]:
     """(start|end, tag name, attribute text) of the head's tags, until </head> or <body>."""
-    out: list[tuple[str, str, str]] = []
     for match in _HEAD_TAG.finditer(html):
         closing, name = bool(match.group(1)), match.group(2).lower()
         if (name == "head" and closing) or (name == "body" and not closing):
-            break
-        out.append(("end" if closing else "start", name, match.group(3) or ""))
-    return out
+            return
+        yield ("end" if closing else "start", name, match.group(3) or "")
 
 
 # -- text -------------------------------------------------------------------------------------
