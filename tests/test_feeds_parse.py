@@ -231,3 +231,12 @@ def test_a_json_feed_of_countless_items_costs_what_is_read() -> None:
         tracemalloc.stop()
     assert feed.title == "T" and len(feed.entries) == MAX_ENTRIES and feed.truncated
     assert peak < 30_000_000, peak  # every item built: 62 MB
+
+
+def test_discovery_skips_links_in_comments() -> None:
+    page = ('<html><head><!-- <link rel="alternate" type="application/rss+xml" href="/old">'
+            ' --><link rel="alternate" type="application/rss+xml" href="/new"><!-- x -->'
+            '<link rel="alternate" type="application/atom+xml" href="/atom"><!-- '
+            '<link rel="alternate" type="application/rss+xml" href="/unclosed"></head>')
+    assert discover(page, "https://news.example/") == [
+        "https://news.example/new", "https://news.example/atom"]

@@ -216,7 +216,14 @@ def discover(html: str, base_url: str, limit: int = 5) -> list[str]:
 
 def _head_links(html: str) -> Iterator[tuple[str, str, str]]:
     """(start|end, tag name, attribute text) of the head's tags, until </head> or <body>."""
+    opened, comment_end = html.find("<!--"), 0  # tags inside a comment are not tags
     for match in _HEAD_TAG.finditer(html):
+        while 0 <= opened < match.start():  # each comment is found once: linear
+            closed = html.find("-->", opened + 4)
+            comment_end = len(html) if closed < 0 else closed + 3
+            opened = html.find("<!--", comment_end) if closed >= 0 else -1
+        if match.start() < comment_end:
+            continue
         closing, name = bool(match.group(1)), match.group(2).lower()
         if (name == "head" and closing) or (name == "body" and not closing):
             return
