@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.terminal import complain, say, to_json
+from index.ingest.feeds import TITLE_CHARS
 from index.intake.poller import PollReport
 from index.store import Feed
 
@@ -44,7 +45,8 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "poll", parents=[data_dir], help="poll the due feeds of every collection",
         description="Poll every feed that is due, in every collection, politely (one request "
         "per host at a time). Without --once, keep polling until interrupted.")
-    poll.add_argument("--once", action="store_true", help="poll what is due once, then exit")
+    poll.add_argument("--once", action="store_true", help="poll what is due once, then exit "
+                      "(status 1 when every feed polled failed: for cron)")
 
 
 def cmd_feeds(ctx: Context) -> int:
@@ -52,7 +54,7 @@ def cmd_feeds(ctx: Context) -> int:
     with ctx.core() as core:
         if action == "add":
             feed = core.add_feed(ctx.collection, ctx.args.url, added_by="command line")
-            say(f"following feed {feed.id}: {feed.title or '(untitled)'}  {feed.url}")
+            say(f"following feed {feed.id}: {_title(feed) or '(untitled)'}  {feed.url}")
         elif action == "list":
             feeds = core.feeds(ctx.collection)
             if ctx.args.json:
@@ -64,7 +66,7 @@ def cmd_feeds(ctx: Context) -> int:
                 say(feed_line(feed, time.time()))
         elif action == "remove":
             feed = core.remove_feed(ctx.collection, ctx.args.feed)
-            say(f"removed feed {feed.id}: {feed.title or feed.url} (its articles stay)")
+            say(f"removed feed {feed.id}: {_title(feed) or feed.url} (its articles stay)")
         else:
             return _poll(core, once=ctx.args.once)
     return 0
@@ -75,9 +77,14 @@ def _poll(core: Any, *, once: bool) -> int:
         removed = core.apply_retention()
         if removed:
             say(f"retention removed {removed} article(s)")
-        for report in core.poll_due():
+        reports = core.poll_due()
+        for report in reports:
             _report(report)
-        if once:
+        if once:  # for cron: a run in which every feed polled failed is a failed run
+            failed = [r for r in reports if r.status in ("failed", "paused")]
+            if reports and len(failed) == len(reports):
+                complain(f"every feed polled ({len(reports)}) failed; see the reasons above.")
+                return 1
             return 0
         due = [f.next_poll_at for f in core.feeds(None) if not f.paused]
         wait = min(due, default=time.time() + LOOP_WAIT_S[1]) - time.time()
@@ -86,7 +93,7 @@ def _poll(core: Any, *, once: bool) -> int:
 
 def _report(report: PollReport) -> None:
     feed = report.feed
-    name = f"feed {feed.id} ({feed.title or feed.url})"
+    name = f"feed {feed.id} ({_title(feed) or feed.url})"
     if report.status in ("failed", "paused"):
         complain(f"{name}: {report.status}: {report.error}")
         return
@@ -101,9 +108,15 @@ def feed_line(feed: Feed, now: float) -> str:
     state = (f"paused: {feed.paused}" if feed.paused
              else f"next poll in {_span(feed.next_poll_at - now)}")
     if feed.last_error and not feed.paused:
-        state += f"; last poll failed ({feed.failures} in a row): {feed.last_error}"
-    return f"{feed.id}  {feed.title or '(untitled)'}  {feed.url}  [{feed.articles} articles; " \
+        row = f" ({feed.failures} in a row)" if feed.failures else ""  # 0: a setting refused it
+        state += f"; last poll failed{row}: {feed.last_error}"
+    return f"{feed.id}  {_title(feed) or '(untitled)'}  {feed.url}  [{feed.articles} articles; " \
         f"{state}]"
+
+
+def _title(feed: Feed) -> str:
+    """A feed's title for one line (one stored by an older citebot may be any length)."""
+    return (feed.title or "")[:TITLE_CHARS]
 
 
 def _span(seconds: float) -> str:

@@ -74,7 +74,8 @@ def feed_line(feed: Feed, now: float) -> str:
         when = feed.next_poll_at - now
         state = "next poll " + ("now" if when <= 0 else f"in {_ago(when)}")
         if feed.last_error:
-            state += f" \u00b7 \u26a0\ufe0f last poll failed ({feed.failures} in a row): " + \
+            row = f" ({feed.failures} in a row)" if feed.failures else ""  # 0: a setting refused it
+            state += f" \u00b7 \u26a0\ufe0f last poll failed{row}: " + \
                 sanitize(clip(feed.last_error, 200))
     return f"{head}\n{DOT.join([*facts, state])}"
 

@@ -201,3 +201,42 @@ def test_plain_paragraphs_from_entry_html() -> None:
     html = ("<div><p>One &amp; two.</p><script>alert(1)</script><p>Three<br>four</p>"
             "<figure><img src=x><figcaption>caption</figcaption></figure></div>")
     assert feeds._paragraphs(html) == "One & two.\n\nThree\n\nfour"
+
+
+def test_the_html_scanner_reads_what_htmlparser_read() -> None:
+    """The linear scanner that replaced HTMLParser (quadratic on unclosed tags) keeps its
+    readings: quoted '>' in attributes, comments, skipped elements, a tag never closed."""
+    cases = {
+        "Why x <y matters": "Why x <y matters",
+        '<a href="a>b">link</a> after': "link after",
+        '<img alt="a > b">text': "text",
+        "<script>if (a<b) {x}</script>ok": "ok",
+        "one<!-- <p>hidden</p> -->two": "onetwo",
+        "<p>caf&eacute; &#x263A; &amp;c</p>": "caf\u00e9 \u263a &c",
+        "<a <a <a b": "<a <a <a b",
+        "<UL><LI>One<LI>Two</UL>": "One\n\nTwo",
+    }
+    for html, text in cases.items():
+        assert feeds._paragraphs(html) == text, html
+
+
+def test_a_json_feed_of_countless_items_costs_what_is_read() -> None:
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
+            + b'{"id": "x"}, ' * 300_000 + b"{}]}")  # 3.9 MB
+    tracemalloc.start()
+    try:
+        feed = parse_feed(body, BASE)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert feed.title == "T" and len(feed.entries) == MAX_ENTRIES and feed.truncated
+    assert peak < 30_000_000, peak  # every item built: 62 MB
+
+
+def test_discovery_skips_links_in_comments() -> None:
+    page = ('<html><head><!-- <link rel="alternate" type="application/rss+xml" href="/old">'
+            ' --><link rel="alternate" type="application/rss+xml" href="/new"><!-- x -->'
+            '<link rel="alternate" type="application/atom+xml" href="/atom"><!-- '
+            '<link rel="alternate" type="application/rss+xml" href="/unclosed"></head>')
+    assert discover(page, "https://news.example/") == [
+        "https://news.example/new", "https://news.example/atom"]

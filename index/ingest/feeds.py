@@ -7,32 +7,42 @@ feeds, and recovers what it can from a broken one); JSON Feed 1.0/1.1 is plain J
 Hostile XML gets nowhere, by several layers, each enough on its own for what it guards:
 - the body is handed to feedparser as a stream, never as a string or bytes, which it would
   otherwise try as a URL or a file name to open;
-- the DOCTYPE (and any internal subset with entity declarations) is cut before parsing, so no
-  declared entity exists to expand; feedparser would also keep only flat entity values, expat
-  limits entity amplification, and external entities are off in feedparser's SAX parser;
-- only the first MAX_ENTRIES entries of the document are parsed (the rest is cut at an entry
-  boundary, before parsing), and the bytes were capped by the fetcher.
+- the prolog is rebuilt with nothing but an XML declaration (``feed_xml``), so no DOCTYPE and
+  no declared entity exists to expand, wherever it hid; expat limits entity amplification, and
+  external entities are off in feedparser's SAX parser;
+- only the first MAX_ENTRIES entries of the document, within a budget of markup, are parsed
+  (the rest is cut at an entry boundary, before parsing), and the bytes were capped by the
+  fetcher, decoded too;
+- every field is cut before it is read, read in linear time and made storable (``feed_text``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import re
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
 from index.errors import FeedError
+from index.ingest.feed_text import checked_date, line, paragraphs, storable
+from index.ingest.feed_xml import prepared
 from index.text import fold
 
 MAX_ENTRIES = 500  # entries read from one document; later ones are not parsed at all
 FULL_TEXT_WORDS = 150  # an entry with this much content is the article, not a teaser
 TITLE_CHARS = 300
+AUTHOR_CHARS = 200
+SUMMARY_CHARS = 2_000
+ID_CHARS = 1_000
+LINK_CHARS = 4_000  # a longer link is no link
+CONTENT_CHARS = 2_000_000  # longer entry content is not used: the entry's page is fetched
+MAX_JSON_OBJECTS = 50_000  # objects built from a JSON Feed (100 an entry for 500 entries)
 FEED_TYPES = frozenset({
     "application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/xml",
     "text/xml", "application/feed+json", "application/json", "text/html",
@@ -43,11 +53,9 @@ FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json
                "text/html;q=0.5, */*;q=0.1")
 _ALTERNATE_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
                     "application/json", "application/rdf+xml")
-_ENTRY_END = re.compile(rb"</(?:[\w.-]+:)?(?:item|entry)\s*>", re.IGNORECASE)
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
-_ROOT_CLOSERS = ((b"<rss", b"</channel></rss>"), (b"<feed", b"</feed>"),
-                 (b"<rdf:rdf", b"</rdf:RDF>"))
+# A tag in a page's head; "[^<>]*" keeps each attempt within one tag (linear time).
+_HEAD_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]{0,20})\b([^<>]*)>")
+_ATTRIBUTE = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ def looks_like_html(body: bytes, media_type: str) -> bool:
 def _parse_xml(body: bytes, url: str) -> ParsedFeed:
     import feedparser  # imported here: it is only needed once a feed arrives
 
-    safe, truncated = _bounded(_without_doctype(body))
+    safe, truncated = prepared(body, url, MAX_ENTRIES)
     result = feedparser.parse(io.BytesIO(safe), response_headers={"content-location": url},
                               sanitize_html=True, resolve_relative_uris=True)
     entries = tuple(_entry(e, url) for e in result.entries[:MAX_ENTRIES])
@@ -111,60 +119,25 @@ def _parse_xml(body: bytes, url: str) -> ParsedFeed:
     if not result.get("version") and not entries:
         raise FeedError("That address does not hold an RSS, Atom or JSON feed citebot can read.")
     ttl = _number(feed.get("ttl"))
-    return ParsedFeed(result.get("version") or "xml", _text(feed.get("title")) or None,
+    return ParsedFeed(result.get("version") or "xml", _line(feed.get("title"), TITLE_CHARS),
                       _absolute(feed.get("link"), url), entries,
                       ttl * 60 if ttl else None, truncated)
 
 
-def _without_doctype(body: bytes) -> bytes:
-    """`body` with its DOCTYPE declaration (internal subset included) cut out of the prolog."""
-    first = _FIRST_ELEMENT.search(body)
-    prolog_end = first.start() if first else len(body)
-    start = _DOCTYPE.search(body, 0, prolog_end)
-    if start is None:
-        return body
-    end, depth, quote = start.end(), 0, 0
-    while end < len(body):
-        c = body[end]
-        if quote:
-            quote = 0 if c == quote else quote
-        elif c in b"\"'":
-            quote = c
-        elif c == ord("["):
-            depth += 1
-        elif c == ord("]"):
-            depth = max(0, depth - 1)
-        elif c == ord(">") and depth == 0:
-            return body[:start.start()] + body[end + 1:]
-        end += 1
-    return body[:start.start()]  # never closed: nothing after it is a feed
-
-
-def _bounded(body: bytes) -> tuple[bytes, bool]:
-    """The document cut after its MAX_ENTRIES-th entry (and closed again), and whether it was."""
-    for count, match in enumerate(_ENTRY_END.finditer(body), 1):
-        if count == MAX_ENTRIES:
-            rest = body[match.end():]
-            if _ENTRY_END.search(rest) is None:
-                return body, False
-            head = body[:2048].lower()
-            closer = next((c for tag, c in _ROOT_CLOSERS if tag in head), b"")
-            return body[:match.end()] + closer, True
-    return body, False
-
-
 def _entry(raw: Any, base: str) -> FeedEntry:
     content = raw.get("content") or []
-    full = max((_paragraphs(c.get("value", "")) for c in content), key=len, default="")
-    summary = _text(raw.get("summary"))
+    full = max((_content(c.get("value")) for c in content), key=len, default="")
+    summary = _line(raw.get("summary"), SUMMARY_CHARS) or ""
     if not full and len(summary.split()) >= FULL_TEXT_WORDS:
-        full = _paragraphs(raw.get("summary", ""))
-    parsed = raw.get("published_parsed") or raw.get("updated_parsed")
+        full = _content(raw.get("summary"))
+    # dict.get: feedparser's own get() maps "updated" to "published" with a warning
+    stamp = _string(dict.get(raw, "published")) or _string(dict.get(raw, "updated"))
+    parsed = dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")
     return FeedEntry(
-        guid=_clip(raw.get("id"), 1000) or None, link=_absolute(raw.get("link"), base),
-        title=_clip(_text(raw.get("title")), TITLE_CHARS),
-        published=time.strftime("%Y-%m-%d", parsed) if parsed else None,
-        author=_clip(_text(raw.get("author")), 200) or None, summary=summary,
+        guid=_clip(raw.get("id"), ID_CHARS) or None, link=_absolute(raw.get("link"), base),
+        title=_line(raw.get("title"), TITLE_CHARS) or "",
+        published=checked_date(stamp[:200], parsed) if parsed else None,
+        author=_line(raw.get("author"), AUTHOR_CHARS), summary=summary,
         content=full if len(full.split()) >= FULL_TEXT_WORDS else None)
 
 
@@ -173,123 +146,107 @@ def _entry(raw: Any, base: str) -> FeedEntry:
 
 def _parse_json(body: bytes, url: str) -> ParsedFeed:
     try:
-        data = json.loads(body.decode("utf-8-sig"))
+        data = _json(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise FeedError("That feed is not valid JSON, so citebot cannot read it.") from None
     version = data.get("version") if isinstance(data, dict) else None
     if not (isinstance(version, str) and "jsonfeed.org" in version):
         raise FeedError("That address holds JSON, but not a JSON Feed citebot can read.")
     items = data.get("items") if isinstance(data.get("items"), list) else []
-    base = _string(data.get("feed_url")) or url
-    entries = tuple(_json_entry(item, urljoin(url, base)) for item in items[:MAX_ENTRIES]
+    base = _absolute(data.get("feed_url"), url) or url
+    entries = tuple(_json_entry(item, base) for item in items[:MAX_ENTRIES]
                     if isinstance(item, dict))
-    return ParsedFeed("json", _clip(_string(data.get("title")), TITLE_CHARS) or None,
+    return ParsedFeed("json", _clip(data.get("title"), TITLE_CHARS) or None,
                       _absolute(_string(data.get("home_page_url")), url), entries,
                       truncated=len(items) > MAX_ENTRIES)
 
 
+def _json(text: str) -> Any:
+    """The JSON document, with objects past the first MAX_JSON_OBJECTS left out (None), so
+    that memory follows what is read, not what was sent; the top-level object is always
+    kept (it completes last: the last object seen)."""
+    built = itertools.count()
+    last: list[list[tuple[str, Any]]] = [[]]
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any] | None:
+        last[0] = pairs
+        return dict(pairs) if next(built) < MAX_JSON_OBJECTS else None
+
+    data = json.loads(text, object_pairs_hook=hook)
+    return dict(last[0]) if data is None and last[0] else data
+
+
 def _json_entry(item: dict[str, Any], base: str) -> FeedEntry:
     html, text = _string(item.get("content_html")), _string(item.get("content_text"))
-    full = _paragraphs(html) if html else text.strip()
-    summary = _string(item.get("summary")) or " ".join(full.split()[:60])
+    full = _content(html) if html else storable(text[:CONTENT_CHARS + 1]).strip()
+    full = full if len(text) <= CONTENT_CHARS else ""
+    summary = _clip(item.get("summary"), SUMMARY_CHARS) or " ".join(full.split()[:60])
     authors: list[Any] = item["authors"] if isinstance(item.get("authors"), list) else [
         item.get("author")]
     author = next((_string(a.get("name")) for a in authors if isinstance(a, dict)), "")
     date = _string(item.get("date_published")) or _string(item.get("date_modified"))
     return FeedEntry(
-        guid=_clip(_string(item.get("id")) or _number_text(item.get("id")), 1000) or None,
+        guid=_clip(_string(item.get("id")) or _number_text(item.get("id")), ID_CHARS) or None,
         link=_absolute(_string(item.get("url")) or _string(item.get("external_url")), base),
-        title=_clip(_text(_string(item.get("title"))), TITLE_CHARS),
-        published=date[:10] if re.match(r"\d{4}-\d{2}-\d{2}", date) else None,
-        author=_clip(author, 200) or None, summary=_clip(summary, 2000),
+        title=_line(item.get("title"), TITLE_CHARS) or "",
+        published=checked_date(date[:200]) if date else None,
+        author=_clip(author, AUTHOR_CHARS) or None, summary=_clip(summary, SUMMARY_CHARS),
         content=full if len(full.split()) >= FULL_TEXT_WORDS else None)
 
 
 # -- discovery --------------------------------------------------------------------------------
 
 
-class _Links(HTMLParser):
-    """Collects <link rel="alternate" type="...feed type..." href> until </head>."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[str] = []
-        self.done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            self.done = True
-        if tag != "link" or self.done:
-            return
-        values = {k: (v or "") for k, v in attrs}
-        rels = values.get("rel", "").lower().split()
-        kind = values.get("type", "").lower().split(";")[0].strip()
-        if "alternate" in rels and kind in _ALTERNATE_TYPES and values.get("href"):
-            self.found.append(values["href"].strip())
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            self.done = True
-
-
 def discover(html: str, base_url: str, limit: int = 5) -> list[str]:
     """The feeds a page announces in its head, absolute, in its order (at most `limit`)."""
-    parser = _Links()
-    for start in range(0, min(len(html), 1_000_000), 65_536):  # the head is near the top
-        parser.feed(html[start:start + 65_536])
-        if parser.done or len(parser.found) >= limit:
-            break
-    links = [urljoin(base_url, href) for href in parser.found]
+    found: list[str] = []
+    for kind, name, attrs in _head_links(html[:1_000_000]):  # the head is near the top
+        if kind == "end" or name != "link":
+            continue
+        values = {m.group(1).lower(): unescape(m.group(m.lastindex or 1))
+                  for m in _ATTRIBUTE.finditer(attrs)}
+        rels = values.get("rel", "").lower().split()
+        media = values.get("type", "").lower().split(";")[0].strip()
+        if "alternate" in rels and media in _ALTERNATE_TYPES and values.get("href"):
+            found.append(values["href"].strip())
+    links = [urljoin(base_url, href) for href in found[:limit * 4]]
     return [u for u in dict.fromkeys(links) if u.lower().startswith(("http://", "https://"))][
         :limit]
 
 
+def _head_links(html: str) -> Iterator[tuple[str, str, str]]:
+    """(start|end, tag name, attribute text) of the head's tags, until </head> or <body>."""
+    opened, comment_end = html.find("<!--"), 0  # tags inside a comment are not tags
+    for match in _HEAD_TAG.finditer(html):
+        while 0 <= opened < match.start():  # each comment is found once: linear
+            closed = html.find("-->", opened + 4)
+            comment_end = len(html) if closed < 0 else closed + 3
+            opened = html.find("<!--", comment_end) if closed >= 0 else -1
+        if match.start() < comment_end:
+            continue
+        closing, name = bool(match.group(1)), match.group(2).lower()
+        if (name == "head" and closing) or (name == "body" and not closing):
+            return
+        yield ("end" if closing else "start", name, match.group(3) or "")
+
+
 # -- text -------------------------------------------------------------------------------------
-
-_BLOCKS = frozenset({"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-                     "tr", "section", "article", "pre", "ul", "ol", "table", "figure", "hr"})
-_SKIPPED = frozenset({"script", "style", "figcaption", "noscript", "template"})
-
-
-class _Text(HTMLParser):
-    """HTML to plain text, with a blank line at every block boundary."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in _BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
 
 
 def _paragraphs(html: str) -> str:
-    """HTML (or plain text) as paragraphs separated by blank lines."""
-    if "<" not in html:
-        return unescape(html).strip()
-    parser = _Text()
-    parser.feed(html)
-    parser.close()
-    blocks = ("".join(parser.parts)).split("\n\n")
-    return "\n\n".join(" ".join(b.split()) for b in blocks if b.strip())
+    """HTML (or plain text) as paragraphs separated by blank lines, storable."""
+    return paragraphs(storable(html))
 
 
-def _text(value: Any) -> str:
-    """A field as one line of plain text (tags dropped, entities decoded)."""
-    return " ".join(_paragraphs(_string(value)).split())
+def _content(value: Any) -> str:
+    """An entry's full text as paragraphs; "" when it is too long to be used as it is."""
+    html = _string(value)
+    return _paragraphs(html) if len(html) <= CONTENT_CHARS else ""
+
+
+def _line(value: Any, limit: int) -> str | None:
+    """A field as one line of plain text, cut before it is read."""
+    return line(storable(_string(value)[:limit * 8]), limit) or None
 
 
 def _string(value: Any) -> str:
@@ -302,19 +259,22 @@ def _number_text(value: Any) -> str:
 
 def _number(value: Any) -> float | None:
     try:
-        number = float(str(value).strip())
+        number = float(str(value)[:50].strip())
     except (TypeError, ValueError):
         return None
     return number if 0 < number < 1e7 else None
 
 
 def _clip(value: Any, limit: int) -> str:
-    return " ".join(_string(value).split())[:limit]
+    return " ".join(storable(_string(value)[:limit * 8]).split())[:limit]
 
 
 def _absolute(link: Any, base: str) -> str | None:
-    link = _string(link).strip()
-    if not link:
+    link = storable(_string(link)).strip()
+    if not link or len(link) > LINK_CHARS:
         return None
-    absolute = urljoin(base, link)
+    try:
+        absolute = urljoin(base, link)
+    except ValueError:  # a malformed host such as "http://[x"
+        return None
     return absolute if absolute.lower().startswith(("http://", "https://")) else None

@@ -6,7 +6,12 @@ no other work. Otherwise the feed is parsed, its entries sorted out (``entries.s
 up to ``feed_entries_per_poll`` of them taken in. The next poll is scheduled by
 ``politeness.next_poll``; a failed poll backs off exponentially, and after
 ``feed_failures_to_pause`` failures in a row (or at once, for an address that is refused) the
-feed is paused with the reason, until it is subscribed again.
+feed is paused with the reason, until it is subscribed again. A refusal by this server's own
+settings (``refusals``) is reported and tried again later, never counted toward pausing.
+
+A poll never raises for its feed: whatever goes wrong (the network, the document, storage, a
+bug) ends it as a failed poll, logged once, its next poll moved forward. When even that cannot
+be stored, the feed is held back in memory for the same time, so no poll loop can spin on it.
 """
 
 from __future__ import annotations
@@ -18,17 +23,26 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from threading import Event
+from threading import Event, Lock
 
 from config.settings import Settings
-from index.errors import ArticleError, BlockedURLError, FeedError, LimitReachedError, NotFoundError
+from index.errors import (
+    ArticleError,
+    BlockedURLError,
+    CitebotError,
+    FeedError,
+    LimitReachedError,
+    NotFoundError,
+)
 from index.indexer import Indexer, fetch_policy
 from index.ingest.decoding import pick_charset
+from index.ingest.feed_text import storable
 from index.ingest.feeds import FEED_ACCEPT, FEED_TYPES, ParsedFeed, discover, looks_like_html
 from index.ingest.feeds import parse_feed as _parse_feed
 from index.ingest.fetch import Resolver, Response, fetch_response
 from index.intake.entries import DAY, EntryIntake, Taken, sort_out
 from index.intake.politeness import HostGate, host_of, next_poll
+from index.intake.refusals import advice, refusing_setting
 from index.models import Article
 from index.store import Feed, Storage
 
@@ -74,14 +88,21 @@ class FeedPoller:
         self.gate = HostGate(settings.feed_concurrency)
         self.entries = EntryIntake(settings=settings, storage=storage, indexer=indexer,
                                    gate=self.gate, clock=clock)
-        self.policy = replace(fetch_policy(settings), max_bytes=settings.feed_max_bytes)
+        self.policy = replace(fetch_policy(settings), max_bytes=settings.feed_max_bytes,
+                              max_decoded_bytes=settings.feed_max_bytes)
+        self.held: dict[int, float] = {}  # feed id -> no poll before (its failure not stored)
+        self._held_lock = Lock()  # polls run on several threads
 
     # -- subscriptions --------------------------------------------------------------------
     def subscribe(self, collection: str, url: str, *, channel_id: int | None = None,
                   added_by: str | None = None) -> Feed:
         """Subscribe `collection` to the feed at `url`, or to the feed a page at `url` names;
         subscribing again resumes a paused feed (FeedError, LimitReachedError)."""
-        feed_url, parsed = self.find_feed(url.strip())
+        url = url.strip()
+        if storable(url) != url:  # a byte that is not UTF-8 on a command line, a NUL
+            raise FeedError("That address holds a character that is not text (an invalid byte "
+                            "or a control character); check the address and try again.")
+        feed_url, parsed = self.find_feed(url)
         current = self.storage.list_feeds(collection)
         limit = self.settings.feed_max_per_server
         if len(current) >= limit and all(f.url != feed_url for f in current):
@@ -116,21 +137,31 @@ class FeedPoller:
 
     # -- polling --------------------------------------------------------------------------
     def poll(self, feed_id: int, *, force: bool = False) -> PollReport:
-        """Poll one feed now (a paused one only with `force`)."""
-        feed = self.storage.get_feed(feed_id)
+        """Poll one feed now (a paused one only with `force`). Raises only when the feed
+        cannot be read from storage (NotFoundError when it was removed meanwhile)."""
+        try:
+            feed = self.storage.get_feed(feed_id)
+        except NotFoundError:
+            raise
+        except Exception:
+            self._hold(feed_id, self.clock() + self.settings.feed_interval_s)
+            raise
         if feed.paused and not force:
             return PollReport(feed, "skipped")
         now = self.clock()
-        validators = {"If-None-Match": feed.etag, "If-Modified-Since": feed.last_modified}
         try:
-            response = self._get(feed.url, {k: v for k, v in validators.items() if v})
-            digest = hashlib.sha256(response.body).hexdigest()
-            if response.status == 304 or digest == feed.body_hash:
-                status = "not-modified" if response.status == 304 else "unchanged"
-                return self._quiet(feed, status, response, now)
-            parsed = parse_feed(response)
-        except (ArticleError, FeedError) as exc:
+            return self._poll(feed, now)
+        except Exception as exc:  # whatever it was, this poll failed: back off
             return self._failed(feed, exc, now)
+
+    def _poll(self, feed: Feed, now: float) -> PollReport:
+        validators = {"If-None-Match": feed.etag, "If-Modified-Since": feed.last_modified}
+        response = self._get(feed.url, {k: v for k, v in validators.items() if v})
+        digest = hashlib.sha256(response.body).hexdigest()
+        if response.status == 304 or digest == feed.body_hash:
+            status = "not-modified" if response.status == 304 else "unchanged"
+            return self._quiet(feed, status, response, now)
+        parsed = parse_feed(response)
         todo, aliases = sort_out(self.storage, feed.id, parsed.entries)
         if aliases:
             self.storage.mark_seen(feed.id, aliases, now)
@@ -142,7 +173,8 @@ class FeedPoller:
     def _polled(self, feed: Feed, response: Response, parsed: ParsedFeed,
                 taken: tuple[Taken, ...], digest: str | None, now: float) -> PollReport:
         added = sum(t.status == "added" for t in taken)
-        kept = response.headers if digest else {}
+        # Validators are only kept when every store takes them (a NUL is refused by PostgreSQL)
+        kept = {k: v for k, v in response.headers.items() if storable(v) == v} if digest else {}
         feed = replace(
             feed, etag=kept.get("etag"), last_modified=kept.get("last-modified"),
             body_hash=digest, failures=0, last_error=None, last_polled_at=now,
@@ -159,18 +191,45 @@ class FeedPoller:
         return PollReport(feed, status)
 
     def _failed(self, feed: Feed, exc: Exception, now: float) -> PollReport:
-        failures, reason = feed.failures + 1, str(exc)[:500]
-        paused = None
-        if isinstance(exc, BlockedURLError) or failures >= self.settings.feed_failures_to_pause:
+        reason = _reason(exc)
+        setting = (refusing_setting(feed.url, self.policy, self.resolver)
+                   if isinstance(exc, BlockedURLError) else None)
+        failures, paused = feed.failures + (setting is None), None
+        if setting is not None:
+            reason = advice(reason, setting)
+        elif isinstance(exc, BlockedURLError) or failures >= self.settings.feed_failures_to_pause:
             paused = (f"paused after {failures} failed poll{'s' * (failures > 1)} in a row: "
                       f"{reason}")
         retry = getattr(exc, "retry_after", None)
         feed = replace(feed, failures=failures, last_error=reason, paused=paused,
                        last_polled_at=now, next_poll_at=self._next(now, failures, at_least=retry))
-        self.storage.save_feed(feed)
-        log.info("feed %d (%s): poll failed (%d in a row): %s", feed.id, host_of(feed.url),
-                 failures, reason)
+        stored = self._store_failure(feed)
+        message = "feed %d (%s): poll failed (%d in a row): %s%s"
+        args = (feed.id, host_of(feed.url), failures, reason,
+                "" if stored else "; that could not be stored either, so it waits in memory")
+        if setting is not None and stored:  # the operator's to mend: said louder
+            log.warning(message, *args)
+        elif isinstance(exc, CitebotError) and stored:
+            log.info(message, *args)
+        else:  # a bug or storage trouble: the one record of it, with the traceback
+            log.warning(message, *args, exc_info=exc)
         return PollReport(feed, "paused" if paused else "failed", error=reason)
+
+    def _store_failure(self, feed: Feed) -> bool:
+        try:
+            self.storage.save_feed(feed)
+        except Exception:
+            self._hold(feed.id, feed.next_poll_at)
+            return False
+        self._hold(feed.id, None)
+        return True
+
+    def _hold(self, feed_id: int, until: float | None) -> None:
+        with self._held_lock:
+            if until is None:
+                self.held.pop(feed_id, None)
+            else:
+                self.held[feed_id] = until
 
     def _next(self, now: float, failures: int, *, ttl_s: float | None = None,
               response: Response | None = None, at_least: float | None = None) -> float:
@@ -185,8 +244,13 @@ class FeedPoller:
                                   headers=headers, resolver=self.resolver)
 
     def due(self, limit: int = 500) -> list[Feed]:
-        """Feeds whose next poll is due, most overdue first."""
-        return self.storage.due_feeds(self.clock(), limit)
+        """Feeds whose next poll is due, most overdue first (not those held back)."""
+        now = self.clock()
+        with self._held_lock:
+            for feed_id in [k for k, until in self.held.items() if until <= now]:
+                del self.held[feed_id]
+            held = set(self.held)
+        return [f for f in self.storage.due_feeds(now, limit) if f.id not in held]
 
     def poll_due(self, *, stop: Event | None = None, limit: int = 500) -> list[PollReport]:
         """Poll every due feed once: one lane per host (its feeds one after another), lanes
@@ -196,7 +260,17 @@ class FeedPoller:
             lanes.setdefault(host_of(feed.url), []).append(feed)
 
         def run(lane: list[Feed]) -> list[PollReport]:
-            return [self.poll(f.id) for f in lane if not (stop and stop.is_set())]
+            reports = []
+            for feed in lane:
+                if stop and stop.is_set():
+                    break
+                try:
+                    reports.append(self.poll(feed.id))
+                except NotFoundError:
+                    pass  # removed since it was found due
+                except Exception:
+                    log.warning("feed %d: could not be read to poll it", feed.id, exc_info=True)
+            return reports
 
         workers = max(1, min(self.gate.concurrency, len(lanes)))
         with ThreadPoolExecutor(workers, thread_name_prefix="citebot-feeds") as pool:
@@ -218,6 +292,14 @@ class FeedPoller:
                 pass  # removed by hand meanwhile
             self.storage.forget_intake(collection, article_id)
         return removed
+
+
+def _reason(exc: Exception) -> str:
+    """What a failed poll says about itself (a bug says what to do, not its internals)."""
+    if isinstance(exc, CitebotError):
+        return str(exc)[:500]
+    return (f"citebot failed unexpectedly while polling this feed ({type(exc).__name__}); it "
+            "tries again later, and its log has the details.")
 
 
 def parse_feed(response: Response) -> ParsedFeed:
