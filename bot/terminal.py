@@ -17,9 +17,10 @@ from typing import TextIO
 
 from index.errors import BlockedURLError
 
-# C0 but tab and newline, DEL, C1, and the bidirectional marks that reorder what is shown
+# C0 but tab and newline, DEL, C1, the bidirectional marks that reorder what is shown, and
+# lone surrogates (bytes of another encoding in an argument), which no encoding can print
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029"
-                     "\u202a-\u202e\u2066-\u2069]")
+                     "\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:

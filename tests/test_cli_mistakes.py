@@ -309,3 +309,15 @@ def test_a_dot_env_that_is_not_utf8_is_one_line(cli: Cli, tmp_path: Path) -> Non
     (tmp_path / ".env").write_bytes(b"CITEBOT_FEED_INTERVAL_S=\xff\xfe\n")
     code, out, err = cli("stats")
     assert code == 2 and not out and ".env" in one_line(err) and "UTF-8" in err
+
+
+def test_a_link_holding_bytes_that_are_not_text_is_one_sentence(cli: Cli) -> None:
+    """A link typed in a terminal of another encoding reaches citebot with bytes that are not
+    UTF-8 (Python's surrogate escapes): one sentence for it, and the next source still added
+    (a UnicodeEncodeError traceback before)."""
+    story = EXAMPLES / "library-hours.txt"
+    for link in ("http://example.com/a\udcffb", "http://example.com/?q=\udce9t\x00"):
+        code, out, err = cli("add", link, str(story))
+        line = one_line(err)
+        assert code == 1 and "not a valid web address" in line, err
+        assert "Riverton library" in out, out  # added, then unchanged

@@ -167,6 +167,9 @@ class _Target:
 
 
 def _parse(url: str, policy: FetchPolicy) -> _Target:
+    if _NOT_TEXT.search(url):  # bytes of another encoding (surrogate escapes), NUL, controls
+        raise BlockedURLError("That link is not a valid web address: it holds characters that "
+                              "are not text; copy it again from the browser's address bar.")
     scheme = _checked_scheme(url)
     try:
         parts = urlsplit(url.strip())
@@ -191,6 +194,9 @@ def _parse(url: str, policy: FetchPolicy) -> _Target:
     if parts.query:
         path += "?" + quote(parts.query, safe="/?%:@!$&'()*+,;=-._~")
     return _Target(scheme, host, port, path, ip)
+
+
+_NOT_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def _checked_scheme(url: str) -> str:
