@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import logging
 import os
 import sys
@@ -51,11 +52,20 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2024-05-31") from None
 
 
+def _version() -> str:
+    """The installed package's version (its metadata), or "unknown" when run from a checkout."""
+    try:
+        return importlib.metadata.version("citebot")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", epilog=EPILOG,
         description="Answer questions about news articles with verbatim, cited quotes.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
                         help="collection to use (default: %(default)s); a name is up to 64 "
