@@ -1,5 +1,5 @@
 """The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
-run | eval | db``.
+run | eval | db | backup | restore``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from bot.cli_backup import add_parser as add_backup_parser
+from bot.cli_backup import cmd_backup, cmd_restore
 from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-unanswerable", action="store_true",
                     help="skip asking each side's questions of the other side's articles")
     add_db_parser(sub)
+    add_backup_parser(sub)
     _verbose_everywhere(parser)
     return parser
 
@@ -395,7 +398,8 @@ def cmd_db(ctx: Context) -> int:
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
-    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db,
+    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db, "backup": cmd_backup,
+    "restore": cmd_restore,
 }
 
 if __name__ == "__main__":

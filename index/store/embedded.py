@@ -36,6 +36,14 @@ from index.store.reconcile import Loaded
 log = logging.getLogger(__name__)
 
 
+def collection_folder(collection: str) -> str:
+    """The folder of a collection's files under ``collections/`` in the data directory."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
+    if safe != collection:  # keep distinct names distinct on disk
+        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
+    return safe
+
+
 @dataclass
 class _Slot:
     """One collection's in-memory vector index and the locks around it."""
@@ -76,10 +84,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
             yield
 
     def collection_dir(self, collection: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
-        if safe != collection:  # keep distinct names distinct on disk
-            safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
-        return self.data_dir / "collections" / safe
+        return self.data_dir / "collections" / collection_folder(collection)
 
     def _slot(self, collection: str) -> _Slot:
         with self._guard:
