@@ -207,3 +207,15 @@ def test_kill_9_during_a_backup_leaves_the_store_intact(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".b.partial-*")), "a killed backup's leftovers are removed"
     check_backup(dest)
     print(f"kill -9 during backup: {outcomes}")
+
+
+def test_a_store_not_yet_upgraded_is_backed_up_and_restored(tmp_path: Path, run: Run) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "first_schema" / "data", old)
+    code, _, err = run("backup", str(tmp_path / "b"), "--data-dir", str(old))
+    assert code == 0, err
+    code, _, err = run("restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "new"))
+    assert code == 0, err
+    with Core.open(settings_for(tmp_path / "new"), embedder=HashEmbedder()) as core:
+        assert core.stats("default").articles == 2
+        assert core.storage.lexical_search("default", "federal resilience grant", 3)

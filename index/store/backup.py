@@ -53,7 +53,7 @@ class Backup:
     """What a backup holds, as its contents file says (checked against its files)."""
 
     path: Path
-    store_id: str
+    store_id: str | None  # None: a database from before stores had ids (given one on open)
     schema_version: int
     created_at: str
     files: dict[str, tuple[int, str]]  # relative path -> (bytes, SHA-256)
@@ -265,7 +265,9 @@ def _parse(path: Path, contents: Any) -> Backup:
     try:
         files = {str(n): (int(f["bytes"]), str(f["sha256"]))
                  for n, f in contents["files"].items()}
-        backup = Backup(path, str(contents["store_id"]), int(contents["schema_version"]),
+        store_id = contents["store_id"]
+        backup = Backup(path, None if store_id is None else str(store_id),
+                        int(contents["schema_version"]),
                         str(contents["created_at"]), files, int(contents["articles"]),
                         tuple(contents["collections"]), tuple(contents["vectors_left_out"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

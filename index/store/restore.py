@@ -83,6 +83,7 @@ def _assemble(backup: Backup, stage: Path) -> None:
         if sha256_of(target) != digest:
             raise BackupError(f"The backup {backup.path} changed while it was restored "
                               f"({name}); nothing was changed. Restore again.")
-    (stage / MARKER).write_text(backup.store_id + "\n", encoding="ascii")
+    if backup.store_id is not None:  # else the database gets its id when first opened
+        (stage / MARKER).write_text(backup.store_id + "\n", encoding="ascii")
     fsync_tree(stage)
 
