@@ -143,7 +143,7 @@ def test_a_directory_that_is_no_backup_is_refused(tmp_path: Path, run: Run) -> N
     assert code == 1 and "does not exist" in err
 
 
-def test_a_store_is_never_overwritten_without_replace(tmp_path: Path, run: Run) -> None:
+def test_a_store_is_never_overwritten_without_replace_nor_while_in_use(tmp_path: Path, run: Run) -> None:
     _store(tmp_path / "old", 6, seed=1).close()
     _store(tmp_path / "data", 3, seed=2).close()
     assert run("backup", str(tmp_path / "b"), "--data-dir", str(tmp_path / "old"))[0] == 0
@@ -153,6 +153,11 @@ def test_a_store_is_never_overwritten_without_replace(tmp_path: Path, run: Run) 
     assert code == 1 and "--replace" in err and "already holds a citebot store" in err
     assert sorted((p.relative_to(tmp_path / "data"), p.read_bytes())
                   for p in (tmp_path / "data").rglob("*") if p.is_file()) == before
+    running = Core.open(settings_for(tmp_path / "data"), embedder=HashEmbedder())
+    code, out, err = run("restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "data"),
+                         "--replace")
+    assert code == 1 and "citebot is using" in err and "stop it" in err, err
+    running.close()
     code, out, err = run("restore", str(tmp_path / "b"), "--data-dir", str(tmp_path / "data"),
                          "--replace")
     assert code == 0, err

@@ -28,7 +28,7 @@ from index.store import integrity, reconcile
 from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
-from index.store.locks import CollectionLocks, ReadWriteLock
+from index.store.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
@@ -67,8 +67,13 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
         self.model = model
         self.dim = dim
         self.approximate_threshold = approximate_threshold
-        self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
-                                           quick_check_bytes=quick_check_bytes)
+        self.in_use = InUse(data_dir)
+        try:
+            self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
+                                               quick_check_bytes=quick_check_bytes)
+        except BaseException:
+            self.in_use.release()
+            raise
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
         self.conversation_tables = ConversationTables(self.sql)
@@ -368,3 +373,4 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
 
     def close(self) -> None:
         self.sql.close()
+        self.in_use.release()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from index.store.backup import Backup, BackupError, check_backup, fsync_path, fsync_tree, sha256_of
 from index.store.integrity import DATABASE, MARKER
+from index.store.locks import IN_USE, sole_use
 
 
 @dataclass(frozen=True)
@@ -37,34 +38,50 @@ def restore_backup(source: Path, data_dir: Path, *, replace: bool = False) -> Re
     for old in data_dir.parent.glob(f".{data_dir.name}.restoring-*"):  # a killed restore's
         shutil.rmtree(old, ignore_errors=True)
     stage = data_dir.parent / f".{data_dir.name}.restoring-{secrets.token_hex(4)}"
-    set_aside = None
     try:
         stage.mkdir(parents=True)
         _assemble(backup, stage)
-        if data_dir.exists():
-            if any(data_dir.iterdir()):
-                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-                set_aside = data_dir.with_name(f"{data_dir.name}.replaced-{stamp}")
-                os.replace(data_dir, set_aside)
-            else:
-                data_dir.rmdir()
-        os.replace(stage, data_dir)
-        fsync_path(data_dir.parent)
+        with sole_use(data_dir) as alone:
+            if not alone:
+                raise BackupError(
+                    f"citebot is using {data_dir} right now (the bot, or another command): "
+                    "stop it, then restore again; nothing was changed.")
+            set_aside = _swap(stage, data_dir)
     except OSError as exc:
-        raise BackupError(f"Could not restore into {data_dir} ({exc.strerror or exc}). "
-                          + (f"The store that was there is in {set_aside}. " if set_aside
-                             else "Nothing there was changed. ")
-                          + "Free space or fix the permissions, then restore again.") from exc
+        raise BackupError(f"Could not restore into {data_dir} ({exc.strerror or exc}); "
+                          "nothing there was changed. Free space or fix the permissions, then "
+                          "restore again.") from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return Restored(backup, data_dir, set_aside)
+
+
+def _swap(stage: Path, data_dir: Path) -> Path | None:
+    """Move what ``data_dir`` holds aside (if anything), then the assembled store into it;
+    where the old store went."""
+    set_aside = None
+    if data_dir.exists():
+        if any(p.name != IN_USE for p in data_dir.iterdir()):
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            set_aside = data_dir.with_name(f"{data_dir.name}.replaced-{stamp}")
+            os.replace(data_dir, set_aside)
+        else:
+            shutil.rmtree(data_dir)
+    try:
+        os.replace(stage, data_dir)
+    except OSError:
+        if set_aside is not None:
+            os.replace(set_aside, data_dir)  # put it back: nothing changed
+        raise
+    fsync_path(data_dir.parent)
+    return set_aside
 
 
 def _refuse_to_overwrite(source: Path, data_dir: Path, replace: bool) -> None:
     if data_dir.resolve() == source.resolve():
         raise BackupError("The backup and the data directory are the same directory; give "
                           "the data directory to restore into with --data-dir.")
-    if replace or not data_dir.exists() or not any(data_dir.iterdir()):
+    if replace or not data_dir.exists() or all(p.name == IN_USE for p in data_dir.iterdir()):
         return
     held = "a citebot store" if (data_dir / DATABASE).exists() else "files"
     raise BackupError(
