@@ -6,7 +6,8 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
-    CITEBOT_DATA_DIR=/data
+    CITEBOT_DATA_DIR=/data \
+    CITEBOT_MODEL_CACHE_DIR=/data/models
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

@@ -1,5 +1,5 @@
 """The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
-run | eval | db``.
+run | eval | db | backup | restore``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import logging
 import os
 import sys
@@ -21,6 +22,8 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from bot.cli_backup import add_parser as add_backup_parser
+from bot.cli_backup import cmd_backup, cmd_restore
 from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
@@ -51,11 +54,20 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day like 2024-05-31") from None
 
 
+def _version() -> str:
+    """The installed package's version (its metadata), or "unknown" when run from a checkout."""
+    try:
+        return importlib.metadata.version("citebot")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="citebot", epilog=EPILOG,
         description="Answer questions about news articles with verbatim, cited quotes.")
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+    parser.add_argument("--version", action="version", version=f"citebot {_version()}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
                         help="collection to use (default: %(default)s); a name is up to 64 "
@@ -145,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-unanswerable", action="store_true",
                     help="skip asking each side's questions of the other side's articles")
     add_db_parser(sub)
+    add_backup_parser(sub)
     _verbose_everywhere(parser)
     return parser
 
@@ -385,7 +398,8 @@ def cmd_db(ctx: Context) -> int:
 COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
-    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db,
+    "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db, "backup": cmd_backup,
+    "restore": cmd_restore,
 }
 
 if __name__ == "__main__":

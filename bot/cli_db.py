@@ -1,6 +1,7 @@
 """`citebot db migrate | status`: the PostgreSQL schema (docs/SCALING.md).
 
-The embedded store needs neither: it creates its tables itself. With CITEBOT_DATABASE_URL set,
+The embedded store needs neither: it upgrades its own schema when opened
+(``index.store.sqlite_migrations``). With CITEBOT_DATABASE_URL set,
 `citebot db status` says which schema version the database is at and what is pending, and
 `citebot db migrate` applies what is pending (safe to run from several machines at once).
 """
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
     from bot.cli import Context
 
 NO_DATABASE = ("CITEBOT_DATABASE_URL is not set: citebot uses the embedded store (SQLite + "
-               "vector files in the data directory), which needs no migrations. Set it to a "
-               "postgresql:// URL to use PostgreSQL (docs/SCALING.md).")
+               "vector files in the data directory), which upgrades itself when opened. Set "
+               "it to a postgresql:// URL to use PostgreSQL (docs/SCALING.md).")
 
 
 def add_parser(sub: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -17,6 +18,18 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+def user_cache_dir() -> Path | None:
+    """citebot's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache); None when the
+    user has no home directory."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG rule: a relative value is ignored
+        return Path(xdg) / "citebot"
+    try:
+        return Path.home() / ".cache" / "citebot"
+    except RuntimeError:
+        return None
 Port = Annotated[int, Field(ge=1, le=65_535)]
 MAX_SHARDS = 4096  # far past Discord's largest bots; a typo such as 20000 is caught
 
@@ -127,7 +140,9 @@ class Settings(BaseSettings):
         ),
     )
     model_cache_dir: Path | None = Field(
-        default=None, description="Where ONNX exports of the model are kept (DATA_DIR/models)."
+        default_factory=lambda: user_cache_dir(),
+        description="Where ONNX exports of the model are kept, once per user for every data "
+        "directory ($XDG_CACHE_HOME/citebot or ~/.cache/citebot).",
     )
     embed_batch_size: int = Field(default=64, ge=1)
     approximate_threshold: int = Field(
@@ -391,7 +406,8 @@ class Settings(BaseSettings):
 
     @property
     def model_cache(self) -> Path:
-        """Where exported ONNX models are kept."""
+        """Where exported ONNX models are kept (the data directory's ``models`` only for a
+        user without a home directory)."""
         return self.model_cache_dir or self.data_dir / "models"
 
     @property

@@ -1,7 +1,8 @@
 """A sentence-transformers model run with ONNX Runtime: fast start, fast single queries.
 
-The model's transformer is exported to ONNX once (with torch, on first use) and cached in the
-data directory; optionally quantised to int8 weights. Loading it afterwards needs neither torch
+The model's transformer is exported to ONNX once (with torch, on first use) and cached once
+per user (keyed by the model's content, shared by every data directory); optionally quantised
+to int8 weights. Loading it afterwards needs neither torch
 nor sentence-transformers, which keeps cold start short. Only models made of a transformer,
 mean pooling and normalisation (all-MiniLM-L6-v2 and most sentence-transformers models) can
 run this way; ``supports`` says whether one does.
@@ -9,10 +10,12 @@ run this way; ``supports`` says whether one does.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
+import secrets
 import threading
 import warnings
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.encode.fingerprint import model_key
 from index.errors import StorageError
 from index.failures import storage_error
 
@@ -42,30 +46,45 @@ def supports(model_dir: Path) -> bool:
             and (model_dir / "tokenizer.json").exists())
 
 
+EXPORT_VERSION = 1  # raise when the export itself changes: older exports are then not reused
+
+
+def export_dir(model_dir: Path, cache_dir: Path) -> Path:
+    """The folder of a model's exports in ``cache_dir``: one per model content (its files'
+    SHA-256, ``index.encode.fingerprint``), wherever the model lies and whichever data
+    directory uses it."""
+    key = hashlib.sha256(f"{EXPORT_VERSION}:{model_key(model_dir, cache_dir)}".encode())
+    return cache_dir / f"{model_dir.name}-{key.hexdigest()[:16]}"
+
+
 def export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> Path:
     """The ONNX file for a model, exported (and quantised) once into ``cache_dir``.
 
-    Raises StorageError when the cache cannot be written (a full or read-only disk), leaving
-    no partial file behind.
+    Processes and threads exporting the same model at once wait for the first, then use its
+    file. Raises StorageError when the cache cannot be written (a full or read-only disk),
+    leaving no partial file behind.
     """
-    key = hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:12]
-    target = cache_dir / f"{model_dir.name}-{key}" / ("model-int8.onnx" if quantize
-                                                       else "model.onnx")
+    target = export_dir(model_dir, cache_dir) / ("model-int8.onnx" if quantize
+                                                 else "model.onnx")
     if target.exists():
         return target
     fp32 = target.with_name("model.onnx")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned(target.parent)
-        if not fp32.exists():
-            _export_fp32(model_dir, fp32)
-        if quantize:
-            _quantize(fp32, target)
+        with _exporting(target.parent):
+            if target.exists():  # another process exported it while this one waited
+                return target
+            _remove_abandoned(target.parent)
+            if not fp32.exists():
+                _export_fp32(model_dir, fp32)
+            if quantize:
+                _quantize(fp32, target)
     except Exception as exc:
         cause = exc if isinstance(exc, OSError) else exc.__cause__
         if not isinstance(cause, OSError):
             raise
         with suppress(OSError):
+            (target.parent / _LOCK).unlink(missing_ok=True)
             target.parent.rmdir()  # only if the failure left it empty
         raise StorageError(
             f"{storage_error(cause, 'export the model to ONNX', cache_dir)} Or run the model "
@@ -73,11 +92,23 @@ def export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> Path:
     return target
 
 
+_LOCK = "export.lock"
+
+
+@contextmanager
+def _exporting(directory: Path) -> Iterator[None]:
+    """One export of a model at a time, across processes and threads (an flock is held per
+    open file, so threads of one process wait for each other too)."""
+    with open(directory / _LOCK, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # closing the file releases it
+        yield
+
+
 @contextmanager
 def _staged(target: Path) -> Iterator[Path]:
     """A temporary path beside ``target``, moved onto it when the block succeeds and removed
     when anything fails (a partial export is as large as the model)."""
-    tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+    tmp = target.with_suffix(f".{os.getpid()}-{secrets.token_hex(4)}.tmp.onnx")
     try:
         yield tmp
         os.replace(tmp, target)
@@ -90,7 +121,7 @@ def _staged(target: Path) -> Iterator[Path]:
 def _remove_abandoned(directory: Path) -> None:
     """Remove the partial exports of processes that were killed while exporting."""
     for tmp in directory.glob("*.tmp.onnx"):
-        pid = tmp.suffixes[-3].lstrip(".") if len(tmp.suffixes) >= 3 else ""
+        pid = tmp.suffixes[-3].lstrip(".").split("-")[0] if len(tmp.suffixes) >= 3 else ""
         if pid.isdigit() and not _alive(int(pid)):
             with suppress(OSError):
                 tmp.unlink()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 from index.failures import translated
@@ -92,11 +91,6 @@ class ConversationTables:
         with self.connections.write() as db:
             return int(db.execute("DELETE FROM conversations WHERE updated_at < ?",
                                   (before,)).rowcount)
-
-
-def create(db: sqlite3.Connection) -> None:
-    """Create the tables (called with the rest of the schema)."""
-    db.executescript(SCHEMA)
 
 
 class ConversationStorage:

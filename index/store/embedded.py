@@ -28,12 +28,20 @@ from index.store import integrity, reconcile
 from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
-from index.store.locks import CollectionLocks, ReadWriteLock
+from index.store.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
 
 log = logging.getLogger(__name__)
+
+
+def collection_folder(collection: str) -> str:
+    """The folder of a collection's files under ``collections/`` in the data directory."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
+    if safe != collection:  # keep distinct names distinct on disk
+        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
+    return safe
 
 
 @dataclass
@@ -59,8 +67,13 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
         self.model = model
         self.dim = dim
         self.approximate_threshold = approximate_threshold
-        self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
-                                           quick_check_bytes=quick_check_bytes)
+        self.in_use = InUse(data_dir)
+        try:
+            self.sql = integrity.open_database(data_dir, lexical_max_df=lexical_max_df,
+                                               quick_check_bytes=quick_check_bytes)
+        except BaseException:
+            self.in_use.release()
+            raise
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
         self.conversation_tables = ConversationTables(self.sql)
@@ -76,10 +89,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
             yield
 
     def collection_dir(self, collection: str) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
-        if safe != collection:  # keep distinct names distinct on disk
-            safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
-        return self.data_dir / "collections" / safe
+        return self.data_dir / "collections" / collection_folder(collection)
 
     def _slot(self, collection: str) -> _Slot:
         with self._guard:
@@ -363,3 +373,4 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
 
     def close(self) -> None:
         self.sql.close()
+        self.in_use.release()

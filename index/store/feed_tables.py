@@ -7,7 +7,6 @@ Times are Unix seconds (REAL). Every statement is here; ``EmbeddedStorage`` dele
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import astuple, fields
 
@@ -168,11 +167,6 @@ class FeedTables:
         with self.sql.write() as db:
             db.execute("DELETE FROM intake WHERE collection = ? AND article_id = ?",
                        (collection, article_id))
-
-
-def create(db: sqlite3.Connection) -> None:
-    """Create the tables (called with the rest of the schema)."""
-    db.executescript(SCHEMA)
 
 
 class FeedStorage:

@@ -105,3 +105,43 @@ class CollectionLocks:
             fh.close()
             return None
         return fh
+
+
+IN_USE = "citebot.in-use.lock"
+
+
+class InUse:
+    """A shared ``flock`` on a file in the data directory, held while a process has the store
+    open: ``restore --replace`` needs it exclusively, and so sees that citebot is running
+    there. Best effort: on read-only media there is no lock (and nothing can be replaced)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._fh: IO[str] | None = None
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fh = open(data_dir / IN_USE, "a")  # noqa: SIM115  (held until release)
+        except OSError:
+            return
+        fcntl.flock(fh, fcntl.LOCK_SH)  # waits only while a restore swaps the directory
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # releases the lock
+            self._fh = None
+
+
+@contextmanager
+def sole_use(data_dir: Path) -> Iterator[bool]:
+    """Hold the data directory's lock exclusively for the block if no process has the store
+    open now; yields whether it is held (True for a directory without a store)."""
+    if not data_dir.is_dir():
+        yield True
+        return
+    with open(data_dir / IN_USE, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True

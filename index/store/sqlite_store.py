@@ -19,52 +19,13 @@ import numpy as np
 from index.errors import NotFoundError
 from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
-from index.store import bm25, conversation_tables, feed_tables, lexical
+from index.store import bm25, lexical, sqlite_migrations
 from index.store.lexical import fts_name
 from index.store.protocol import Vote
 from index.store.sqlite_tx import Connections
 from index.text import content_words, porter_stem
 
 __all__ = ["SQLiteStore", "fts_name", "utcnow"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS collections(
-    name TEXT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 0, model TEXT, dim INTEGER);
-CREATE TABLE IF NOT EXISTS articles(
-    pk INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL, collection TEXT NOT NULL, title TEXT NOT NULL, source TEXT, url TEXT,
-    canonical_url TEXT, published TEXT, author TEXT, content_hash TEXT NOT NULL,
-    paragraph_count INTEGER NOT NULL, added_at TEXT NOT NULL, added_by TEXT,
-    UNIQUE(collection, id));
-CREATE INDEX IF NOT EXISTS articles_url ON articles(collection, canonical_url);
-CREATE INDEX IF NOT EXISTS articles_hash ON articles(collection, content_hash);
-CREATE TABLE IF NOT EXISTS paragraphs(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_pk INTEGER NOT NULL REFERENCES articles(pk) ON DELETE CASCADE,
-    number INTEGER NOT NULL, text TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS paragraphs_article ON paragraphs(article_pk, number);
-CREATE TABLE IF NOT EXISTS sentences(
-    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, speaker TEXT,
-    PRIMARY KEY(paragraph_id, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS chunks(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    paragraph_id INTEGER NOT NULL REFERENCES paragraphs(id) ON DELETE CASCADE,
-    collection TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    live INTEGER NOT NULL DEFAULT 1, vector BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS chunks_collection ON chunks(collection, live, id);
-CREATE INDEX IF NOT EXISTS chunks_paragraph ON chunks(paragraph_id);
-CREATE TABLE IF NOT EXISTS feedback(
-    id INTEGER PRIMARY KEY AUTOINCREMENT, collection TEXT NOT NULL, question TEXT NOT NULL,
-    quotes TEXT NOT NULL, vote INTEGER NOT NULL, user_id TEXT, created_at TEXT NOT NULL,
-    answer_id TEXT);
-"""
-# After SCHEMA, on databases whose feedback table predates answer_id (votes before it stay,
-# each its own row: NULLs are distinct in a UNIQUE index).
-VOTE_ONCE = """
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_once ON feedback(collection, answer_id, user_id);
-"""
 
 _ARTICLE_COLS = (
     "a.id, a.collection, a.title, a.source, a.url, a.published, a.author, a.content_hash, "
@@ -91,14 +52,9 @@ class SQLiteStore(Connections):
             raise storage_error(exc, "open the database", path) from exc
 
     def create_schema(self) -> None:
-        """Create whatever tables, columns and indexes are missing."""
-        db = self.db()
-        db.executescript(SCHEMA)
-        if "answer_id" not in {r[1] for r in db.execute("PRAGMA table_info(feedback)")}:
-            db.execute("ALTER TABLE feedback ADD COLUMN answer_id TEXT")
-        db.executescript(VOTE_ONCE)
-        feed_tables.create(db)
-        conversation_tables.create(db)
+        """Bring the schema up to date (``index.store.sqlite_migrations``; SchemaError when
+        the database is newer than this citebot)."""
+        sqlite_migrations.migrate(self)
 
     # -- collections ---------------------------------------------------------------------
     def collection_state(self, collection: str) -> tuple[int, str | None, int | None]:
