@@ -1,0 +1,157 @@
+"""The health and metrics endpoint of `citebot run` (CITEBOT_METRICS_ADDRESS), read over HTTP
+the way a scraper or a health check does while the fake Discord asks, votes, adds and drops
+the gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.views import VOTE_DOWN, VOTE_UP
+from tests.test_bot_support import (
+    BOB,
+    BRIDGE,
+    BRIDGE_QUESTION,
+    CAROL,
+    CHANNEL_A,
+    GUILD_A,
+    GUILD_B,
+    STEP,
+    Env,
+    bot_env,
+    description,
+    figures_fixture,
+    mention,
+    reply_to,
+)
+
+figures = figures_fixture("metrics")
+ENDPOINT = "127.0.0.1:0"  # any free port; the bot says which it bound
+
+
+async def get(env: Env, path: str) -> tuple[int, str]:
+    """GET http://127.0.0.1:PORT/path from the bot's endpoint: (status, body)."""
+    assert env.bot.health is not None
+    url = f"http://127.0.0.1:{env.bot.health.port}{path}"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def scrape(env: Env) -> dict[str, float]:
+    """Every sample of /metrics, by name and labels: {'citebot_votes_total{vote="up"}': 1}."""
+    status, text = await get(env, "/metrics")
+    assert status == 200
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples
+
+
+def moved(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The samples that changed, by how much (histogram buckets left out)."""
+    return {name: after[name] - before.get(name, 0.0) for name in after
+            if after[name] != before.get(name, 0.0) and "_bucket{" not in name
+            and not name.endswith("_created") and "_created{" not in name}
+
+
+async def wait_health(env: Env, status: int, timeout: float = STEP * 2) -> str:
+    """Poll /healthz (bounded) until it answers `status`; its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got, body = await get(env, "/healthz")
+        if got == status:
+            return body
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"/healthz stayed {got} ({body.strip()}), not {status}")
+        await asyncio.sleep(0.05)
+
+
+async def test_metrics_move_while_members_ask_vote_and_add(tmp_path: Path) -> None:
+    async with bot_env(tmp_path, min_score=-1.0, metrics_address=ENDPOINT) as env:
+        start = await scrape(env)
+        assert start['citebot_questions_total{via="slash"}'] == 0
+        assert start["citebot_gateway_connected"] == 1
+
+        title, _, text = BRIDGE.partition("\n")
+        await env.add_text(title, text)
+        answer = await (await env.slash("ask", BRIDGE_QUESTION)).wait_response(STEP)
+        assert "Mayor Dana Reyes" in description(answer)
+        await (await env.fake.click(answer.id, VOTE_UP, user_id=CAROL)).wait_response(STEP)
+        await (await env.fake.click(answer.id, VOTE_DOWN, user_id=BOB)).wait_response(STEP)
+        posted = await mention(env.fake, GUILD_A, CHANNEL_A, CAROL, "what did Patel say?")
+        await reply_to(env.fake, posted)
+        nothing = await (await env.slash("ask", BRIDGE_QUESTION, guild=GUILD_B)).wait_response(
+            STEP)
+        assert "Mayor Dana Reyes" not in description(nothing) + nothing.content
+
+        change = moved(start, await scrape(env))
+    assert change['citebot_questions_total{via="slash"}'] == 2
+    assert change['citebot_questions_total{via="message"}'] == 1
+    assert change['citebot_questions_not_found_total{via="slash"}'] == 1
+    assert 'citebot_questions_not_found_total{via="message"}' not in change
+    assert change['citebot_answer_seconds_count{via="slash"}'] == 2
+    assert change['citebot_answer_seconds_sum{via="slash"}'] > 0
+    assert change['citebot_votes_total{vote="up"}'] == 1
+    assert change['citebot_votes_total{vote="down"}'] == 1
+    assert change['citebot_articles_added_total{status="added",via="command"}'] == 1
+    assert "citebot_gateway_reconnects_total" not in change
+
+
+async def test_health_turns_unhealthy_without_the_gateway_and_back_after(
+        tmp_path: Path, figures: list[str]) -> None:
+    async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
+        assert await wait_health(env, 200) == "ok\n"
+        fake = env.fake
+        fake.refuse_gateway(3, how="http")  # the reconnects fail for a while
+        lost = time.monotonic()
+        await fake.drop_connection()
+        said = await wait_health(env, 503)
+        assert said == "the Discord gateway is not connected\n"
+        status, body = await get(env, "/healthz?format=json")
+        assert status == 503 and json.loads(body) == {
+            "healthy": False, "problems": ["the Discord gateway is not connected"]}
+        assert (await scrape(env))["citebot_gateway_connected"] == 0
+
+        await wait_health(env, 200, timeout=STEP * 4)
+        back = time.monotonic() - lost
+        assert len(fake.gateway.refused) == 3
+        samples = await scrape(env)
+        assert samples["citebot_gateway_reconnects_total"] == 1
+        assert samples["citebot_gateway_connected"] == 1
+    figures.append(f"gateway dropped, 3 reconnects refused: /healthz 503 until it was back, "
+                   f"healthy again {back:.2f} s after the drop")
+
+
+async def test_health_says_when_the_store_cannot_be_read(tmp_path: Path) -> None:
+    async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
+        await wait_health(env, 200)
+        env.core.storage.close()  # its connections; the next read opens the file again
+        shutil.rmtree(env.settings.data_dir)  # which is gone
+        said = await wait_health(env, 503)
+        assert said.startswith("the store cannot be read ("), said
+
+
+async def test_an_address_in_use_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from bot.health import EndpointError
+
+    async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
+        assert env.bot.health is not None
+        taken = f"127.0.0.1:{env.bot.health.port}"
+        with pytest.raises(EndpointError, match="free that port or change "
+                           "CITEBOT_METRICS_ADDRESS"):
+            async with bot_env(tmp_path / "other", metrics_address=taken):
+                pass
+
+
+async def test_no_endpoint_unless_asked(tmp_path: Path) -> None:
+    async with bot_env(tmp_path) as env:
+        assert env.bot.health is None
