@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import socket
+import sys
 import time
 from pathlib import Path
 
@@ -155,3 +158,33 @@ async def test_an_address_in_use_is_refused_with_what_to_do(tmp_path: Path) -> N
 async def test_no_endpoint_unless_asked(tmp_path: Path) -> None:
     async with bot_env(tmp_path) as env:
         assert env.bot.health is None
+
+
+async def health_check(address: str) -> tuple[int, str]:
+    """The Docker image's HEALTHCHECK command, run as the image runs it: (exit code, output)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
+    env["CITEBOT_METRICS_ADDRESS"] = address
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.healthcheck", env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), STEP * 4)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode().strip()
+
+
+async def test_the_image_health_check_follows_healthz(tmp_path: Path) -> None:
+    async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
+        assert env.bot.health is not None
+        address = f"0.0.0.0:{env.bot.health.port}"  # as in the image: asked over loopback
+        assert await health_check(address) == (0, "ok")
+        env.fake.refuse_gateway(1000, how="http")
+        await env.fake.drop_connection()
+        await wait_health(env, 503)
+        assert await health_check(address) == (1, "the Discord gateway is not connected")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    code, said = await health_check(f"127.0.0.1:{free}")
+    assert code == 1 and said.startswith(f"nothing answered at http://127.0.0.1:{free}/healthz")
+    code, said = await health_check("")
+    assert code == 1 and "set it, e.g. CITEBOT_METRICS_ADDRESS=127.0.0.1:9108" in said
