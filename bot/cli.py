@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
                    "polls every collection's feeds in the background. Several processes share "
                    "one bot with CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS: each serves its "
-                   "shards' servers and polls their feeds (docs/SCALING.md).")
+                   "shards' servers and polls their feeds (docs/SCALING.md). With "
+                   "CITEBOT_METRICS_ADDRESS it serves /healthz and Prometheus /metrics "
+                   "(docs/OPERATING.md).")
 
     ev = sub.add_parser("eval", parents=[common],
                         help="measure answer quality on a question file, with baselines",

@@ -131,7 +131,7 @@ async def test_health_turns_unhealthy_without_the_gateway_and_back_after(
             "healthy": False, "problems": ["the Discord gateway is not connected"]}
         assert (await scrape(env))["citebot_gateway_connected"] == 0
 
-        await wait_health(env, 200, timeout=STEP * 4)
+        await wait_health(env, 200, timeout=STEP * 6)  # discord.py's backoff and ours
         back = time.monotonic() - lost
         assert len(fake.gateway.refused) == 3
         samples = await scrape(env)
