@@ -33,10 +33,10 @@ class EndpointError(CitebotError):
 
 async def problems(bot: CitebotBot) -> list[str]:
     """What keeps the bot from serving, one sentence each; empty when healthy."""
-    found = []
     if bot.closing:
-        found.append("citebot is shutting down")
-    elif not bot.gateway_up():
+        return ["citebot is shutting down"]
+    found = []
+    if not bot.gateway_up():
         found.append("the Discord gateway is not connected")
     try:
         await asyncio.wait_for(bot.worker.quick(bot.core.get_meta, "health"), STORE_TIMEOUT_S)

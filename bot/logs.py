@@ -34,7 +34,10 @@ class JsonFormatter(logging.Formatter):
 
 
 def use_format(kind: str) -> None:
-    """Write the root logger's records as `kind` ("text" or "json") from now on."""
-    formatter = JsonFormatter() if kind == "json" else logging.Formatter(TEXT_FORMAT)
+    """Write the root logger's records as `kind` ("text" or "json") from now on; text is how
+    the command line set logging up already, and is left as it is."""
+    if kind != "json":
+        return
+    formatter = JsonFormatter()
     for handler in logging.getLogger().handlers:
         handler.setFormatter(formatter)

@@ -17,9 +17,11 @@ import pytest
 from pydantic import ValidationError
 
 from bot import redact
-from bot.logs import JsonFormatter, use_format
+from bot.cli import main
+from bot.logs import JsonFormatter
 from bot.metrics import Metrics
 from bot.work import Worker
+from tests.fakes import HashEmbedder
 from tests.test_bot_support import STEP, make_settings, poll
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,17 +141,6 @@ def test_json_logs_keep_the_token_out_of_tracebacks() -> None:
     assert redact.REDACTED in line["message"] and redact.REDACTED in line["exception"]
 
 
-def test_log_format_json_applies_to_the_root_handlers() -> None:
-    root = logging.getLogger()
-    handler = logging.StreamHandler(io.StringIO())
-    root.addHandler(handler)
-    try:
-        use_format("json")
-        assert isinstance(handler.formatter, JsonFormatter)
-    finally:
-        root.removeHandler(handler)
-
-
 # -- the Grafana dashboard --------------------------------------------------------------------
 
 
@@ -195,3 +186,20 @@ def test_every_dashboard_expression_names_metrics_the_bot_exports() -> None:
                  "citebot_answer_seconds_bucket", "citebot_gateway_reconnects_total",
                  "citebot_queue_depth", "citebot_feed_poll_failures_total"):
         assert name in used, name
+
+
+def test_the_command_line_writes_json_lines_when_asked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])  # a fresh process: logging goes to stderr
+    monkeypatch.setattr(root, "level", root.level)
+    monkeypatch.setenv("CITEBOT_LOG_FORMAT", "json")
+    monkeypatch.chdir(tmp_path)
+    main(["list", "--data-dir", str(tmp_path / "data")], embedder=HashEmbedder())
+    logging.getLogger("bot.feed_loop").warning("feed %d: %s", 3, "gone")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert lines, "no JSON line on standard error"
+    record = json.loads(lines[-1])
+    assert record["level"] == "WARNING" and record["logger"] == "bot.feed_loop"
+    assert record["message"] == "feed 3: gone"
