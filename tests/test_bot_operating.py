@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,11 +19,16 @@ from pydantic import ValidationError
 
 from bot import redact
 from bot.cli import main
+from bot.feed_loop import FeedLoop
 from bot.logs import JsonFormatter
 from bot.metrics import Metrics
 from bot.work import Worker
+from index.errors import StorageError
+from index.intake.entries import Taken
+from index.intake.poller import PollReport
 from tests.fakes import HashEmbedder
 from tests.test_bot_support import STEP, make_settings, poll
+from tests.test_sharding import FEEDS, FeedCore
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana-dashboard.json"
@@ -203,3 +209,43 @@ def test_the_command_line_writes_json_lines_when_asked(
     record = json.loads(lines[-1])
     assert record["level"] == "WARNING" and record["logger"] == "bot.feed_loop"
     assert record["message"] == "feed 3: gone"
+
+
+# -- feed polls -------------------------------------------------------------------------------
+
+
+class FailingFeedCore(FeedCore):
+    """Feed 1 polls with new articles, feed 2 fails as a feed does, feed 3's poll raises."""
+
+    def poll_feed(self, feed_id: int, *, force: bool = False) -> PollReport:
+        self.polled.append(feed_id)
+        feed = self.feeds[feed_id]
+        if feed_id == 3:
+            raise StorageError("the data directory cannot be written")
+        if feed_id == 2:
+            return PollReport(feed, "failed", error="HTTP 500")
+        return PollReport(feed, "new", (Taken("https://a.example/1", "One", "added"),
+                                        Taken("https://a.example/2", "Two", "deferred")))
+
+
+async def test_feed_polls_failures_and_articles_are_counted() -> None:
+    core = FailingFeedCore(FEEDS)
+    worker = Worker()
+    metrics = Metrics()
+    bot = SimpleNamespace(settings=make_settings(Path("unused"), feed_concurrency=10),
+                          core=core, worker=worker, closing=False, metrics=metrics)
+    loop = FeedLoop(bot)  # type: ignore[arg-type]
+    try:
+        await loop.tick()
+        await asyncio.gather(*loop.polls.values())
+    finally:
+        await asyncio.to_thread(worker.close, STEP)
+    assert sorted(core.polled) == [1, 2, 3]
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    assert sample("citebot_feed_polls_total", status="new") == 1
+    assert sample("citebot_feed_polls_total", status="failed") == 2  # the feed's and the poll's
+    assert sample("citebot_feed_poll_failures_total") == 2
+    assert sample("citebot_articles_added_total", via="feed", status="added") == 1
