@@ -181,8 +181,11 @@ class CitebotBot(commands.Bot):
         self.metrics.gateway_resumed()
 
     def gateway_up(self) -> bool:
-        """Whether the bot is connected to Discord's gateway (every shard it serves)."""
-        return self.is_ready() and self.ws is not None and self.ws.open
+        """Whether the bot is connected to Discord's gateway (every shard it serves): a
+        session is open (READY came), whether or not `on_ready` has fired (it waits for the
+        servers to arrive, seconds after the bot answers)."""
+        ws = self.ws
+        return ws is not None and ws.open and ws.session_id is not None
 
     # -- the gate ------------------------------------------------------------------------
 
@@ -268,8 +271,8 @@ class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
         return False  # a failed attempt stays a connection error, which discord.py retries
 
     def gateway_up(self) -> bool:
-        shards = self.shards
-        return (self.is_ready() and len(shards) == len(self.settings.served_shards)
+        shards = self.shards  # a shard is listed once its connection is opened
+        return (len(shards) == len(self.settings.served_shards)
                 and not any(shard.is_closed() for shard in shards.values()))
 
     async def connect(self, *, reconnect: bool = True) -> None:
