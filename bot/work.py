@@ -95,7 +95,8 @@ class Worker:
         finally:
             with self._idle:
                 self._busy -= 1
-                self._finished_at = self._clock()
+                if ticket is not None:  # a pool call (quick ones, like /healthz's, run apart)
+                    self._finished_at = self._clock()
                 self._idle.notify_all()
 
     @property

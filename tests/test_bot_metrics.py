@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.client import make_bot
 from bot.views import VOTE_DOWN, VOTE_UP
+from bot.work import Worker
 from retrieval.core import Core
 from tests.fakediscord import loopback_only_trace, point_discord_at
 from tests.fakes import HashEmbedder
@@ -33,13 +34,16 @@ from tests.test_bot_support import (
     STEP,
     TOKEN,
     Env,
+    GatedAnswerer,
     bot_env,
     description,
     figures_fixture,
     make_fake,
     make_settings,
     mention,
+    poll,
     reply_to,
+    running,
 )
 
 figures = figures_fixture("metrics")
@@ -226,4 +230,37 @@ async def test_a_sharded_bot_is_healthy_only_with_every_shard_connected(
                 if task is not None:
                     await asyncio.gather(task, return_exceptions=True)
                 await asyncio.to_thread(bot.worker.close, STEP)
+                core.close()
+
+
+async def test_health_says_when_the_worker_is_stuck(tmp_path: Path) -> None:
+    """One thread, held by an answer that does not return; another server's question waits
+    for it. On the worker's clock, past CITEBOT_HEALTH_STUCK_S, /healthz says so; once the
+    answer returns, all is well again."""
+    now = [0.0]
+    worker = Worker(threads=1, per_server=1, clock=lambda: now[0])
+    async with make_fake() as fake:
+        with point_discord_at(fake.api_base, fake.gateway_url):
+            settings = make_settings(tmp_path / "data", metrics_address=ENDPOINT,
+                                     health_stuck_s=60.0)
+            core = Core.open(settings, embedder=HashEmbedder())
+            try:
+                async with running(core, settings, worker=worker) as bot:
+                    env = Env(fake, bot, core, settings)
+                    gate = GatedAnswerer(core.answerer)
+                    core.answerer = gate  # type: ignore[assignment]
+                    held = await env.slash("ask", BRIDGE_QUESTION)
+                    assert await asyncio.to_thread(gate.entered.acquire, True, STEP)
+                    waiting = await env.slash("ask", BRIDGE_QUESTION, guild=GUILD_B)
+                    await poll(lambda: worker.queued == 1)
+                    assert await wait_health(env, 200) == "ok\n"
+                    now[0] = 61.0
+                    said = await wait_health(env, 503)
+                    assert said == ("the worker is stuck: a core call has waited 61 s for a "
+                                    "thread and none finished meanwhile\n")
+                    gate.gate.set()
+                    await held.wait_response(STEP)
+                    await waiting.wait_response(STEP)
+                    assert await wait_health(env, 200) == "ok\n"
+            finally:
                 core.close()
