@@ -97,6 +97,7 @@ class LinkResult:
     url: str
     article: Article | None
     error: str | None = None
+    status: str = "added"  # AddResult's ("added", "updated", "unchanged"), or "failed"
 
 
 def add_links(core: Core, collection: str, urls: list[str], added_by: str) -> list[LinkResult]:
@@ -104,10 +105,10 @@ def add_links(core: Core, collection: str, urls: list[str], added_by: str) -> li
     results = []
     for url in urls:
         try:
-            article = core.add_url(collection, url, added_by=added_by).article
-            results.append(LinkResult(url, article))
+            added = core.add_url(collection, url, added_by=added_by)
+            results.append(LinkResult(url, added.article, status=added.status))
         except ArticleError as exc:
-            results.append(LinkResult(url, None, str(exc)))
+            results.append(LinkResult(url, None, str(exc), status="failed"))
     return results
 
 

@@ -28,6 +28,7 @@ from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
+from bot.logs import TEXT_FORMAT, use_format
 from bot.terminal import complain, for_operator, progress, say, to_json
 from config.settings import Settings
 from index.encode.embed import Embedder
@@ -138,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
                    "polls every collection's feeds in the background. Several processes share "
                    "one bot with CITEBOT_SHARD_COUNT and CITEBOT_SHARD_IDS: each serves its "
-                   "shards' servers and polls their feeds (docs/SCALING.md).")
+                   "shards' servers and polls their feeds (docs/SCALING.md). With "
+                   "CITEBOT_METRICS_ADDRESS it serves /healthz and Prometheus /metrics "
+                   "(docs/OPERATING.md).")
 
     ev = sub.add_parser("eval", parents=[common],
                         help="measure answer quality on a question file, with baselines",
@@ -223,6 +226,7 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
     except OSError as exc:
         complain(f"Cannot read the .env file here: {exc.strerror or exc}.")
         return 2
+    use_format(settings.log_format)
     try:
         if hasattr(args, "collection"):
             check_collection(args.collection)
@@ -241,7 +245,7 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
 
 def _log_at(verbosity: int) -> None:
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbosity, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=TEXT_FORMAT)
     # which CPU build of faiss loads ("Could not load library with AVX512 support"): noise
     # but when debugging
     logging.getLogger("faiss").setLevel(logging.WARNING if level > logging.DEBUG else 0)

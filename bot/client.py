@@ -18,7 +18,9 @@ from bot import delivery, render, replies, sync
 from bot.events import DroppedEvents, guard_parsers
 from bot.explain import explain
 from bot.feed_loop import FeedLoop
+from bot.health import HealthServer
 from bot.limits import Limits
+from bot.metrics import Metrics
 from bot.reconnect import START_ATTEMPTS, GatewayUnreachable, ReconnectThrottle
 from bot.views import PERSISTENT_VIEWS
 from bot.work import Inflight, Worker
@@ -59,7 +61,7 @@ class CitebotBot(commands.Bot):
     """citebot on Discord: a thin shell over the core."""
 
     def __init__(self, *, core: Core, settings: Settings, worker: Worker | None = None,
-                 **options: Any) -> None:
+                 metrics: Metrics | None = None, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
         super().__init__(
             command_prefix=commands.when_mentioned, help_command=None,
@@ -84,6 +86,11 @@ class CitebotBot(commands.Bot):
         self._shutdown: asyncio.Task[None] | None = None
         self._sync_retry: asyncio.Task[bool] | None = None
         self.feed_loop = FeedLoop(self)
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(connected=self.gateway_up, queued=lambda: self.worker.queued,
+                           running=lambda: self.worker.busy)
+        endpoint = settings.metrics_endpoint
+        self.health = HealthServer(self, *endpoint) if endpoint else None
 
     def _never_connected(self) -> bool:
         return self.ws is None
@@ -94,6 +101,8 @@ class CitebotBot(commands.Bot):
         return self.events.count
 
     async def setup_hook(self) -> None:
+        if self.health is not None:
+            await self.health.start()
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         for view in PERSISTENT_VIEWS:
@@ -165,6 +174,19 @@ class CitebotBot(commands.Bot):
     async def on_message(self, message: discord.Message, /) -> None:
         """No prefix commands; the ask cog answers mentions."""
 
+    async def on_connect(self) -> None:  # a session began (READY), the first or a new one
+        self.metrics.gateway_connected(len(self.settings.served_shards))
+
+    async def on_resumed(self) -> None:
+        self.metrics.gateway_resumed()
+
+    def gateway_up(self) -> bool:
+        """Whether the bot is connected to Discord's gateway (every shard it serves): a
+        session is open (READY came), whether or not `on_ready` has fired (it waits for the
+        servers to arrive, seconds after the bot answers)."""
+        ws = self.ws
+        return ws is not None and ws.open and ws.session_id is not None
+
     # -- the gate ------------------------------------------------------------------------
 
     async def admit(self, interaction: discord.Interaction) -> bool:
@@ -225,6 +247,8 @@ class CitebotBot(commands.Bot):
         if self.events.count and not self.is_closed():
             log.warning("%s", self.events.status())
         await super().close()
+        if self.health is not None:
+            await self.health.stop()
 
     async def _finish(self, grace: float) -> None:
         await self.inflight.drain(grace)
@@ -245,6 +269,11 @@ class ShardedCitebotBot(CitebotBot, commands.AutoShardedBot):
 
     def _never_connected(self) -> bool:
         return False  # a failed attempt stays a connection error, which discord.py retries
+
+    def gateway_up(self) -> bool:
+        shards = self.shards  # a shard is listed once its connection is opened
+        return (len(shards) == len(self.settings.served_shards)
+                and not any(shard.is_closed() for shard in shards.values()))
 
     async def connect(self, *, reconnect: bool = True) -> None:
         await commands.AutoShardedBot.connect(self, reconnect=reconnect)

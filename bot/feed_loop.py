@@ -114,12 +114,16 @@ class FeedLoop:
         try:
             report = await self.bot.worker.run(("feeds", feed.collection),
                                                self.bot.core.poll_feed, feed.id)
+            self.bot.metrics.polled(report.status)
+            self.bot.metrics.added("feed", [t.status for t in report.taken])
             await self.announce(report)
         except CitebotError as exc:
+            self.bot.metrics.polled(None)
             log.warning("feed %d: %s", feed.id, exc)
         except asyncio.CancelledError:
             raise
         except Exception:
+            self.bot.metrics.polled(None)
             log.exception("feed %d: the poll failed unexpectedly", feed.id)
         finally:
             self.hosts.discard(host)

@@ -64,6 +64,7 @@ class FeedbackView(GuardedView):
         await bot.worker.quick(bot.core.vote, Vote(
             collection, answer_id, str(interaction.user.id), shown.question,
             tuple(shown.quotes), vote))
+        bot.metrics.voted(vote)
         await replies.say(interaction, render.feedback_thanks(vote))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import os
 import threading
@@ -39,7 +40,8 @@ class Stopping(Exception):
 class Worker:
     """A shared thread pool with a concurrency limit per server (or any other key)."""
 
-    def __init__(self, *, threads: int | None = None, per_server: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, per_server: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.threads = threads or default_threads()
         self.per_server = per_server or max(2, self.threads // 2)
         self.stopping = threading.Event()  # long work checks this between steps
@@ -47,23 +49,43 @@ class Worker:
         self._slots: dict[Hashable, asyncio.Semaphore] = {}
         self._busy = 0
         self._idle = threading.Condition()
+        self._tickets = itertools.count()
+        self._waiting = 0  # calls waiting for their server's slot
+        self._queued: dict[int, float] = {}  # ticket -> when it was handed to the pool
+        self._clock = clock
+        self._finished_at = clock()  # when the last call returned
 
     async def run(self, key: Hashable, fn: Callable[P, T], /,
                   *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(*args, **kwargs)` on the pool, at most `per_server` at once per key."""
         slot = self._slots.setdefault(key, asyncio.Semaphore(self.per_server))
-        async with slot:
+        ticket = next(self._tickets)
+        self._waiting += 1
+        try:
+            await slot.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             loop = asyncio.get_running_loop()
-            call = functools.partial(self._call, fn, *args, **kwargs)
+            call = functools.partial(self._call, ticket, fn, *args, **kwargs)
+            with self._idle:
+                self._queued[ticket] = self._clock()
             return await loop.run_in_executor(self._pool, call)
+        finally:
+            with self._idle:
+                self._queued.pop(ticket, None)
+            slot.release()
 
     async def quick(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """A short storage read or write (autocomplete, a page, a vote), which must not wait
         behind heavy work: it goes to a plain thread of its own."""
-        return await asyncio.to_thread(functools.partial(self._call, fn, *args, **kwargs))
+        return await asyncio.to_thread(functools.partial(self._call, None, fn, *args, **kwargs))
 
-    def _call(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    def _call(self, ticket: int | None, fn: Callable[..., T], *args: object,
+              **kwargs: object) -> T:
         with self._idle:
+            if ticket is not None:
+                self._queued.pop(ticket, None)
             # Once stopping, nothing new starts: a task that outlives the bot (linking an
             # answer to its conversation, say) must not reach a core that is being closed.
             self.check_stopping()
@@ -73,12 +95,31 @@ class Worker:
         finally:
             with self._idle:
                 self._busy -= 1
+                if ticket is not None:  # a pool call (quick ones, like /healthz's, run apart)
+                    self._finished_at = self._clock()
                 self._idle.notify_all()
 
     @property
     def busy(self) -> int:
         """Core calls running right now."""
         return self._busy
+
+    @property
+    def queued(self) -> int:
+        """Core calls waiting to start: for their server's slot or for a thread."""
+        with self._idle:
+            return self._waiting + len(self._queued)
+
+    def stuck_for(self, after: float) -> float | None:
+        """Seconds the oldest call has waited for a thread, when that is over `after` and no
+        call finished for as long (every thread held by work that does not return); else
+        None. Waiting for one's own server's slot is fairness, not a stuck pool."""
+        now = self._clock()
+        with self._idle:
+            if not self._queued or now - self._finished_at <= after:
+                return None
+            waited = now - min(self._queued.values())
+        return waited if waited > after else None
 
     def check_stopping(self) -> None:
         """Raise `Stopping` if shutdown has begun (called from worker threads)."""

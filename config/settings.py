@@ -72,6 +72,18 @@ def parse_list(value: Any) -> Any:
     return tuple(items)
 
 
+def parse_address(text: str) -> tuple[str, int]:
+    """'9108' -> ('127.0.0.1', 9108); 'HOST:PORT' or '[::1]:PORT' -> (host, port). Port 0
+    takes any free port."""
+    host, colon, port = text.strip().rpartition(":")
+    host = host.strip("[]") if colon else "127.0.0.1"
+    if not port.isdigit() or int(port) > 65_535:
+        raise ValueError("give a port (0-65535), alone or after a host, like 127.0.0.1:9108")
+    if not host:
+        raise ValueError("the host before ':' is empty; write 127.0.0.1:PORT or just PORT")
+    return host, int(port)
+
+
 # Examples for the refusal of a setting whose default shows none (the others show it)
 _EXAMPLES = {
     "data_dir": "/srv/citebot-data",
@@ -90,6 +102,7 @@ _EXAMPLES = {
     "dev_guild_id": "123456789012345678",
     "shard_count": "4",
     "shard_ids": "0,1",
+    "metrics_address": "127.0.0.1:9108",
 }
 _PARSE_ERROR = re.compile(r'field "(\w+)"')
 
@@ -279,6 +292,18 @@ class Settings(BaseSettings):
     add_quota_per_hour: int = Field(default=30, ge=1)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
 
+    # Operating (docs/OPERATING.md)
+    metrics_address: str | None = Field(
+        default=None,
+        description=("Serve /healthz and /metrics (Prometheus) over HTTP at this address from "
+                     "`citebot run`: 'PORT' (on 127.0.0.1) or 'HOST:PORT'; unset: no endpoint."))
+    health_stuck_s: float = Field(
+        default=300.0, gt=0,
+        description=("/healthz says the worker is stuck when work has waited this many "
+                     "seconds for a thread while no core call finished."))
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="'json': one JSON object per log record, per line.")
+
     # Several bot processes (docs/SCALING.md, "Bot shards")
     shard_count: int | None = Field(
         default=None, ge=1, le=MAX_SHARDS,
@@ -317,6 +342,14 @@ class Settings(BaseSettings):
             raise ValueError("a PostgreSQL address starts with postgresql://")
         return value
 
+    @field_validator("metrics_address")
+    @classmethod
+    def _check_metrics_address(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_address(value)
+            return value.strip()
+        return None
+
     @field_validator("shard_ids", mode="before")
     @classmethod
     def _parse_shard_ids(cls, value: Any) -> Any:
@@ -342,6 +375,11 @@ class Settings(BaseSettings):
         if len(set(value)) != len(value):
             raise ValueError("a shard id is given twice")
         return tuple(sorted(value))
+
+    @property
+    def metrics_endpoint(self) -> tuple[str, int] | None:
+        """(host, port) of the health and metrics endpoint, or None when it is off."""
+        return parse_address(self.metrics_address) if self.metrics_address else None
 
     @property
     def sharded(self) -> bool:

@@ -1,15 +1,17 @@
 """`citebot run` as a real process, configured only through the environment: it logs in,
-syncs, answers /add and /ask, exits 0 on SIGTERM, and never prints its token or an
-interaction's, even at DEBUG."""
+syncs, answers /add and /ask (and counts them on /metrics), exits 0 on SIGTERM, and never
+prints its token or an interaction's, even at DEBUG."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot import app
@@ -20,7 +22,20 @@ STARTUP = 90.0  # imports and the real model, on a slow machine
 STEP = 30.0
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status, await response.text()
+
+
 async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
     async with make_fake() as fake:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
         env.update({
@@ -30,6 +45,7 @@ async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             "CITEBOT_DATA_DIR": str(tmp_path / "data"),
             "CITEBOT_DEV_GUILD_ID": str(GUILD_A),
             "CITEBOT_MODEL_CACHE_DIR": os.environ["CITEBOT_MODEL_CACHE_DIR"],  # one ONNX export
+            "CITEBOT_METRICS_ADDRESS": str(port),
         })
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot.cli", "-vv", "run", cwd=tmp_path, env=env,
@@ -48,6 +64,10 @@ async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
                                      {"question": "What did Mayor Reyes say about the bridge?"})
             reply = await asked.wait_response(STEP)
             assert "This bridge connects two halves of a city" in reply.embeds[0]["description"]
+            assert await get(f"http://127.0.0.1:{port}/healthz") == (200, "ok\n")
+            status, metrics = await get(f"http://127.0.0.1:{port}/metrics")
+            assert status == 200 and 'citebot_questions_total{via="slash"} 1.0' in metrics
+            assert 'citebot_articles_added_total{status="added",via="command"} 1.0' in metrics
             proc.send_signal(signal.SIGTERM)
             code = await asyncio.wait_for(proc.wait(), STEP)
         finally:

@@ -100,6 +100,21 @@ def test_the_cli_is_a_one_off_service_of_the_same_image() -> None:
         "CITEBOT_DATABASE_URL"]
 
 
+def test_docker_asks_each_bot_its_health_and_not_the_cli() -> None:
+    services = compose()["services"]
+    image_check = re.search(r'^HEALTHCHECK .*?CMD (\[.*?\])$',
+                            (ROOT / "Dockerfile").read_text().replace("\\\n", ""), re.M)
+    assert image_check, "the image has a HEALTHCHECK"
+    for name, env in shards().items():
+        check = services[name]["healthcheck"]
+        assert check["test"] == ["CMD", *yaml.safe_load(image_check.group(1))], name
+        assert check["retries"] >= 2 and "start_period" in check
+        settings = Settings(_env_file=None,  # type: ignore[call-arg]
+                            metrics_address=env["CITEBOT_METRICS_ADDRESS"])
+        assert settings.metrics_endpoint == ("0.0.0.0", 9108), "scrapable on the network"
+    assert services["cli"]["healthcheck"] == {"disable": True}
+
+
 def test_every_citebot_variable_is_a_real_setting() -> None:
     known = {f"CITEBOT_{name.upper()}" for name in Settings.model_fields}
     used = {var for service in compose()["services"].values()

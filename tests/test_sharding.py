@@ -22,6 +22,7 @@ from bot.actions import collection_for
 from bot.cli import main
 from bot.client import CitebotBot, ShardedCitebotBot, make_bot
 from bot.feed_loop import FeedLoop
+from bot.metrics import Metrics
 from bot.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
@@ -295,7 +296,8 @@ async def test_each_feed_is_polled_by_the_process_holding_its_server(
     core = FeedCore(FEEDS)
     settings = shard_settings(feed_concurrency=10, **shards)
     worker = Worker()
-    bot = SimpleNamespace(settings=settings, core=core, worker=worker, closing=False)
+    bot = SimpleNamespace(settings=settings, core=core, worker=worker, closing=False,
+                          metrics=Metrics())
     loop = FeedLoop(bot)  # type: ignore[arg-type]
     try:
         await loop.tick()
@@ -305,6 +307,8 @@ async def test_each_feed_is_polled_by_the_process_holding_its_server(
     finally:
         await asyncio.to_thread(worker.close, STEP)
     assert sorted(core.polled) == polled and core.retentions == retentions
+    assert bot.metrics.registry.get_sample_value(
+        "citebot_feed_polls_total", {"status": "quiet"}) == len(polled)
 
 
 async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ conversation's thread, or a reply to an answer; see bot/followups.py)."""
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import discord
@@ -34,6 +35,7 @@ class Ask(commands.Cog):
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, QUESTION_MAX],
                   article: str | None = None) -> None:
+        started = time.monotonic()
         self.bot.limits.ask.hit(interaction.user.id)
         question = render.printable(question)
         await interaction.response.defer(thinking=True)
@@ -48,6 +50,7 @@ class Ask(commands.Cog):
         pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
         send = replies.finish_pages if drafted else replies.send_pages
         sent = await send(interaction, pages, FeedbackView(), pauses=self.bot.send_pauses)
+        self.bot.metrics.answered("slash", answer.found, time.monotonic() - started)
         await followups.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
 
     @ask.autocomplete("article")
@@ -83,6 +86,7 @@ class Ask(commands.Cog):
         if self.bot.closing:
             await self.refuse(message, render.SHUTTING_DOWN)
             return
+        started = time.monotonic()
         self.bot.inflight.adopt()
         offer = followups.thread_offer(self.bot, place, message.channel,
                                        followups.permissions_in(message), question)
@@ -106,6 +110,7 @@ class Ask(commands.Cog):
                                               pauses=pauses)
         else:
             sent = await replies.reply_pages(message, pages, FeedbackView(), pauses=pauses)
+        self.bot.metrics.answered("message", answer.found, time.monotonic() - started)
         await followups.after_answer(self.bot, guild_id, place, sent, offer)
 
     async def refuse(self, message: discord.Message, text: str) -> None:

@@ -118,6 +118,7 @@ class Feeds(commands.Cog):
         taken = await self.bot.worker.run(
             guild.id, actions.add_watched_links, self.bot.core,
             actions.collection_for(guild.id), urls, str(message.author.id), message.channel.id)
+        self.bot.metrics.added("watch", [t.status for t in taken])
         if any(t.article is not None for t in taken):
             await message.add_reaction(render_feeds.INDEXED)
         failures = render_feeds.link_failures(taken)

@@ -42,6 +42,7 @@ class Library(commands.Cog):
         result = await self.bot.worker.run(
             interaction.guild_id, self.bot.core.add_url, collection(interaction), url,
             added_by=str(interaction.user.id))
+        self.bot.metrics.added("command", [result.status])
         await replies.say(interaction, render.added(result.article, result.status),
                           ephemeral=False)
 
@@ -55,6 +56,7 @@ class Library(commands.Cog):
         result = await self.bot.worker.run(
             interaction.guild_id, self.bot.core.add_text, collection(interaction),
             title=title, text=text, added_by=str(interaction.user.id))
+        self.bot.metrics.added("command", [result.status])
         await replies.say(interaction, render.added(result.article, result.status),
                           ephemeral=False)
 
@@ -69,6 +71,7 @@ class Library(commands.Cog):
         result = await self.bot.worker.run(
             interaction.guild_id, actions.add_document, self.bot.core, collection(interaction),
             file.filename, data, str(interaction.user.id))
+        self.bot.metrics.added("command", [result.status])
         await replies.say(interaction, render.added(result.article, result.status),
                           ephemeral=False)
 
@@ -84,6 +87,7 @@ class Library(commands.Cog):
         results = await self.bot.worker.run(
             interaction.guild_id, actions.add_links, self.bot.core, collection(interaction),
             urls, str(interaction.user.id))
+        self.bot.metrics.added("command", [r.status for r in results])
         await replies.say(interaction, render.added_many(results), ephemeral=False)
 
     @app_commands.command(name="articles", description="This server's articles, newest first.")
