@@ -16,6 +16,7 @@ minimises the cross-entropy of a softmax over them. DIR receives the trained wei
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -34,13 +35,24 @@ from retrieval.scoring import holds_answer  # noqa: E402
 Group = tuple[str, list[dict[str, Any]], list[dict[str, Any]]]  # question, positives, negatives
 
 
-def load_groups(paths: list[Path], limit: int | None) -> list[Group]:
-    """Questions with at least one answering candidate and one that does not answer.
-    A sentence of another article that holds the answer all the same is neither."""
+def held_out(doc_id: str, fold: int | None, folds: int) -> bool:
+    """Whether an article's questions belong to the held-out fold (by a hash of its id, so
+    that an article's questions, generated or asked, are never on both sides)."""
+    digest = int(hashlib.sha256(doc_id.encode()).hexdigest()[:8], 16)
+    return fold is not None and digest % folds == fold
+
+
+def load_groups(paths: list[Path], limit: int | None, *, fold: int | None = None,
+                folds: int = 5) -> list[Group]:
+    """Questions with at least one answering candidate and one that does not answer, but
+    those of the held-out ``fold``. A sentence of another article that holds the answer all
+    the same is neither."""
     groups: list[Group] = []
     for path in paths:
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]
         for row in rows[:limit]:
+            if held_out(row["doc_id"], fold, folds):
+                continue
             pos = [c for c in row["candidates"] if c["label"]]
             neg = [c for c in row["candidates"]
                    if not c["label"] and not holds_answer(c["text"], row["answers"])]
@@ -72,6 +84,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=4e-5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, default=None, help="questions per file (trials)")
+    parser.add_argument("--hold-out", type=int, default=None, metavar="FOLD",
+                        help="leave out the articles of this fold of --folds (for judging)")
+    parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
 
     import numpy as np
@@ -86,7 +101,7 @@ def main() -> int:
     torch.use_deterministic_algorithms(True, warn_only=True)
     rng = random.Random(args.seed)
 
-    groups = load_groups(args.files, args.limit)
+    groups = load_groups(args.files, args.limit, fold=args.hold_out, folds=args.folds)
     path = bundled_model_path()
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
@@ -131,7 +146,7 @@ def main() -> int:
         optimizer.step()
         schedule.step()
         optimizer.zero_grad()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if (step + 1) % 25 == 0 or step + 1 == steps:
             rate = sum(sizes) * (step + 1) / (time.perf_counter() - t0)
             print(f"step {step + 1}/{steps} loss {np.mean(losses[-25:]):.3f} "
