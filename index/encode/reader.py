@@ -1,0 +1,71 @@
+"""The reader: a small cross-encoder that reads a question and a candidate sentence together and
+scores whether the sentence answers it (trained here from the bundled all-MiniLM-L6-v2
+weights by ``benchmarks/train_reader.py``; docs/EVALUATION.md has the recipe).
+
+It ships as an int8 ONNX file beside this module and runs on ONNX Runtime with the bundled
+model's tokenizer, so loading it needs neither torch nor a download. ``reader_pair`` is the
+one place that says what the reader reads: training and answering both call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+
+MODEL_DIR = Path(__file__).with_name("reader_model")
+MODEL_FILE = MODEL_DIR / "reader-int8.onnx"
+MAX_TOKENS = 128
+
+
+def reader_pair(question: str, title: str, before: str, sentence: str,
+                after: str) -> tuple[str, str]:
+    """What the reader reads: the question, and the sentence followed by the article's title
+    and the sentences around it (cut from the end when too long, so the sentence itself is
+    always read whole)."""
+    context = " ".join(t for t in (before, after) if t)
+    return question, f"{sentence} | {title} | {context}"
+
+
+def model_hash(path: Path = MODEL_FILE) -> str:
+    """The first 16 hex digits of the SHA-256 of the reader's weights (kept in manifests)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+class Reader:
+    """Scores (question, sentence) pairs with the shipped reader; build once, reuse."""
+
+    def __init__(self, onnx_path: Path = MODEL_FILE, *, threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.path = onnx_path
+        self.name = f"citebot-reader-{model_hash(onnx_path)}"
+        self._tokenizer = Tokenizer.from_file(str(onnx_path.with_name("tokenizer.json")))
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
+        self._tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self._session = ort.InferenceSession(str(onnx_path), options,
+                                             providers=["CPUExecutionProvider"])
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._lock = threading.Lock()
+
+    def score(self, pairs: list[tuple[str, str]], batch: int = 32) -> np.ndarray:
+        """One logit per pair: higher when the second text answers the first."""
+        out = np.zeros(len(pairs), np.float32)
+        for start in range(0, len(pairs), batch):
+            chunk = pairs[start:start + batch]
+            encodings = self._tokenizer.encode_batch(chunk)
+            feed = {
+                "input_ids": np.array([e.ids for e in encodings], np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], np.int64)}
+            with self._lock:
+                logits = self._session.run(None, {k: v for k, v in feed.items()
+                                                  if k in self._inputs})[0]
+            out[start:start + len(chunk)] = logits.reshape(-1)
+        return out
