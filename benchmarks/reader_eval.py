@@ -24,9 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from train_reader import held_out  # noqa: E402
+
 from index.encode.reader import MAX_TOKENS, Reader, reader_pair  # noqa: E402
 from retrieval.learn import fit_listwise, top1  # noqa: E402
-from train_reader import held_out  # noqa: E402
 
 
 def torch_scorer(path: Path) -> Any:

@@ -25,8 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from config.settings import Settings  # noqa: E402
 from reader_data import candidates  # noqa: E402
+
+from config.settings import Settings  # noqa: E402
 from index.ingest.prepare import prepare  # noqa: E402
 from index.text import content_words  # noqa: E402
 from retrieval.evaluate import COLLECTION, open_remembering  # noqa: E402
