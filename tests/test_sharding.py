@@ -26,7 +26,9 @@ from bot.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
 from index.store import Feed
+from index.store.shards import claim_shards
 from retrieval.core import Core
+from tests.conftest import on_backend
 from tests.fakediscord import FakeDiscord, loopback_only_trace, point_discord_at, shard_of
 from tests.fakes import HashEmbedder
 from tests.test_bot_support import (
@@ -327,3 +329,27 @@ async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: 
                 await asyncio.to_thread(bot.worker.close, STEP)
                 core.close()
     assert 4014 in fake.gateway.close_codes_sent
+
+
+def test_a_second_process_given_a_served_shard_refuses_to_start_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], backend: str,
+        settings: Settings, request: pytest.FixtureRequest) -> None:
+    store = on_backend(settings, backend, request)
+    if store.database_url is not None:
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", store.database_url.get_secret_value())
+    monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("CITEBOT_DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")  # never Discord
+    monkeypatch.setenv("CITEBOT_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/")
+    monkeypatch.setenv("CITEBOT_SHARD_COUNT", "2")
+    monkeypatch.setenv("CITEBOT_SHARD_IDS", "1")
+    first = claim_shards(shard_settings())  # the process already serving shard 1
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "shard 1 is already served by another citebot process" in err, err
+    assert "CITEBOT_SHARD_IDS" in err
+    monkeypatch.setenv("CITEBOT_SHARD_IDS", "0")  # another shard is free
+    claim_shards(shard_settings()).release()
+    first.release()  # as when that process ends: its shard is free again
+    with claim_shards(shard_settings().model_copy(update={"shard_ids": (0, 1)})) as both:
+        assert both.shards == (0, 1)
