@@ -29,7 +29,7 @@ from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
 from index.store.locks import CollectionLocks, ReadWriteLock
-from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
+from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
 
@@ -51,6 +51,8 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """
+
+    rates: RateLedger | None = None  # one machine: the bot counts its limits in memory
 
     def __init__(self, data_dir: Path, *, model: str, dim: int,
                  approximate_threshold: int = 50_000, lexical_max_df: int = 0,

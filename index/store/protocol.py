@@ -143,11 +143,20 @@ class Conversation:
     updated_at: float
 
 
+class RateLedger(Protocol):
+    """Rate limits counted where every process sees them (PostgreSQL); a backend whose
+    processes share no such place has none, and the limits are counted in memory."""
+
+    def take(self, kind: str, key: int, n: int, count: int,
+             window_s: float) -> float | None: ...
+
+
 class Storage(Protocol):
     """What the core needs from a storage backend."""
 
     model: str
     dim: int
+    rates: RateLedger | None
 
     def find_existing(self, collection: str, article_id: str, canonical_url: str | None,
                       content_hash: str) -> Article | None: ...

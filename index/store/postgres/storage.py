@@ -33,7 +33,8 @@ from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
-from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
+from index.store.postgres.rates import PostgresRates
+from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
 log = logging.getLogger(__name__)
 _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
@@ -54,6 +55,7 @@ class PostgresStorage(FeedStorage, PostgresConversations):
         prepare(url, migrate=migrate, dim=dim)
         self.db = Connections(url, read_url, pool_size=pool_size,
                               replica_wait_s=replica_wait_s)
+        self.rates: RateLedger | None = PostgresRates(self.db)
         self.feed_tables = PostgresFeedTables(self.db)  # type: ignore[assignment]  # same methods
 
     # -- articles ------------------------------------------------------------------------
