@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -208,6 +209,35 @@ def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
     with pytest.raises(StorageError, match="replica database"):
         Core.open(pg_settings.model_copy(update={"database_read_url": SecretStr(dead)}),
                   embedder=HashEmbedder())
+
+
+def test_a_replica_that_dies_while_running_sends_reads_to_the_primary_and_back(
+        pg_settings: Settings, pg_url: str, replica: Replica) -> None:
+    database = conninfo_to_dict(pg_url)["dbname"]
+    Core.open(pg_settings, embedder=HashEmbedder()).close()  # migrate before the replica reads
+    replica.wait_ready(database)
+    core = Core.open(pg_settings.model_copy(update={
+        "database_read_url": SecretStr(replica.url(database))}), embedder=HashEmbedder())
+    core.storage.db.replica_recheck_s = 0.2  # type: ignore[attr-defined]
+    try:
+        core.indexer.add_text("news", title="Ferries", text="The harbor ferries stop at noon.")
+        assert core.ask("news", "when do the ferries stop?").quotes
+        replica.halt()
+        for _ in range(3):  # every read, not only the first after the failure
+            assert core.ask("news", "when do the ferries stop?").quotes  # from the primary
+            assert len(core.storage.list_articles("news")) == 1
+        replica.resume()
+        replica.wait_ready(database)
+        for _ in range(300):  # bounded: the replica is tried again after its recheck interval
+            with core.storage.db.read("news") as db:  # type: ignore[attr-defined]
+                if db.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("reads never went back to the replica")
+        assert core.ask("news", "when do the ferries stop?").quotes
+    finally:
+        core.close()
 
 
 # -- many processes -----------------------------------------------------------------------
