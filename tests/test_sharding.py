@@ -25,7 +25,7 @@ from bot.feed_loop import FeedLoop
 from bot.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
-from index.store import Feed
+from index.store import Feed, ShardFilter
 from index.store.shards import claim_shards
 from retrieval.core import Core
 from tests.conftest import on_backend
@@ -267,8 +267,10 @@ class FeedCore:
         self.feeds = {feed.id: feed for feed in feeds}
         self.polled: list[int] = []
         self.retentions = 0
+        self.asked: list[ShardFilter | None] = []
 
-    def due_feeds(self, limit: int = 500) -> list[Feed]:
+    def due_feeds(self, limit: int = 500, shards: ShardFilter | None = None) -> list[Feed]:
+        self.asked.append(shards)
         return [f for f in self.feeds.values() if f.id not in self.polled][:limit]
 
     def poll_feed(self, feed_id: int, *, force: bool = False) -> PollReport:
@@ -307,6 +309,9 @@ async def test_each_feed_is_polled_by_the_process_holding_its_server(
     finally:
         await asyncio.to_thread(worker.close, STEP)
     assert sorted(core.polled) == polled and core.retentions == retentions
+    count = shards.get("shard_count")  # the store is asked for this process's feeds only
+    assert set(core.asked) == {None if count is None else ShardFilter(
+        count, shards.get("shard_ids", tuple(range(count))), 0 in shards.get("shard_ids", (0,)))}
 
 
 async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: Path) -> None:
@@ -353,3 +358,24 @@ def test_a_second_process_given_a_served_shard_refuses_to_start_in_one_line(
     first.release()  # as when that process ends: its shard is free again
     with claim_shards(shard_settings().model_copy(update={"shard_ids": (0, 1)})) as both:
         assert both.shards == (0, 1)
+
+
+def test_the_feeds_due_for_one_process_are_chosen_in_the_storage_query(any_core: Core) -> None:
+    """Shard 0's process is down and its servers' feeds are long overdue: the process serving
+    shard 1 still finds its own feed within a small limit (they no longer crowd it out)."""
+    storage = any_core.storage
+
+    def subscribe(collection: str, url: str, at: float) -> Feed:
+        return storage.add_feed(collection, url, title=None, channel_id=None, added_by=None,
+                                now=at)
+
+    overdue = [subscribe(collection_for(GUILD_A), f"https://a{n}.example/feed", 100.0 + n)
+               for n in range(6)]
+    cli = subscribe("default", "https://c.example/feed", 150.0)
+    mine = subscribe(collection_for(GUILD_B), "https://b.example/feed", 200.0)
+    second = ShardFilter(count=2, ids=(1,), others=False)
+    assert [f.id for f in any_core.due_feeds(3, shards=second)] == [mine.id]
+    first = ShardFilter(count=2, ids=(0,), others=True)
+    assert [f.id for f in any_core.due_feeds(10, shards=first)] == [
+        f.id for f in [*overdue, cli]]
+    assert len(any_core.due_feeds(10)) == 8  # unsharded: every feed

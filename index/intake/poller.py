@@ -30,7 +30,7 @@ from index.ingest.fetch import Resolver, Response, fetch_response
 from index.intake.entries import DAY, EntryIntake, Taken, sort_out
 from index.intake.politeness import HostGate, host_of, next_poll
 from index.models import Article
-from index.store import Feed, Storage
+from index.store import Feed, ShardFilter, Storage
 
 log = logging.getLogger(__name__)
 
@@ -184,9 +184,9 @@ class FeedPoller:
             return fetch_response(url, self.policy, media_types=FEED_TYPES, accept=FEED_ACCEPT,
                                   headers=headers, resolver=self.resolver)
 
-    def due(self, limit: int = 500) -> list[Feed]:
-        """Feeds whose next poll is due, most overdue first."""
-        return self.storage.due_feeds(self.clock(), limit)
+    def due(self, limit: int = 500, shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds whose next poll is due, most overdue first (with ``shards``, one process's)."""
+        return self.storage.due_feeds(self.clock(), limit, shards)
 
     def poll_due(self, *, stop: Event | None = None, limit: int = 500) -> list[PollReport]:
         """Poll every due feed once: one lane per host (its feeds one after another), lanes

@@ -68,6 +68,17 @@ class Vote:
 
 
 @dataclass(frozen=True)
+class ShardFilter:
+    """The feeds one bot process polls: those of servers on its shards (a server's collection
+    is ``guild-<server id>``, and the server is on shard ``(id >> 22) % count``) and, when
+    ``others``, those of every other collection (the process serving shard 0)."""
+
+    count: int
+    ids: tuple[int, ...]
+    others: bool
+
+
+@dataclass(frozen=True)
 class Feed:
     """A collection's subscription to a feed, and the state of its polling."""
 
@@ -190,7 +201,8 @@ class Storage(Protocol):
                  channel_id: int | None, added_by: str | None, now: float) -> Feed: ...
     def get_feed(self, feed_id: int) -> Feed: ...
     def list_feeds(self, collection: str | None = None) -> list[Feed]: ...
-    def due_feeds(self, now: float, limit: int) -> list[Feed]: ...
+    def due_feeds(self, now: float, limit: int,
+                  shards: ShardFilter | None = None) -> list[Feed]: ...
     def save_feed(self, feed: Feed) -> None: ...
     def remove_feed(self, collection: str, feed_id: int) -> Feed: ...
     def seen_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, SeenEntry]: ...
