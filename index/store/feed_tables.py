@@ -91,7 +91,8 @@ class FeedTables:
                   shards: ShardFilter | None = None) -> list[Feed]:
         """Feeds that are not paused and whose next poll is due, most overdue first; with
         ``shards``, only those that process polls (chosen here, not after the limit)."""
-        where, args = "", ()
+        where = ""
+        args: tuple[object, ...] = ()
         if shards is not None:
             where, args = _SHARD_WHERE, (shards.count, json.dumps(shards.ids), shards.others)
         rows = self.sql.db().execute(

@@ -67,7 +67,8 @@ class PostgresFeedTables:
                   shards: ShardFilter | None = None) -> list[Feed]:
         """Feeds that are not paused and whose next poll is due, most overdue first; with
         ``shards``, only those that process polls (chosen here, not after the limit)."""
-        where, args = "", ()
+        where = ""
+        args: tuple[object, ...] = ()
         if shards is not None:
             where, args = _SHARD_WHERE, (shards.count, list(shards.ids), shards.others)
         with self.db.primary.connection() as db:
