@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import functools
 import shlex
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from config.settings import Settings
 from retrieval.core import Core
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder
+from tests.feedsite import FeedSite, article_html, reply, story
 from tests.postgres import PostgresServer
 
 ALICE, BOB = 11, 12
@@ -93,3 +98,37 @@ def test_a_newcomer_starts_a_database_in_a_directory_and_uses_the_cli_on_it(
     finally:
         cli("db", "stop", str(directory))
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_the_daily_intake_quota_holds_across_processes(settings: Settings,
+                                                       postgres_server: PostgresServer) -> None:
+    """Two processes take in links for one server at once (slow pages, so that both start
+    before either is done): together they add no more than the server's daily quota."""
+    site = FeedSite()
+    urls = []
+    for n in range(4):
+        body = article_html(f"Story {n}", story(f"story-{n}", f"Quote number {n} was said."))
+        site.routes[f"/slow/{n}"] = functools.partial(_slowly, body=body)
+        urls.append(site.url(f"/slow/{n}"))
+    on = Settings(_env_file=None, data_dir=settings.data_dir,  # type: ignore[call-arg]
+                  database_url=postgres_server.new_database(),
+                  fetch_allow_networks=["127.0.0.1/32"], fetch_allow_ports=[site.port],
+                  fetch_timeout_s=10.0, feed_articles_per_day=2)
+    cores = [Core.open(on, embedder=HashEmbedder()) for _ in range(2)]
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            taken = list(pool.map(lambda core, mine: core.add_links(
+                "guild-1", mine, added_by="member", origin="channel:1"), cores,
+                [urls[:2], urls[2:]]))
+        statuses = sorted(t.status for batch in taken for t in batch)
+        assert statuses == ["added", "added", "deferred", "deferred"], taken
+        assert len(cores[0].articles("guild-1")) == 2
+    finally:
+        for core in cores:
+            core.close()
+        site.close()
+
+
+def _slowly(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    time.sleep(0.5)
+    reply(handler, body)

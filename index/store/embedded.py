@@ -363,5 +363,12 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
     def meta_set(self, key: str, value: str) -> None:
         self.sql.meta_set(key, value)
 
+    @contextmanager
+    def intake_turn(self, collection: str) -> Iterator[None]:
+        """The collection's turn to take in an article within its daily quota, across the
+        processes sharing the data directory (the quota is read and used within it)."""
+        with self.locks.hold(collection, "intake"):
+            yield
+
     def close(self) -> None:
         self.sql.close()
