@@ -21,6 +21,7 @@ from bot.reconnect import START_ATTEMPTS, GatewayUnreachable
 from bot.work import Worker
 from config.settings import Settings
 from index.errors import CitebotError
+from index.store.shards import claim_shards
 from retrieval.core import Core
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ async def serve(settings: Settings, token: str) -> tuple[int, bool]:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    with discord_endpoints(settings):
+    # before the model loads: a shard another process serves is refused at once, in one line
+    with await asyncio.to_thread(claim_shards, settings), discord_endpoints(settings):
         core = await asyncio.to_thread(Core.open, settings)  # loads the model (seconds)
         worker = Worker()
         bot = make_bot(core=core, settings=settings, worker=worker)

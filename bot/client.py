@@ -73,7 +73,8 @@ class CitebotBot(commands.Bot):
         self.settings = settings
         self.worker = worker or Worker()
         self.limits = Limits(ask_cooldown_s=settings.ask_cooldown_s,
-                             add_quota_per_hour=settings.add_quota_per_hour)
+                             add_quota_per_hour=settings.add_quota_per_hour,
+                             rates=core.storage.rates if core is not None else None)
         self.inflight = Inflight()
         self.hinted_threads: set[int] = set()  # told that plain messages cannot be read
         self.send_pauses = delivery.PAUSES  # between tries of an answer the API did not take

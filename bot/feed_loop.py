@@ -23,7 +23,7 @@ from bot.actions import guild_of
 from index.errors import CitebotError
 from index.intake.politeness import host_of
 from index.intake.poller import PollReport
-from index.store import Feed
+from index.store import Feed, ShardFilter
 
 if TYPE_CHECKING:
     from bot.client import CitebotBot
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETENTION_EVERY_S = 3600.0
-DUE_LOOKAHEAD = 500  # due feeds asked for at once, per process's share of the shards
+DUE_LOOKAHEAD = 500  # due feeds asked for at once
 
 
 class FeedLoop:
@@ -59,6 +59,13 @@ class FeedLoop:
         guild = guild_of(feed.collection)
         settings = self.bot.settings
         return settings.leads if guild is None else settings.serves_guild(guild)
+
+    def shards(self) -> ShardFilter | None:
+        """The feeds this process polls, as the store chooses them (None: every feed)."""
+        settings = self.bot.settings
+        if settings.shard_count is None:
+            return None
+        return ShardFilter(settings.shard_count, settings.served_shards, settings.leads)
 
     def start(self) -> None:
         if self.task is None:
@@ -90,9 +97,10 @@ class FeedLoop:
         settings = self.bot.settings
         limit = settings.feed_concurrency
         if len(self.polls) < limit:
-            # Other processes' feeds come back too; ask for enough to find ours among them.
-            share = (settings.shard_count or 1) // len(settings.served_shards)
-            due = await self.bot.worker.quick(self.bot.core.due_feeds, DUE_LOOKAHEAD * share)
+            # Ours only, chosen by the store: another process's overdue feeds (it may be down)
+            # never take the places of ours.
+            due = await self.bot.worker.quick(self.bot.core.due_feeds, DUE_LOOKAHEAD,
+                                              self.shards())
             for feed in due:
                 host = host_of(feed.url)
                 if feed.id in self.polls or host in self.hosts or not self.owns(feed):

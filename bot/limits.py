@@ -8,11 +8,14 @@ cannot be ephemeral (replies to mentions) are rationed: one per member per coold
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
 
 from discord import app_commands
+
+from index.store.protocol import RateLedger
 
 QUESTION_MAX = 256  # the /ask option's limit; mentions are held to it too
 
@@ -91,12 +94,35 @@ class Quota:
 
 
 class Limits:
-    """The bot's rate limits, built from settings."""
+    """The bot's rate limits, built from settings. With ``rates`` (PostgreSQL) the ask
+    cooldown and the add quota are counted in the database, so they hold across every bot
+    process on it; without, in this process's memory."""
 
-    def __init__(self, *, ask_cooldown_s: float, add_quota_per_hour: int) -> None:
+    def __init__(self, *, ask_cooldown_s: float, add_quota_per_hour: int,
+                 rates: RateLedger | None = None) -> None:
         self.ask = Cooldown(ask_cooldown_s)
         self.add = Quota(add_quota_per_hour)
-        self._notices = Cooldown(ask_cooldown_s)
+        self.rates = rates
+        self._notices = Cooldown(ask_cooldown_s)  # per process: it only rations refusals
+
+    async def hit_ask(self, key: int) -> None:
+        """Record a question by member ``key``, or raise `OnCooldown`."""
+        if self.rates is None or self.ask.per_s <= 0:
+            self.ask.hit(key)
+            return
+        wait = await asyncio.to_thread(self.rates.take, "ask", key, 1, 1, self.ask.per_s)
+        if wait is not None:
+            raise OnCooldown(wait)
+
+    async def take_add(self, key: int, n: int = 1) -> None:
+        """Use ``n`` of server ``key``'s add quota, or raise `QuotaExceeded` (using none)."""
+        if self.rates is None:
+            self.add.take(key, n)
+            return
+        wait = await asyncio.to_thread(self.rates.take, "add", key, n, self.add.count,
+                                       self.add.window_s)
+        if wait is not None:
+            raise QuotaExceeded(max(1.0, wait), self.add.count)
 
     def may_tell(self, key: int) -> bool:
         """Whether to send a refusal that everyone in the channel sees: the first one within a

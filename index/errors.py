@@ -16,6 +16,7 @@ act on; anything else is unexpected and is logged once by the interface's global
     ├── LimitReachedError             a collection's quota (feeds, articles a day) is used up
     ├── NotFoundError                 no such article (or feed) in this collection
     ├── InvalidNameError              a collection name or conversation id breaks its rule
+    ├── ShardTakenError               another process on this store already serves that shard
     ├── IndexMismatchError            the vector index was built with another model
     ├── MissingDependencyError        a package citebot needs is not installed
     └── StorageError                  the data directory could not be read or written
@@ -33,6 +34,10 @@ class CitebotError(Exception):
 
 class ArticleError(CitebotError):
     """An article could not be added."""
+
+
+class ShardTakenError(CitebotError):
+    """Another citebot process on the same store already serves one of this process's shards."""
 
 
 class FetchError(ArticleError):

@@ -21,7 +21,16 @@ from index.intake.entries import Taken
 from index.intake.poller import FeedPoller, PollReport
 from index.models import Article
 from index.names import check_collection, check_conversation
-from index.store import Conversation, EmbeddedStorage, Feed, Stats, Storage, Vote, Watched
+from index.store import (
+    Conversation,
+    EmbeddedStorage,
+    Feed,
+    ShardFilter,
+    Stats,
+    Storage,
+    Vote,
+    Watched,
+)
 from retrieval.answer import Answerer
 from retrieval.conversation import Conversations
 from retrieval.models import Answer
@@ -203,9 +212,10 @@ class Core:
         """Unsubscribe, by the feed's number or address; its articles stay."""
         return self.poller.unsubscribe(check_collection(collection), ref)
 
-    def due_feeds(self, limit: int = 500) -> list[Feed]:
-        """Feeds of every collection whose next poll is due."""
-        return self.poller.due(limit)
+    def due_feeds(self, limit: int = 500, shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds of every collection whose next poll is due (with ``shards``, only those
+        one bot process polls)."""
+        return self.poller.due(limit, shards)
 
     def poll_feed(self, feed_id: int, *, force: bool = False) -> PollReport:
         """Poll one feed now and take in its new entries."""

@@ -5,7 +5,8 @@ worker starts at once), then does ACTION and prints one JSON line per step:
 
 - ``add COLLECTION SEED COUNT``: add COUNT articles made from SEED (workers given the same
   SEED add the same articles, by content, under ids of their own);
-- ``rebuild COLLECTION``: rebuild the collection, slowly (an embedder that sleeps).
+- ``rebuild COLLECTION``: rebuild the collection, slowly (an embedder that sleeps);
+- ``remove COLLECTION``: remove every article of the collection, newest first, one by one.
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ def main() -> None:
         count = core.rebuild(rest[0], lambda done, total: print(
             json.dumps({"done": done, "total": total}), flush=True))
         print(json.dumps({"rebuilt": count}), flush=True)
+    elif action == "remove":
+        for article in core.articles(rest[0], limit=-1):
+            core.remove(rest[0], article.id)
+            print(json.dumps({"removed": article.id}), flush=True)
     print(json.dumps({"finished": True}), flush=True)
     core.close()
 

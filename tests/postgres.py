@@ -140,8 +140,19 @@ class Replica:
                          f"-h 127.0.0.1 -p {self.port} -k {self.directory}", "start")
 
     def stop(self) -> None:
-        self.primary.run("pg_ctl", "-w", "-D", str(self.directory), "-m", "fast", "stop")
+        with contextlib.suppress(RuntimeError):  # a replica the test halted is stopped
+            self.halt()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Stop the replica at once (its clients are cut off), keeping its data."""
+        self.primary.run("pg_ctl", "-w", "-D", str(self.directory), "-m", "immediate", "stop")
+
+    def resume(self) -> None:
+        """Start a halted replica again, on the same port."""
+        self.primary.run("pg_ctl", "-w", "-D", str(self.directory), "-l",
+                         str(self.directory / "log"), "-o",
+                         f"-h 127.0.0.1 -p {self.port} -k {self.directory}", "start")
 
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -210,6 +211,35 @@ def test_a_replica_that_cannot_be_reached_sends_reads_to_the_primary(
                   embedder=HashEmbedder())
 
 
+def test_a_replica_that_dies_while_running_sends_reads_to_the_primary_and_back(
+        pg_settings: Settings, pg_url: str, replica: Replica) -> None:
+    database = conninfo_to_dict(pg_url)["dbname"]
+    Core.open(pg_settings, embedder=HashEmbedder()).close()  # migrate before the replica reads
+    replica.wait_ready(database)
+    core = Core.open(pg_settings.model_copy(update={
+        "database_read_url": SecretStr(replica.url(database))}), embedder=HashEmbedder())
+    core.storage.db.replica_recheck_s = 0.2  # type: ignore[attr-defined]
+    try:
+        core.indexer.add_text("news", title="Ferries", text="The harbor ferries stop at noon.")
+        assert core.ask("news", "when do the ferries stop?").quotes
+        replica.halt()
+        for _ in range(3):  # every read, not only the first after the failure
+            assert core.ask("news", "when do the ferries stop?").quotes  # from the primary
+            assert len(core.storage.list_articles("news")) == 1
+        replica.resume()
+        replica.wait_ready(database)
+        for _ in range(300):  # bounded: the replica is tried again after its recheck interval
+            with core.storage.db.read("news") as db:  # type: ignore[attr-defined]
+                if db.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("reads never went back to the replica")
+        assert core.ask("news", "when do the ferries stop?").quotes
+    finally:
+        core.close()
+
+
 # -- many processes -----------------------------------------------------------------------
 def _spawn(url: str, go: Path, *args: str) -> subprocess.Popen[str]:
     worker = subprocess.Popen(
@@ -313,6 +343,45 @@ def test_adds_killed_mid_way_leave_whole_articles_only(pg_url: str, pg_core: Cor
     assert 20 <= added < 200 and pg_problems(pg_url) == []
 
 
+def test_a_remove_killed_mid_way_loses_nothing(pg_url: str, pg_core: Core,
+                                              tmp_path: Path) -> None:
+    """kill -9 while a process removes articles, one of the removals held inside its
+    transaction (its article's row locked here): the removals done stay done, the one
+    interrupted changed nothing, and every count BM25 reads agrees with the rows."""
+    fill(pg_core, "news", 10, SEED)
+    order = [a.id for a in pg_core.articles("news", limit=-1)]
+    before = state(pg_core, "news")
+    go = tmp_path / "go"
+    with psycopg.connect(pg_url) as holder:
+        holder.execute("SELECT 1 FROM articles WHERE collection = 'news' AND id = %s FOR "
+                       "UPDATE", (order[3],))
+        worker = _spawn(pg_url, go, "remove", "news")
+        go.touch()
+        assert worker.stdout is not None
+        removed = [json.loads(worker.stdout.readline())["removed"] for _ in range(3)]
+        with psycopg.connect(pg_url, autocommit=True) as watch:
+            for _ in range(600):  # bounded: until the fourth removal waits on our lock
+                row = watch.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                    "wait_event_type = 'Lock' AND datname = current_database()"
+                                    ).fetchone()
+                if row and row[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the fourth removal never reached the article's row")
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
+        holder.rollback()
+    assert removed == order[:3]
+    left = [a.id for a in pg_core.articles("news", limit=-1)]
+    assert left == order[3:] and pg_problems(pg_url) == []
+    for article_id in left:
+        pg_core.remove("news", article_id)
+    stats = pg_core.stats("news")
+    assert pg_problems(pg_url) == [] and (stats.articles, stats.paragraphs, stats.chunks) == (0, 0, 0)
+    assert before != state(pg_core, "news")
+
+
 def test_a_primary_restarted_under_load_loses_nothing_and_duplicates_nothing(
         postgres_server: PostgresServer, pg_url: str, pg_core: Core, tmp_path: Path) -> None:
     """A bulk add from another process while the server restarts: each line is added or
@@ -351,7 +420,7 @@ def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
                 ] == [1]
     core = Core.open(pg_settings, embedder=HashEmbedder())
     try:
-        assert schema_status(pg_url).version == migrations.LATEST == 2
+        assert schema_status(pg_url).version == migrations.LATEST == 3
         core.storage.append_turn("guild", "c", Turn("q", "q", None, (), (), "", 1.0),
                                  max_turns=3)
         assert core.storage.conversation("guild", "c") is not None

@@ -26,8 +26,10 @@ from bot.metrics import Metrics
 from bot.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
-from index.store import Feed
+from index.store import Feed, ShardFilter
+from index.store.shards import claim_shards
 from retrieval.core import Core
+from tests.conftest import on_backend
 from tests.fakediscord import FakeDiscord, loopback_only_trace, point_discord_at, shard_of
 from tests.fakes import HashEmbedder
 from tests.test_bot_support import (
@@ -266,8 +268,10 @@ class FeedCore:
         self.feeds = {feed.id: feed for feed in feeds}
         self.polled: list[int] = []
         self.retentions = 0
+        self.asked: list[ShardFilter | None] = []
 
-    def due_feeds(self, limit: int = 500) -> list[Feed]:
+    def due_feeds(self, limit: int = 500, shards: ShardFilter | None = None) -> list[Feed]:
+        self.asked.append(shards)
         return [f for f in self.feeds.values() if f.id not in self.polled][:limit]
 
     def poll_feed(self, feed_id: int, *, force: bool = False) -> PollReport:
@@ -309,6 +313,9 @@ async def test_each_feed_is_polled_by_the_process_holding_its_server(
     assert sorted(core.polled) == polled and core.retentions == retentions
     assert bot.metrics.registry.get_sample_value(
         "citebot_feed_polls_total", {"status": "quiet"}) == len(polled)
+    count = shards.get("shard_count")  # the store is asked for this process's feeds only
+    assert set(core.asked) == {None if count is None else ShardFilter(
+        count, shards.get("shard_ids", tuple(range(count))), 0 in shards.get("shard_ids", (0,)))}
 
 
 async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: Path) -> None:
@@ -331,3 +338,48 @@ async def test_a_refused_intent_ends_a_sharded_bot_for_run_to_explain(tmp_path: 
                 await asyncio.to_thread(bot.worker.close, STEP)
                 core.close()
     assert 4014 in fake.gateway.close_codes_sent
+
+
+def test_a_second_process_given_a_served_shard_refuses_to_start_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], backend: str,
+        settings: Settings, request: pytest.FixtureRequest) -> None:
+    store = on_backend(settings, backend, request)
+    if store.database_url is not None:
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", store.database_url.get_secret_value())
+    monkeypatch.setenv("CITEBOT_DISCORD_TOKEN", TOKEN)
+    monkeypatch.setenv("CITEBOT_DISCORD_API_BASE", "http://127.0.0.1:9/api/v10")  # never Discord
+    monkeypatch.setenv("CITEBOT_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/")
+    monkeypatch.setenv("CITEBOT_SHARD_COUNT", "2")
+    monkeypatch.setenv("CITEBOT_SHARD_IDS", "1")
+    first = claim_shards(shard_settings())  # the process already serving shard 1
+    assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert "shard 1 is already served by another citebot process" in err, err
+    assert "CITEBOT_SHARD_IDS" in err
+    monkeypatch.setenv("CITEBOT_SHARD_IDS", "0")  # another shard is free
+    claim_shards(shard_settings()).release()
+    first.release()  # as when that process ends: its shard is free again
+    with claim_shards(shard_settings().model_copy(update={"shard_ids": (0, 1)})) as both:
+        assert both.shards == (0, 1)
+
+
+def test_the_feeds_due_for_one_process_are_chosen_in_the_storage_query(any_core: Core) -> None:
+    """Shard 0's process is down and its servers' feeds are long overdue: the process serving
+    shard 1 still finds its own feed within a small limit (they no longer crowd it out)."""
+    storage = any_core.storage
+
+    def subscribe(collection: str, url: str, at: float) -> Feed:
+        return storage.add_feed(collection, url, title=None, channel_id=None, added_by=None,
+                                now=at)
+
+    overdue = [subscribe(collection_for(GUILD_A), f"https://a{n}.example/feed", 100.0 + n)
+               for n in range(6)]
+    cli = subscribe("default", "https://c.example/feed", 150.0)
+    mine = subscribe(collection_for(GUILD_B), "https://b.example/feed", 200.0)
+    second = ShardFilter(count=2, ids=(1,), others=False)
+    assert [f.id for f in any_core.due_feeds(3, shards=second)] == [mine.id]
+    first = ShardFilter(count=2, ids=(0,), others=True)
+    assert [f.id for f in any_core.due_feeds(10, shards=first)] == [
+        f.id for f in [*overdue, cli]]
+    assert len(any_core.due_feeds(10)) == 8  # unsharded: every feed

@@ -36,7 +36,7 @@ class Ask(commands.Cog):
                   question: app_commands.Range[str, 1, QUESTION_MAX],
                   article: str | None = None) -> None:
         started = time.monotonic()
-        self.bot.limits.ask.hit(interaction.user.id)
+        await self.bot.limits.hit_ask(interaction.user.id)
         question = render.printable(question)
         await interaction.response.defer(thinking=True)
         place = await followups.place_of_interaction(self.bot, interaction)
@@ -93,7 +93,7 @@ class Ask(commands.Cog):
         draft = drafts.ReplyDrafts(message)
         try:
             check_question(question)
-            self.bot.limits.ask.hit(message.author.id)
+            await self.bot.limits.hit_ask(message.author.id)
             async with delivery.typing(message.channel):  # decoration: never waited for
                 answer, _ = await drafts.relay(
                     lambda shown: self.bot.worker.run(

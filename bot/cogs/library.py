@@ -37,7 +37,7 @@ class Library(commands.Cog):
     @app_commands.describe(url="The article's address (https://...)")
     async def add_url(self, interaction: discord.Interaction, url: str) -> None:
         url = check_url(url)
-        self.bot.limits.add.take(interaction.guild_id or 0)
+        await self.bot.limits.take_add(interaction.guild_id or 0)
         await interaction.response.defer(thinking=True)
         result = await self.bot.worker.run(
             interaction.guild_id, self.bot.core.add_url, collection(interaction), url,
@@ -51,7 +51,7 @@ class Library(commands.Cog):
     async def add_text(self, interaction: discord.Interaction,
                        title: app_commands.Range[str, 1, 256],
                        text: app_commands.Range[str, 1, TEXT_MAX]) -> None:
-        self.bot.limits.add.take(interaction.guild_id or 0)
+        await self.bot.limits.take_add(interaction.guild_id or 0)
         await interaction.response.defer(thinking=True)
         result = await self.bot.worker.run(
             interaction.guild_id, self.bot.core.add_text, collection(interaction),
@@ -65,7 +65,7 @@ class Library(commands.Cog):
     async def add_file(self, interaction: discord.Interaction,
                        file: discord.Attachment) -> None:
         actions.check_attachment(file.filename, file.size, self.bot.settings.max_article_bytes)
-        self.bot.limits.add.take(interaction.guild_id or 0)
+        await self.bot.limits.take_add(interaction.guild_id or 0)
         await interaction.response.defer(thinking=True)
         data = await file.read()
         result = await self.bot.worker.run(
@@ -82,7 +82,7 @@ class Library(commands.Cog):
         if not urls:
             await replies.say(interaction, render.NO_LINKS)
             return
-        self.bot.limits.add.take(interaction.guild_id or 0, len(urls))
+        await self.bot.limits.take_add(interaction.guild_id or 0, len(urls))
         await interaction.response.defer(thinking=True)
         results = await self.bot.worker.run(
             interaction.guild_id, actions.add_links, self.bot.core, collection(interaction),

@@ -122,18 +122,22 @@ class EntryIntake:
         return max(0, self.settings.feed_articles_per_day - used)
 
     def take(self, feed: Feed, todo: Sequence[Pending]) -> list[Taken]:
-        """Work on up to `feed_entries_per_poll` pending entries; the rest are deferred."""
-        room = self.room(feed.collection)
+        """Work on up to `feed_entries_per_poll` pending entries; the rest are deferred. Each
+        new article is taken in the collection's intake turn, the quota read within it, so
+        processes taking in for one collection at once share one quota."""
         out: list[Taken] = []
         for number, pending in enumerate(todo):
             updating = pending.known is not None and pending.known.article_id is not None
-            if number >= self.settings.feed_entries_per_poll or (room <= 0 and not updating):
+            if number >= self.settings.feed_entries_per_poll:
                 out.append(Taken(pending.entry.link, pending.entry.title, "deferred"))
-                continue
-            taken = self._one(feed, pending)
-            if taken.status == "added":
-                room -= 1
-            out.append(taken)
+            elif updating:  # an article already taken in: no quota used
+                out.append(self._one(feed, pending))
+            else:
+                with self.storage.intake_turn(feed.collection):
+                    if self.room(feed.collection) <= 0:
+                        out.append(Taken(pending.entry.link, pending.entry.title, "deferred"))
+                    else:
+                        out.append(self._one(feed, pending))
         return out
 
     def _one(self, feed: Feed, pending: Pending) -> Taken:
@@ -181,21 +185,21 @@ class EntryIntake:
     def add_links(self, collection: str, urls: Sequence[str], *, added_by: str,
                   origin: str) -> list[Taken]:
         """Add links posted in a watched channel: a link already indexed is not fetched again;
-        each new article counts against the daily quota."""
-        room = self.room(collection)
+        each new article counts against the daily quota (read in the collection's intake
+        turn, as for feeds)."""
         out: list[Taken] = []
         for url in urls:
             known = self.storage.find_existing(collection, article_id_for(url, ""),
                                                canonical_url(url), "")
             if known is not None:
                 out.append(Taken(url, known.title, "unchanged", known))
-            elif room <= 0:
-                out.append(Taken(url, "", "deferred", error=quota_used(
-                    self.settings.feed_articles_per_day)))
-            else:
-                taken = self._link(collection, url, added_by, origin)
-                room -= taken.status == "added"
-                out.append(taken)
+                continue
+            with self.storage.intake_turn(collection):
+                if self.room(collection) <= 0:
+                    out.append(Taken(url, "", "deferred", error=quota_used(
+                        self.settings.feed_articles_per_day)))
+                else:
+                    out.append(self._link(collection, url, added_by, origin))
         return out
 
     def _link(self, collection: str, url: str, added_by: str, origin: str) -> Taken:

@@ -44,7 +44,7 @@ from index.intake.entries import DAY, EntryIntake, Taken, sort_out
 from index.intake.politeness import HostGate, host_of, next_poll
 from index.intake.refusals import advice, refusing_setting
 from index.models import Article
-from index.store import Feed, Storage
+from index.store import Feed, ShardFilter, Storage
 
 log = logging.getLogger(__name__)
 
@@ -243,14 +243,15 @@ class FeedPoller:
             return fetch_response(url, self.policy, media_types=FEED_TYPES, accept=FEED_ACCEPT,
                                   headers=headers, resolver=self.resolver)
 
-    def due(self, limit: int = 500) -> list[Feed]:
-        """Feeds whose next poll is due, most overdue first (not those held back)."""
+    def due(self, limit: int = 500, shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds whose next poll is due, most overdue first (not those held back; with
+        ``shards``, one process's)."""
         now = self.clock()
         with self._held_lock:
             for feed_id in [k for k, until in self.held.items() if until <= now]:
                 del self.held[feed_id]
             held = set(self.held)
-        return [f for f in self.storage.due_feeds(now, limit) if f.id not in held]
+        return [f for f in self.storage.due_feeds(now, limit, shards) if f.id not in held]
 
     def poll_due(self, *, stop: Event | None = None, limit: int = 500) -> list[PollReport]:
         """Poll every due feed once: one lane per host (its feeds one after another), lanes

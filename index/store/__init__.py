@@ -16,6 +16,7 @@ from index.store.protocol import (
     Feed,
     Hit,
     SeenEntry,
+    ShardFilter,
     Span,
     Stats,
     Storage,
@@ -28,8 +29,8 @@ if TYPE_CHECKING:
     from index.store.embedded import EmbeddedStorage
 
 __all__ = [
-    "Conversation", "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "Span", "Stats", "Storage",
-    "Turn", "Vote", "Watched",
+    "Conversation", "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "ShardFilter", "Span",
+    "Stats", "Storage", "Turn", "Vote", "Watched",
 ]
 
 

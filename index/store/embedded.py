@@ -29,7 +29,7 @@ from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
 from index.store.locks import CollectionLocks, InUse, ReadWriteLock
-from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
+from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
 from index.store.reconcile import Loaded
 
@@ -59,6 +59,8 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """
+
+    rates: RateLedger | None = None  # one machine: the bot counts its limits in memory
 
     def __init__(self, data_dir: Path, *, model: str, dim: int,
                  approximate_threshold: int = 50_000, lexical_max_df: int = 0,
@@ -370,6 +372,13 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
     @translated("save a setting", changes=True)
     def meta_set(self, key: str, value: str) -> None:
         self.sql.meta_set(key, value)
+
+    @contextmanager
+    def intake_turn(self, collection: str) -> Iterator[None]:
+        """The collection's turn to take in an article within its daily quota, across the
+        processes sharing the data directory (the quota is read and used within it)."""
+        with self.locks.hold(collection, "intake"):
+            yield
 
     def close(self) -> None:
         self.sql.close()

@@ -7,12 +7,13 @@ Times are Unix seconds (REAL). Every statement is here; ``EmbeddedStorage`` dele
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import astuple, fields
 
 from index.errors import NotFoundError
 from index.failures import translated
-from index.store.protocol import Feed, SeenEntry, Watched
+from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
 from index.store.sqlite_tx import Connections
 
 SCHEMA = """
@@ -39,6 +40,12 @@ CREATE INDEX IF NOT EXISTS intake_age ON intake(added_at);
 """
 
 _FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
+# A feed polled by one process (ShardFilter): a server's collection is guild-<id>, on shard
+# (id >> 22) % count; any other collection's feeds go to the process serving shard 0.
+_SHARD_WHERE = (
+    "AND CASE WHEN collection GLOB 'guild-[0-9]*' AND substr(collection, 7) NOT GLOB "
+    "'*[^0-9]*' THEN (CAST(substr(collection, 7) AS INTEGER) >> 22) % ? IN (SELECT value "
+    "FROM json_each(?)) ELSE ? END")
 _STATE = ("title", "channel_id", "etag", "last_modified", "body_hash", "next_poll_at",
           "failures", "paused", "last_error", "last_polled_at", "last_new_at", "articles")
 _MAX_VARIABLES = 500  # keys looked up per statement
@@ -79,11 +86,17 @@ class FeedTables:
             sql, args = sql + " WHERE collection = ?", (collection,)
         return [Feed(*r) for r in self.sql.db().execute(sql + " ORDER BY id", args)]
 
-    def due_feeds(self, now: float, limit: int) -> list[Feed]:
-        """Feeds that are not paused and whose next poll is due, most overdue first."""
+    def due_feeds(self, now: float, limit: int,
+                  shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds that are not paused and whose next poll is due, most overdue first; with
+        ``shards``, only those that process polls (chosen here, not after the limit)."""
+        where = ""
+        args: tuple[object, ...] = ()
+        if shards is not None:
+            where, args = _SHARD_WHERE, (shards.count, json.dumps(shards.ids), shards.others)
         rows = self.sql.db().execute(
             f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused IS NULL AND next_poll_at <= ? "
-            "ORDER BY next_poll_at LIMIT ?", (now, limit)).fetchall()
+            f"{where} ORDER BY next_poll_at LIMIT ?", (now, *args, limit)).fetchall()
         return [Feed(*r) for r in rows]
 
     def save_feed(self, feed: Feed) -> None:
@@ -190,8 +203,9 @@ class FeedStorage:
         return self.feed_tables.list_feeds(collection)
 
     @translated("list the feeds due")
-    def due_feeds(self, now: float, limit: int) -> list[Feed]:
-        return self.feed_tables.due_feeds(now, limit)
+    def due_feeds(self, now: float, limit: int,
+                  shards: ShardFilter | None = None) -> list[Feed]:
+        return self.feed_tables.due_feeds(now, limit, shards)
 
     @translated("save the feed's state", changes=True)
     def save_feed(self, feed: Feed) -> None:

@@ -13,6 +13,7 @@ nothing; searches never wait for writers and never see vectors that were not com
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import NamedTuple, Protocol
 
@@ -65,6 +66,17 @@ class Vote:
     question: str
     quotes: tuple[dict[str, object], ...]
     vote: int
+
+
+@dataclass(frozen=True)
+class ShardFilter:
+    """The feeds one bot process polls: those of servers on its shards (a server's collection
+    is ``guild-<server id>``, and the server is on shard ``(id >> 22) % count``) and, when
+    ``others``, those of every other collection (the process serving shard 0)."""
+
+    count: int
+    ids: tuple[int, ...]
+    others: bool
 
 
 @dataclass(frozen=True)
@@ -143,11 +155,20 @@ class Conversation:
     updated_at: float
 
 
+class RateLedger(Protocol):
+    """Rate limits counted where every process sees them (PostgreSQL); a backend whose
+    processes share no such place has none, and the limits are counted in memory."""
+
+    def take(self, kind: str, key: int, n: int, count: int,
+             window_s: float) -> float | None: ...
+
+
 class Storage(Protocol):
     """What the core needs from a storage backend."""
 
     model: str
     dim: int
+    rates: RateLedger | None
 
     def find_existing(self, collection: str, article_id: str, canonical_url: str | None,
                       content_hash: str) -> Article | None: ...
@@ -181,7 +202,9 @@ class Storage(Protocol):
                  channel_id: int | None, added_by: str | None, now: float) -> Feed: ...
     def get_feed(self, feed_id: int) -> Feed: ...
     def list_feeds(self, collection: str | None = None) -> list[Feed]: ...
-    def due_feeds(self, now: float, limit: int) -> list[Feed]: ...
+    def due_feeds(self, now: float, limit: int,
+                  shards: ShardFilter | None = None) -> list[Feed]: ...
+    def intake_turn(self, collection: str) -> AbstractContextManager[None]: ...
     def save_feed(self, feed: Feed) -> None: ...
     def remove_feed(self, collection: str, feed_id: int) -> Feed: ...
     def seen_entries(self, feed_id: int, keys: Sequence[str]) -> dict[str, SeenEntry]: ...

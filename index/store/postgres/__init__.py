@@ -9,15 +9,17 @@ error (``open_postgres``), not an import failure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from index.errors import MissingDependencyError
+from index.store.shards import ShardClaim, taken
 
 if TYPE_CHECKING:
     from index.store.postgres.migrations import Migration, Status
     from index.store.postgres.storage import PostgresStorage
 
-__all__ = ["PostgresStorage", "migrate", "open_postgres", "schema_status"]
+__all__ = ["PostgresStorage", "claim_shards", "migrate", "open_postgres", "schema_status"]
 
 MISSING = ("The PostgreSQL backend needs psycopg, psycopg-pool and pgvector: install them with "
            "`pip install 'citebot[postgres]'`, or unset CITEBOT_DATABASE_URL to use the "
@@ -43,7 +45,25 @@ def migrate(url: str) -> list[Migration]:
     return _run(url, "migrate the database", lambda m, c: m.migrate(c))
 
 
-def _run(url: str, action: str, step: Any) -> Any:
+_SHARD_LOCK = "SELECT pg_try_advisory_lock(hashtextextended('citebot:shard:' || %s::text, 0))"
+
+
+def claim_shards(url: str, shards: Sequence[int]) -> ShardClaim:
+    """Claim bot shards by session advisory locks on a connection of their own, held until
+    ``release`` or the process ends (``index.store.shards``); ShardTakenError if another
+    process holds one."""
+
+    def hold(migrations: Any, conn: Any) -> ShardClaim:
+        for shard in shards:
+            row = conn.execute(_SHARD_LOCK, (shard,)).fetchone()
+            if not (row and row[0]):
+                raise taken(shard, "PostgreSQL database")
+        return ShardClaim(shards, conn.close)
+
+    return _run(url, "claim the bot's shards", hold, keep=True)  # type: ignore[no-any-return]
+
+
+def _run(url: str, action: str, step: Any, *, keep: bool = False) -> Any:
     try:
         from index.store.postgres import migrations
         from index.store.postgres.connections import connect, translated
@@ -52,8 +72,15 @@ def _run(url: str, action: str, step: Any) -> Any:
 
     @translated(action, changes=True)
     def run() -> Any:
-        with connect(url, autocommit=True) as conn:
-            return step(migrations, conn)
+        conn = connect(url, autocommit=True)
+        try:
+            done = step(migrations, conn)
+        except BaseException:
+            conn.close()
+            raise
+        if not keep:
+            conn.close()
+        return done
 
     return run()
 

@@ -48,6 +48,7 @@ TOO_LONG = ("a value is longer than PostgreSQL accepts; shorten it (a collection
 BAD_DATA = "PostgreSQL refused a value as invalid; correct it, then try again"
 GENERIC = "check the PostgreSQL server's log, then try again"
 _POLL_S = 0.01
+REPLICA_RECHECK_S = 5.0  # a replica found down is tried again after this long
 CONNECT_TIMEOUT_S = 5
 PROBE_AFTER_S = 1.0  # a pool that has no connection for this long checks the server is up
 # SQLSTATE classes: connection exception, operator intervention (shutdown), system error
@@ -124,6 +125,8 @@ class Connections:
         self.replica = _pool(read_url, pool_size, timeout_s, "replica") if read_url else None
         self._guard = threading.Lock()
         self._written: dict[str, str] = {}  # collection -> LSN of this process's last write
+        self.replica_recheck_s = REPLICA_RECHECK_S
+        self._replica_down_until = 0.0  # monotonic; reads skip the replica until then
 
     def close(self) -> None:
         self.primary.close()
@@ -145,8 +148,22 @@ class Connections:
     @contextmanager
     def read(self, collection: str | None = None) -> Iterator[psycopg.Connection]:
         """A connection to read a collection from: the replica when it holds this process's
-        writes to it (waiting a bounded time for them), else the primary."""
+        writes to it (waiting a bounded time for them), else the primary; the primary too
+        while the replica is down (tried again every ``replica_recheck_s``)."""
         pool = self._reader(collection) if self.replica is not None else self.primary
+        if pool is self.replica:
+            try:
+                conn = pool.getconn()
+            except LOW_LEVEL as exc:
+                self._replica_failed(exc)
+                pool = self.primary
+            else:
+                self._replica_back()
+                try:
+                    yield conn
+                finally:
+                    pool.putconn(conn)
+                return
         with pool.connection() as conn:
             yield conn
 
@@ -154,14 +171,29 @@ class Connections:
         assert self.replica is not None
         with self._guard:
             lsn = self._written.get(collection) if collection is not None else None
+            if time.monotonic() < self._replica_down_until:
+                return self.primary
         try:
             if lsn is None or self._replayed(lsn):
                 return self.replica
         except LOW_LEVEL as exc:
-            log.warning("the read replica cannot be reached (%s); reading from the primary",
-                        type(exc).__name__)
-            return self.primary
+            self._replica_failed(exc)
         return self.primary
+
+    def _replica_back(self) -> None:
+        with self._guard:
+            was_down, self._replica_down_until = self._replica_down_until > 0, 0.0
+        if was_down:
+            log.warning("the read replica is back; reading from it again")
+
+    def _replica_failed(self, exc: BaseException) -> None:
+        """Send reads to the primary for ``replica_recheck_s``, then try the replica again."""
+        with self._guard:
+            said = self._replica_down_until > 0
+            self._replica_down_until = time.monotonic() + self.replica_recheck_s
+        if not said:  # once per outage, not once per read
+            log.warning("the read replica cannot be reached (%s); reading from the primary "
+                        "until it is back", type(exc).__name__)
 
     def _replayed(self, lsn: str) -> bool:
         """Whether the replica has replayed ``lsn``, waiting up to ``replica_wait_s``."""

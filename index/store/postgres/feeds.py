@@ -11,9 +11,13 @@ from dataclasses import astuple, fields
 
 from index.errors import NotFoundError
 from index.store.postgres.connections import Connections, translated
-from index.store.protocol import Feed, SeenEntry, Watched
+from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
 
 _FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
+# as the embedded store's (index/store/feed_tables.py): guild-<id> on shard (id >> 22) % count
+_SHARD_WHERE = (
+    "AND CASE WHEN collection ~ '^guild-[0-9]+$' THEN mod(div(substr(collection, 7)::numeric, "
+    "4194304), %s) = ANY(%s::numeric[]) ELSE %s END")
 _STATE = ("title", "channel_id", "etag", "last_modified", "body_hash", "next_poll_at",
           "failures", "paused", "last_error", "last_polled_at", "last_new_at", "articles")
 
@@ -59,12 +63,18 @@ class PostgresFeedTables:
             return [Feed(*r) for r in db.execute(sql + " ORDER BY id", args)]
 
     @translated("list the feeds due")
-    def due_feeds(self, now: float, limit: int) -> list[Feed]:
-        """Feeds that are not paused and whose next poll is due, most overdue first."""
+    def due_feeds(self, now: float, limit: int,
+                  shards: ShardFilter | None = None) -> list[Feed]:
+        """Feeds that are not paused and whose next poll is due, most overdue first; with
+        ``shards``, only those that process polls (chosen here, not after the limit)."""
+        where = ""
+        args: tuple[object, ...] = ()
+        if shards is not None:
+            where, args = _SHARD_WHERE, (shards.count, list(shards.ids), shards.others)
         with self.db.primary.connection() as db:
             return [Feed(*r) for r in db.execute(
                 f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused IS NULL AND next_poll_at <= %s "
-                "ORDER BY next_poll_at LIMIT %s", (now, limit))]
+                f"{where} ORDER BY next_poll_at LIMIT %s", (now, *args, limit))]
 
     @translated("save the feed's state", changes=True)
     def save_feed(self, feed: Feed) -> None:

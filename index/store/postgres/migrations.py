@@ -110,6 +110,11 @@ CREATE TABLE conversation_keys(
 CREATE INDEX conversation_keys_owner ON conversation_keys(collection, conversation_id);
 """
 
+_RATES = """
+CREATE TABLE rate_uses(kind text NOT NULL, key bigint NOT NULL, at double precision NOT NULL);
+CREATE INDEX rate_uses_key ON rate_uses(kind, key, at);
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -123,6 +128,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, passages, vectors (pgvector), lexicon, votes, feeds", _INITIAL),
     Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
+    Migration(3, "rate limits shared by every process (ask cooldown, add quota)", _RATES),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import psycopg
@@ -33,10 +34,12 @@ from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
-from index.store.protocol import Hit, Stats, Vote, best_per_paragraph
+from index.store.postgres.rates import PostgresRates
+from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
 log = logging.getLogger(__name__)
 _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
+_INTAKE_LOCK = "hashtextextended('citebot:intake:' || %s, 0)"
 
 
 class PostgresStorage(FeedStorage, PostgresConversations):
@@ -54,6 +57,7 @@ class PostgresStorage(FeedStorage, PostgresConversations):
         prepare(url, migrate=migrate, dim=dim)
         self.db = Connections(url, read_url, pool_size=pool_size,
                               replica_wait_s=replica_wait_s)
+        self.rates: RateLedger | None = PostgresRates(self.db)
         self.feed_tables = PostgresFeedTables(self.db)  # type: ignore[assignment]  # same methods
 
     # -- articles ------------------------------------------------------------------------
@@ -276,6 +280,18 @@ class PostgresStorage(FeedStorage, PostgresConversations):
         with self.db.write() as db:
             db.execute("INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO "
                        "UPDATE SET value = excluded.value", (key, value))
+
+    @contextmanager
+    def intake_turn(self, collection: str) -> Iterator[None]:
+        """The collection's turn to take in an article within its daily quota, across every
+        process on the database (a session advisory lock, released by the server if the
+        process dies)."""
+        with self.db.primary.connection() as holder:
+            holder.execute(f"SELECT pg_advisory_lock({_INTAKE_LOCK})", (collection,))
+            try:
+                yield
+            finally:
+                holder.execute(f"SELECT pg_advisory_unlock({_INTAKE_LOCK})", (collection,))
 
     def close(self) -> None:
         self.db.close()
