@@ -32,6 +32,7 @@ from index.indexer import AddResult, BadLine
 from index.ingest.fetch import url_scheme
 from index.ingest.records import check_field
 from retrieval.answer import MAX_QUESTION_CHARS
+from retrieval.models import Writing
 
 if TYPE_CHECKING:
     from retrieval.core import Core
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="citebot", epilog=EPILOG,
         description="Answer questions about news articles with verbatim, cited quotes.")
     parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more logging (-v info, -vv debug)")
+                        help="more logging (-v info, -vv debug); with ask, -v also prints "
+                        "the language model's unchecked text on stderr")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--collection", default="default",
                         help="collection to use (default: %(default)s)")
@@ -302,11 +304,20 @@ def cmd_ask(ctx: Context) -> int:
     with ctx.core() as core:
         answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of,
                           write=not args.no_llm)
+    if args.verbose and answer.writing is not None:  # for the operator, on stderr only
+        _show_raw(answer.writing)
     if args.json:
         print(to_json(answer.to_json(), indent=2))
     else:
         say(render_answer(answer))
     return 0
+
+
+def _show_raw(writing: Writing) -> None:
+    """What the model wrote, unchecked, and what became of it (``ask -v``)."""
+    why = f" ({writing.reason})" if writing.reason else ""
+    say(f"The model's answer: {writing.outcome}{why}. It wrote, unchecked:", file=sys.stderr)
+    say(writing.raw.strip() or "(nothing)", file=sys.stderr)
 
 
 def _ask_jsonl(ctx: Context) -> int:
