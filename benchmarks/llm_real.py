@@ -56,6 +56,7 @@ EXAMPLE_USER = (
     '{"passage": "Market hours", "sentences": [{"id": "S1", "text": "The market opens at '
     '8 a.m. on Saturdays, manager Jo Park said."}, {"id": "S2", "text": "Parking is free."}]}')
 EXAMPLE_ANSWER = "The market opens at 8 a.m. on Saturdays, Jo Park said [S1]."
+HINT = ""  # with --hint: a last line asking for the answer in that form
 
 
 def proxy(upstream: str) -> ThreadingHTTPServer:
@@ -69,9 +70,12 @@ def proxy(upstream: str) -> ThreadingHTTPServer:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             messages = body.get("messages") or []
             at = next((i for i, m in enumerate(messages) if m.get("role") == "user"), 0)
+            last = dict(messages[-1])
+            if HINT and last.get("role") == "user":
+                last["content"] = f"{last['content']}\n\n{HINT}"
             body["messages"] = [*messages[:at], {"role": "user", "content": EXAMPLE_USER},
                                 {"role": "assistant", "content": EXAMPLE_ANSWER},
-                                *messages[at:]]
+                                *messages[at:-1], last]
             request = urllib.request.Request(
                 upstream.rstrip("/") + self.path.removeprefix("/v1"),
                 data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
@@ -103,7 +107,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--example", action="store_true",
                         help="add one example exchange to each request (through a proxy)")
+    parser.add_argument("--hint", action="store_true",
+                        help="with --example, end each question with a line asking for one or "
+                        "two cited sentences answering it")
     args = parser.parse_args()
+    global HINT
+    if args.hint:
+        HINT = ("Answer the question above, not the example, in one or two sentences taken "
+                "from the numbered sentences above, each ending with its id like [S3].")
     base = args.base_url
     server = proxy(base) if args.example else None
     if server is not None:
