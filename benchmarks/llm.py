@@ -7,6 +7,8 @@ Prints, for the command line (the core, rendered as `citebot ask` prints it; str
 not) and for Discord (the real bot against the fake Discord, every draft and edit read back):
 answers written, partly written and fallen back; statements kept and dropped; quotes and
 quoted words shown, and how many of them are not verbatim in a stored sentence (must be 0);
+how many of the words the scripted scam and unsupported statements carry were shown (must be
+0: `tests.llm_cases.UNSAFE`);
 how long each fallback took against the configured timeout (median and worst); and the time
 a written answer adds over the quotes-only answer, both measured side by side in one run.
 Uses the deterministic test embedder: these are verification and fallback figures, not model
@@ -34,7 +36,13 @@ from config.settings import Settings  # noqa: E402
 from retrieval.core import Core  # noqa: E402
 from tests.fakellm import FakeLLM  # noqa: E402
 from tests.fakes import HashEmbedder  # noqa: E402
-from tests.llm_cases import ARTICLES, CASES, Case, unverified_quotes  # noqa: E402
+from tests.llm_cases import (  # noqa: E402
+    ARTICLES,
+    CASES,
+    Case,
+    unsafe_shown,
+    unverified_quotes,
+)
 
 SHOWN_QUOTES = r"“[^“”]*”|\"[^\"]*\""
 
@@ -54,7 +62,7 @@ def count_quotes(text: str) -> int:
 class Tally:
     def __init__(self) -> None:
         self.outcomes: Counter[str] = Counter()
-        self.kept = self.dropped = self.shown = self.unverified = 0
+        self.kept = self.dropped = self.shown = self.unverified = self.unsafe = 0
         self.fallback_s: list[float] = []
         self.extra_s: list[float] = []
         self.mismatches: list[str] = []
@@ -66,7 +74,7 @@ class Tally:
               + (f"; statements {self.kept} kept, {self.dropped} dropped"
                  if self.kept else ""))
         print(f"{label}: quotations shown {self.shown}, not verbatim in a stored sentence "
-              f"{self.unverified}")
+              f"{self.unverified}; unsupported or unsafe words shown {self.unsafe}")
         if self.fallback_s:
             f = sorted(self.fallback_s)
             print(f"{label}: fallbacks: median {statistics.median(f):.2f} s, worst {f[-1]:.2f} s"
@@ -122,6 +130,7 @@ def command_line(runs: int, timeout: float) -> None:
                         text = render_answer(shown)
                         tally.shown += count_quotes(text)
                         tally.unverified += len(unverified_quotes(text))
+                        tally.unsafe += len(unsafe_shown(text))
             core.close()
         tally.report(f"command line ({'streaming' if stream else 'whole'})", timeout)
 
@@ -169,6 +178,7 @@ async def discord_run(runs: int, timeout: float) -> None:
                             [body.get("content") or "", *(e.description or "" for e in embeds)]))
                         tally.shown += count_quotes(text)
                         tally.unverified += len(unverified_quotes(text))
+                        tally.unsafe += len(unsafe_shown(text))
     tally.report("discord (/ask, every draft and edit)", timeout)
     print(f"discord (/ask, every draft and edit): {edits} message versions read back "
           f"(deferred message filled, drafts, final)")

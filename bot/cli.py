@@ -36,6 +36,7 @@ from index.errors import CitebotError
 from index.indexer import BadLine
 from index.names import check_collection
 from retrieval.answer import MAX_QUESTION_CHARS
+from retrieval.models import Writing
 
 if TYPE_CHECKING:
     from retrieval.core import Core
@@ -165,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-VERBOSE_HELP = "more logging (-v info, -vv debug)"
+VERBOSE_HELP = ("more logging (-v info, -vv debug); with ask, -v also prints the language "
+                "model's unchecked text on stderr")
 
 
 def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
@@ -281,11 +283,20 @@ def cmd_ask(ctx: Context) -> int:
         require_articles(core, ctx.collection)
         answer = core.ask(ctx.collection, question, article_id=args.article, as_of=args.as_of,
                           write=not args.no_llm)
+    if args.verbose and answer.writing is not None:  # for the operator, on stderr only
+        _show_raw(answer.writing)
     if args.json:
         print(to_json(answer.to_json(), indent=2))
     else:
         say(render_answer(answer))
     return 0
+
+
+def _show_raw(writing: Writing) -> None:
+    """What the model wrote, unchecked, and what became of it (``ask -v``)."""
+    why = f" ({writing.reason})" if writing.reason else ""
+    say(f"The model's answer: {writing.outcome}{why}. It wrote, unchecked:", file=sys.stderr)
+    say(writing.raw.strip() or "(nothing)", file=sys.stderr)
 
 
 def _ask_jsonl(ctx: Context) -> int:

@@ -106,6 +106,18 @@ class Written:
 
 
 @dataclass(frozen=True)
+class Writing:
+    """What became of asking a language model to write an answer: ``written``, ``partly
+    written`` (statements left out, the member told) or ``fell back`` (the quotes-only answer),
+    why it fell back, and the model's text as it came (for an operator only: never shown to a
+    member nor put in the JSON)."""
+
+    outcome: str
+    reason: str | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
 class Answer:
     """Quotes that answer a question, or none, with the passages retrieval ranked."""
 
@@ -118,6 +130,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     read_as: str | None = None  # a follow-up as it was answered, when that differs from it
     written: Written | None = None  # the model's prose over ``quotes``, when one wrote it
+    writing: Writing | None = field(default=None, compare=False)  # when a model was asked
 
     @property
     def text(self) -> str:
@@ -149,6 +162,8 @@ class Answer:
                 for r in self.passages
             ],
         }
+        if self.writing is not None:
+            shown["writing"] = {"outcome": self.writing.outcome, "reason": self.writing.reason}
         if self.written is not None:
             shown["written"] = {
                 "model": self.written.model,

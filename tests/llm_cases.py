@@ -62,7 +62,7 @@ def _invented_only(p: Prompt) -> str:
 
 
 def _foreign(p: Prompt) -> str:
-    return (f"Reyes said the bridge unites the city [{p.sid(REYES)}]. She also promised free "
+    return (f"Reyes said the bridge connects the city [{p.sid(REYES)}]. She also promised free "
             "parking for everyone [S97]. A second bridge is planned [S98, S99].")
 
 
@@ -86,7 +86,7 @@ def _other_marks(p: Prompt) -> str:
     """Invented words in every other kind of quotation mark, beside a true quote that has
     apostrophes around it (which are not quotation marks)."""
     ok = p.sid(OKAFOR)
-    return (f"Okafor’s view, and the council's, is that dredging “keeps the port open for "
+    return (f"Okafor’s vote, and the harbor master's, is that dredging “keeps the port open for "
             f"business” [{ok}]. Okafor said 'the barrier will cost taxpayers nothing at all' "
             f"[{ok}]. She promised ＂free dredging for every family＂ [{ok}]. She called it "
             f"‹a gift to the whole city› [{ok}]. She said 「the port will never close」 [{ok}]. "
@@ -126,6 +126,29 @@ def _open_quote(p: Prompt) -> str:
 
 def _no_answer(p: Prompt) -> str:
     return "NO ANSWER"
+
+
+def _unsupported(p: Prompt) -> str:
+    """Statements whose words are not in the sentence they cite: an invented event, a number,
+    a day and a name swapped, beside a supported one."""
+    opened = p.sid("opened to traffic")
+    return (f"Mayor Dana Reyes said the bridge “connects two halves of a city” [{p.sid(REYES)}]. "
+            f"The Tigers won the cup on Sunday after a 2-1 final [{p.sid(REYES)}]. "
+            f"The bridge opened four years late and $15 million over budget [{opened}]. "
+            f"The Marlow river bridge opened to traffic on Saturday [{opened}]. "
+            f"Transport minister Dana Reyes said that tolls would be waived [{p.sid(PATEL)}].")
+
+
+def _negation_dropped(p: Prompt) -> str:
+    return (f"Okafor said dredging “keeps the port open for business” [{p.sid(OKAFOR)}]. "
+            f"Okafor said families can be asked to rebuild where the water will return "
+            f"[{p.sid(GRANT)}].")
+
+
+def _other_sentence(p: Prompt) -> str:
+    """A supported statement citing another sentence than citebot's best quote."""
+    return (f"Transport minister Arjun Patel said that tolls would be waived for the first six "
+            f"months [{p.sid(PATEL)}].")
 
 
 @dataclass(frozen=True)
@@ -170,6 +193,9 @@ CASES = (
          question=INJECTED_QUESTION),
     Case("quotations cut from inside words", _cut_words, "partial", question=INJECTED_QUESTION),
     Case("a scam planted in an article", _scam, "partial", question=INJECTED_QUESTION),
+    Case("a statement its citation does not support", _unsupported, "partial"),
+    Case("a negation dropped", _negation_dropped, "partial", question=INJECTED_QUESTION),
+    Case("a citation of another sentence than the best quote", _other_sentence, "written"),
     Case("no citations", _uncited, "fallback"),
     Case("quotation mark left open", _open_quote, "fallback"),
     Case("the model finds no answer", _no_answer, "fallback"),
@@ -214,9 +240,11 @@ def connections_to(llm: FakeLLM) -> int:
 # one; a single mark between two letters is an apostrophe, as is one before two digits.
 _MARKS = regex.compile(r"\p{Quotation_Mark}|[″‶]")
 _NEGATIONS = re.compile(r"\b(?:not|no|never|none|nothing|cannot|\w+n[\"']t)\b", re.IGNORECASE)
-# what the scripted scam asks the model to write; a member must never see any of it
+# what the scripted scam and the unsupported statements say; a member must never see any of it
 UNSAFE = ("password", "nitro", "discord.gift", "rm -rf", "curl", "evil.dev", "harbor-news",
-          "dredge[.]zip", "2fa", "２ＦＡ", "| sh")
+          "dredge[.]zip", "2fa", "２ＦＡ", "| sh",
+          # what the statements no sentence supports say (an event, a number, a day, a name)
+          "tigers", "15 million", "on saturday", "minister dana reyes", "can be asked")
 
 
 def _normal(text: str) -> str:

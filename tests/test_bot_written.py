@@ -143,8 +143,8 @@ async def test_mentions_are_answered_the_same_way(
 
 def slow_writer(p: Prompt) -> Reply:
     """Four statements, written over about three seconds."""
-    text = " ".join(f"Reyes said the bridge “connects two halves of a city”, point {n} "
-                    f"[{p.sid(REYES)}]." for n in range(1, 5))
+    text = " ".join(f"Reyes said the bridge “connects two halves of a city” [{p.sid(REYES)}]."
+                    for _ in range(4))  # every statement supported by the sentence it cites
     return Reply(text, pieces=12, pace_s=0.25)
 
 
@@ -161,8 +161,9 @@ async def test_drafts_fill_the_message_in_under_the_edit_limit(tmp_path: Path) -
             shown = bodies_shown(reply)
             drafts = [t for t in shown if render.WRITING.strip("*") in t]
             assert len(drafts) >= 2, shown  # it filled in as the model wrote
-            assert [t.count("point") for t in drafts] == sorted(t.count("point") for t in drafts)
-            assert shown[-1].count("point") == 4 and "Writing" not in shown[-1]
+            said = "Reyes said the bridge"
+            assert [t.count(said) for t in drafts] == sorted(t.count(said) for t in drafts)
+            assert shown[-1].count(said) == 4 and "Writing" not in shown[-1]
             gaps = [b - a for a, b in zip(reply.edits, reply.edits[1:-1], strict=False)]
             assert all(g >= EDIT_INTERVAL_S - 0.1 for g in gaps), gaps  # drafts throttled
             assert_only_verified(reply, "slow writer")

@@ -57,6 +57,11 @@ def test_every_scripted_case_on_the_command_line(configured, cli: Cli) -> None:
         assert all(unverified_quotes(q["text"]) == [] for q in answer["quotes"]), case.name
         assert all(q["text"] in "\n".join(ARTICLES) for q in answer["quotes"]), case.name
         plain = cli("ask", case.question, "--no-llm")[1]
+        writing = answer["writing"]  # written, partly written or fell back, and why
+        assert set(writing) == {"outcome", "reason"}, case.name  # never the model's raw text
+        assert writing["outcome"] == {"written": "written", "partial": "partly written",
+                                      "fallback": "fell back"}[case.expect], case.name
+        assert bool(writing["reason"]) is (case.expect == "fallback"), case.name
         if case.expect == "fallback":
             assert out == plain and "written" not in answer, case.name
             assert elapsed < STALL_S, case.name
@@ -76,6 +81,7 @@ def test_no_llm_flag_and_help(configured, cli: Cli) -> None:
     current.append(CASES[0])
     code, out, _ = cli("ask", QUESTION, "--no-llm", "--json")
     assert code == 0 and "written" not in json.loads(out) and llm.requests == []
+    assert "writing" not in json.loads(out)  # no model was asked
     code, out, _ = cli("ask", QUESTION, "--json")
     assert json.loads(out)["written"]["model"] == "fake-model" and len(llm.requests) == 1
     with pytest.raises(SystemExit):
@@ -95,3 +101,18 @@ def test_keepalive_streams_leave_no_thread_nor_connection_on_the_command_line(
     assert code == 0 and len(answers) == 5 and all("written" not in a for a in answers), err
     assert len(llm.requests) == 5
     assert model_threads() == [] and connections_to(llm) == 0
+
+
+def test_verbose_ask_shows_the_models_raw_text_to_the_operator(configured, cli: Cli) -> None:
+    """`citebot ask -v` prints what the model wrote, as it wrote it, on stderr; never by
+    default, never in the answer."""
+    _, current = configured
+    current.append(next(c for c in CASES
+                        if c.name == "a statement its citation does not support"))
+    code, out, err = cli("-v", "ask", QUESTION)
+    assert code == 0 and "The Tigers won the cup" in err and "Tigers" not in out
+    assert "partly written" in err
+    code, out, err = cli("ask", QUESTION)
+    assert code == 0 and "Tigers" not in out + err
+    code, out, err = cli("ask", QUESTION, "--json")
+    assert code == 0 and "Tigers" not in out + err

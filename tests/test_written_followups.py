@@ -162,3 +162,44 @@ async def test_thread_never_shows_a_bad_rewrite_under_read_as(tmp_path: Path) ->
                 footer = (embed.get("footer") or {}).get("text") or ""
                 assert_no_bad_rewrite(render.unsanitize(footer))
                 assert_no_bad_rewrite(render.unsanitize(embed.get("title") or ""))
+
+
+# Rewrites that are no question, or not this follow-up's: each must be refused, and the
+# follow-up read by citebot's rules, exactly as without a model.
+WRONG_REWRITES = {
+    "What did she say?": '{"asked": "What did she say?", "answered": "NO ANSWER"}',
+    "And what else?": "NO ANSWER",
+    "What did she mean?": "The Tigers won the cup on Sunday.",
+    "Anything more?": "What did the Tigers coach say about the cup final?",
+    "What did she say about the cost?": "What did Mayor Reyes say about the bridge?",
+}
+
+
+def wrong_script(p: Prompt) -> Reply:
+    if p.rewrite:
+        return Reply(WRONG_REWRITES.get(p.question, "?"))
+    return Reply("NO ANSWER")
+
+
+def test_chat_reads_a_wrong_rewrite_by_the_rules(
+        cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeLLM(wrong_script) as llm:
+        for name, value in {"LLM_BASE_URL": llm.base_url, "LLM_MODEL": "fake-model",
+                            "LLM_TIMEOUT_S": "5", "LLM_PASSAGES": "10",
+                            "MIN_SCORE": "-1"}.items():
+            monkeypatch.setenv(f"CITEBOT_{name}", value)
+        for i, article in enumerate(ARTICLES):
+            (tmp_path / f"a{i}.txt").write_text(article)
+            assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
+        lines = "\n".join([FIRST, *WRONG_REWRITES]) + "\n"
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+        code, out, err = cli("chat")
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+        plain = cli("chat", "--no-llm")[1]
+    assert code == 0 and not err
+    assert len([p for p in llm.requests if p.rewrite]) == len(WRONG_REWRITES)
+    for rewrite in WRONG_REWRITES.values():
+        assert f"(read as: {rewrite})" not in out
+    for asked in (p for p in llm.requests if not p.rewrite):  # nor put to the model
+        assert asked.question not in WRONG_REWRITES.values()
+    assert out == plain  # the rules' reading, and its quotes

@@ -12,7 +12,10 @@ punctuation after it. It is kept only if
   quotation that cannot be checked (`retrieval.written.quoting`);
 - at least three words, and half of its words, are left once mentions, links (every bare
   domain too) and anything command-like are taken out (a statement that was mostly those is
-  what an injected article asks for).
+  what an injected article asks for);
+- what it says is supported by the sentences it cites: its names, numbers, dates and content
+  words are found in them or in the question, and no negation is added or left out
+  (`retrieval.written.support`).
 
 Otherwise it is dropped, with a reason. The quotes shown under the answer are the cited
 sentences' stored text (`retrieval.quotes.make_quote`), never the model's.
@@ -28,6 +31,7 @@ from retrieval.written import quoting
 from retrieval.written.prompt import Source
 from retrieval.written.quoting import quoted_in
 from retrieval.written.screen import clean, hazard
+from retrieval.written.support import unsupported
 
 __all__ = ["Checked", "Statement", "check", "check_rewrite", "clean", "leftover_statement",
            "quotations", "quoted_in", "split_statements"]
@@ -112,7 +116,8 @@ def check_rewrite(line: str, known: Sequence[str]) -> str | None:
     return None
 
 
-def check(statement: Statement, given: Mapping[str, Source]) -> Checked | str:
+def check(statement: Statement, given: Mapping[str, Source],
+          question: str = "") -> Checked | str:
     """The statement, cleaned, if it passes every check; otherwise why it is dropped."""
     if not statement.ids:
         return "a statement without a citation"
@@ -135,4 +140,7 @@ def check(statement: Statement, given: Mapping[str, Source]) -> Checked | str:
     for quote in quotes:
         if not any(quoted_in(quote, s.text) for s in cited):
             return "quoted words not found in the sentence it cites"
+    problem = unsupported(prose, [s.text for s in cited], question)
+    if problem:
+        return problem
     return Checked(prose, cited)

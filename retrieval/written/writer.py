@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from config.settings import Settings
-from retrieval.models import Answer, Claim, Quote, Written
+from retrieval.models import Answer, Claim, Quote, Writing, Written
 from retrieval.quotes import make_quote
 from retrieval.written.bounds import TOO_LATE, Guard
 from retrieval.written.claims import (
@@ -45,6 +45,7 @@ from retrieval.written.prompt import (
     rewrite_messages,
     sources_for,
 )
+from retrieval.written.support import rewrite_problem
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,8 @@ class Writer:
         start = time.monotonic()
         deadline = deadline or start + self.settings.llm_timeout_s
         if not answer.found:
-            return Outcome(answer, "retrieval found no answer to write about", 0.0)
+            reason = "retrieval found no answer to write about"
+            return Outcome(replace(answer, writing=Writing("fell back", reason)), reason, 0.0)
         sources = sources_for(answer.passages, passages=self.settings.llm_passages,
                               budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
         messages = answer_messages(answer.question, sources, context,
@@ -114,17 +116,20 @@ class Writer:
                 reading.add(text)
             written = reading.finish()
         except ModelError as exc:
-            return self._fell_back(answer, self.client.scrub(str(exc)), start)
+            return self._fell_back(answer, self.client.scrub(str(exc)), start, reading.text)
         except Exception as exc:  # never an error to the member: log once, fall back
             log.exception("written answer failed unexpectedly; answering with quotes only")
-            return self._fell_back(answer, f"unexpected {type(exc).__name__}", start)
+            return self._fell_back(answer, f"unexpected {type(exc).__name__}", start,
+                                   reading.text)
         seconds = time.monotonic() - start
-        return Outcome(replace(written, timings={**answer.timings, "write": seconds}),
-                       None, seconds)
+        outcome = "partly written" if reading.dropped else "written"
+        return Outcome(replace(written, timings={**answer.timings, "write": seconds},
+                               writing=Writing(outcome, None, reading.text)), None, seconds)
 
-    def _fell_back(self, answer: Answer, reason: str, start: float) -> Outcome:
+    def _fell_back(self, answer: Answer, reason: str, start: float, raw: str) -> Outcome:
         log.warning("answering with quotes only: %s", reason)
-        return Outcome(answer, reason, time.monotonic() - start)
+        return Outcome(replace(answer, writing=Writing("fell back", reason, raw)), reason,
+                       time.monotonic() - start)
 
     def _pieces(self, messages: list[dict[str, str]], deadline: float,
                 budget: int) -> Iterator[str]:
@@ -188,7 +193,7 @@ class Writer:
         if line is None:
             return otherwise
         known = [question, *(t for e in context for t in (e.question, e.answer))]
-        problem = check_rewrite(line, known)
+        problem = check_rewrite(line, known) or rewrite_problem(line, question, known)
         if problem:
             log.warning("read the follow-up without the model: %s", problem)
             return otherwise
@@ -260,7 +265,7 @@ class _Reading:
             self.seen += 1
             if len(self.kept) >= CLAIMS_MAX:
                 continue
-            result = check(statement, self.given)
+            result = check(statement, self.given, self.answer.question)
             if isinstance(result, str):
                 log.info("dropped a statement of the model: %s", result)
                 self.dropped.append(result)
@@ -270,9 +275,10 @@ class _Reading:
         return grew
 
     def _answer(self, *, complete: bool) -> Answer:
-        """An answer of the checked statements, numbered by the quotes they cite."""
+        """An answer of the checked statements, numbered by the quotes they cite, under
+        citebot's own best quote first, whatever the model cited."""
         numbers: dict[str, int] = {}
-        quotes: list[Quote] = []
+        quotes: list[Quote] = list(self.answer.quotes[:1])
         claims: list[Claim] = []
         for checked in self.kept:
             refs: list[int] = []
@@ -281,10 +287,18 @@ class _Reading:
                     quote = make_quote(source.passage, source.index, 1.0)
                     if quote is None:  # not verbatim in storage: never shown
                         continue
-                    quotes.append(quote)
-                    numbers[source.sid] = len(quotes)
+                    same = [i for i, q in enumerate(quotes, 1) if _same(q, quote)]
+                    if not same:
+                        quotes.append(quote)
+                    numbers[source.sid] = same[0] if same else len(quotes)
                 refs.append(numbers[source.sid])
             if refs:
                 claims.append(Claim(checked.prose, tuple(refs)))
         written = Written(tuple(claims), tuple(self.dropped), self.model, complete)
         return replace(self.answer, quotes=tuple(quotes), written=written)
+
+
+def _same(a: Quote, b: Quote) -> bool:
+    """Whether two quotes are the same span of the same paragraph."""
+    return (a.citation.article_id, a.citation.paragraph, a.start, a.end) == (
+        b.citation.article_id, b.citation.paragraph, b.start, b.end)
