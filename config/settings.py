@@ -32,6 +32,7 @@ def user_cache_dir() -> Path | None:
         return None
 Port = Annotated[int, Field(ge=1, le=65_535)]
 MAX_SHARDS = 4096  # far past Discord's largest bots; a typo such as 20000 is caught
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")  # what CITEBOT_DATABASE_URL may start with
 
 
 def parse_shard_ids(text: str) -> tuple[int, ...]:
@@ -338,7 +339,7 @@ class Settings(BaseSettings):
             return value
         if not text.strip():
             return None  # set but empty (as compose files do): unset
-        if not text.strip().lower().startswith(("postgresql://", "postgres://")):
+        if not text.strip().lower().startswith(POSTGRES_SCHEMES):
             raise ValueError("a PostgreSQL address starts with postgresql://")
         return value
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 MEMO = "fingerprints.json"
 _SKIP = {"README.md", ".gitattributes"}  # documentation: not the model
-_CHUNK = 1 << 20
 
 
 def model_key(model_dir: Path, cache_dir: Path) -> str:
@@ -44,11 +43,8 @@ def model_key(model_dir: Path, cache_dir: Path) -> str:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _read(path: Path) -> dict[str, object]:

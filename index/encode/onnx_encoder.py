@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -190,6 +191,17 @@ def _export_fp32(model_dir: Path, target: Path) -> None:
                           opset_version=17, dynamo=False)
 
 
+def cpu_session(onnx_path: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime session for a model file, on the CPU (with ``threads`` intra-op
+    threads, or ONNX Runtime's default)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
 _BATCH_TOKENS = 64 * 64  # tokens per model batch: 64 windows of a typical paragraph
 
 
@@ -198,7 +210,6 @@ class OnnxEmbedder:
 
     def __init__(self, name: str, model_dir: Path, onnx_path: Path, *, batch_size: int = 64,
                  threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = name
@@ -208,11 +219,7 @@ class OnnxEmbedder:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(onnx_path), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = cpu_session(onnx_path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = int(json.loads((model_dir / "config.json").read_text())["hidden_size"])
         self._lock = threading.Lock()

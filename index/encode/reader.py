@@ -38,19 +38,16 @@ class Reader:
     """Scores (question, sentence) pairs with the shipped reader; build once, reuse."""
 
     def __init__(self, onnx_path: Path = MODEL_FILE, *, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
+
+        from index.encode.onnx_encoder import cpu_session
 
         self.path = onnx_path
         self.name = f"citebot-reader-{model_hash(onnx_path)}"
         self._tokenizer = Tokenizer.from_file(str(onnx_path.with_name("tokenizer.json")))
         self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
         self._tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(onnx_path), options,
-                                             providers=["CPUExecutionProvider"])
+        self._session = cpu_session(onnx_path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 

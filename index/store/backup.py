@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 CONTENTS = "citebot-backup.json"
 KIND = "citebot embedded store backup"
 FORMAT = 1
-_CHUNK = 1 << 20
 
 
 class BackupError(StorageError):
@@ -67,11 +66,8 @@ class Backup:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as fh:
-        while block := fh.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def fsync_tree(root: Path) -> None:

@@ -27,6 +27,7 @@ import psycopg_pool
 from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 
+from config.settings import POSTGRES_SCHEMES
 from index.errors import DataRefusedError, StorageError
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 LOW_LEVEL = (psycopg.Error, psycopg_pool.PoolTimeout)
-SCHEMES = ("postgresql://", "postgres://")
 WRONG_SCHEME = ("CITEBOT_DATABASE_URL must start with postgresql:// (or postgres://): it names "
                 "a PostgreSQL database, and citebot speaks to no other server; unset it to use "
                 "the embedded store")
@@ -222,7 +222,7 @@ class Connections:
 
 def check_url(url: str) -> None:
     """Refuse a URL that does not name a PostgreSQL database (a mysql:// one, a path)."""
-    if not url.strip().lower().startswith(SCHEMES):
+    if not url.strip().lower().startswith(POSTGRES_SCHEMES):
         raise StorageError(f"{WRONG_SCHEME}.")
 
 
