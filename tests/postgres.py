@@ -107,11 +107,17 @@ def own_server() -> Iterator[PostgresServer]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR in containers
         server = pgserver.get_server(directory / "primary", cleanup_mode="stop")
+    made = PostgresServer(server, directory)
     try:
-        yield PostgresServer(server, directory)
+        yield made
     finally:
         with contextlib.suppress(Exception):  # a server the test stopped is stopped
             server.cleanup()
+        # cleanup() may leave a postmaster running (one a test started again with pg_ctl, or
+        # one it no longer counts as its own): stop whatever still serves the directory
+        # before removing it, so that no server outlives the tests
+        with contextlib.suppress(Exception):
+            made.run("pg_ctl", "-w", "-D", str(made.data), "-m", "immediate", "stop")
         shutil.rmtree(directory, ignore_errors=True)
 
 
