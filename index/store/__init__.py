@@ -26,7 +26,7 @@ from index.store.protocol import (
 )
 
 if TYPE_CHECKING:
-    from index.store.embedded import EmbeddedStorage
+    from index.store.embedded.storage import EmbeddedStorage
 
 __all__ = [
     "Conversation", "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "ShardFilter", "Span",
@@ -36,7 +36,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "EmbeddedStorage":
-        from index.store.embedded import EmbeddedStorage
+        from index.store.embedded.storage import EmbeddedStorage
 
         return EmbeddedStorage
     raise AttributeError(name)

@@ -31,10 +31,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from index.errors import StorageError
-from index.store import sqlite_migrations
-from index.store.embedded import collection_folder
-from index.store.integrity import DATABASE, MARKER
-from index.store.vectors import MANIFEST
+from index.store.embedded import sqlite_migrations
+from index.store.embedded.integrity import DATABASE, MARKER
+from index.store.embedded.storage import collection_folder
+from index.store.embedded.vectors import MANIFEST
 
 log = logging.getLogger(__name__)
 

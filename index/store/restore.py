@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from index.store.backup import Backup, BackupError, check_backup, fsync_path, fsync_tree, sha256_of
-from index.store.integrity import DATABASE, MARKER
-from index.store.locks import IN_USE, sole_use
+from index.store.embedded.integrity import DATABASE, MARKER
+from index.store.embedded.locks import IN_USE, sole_use
 
 
 @dataclass(frozen=True)

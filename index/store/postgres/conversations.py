@@ -1,5 +1,6 @@
-"""Conversations in PostgreSQL: the statements of ``index.store.conversation_tables`` for this
-backend (same behaviour; turns stored as the same JSON documents). Keyed by collection first.
+"""Conversations in PostgreSQL: the statements of
+``index.store.embedded.conversation_tables`` for this backend (same behaviour; turns stored as
+the same JSON documents). Keyed by collection first.
 
 Appending a turn takes the conversation's row first (its upsert), so processes appending to
 one conversation at once number their turns one after the other. Conversations are read and
@@ -8,7 +9,7 @@ written on the primary: the next question of a conversation needs the turn just 
 
 from __future__ import annotations
 
-from index.store.conversation_tables import _decode, _encode
+from index.store.embedded.conversation_tables import _decode, _encode
 from index.store.postgres.connections import Connections, translated
 from index.store.protocol import Conversation, Turn
 

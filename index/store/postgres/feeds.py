@@ -1,5 +1,5 @@
 """Feed subscriptions, seen entries, watched channels and the intake log in PostgreSQL: the
-statements of ``index.store.feed_tables`` for this backend (same behaviour, same shapes).
+statements of ``index.store.embedded.feed_tables`` for this backend (same behaviour, same shapes).
 
 They read and write the primary: the poller reads a feed's state to change it at once.
 """
@@ -14,7 +14,7 @@ from index.store.postgres.connections import Connections, translated
 from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
 
 _FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
-# as the embedded store's (index/store/feed_tables.py): guild-<id> on shard (id >> 22) % count
+# as the embedded store's (embedded/feed_tables.py): guild-<id> on shard (id >> 22) % count
 _SHARD_WHERE = (
     "AND CASE WHEN collection ~ '^guild-[0-9]+$' THEN mod(div(substr(collection, 7)::numeric, "
     "4194304), %s) = ANY(%s::numeric[]) ELSE %s END")

@@ -28,7 +28,7 @@ import psycopg
 
 from index.errors import IndexMismatchError, StorageError
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.store.feed_tables import FeedStorage
+from index.store.embedded.feed_tables import FeedStorage
 from index.store.postgres import articles as sql
 from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated

@@ -15,8 +15,8 @@ import logging
 from typing import Any
 
 from index.failures import translated
+from index.store.embedded.sqlite_tx import Connections
 from index.store.protocol import Conversation, Span, Turn
-from index.store.sqlite_tx import Connections
 
 log = logging.getLogger(__name__)
 

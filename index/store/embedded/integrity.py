@@ -5,7 +5,7 @@ identity file beside it (``citebot.store-id``, the store's id, also kept in SQLi
 table), and each collection's manifest (the generation and vector count last saved). Opening
 the store refuses when the database is missing, empty or another store's although the
 directory held one, and when SQLite's ``quick_check`` finds damage; opening a collection
-(``index.store.reconcile``) refuses when SQLite holds less than its manifest says it saved.
+(``index.store.embedded.reconcile``) refuses when SQLite holds less than its manifest says it saved.
 A refusal changes nothing: the vector files and manifests stay as they were, as evidence and
 for recovery.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from index.errors import DamagedStoreError
 from index.failures import LOW_LEVEL, storage_error
-from index.store.sqlite_store import SQLiteStore
+from index.store.embedded.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 

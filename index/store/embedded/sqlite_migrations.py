@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.errors import SchemaError
-from index.store import conversation_tables, feed_tables
+from index.store.embedded import conversation_tables, feed_tables
+from index.store.embedded.sqlite_tx import Connections
 from index.store.lexical import fts_name
-from index.store.sqlite_tx import Connections
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);

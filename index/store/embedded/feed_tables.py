@@ -13,8 +13,8 @@ from dataclasses import astuple, fields
 
 from index.errors import NotFoundError
 from index.failures import translated
+from index.store.embedded.sqlite_tx import Connections
 from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
-from index.store.sqlite_tx import Connections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds(
