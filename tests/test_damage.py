@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import failures
 from index.errors import DamagedStoreError, StorageError
-from index.store.embedded import EmbeddedStorage, integrity
+from index.store.embedded import EmbeddedStorage, failures, integrity
 from index.store.embedded import vectors as vec
 from retrieval.core import Core
 from tests.fakes import HashEmbedder

@@ -28,9 +28,8 @@ from typing import Any
 
 import pytest
 
-from index import failures
 from index.errors import StorageError
-from index.store.embedded import locks, vectors
+from index.store.embedded import failures, locks, vectors
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, figures, make_article, problems, settings_for, state

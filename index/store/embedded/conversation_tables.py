@@ -14,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from index.failures import translated
+from index.store.embedded.failures import translated
 from index.store.embedded.sqlite_tx import Connections
 from index.store.protocol import Conversation, Span, Turn
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import astuple, fields
 
 from index.errors import NotFoundError
-from index.failures import translated
+from index.store.embedded.failures import translated
 from index.store.embedded.sqlite_tx import Connections
 from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
 

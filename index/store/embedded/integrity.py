@@ -20,7 +20,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from index.errors import DamagedStoreError
-from index.failures import LOW_LEVEL, storage_error
+from index.store.embedded.failures import LOW_LEVEL, storage_error
 from index.store.embedded.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)

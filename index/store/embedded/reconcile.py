@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import IndexMismatchError, StorageError
-from index.failures import LOW_LEVEL
 from index.store.embedded import vectors as vec
+from index.store.embedded.failures import LOW_LEVEL
 from index.store.embedded.integrity import collection_lost
 from index.store.embedded.locks import CollectionLocks
 from index.store.embedded.sqlite_store import SQLiteStore

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import NotFoundError
-from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
 from index.store import bm25, lexical
 from index.store.embedded import sqlite_migrations
+from index.store.embedded.failures import storage_error
 from index.store.embedded.sqlite_tx import Connections
 from index.store.lexical import fts_name
 from index.store.protocol import Vote

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import CitebotError, IndexMismatchError, StorageError
-from index.failures import LOW_LEVEL, translated
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store.embedded import integrity, reconcile
 from index.store.embedded import vectors as vec
 from index.store.embedded.conversation_tables import ConversationStorage, ConversationTables
+from index.store.embedded.failures import LOW_LEVEL, translated
 from index.store.embedded.feed_tables import FeedStorage, FeedTables
 from index.store.embedded.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.embedded.rebuild import run_rebuild
