@@ -12,7 +12,7 @@ import numpy as np
 
 from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.store import Storage
+from index.store import ArticleSearch
 from index.text import SPEECH_QUESTION_WORDS
 from retrieval.models import Prior, RankedPassage
 
@@ -101,7 +101,7 @@ class HybridSearcher:
     bonus (see ``search``). The weights were tuned with ``citebot eval`` (docs/EVALUATION.md).
     """
 
-    def __init__(self, storage: Storage, *, candidates: int = 30, dense_weight: float = 0.6,
+    def __init__(self, storage: ArticleSearch, *, candidates: int = 30, dense_weight: float = 0.6,
                  speaker_boost: float = 0.15, type_bonus: float = 0.08,
                  recency_bonus: float = 0.05, recency_days: float = 30.0,
                  short_penalty: float = 0.12, short_words: int = 10,
