@@ -34,8 +34,7 @@ from typing import Any
 
 from index.errors import StorageError
 from index.store.embedded import sqlite_migrations
-from index.store.embedded.integrity import DATABASE, MARKER
-from index.store.embedded.storage import collection_folder
+from index.store.embedded.integrity import DATABASE, MARKER, collection_folder
 from index.store.embedded.vectors import MANIFEST
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@
 ``conversation_tables`` (their own statements), ``sqlite_tx`` (connections and
 transactions), ``sqlite_migrations`` (the schema, step by step), ``failures`` (SQLite's errors
 as advice), ``vectors`` (the only FAISS import), ``reconcile``, ``rebuild``, ``integrity`` and
-``locks``. ``EmbeddedStorage`` is imported on first use, so that naming a module of this
-package (a backup reading the schema) does not load FAISS.
+``locks``. ``EmbeddedStorage`` is imported on first use, so that naming one module of this
+package does not load all of them.
 """
 
 from __future__ import annotations

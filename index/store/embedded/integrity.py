@@ -12,6 +12,7 @@ for recovery.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -179,3 +180,11 @@ def collection_lost(sql: SQLiteStore, collection: str, folder: str,
         f"files are kept as they are. What to do: {RESTORE}; if this database is the copy you "
         f"mean to keep (an older backup put back on purpose), move the folder {folder} out of "
         f"the data directory, then run `citebot rebuild --collection {collection}`.")
+
+
+def collection_folder(collection: str) -> str:
+    """The folder of a collection's files under ``collections/`` in the data directory."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
+    if safe != collection:  # keep distinct names distinct on disk
+        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
+    return safe

@@ -10,7 +10,6 @@ changes nothing (StorageError); one after it only costs the file, rebuilt on the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -28,20 +27,13 @@ from index.store.embedded import vectors as vec
 from index.store.embedded.conversation_tables import ConversationStorage, ConversationTables
 from index.store.embedded.failures import LOW_LEVEL, translated
 from index.store.embedded.feed_tables import FeedStorage, FeedTables
+from index.store.embedded.integrity import collection_folder
 from index.store.embedded.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.embedded.rebuild import run_rebuild
 from index.store.embedded.reconcile import Loaded
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
 log = logging.getLogger(__name__)
-
-
-def collection_folder(collection: str) -> str:
-    """The folder of a collection's files under ``collections/`` in the data directory."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
-    if safe != collection:  # keep distinct names distinct on disk
-        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
-    return safe
 
 
 @dataclass
