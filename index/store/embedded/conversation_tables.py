@@ -90,7 +90,7 @@ class ConversationTables:
 class ConversationStorage:
     """The conversation part of the ``Storage`` protocol for a backend holding
     ``conversation_tables``: each method delegates, and low-level failures leave it as
-    ``StorageError`` (index.failures)."""
+    ``StorageError`` (``failures``)."""
 
     conversation_tables: ConversationTables
 

@@ -171,7 +171,7 @@ class FeedTables:
 
 class FeedStorage:
     """The feed half of the ``Storage`` protocol for a backend holding ``feed_tables``: each
-    method delegates, and low-level failures leave it as ``StorageError`` (index.failures)."""
+    method delegates, and low-level failures leave it as ``StorageError`` (``failures``)."""
 
     feed_tables: FeedTables
 
