@@ -106,9 +106,10 @@ class ArticleSearch(Protocol):
 
     def lexical_search(self, collection: str, question: str, k: int,
                        article_id: str | None = None, also: Sequence[int] = ()) -> list[Hit]:
-        """The ``k`` paragraphs best matching the question's words by BM25 (scored as
-        ``index.store.bm25`` says, alike on every backend), best first; ``also`` paragraphs
-        are scored too if they match at all. With ``article_id``, only that article's."""
+        """Paragraphs by BM25, best first: the ``k`` best by the question's rarer words (with
+        ``article_id``, every paragraph of that article), plus the ``also`` ones, each scored
+        with all of the question's words as ``index.store.bm25`` says (alike on every
+        backend); those holding none of the words are left out."""
         ...
 
     def dense_scores(self, collection: str, paragraph_ids: Sequence[int],
