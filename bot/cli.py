@@ -381,7 +381,7 @@ def cmd_stats(ctx: Context) -> int:
 
 
 def cmd_run(ctx: Context) -> int:
-    from bot.app import run
+    from bot.discord.app import run
 
     return run(ctx.settings)
 

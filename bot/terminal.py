@@ -64,7 +64,7 @@ def progress(total: int | None, label: str) -> Iterator[Callable[[int], None]]:
 
 def for_operator(exc: BaseException) -> str:
     """A core error as the command line says it: its sentence, and for a refusal a setting
-    can lift, that setting (Discord members get the sentence alone, bot/explain.py)."""
+    can lift, that setting (Discord members get the sentence alone, bot/discord/explain.py)."""
     seen: BaseException | None = exc
     for _ in range(8):  # the error, or one it was raised from
         if seen is None:

@@ -253,6 +253,6 @@ async def test_an_error_that_cannot_be_reported_is_one_warning(
         assert outage.hits
         outage.until = 0
     (error,) = errors_logged(caplog)
-    assert error.name == "bot.client" and "error in ask" in error.getMessage()
+    assert error.name == "bot.discord.client" and "error in ask" in error.getMessage()
     (line,) = logged(caplog, "could not report an error")
     assert "ServerDisconnectedError" in line.getMessage()

@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.client import make_bot
-from bot.views import VOTE_DOWN, VOTE_UP
-from bot.work import Worker
+from bot.discord.client import make_bot
+from bot.discord.views import VOTE_DOWN, VOTE_UP
+from bot.discord.work import Worker
 from retrieval.core import Core
 from tests.fakediscord import loopback_only_trace, point_discord_at
 from tests.fakes import HashEmbedder
@@ -155,7 +155,7 @@ async def test_health_says_when_the_store_cannot_be_read(tmp_path: Path) -> None
 
 
 async def test_an_address_in_use_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    from bot.health import EndpointError
+    from bot.discord.health import EndpointError
 
     async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
         assert env.bot.health is not None
@@ -176,7 +176,7 @@ async def health_check(address: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["CITEBOT_METRICS_ADDRESS"] = address
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.healthcheck", env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot.discord.healthcheck", env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), STEP * 4)
     assert proc.returncode is not None

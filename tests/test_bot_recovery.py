@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from bot import render, sync
-from bot.views import VOTE_UP
+from bot.discord import render, sync
+from bot.discord.views import VOTE_UP
 from retrieval.core import Core
 from retrieval.models import Answer, Citation, Quote
 from tests.fakediscord import FakeDiscord, point_discord_at
@@ -92,9 +92,9 @@ async def test_malformed_events_are_dropped_counted_and_logged_once(
         assert len(fake.gateway.connections) == 1 and fake.identify_count == 1
         vote = await fake.click(shown.id, VOTE_UP, user_id=BOB)  # a well-formed click
         assert (await vote.wait_response(STEP)).content == render.feedback_thanks(1)
-    first = records(caplog, "bot.events", "could not handle", "INTERACTION_CREATE", "TypeError")
+    first = records(caplog, "bot.discord.events", "could not handle", "INTERACTION_CREATE", "TypeError")
     assert len(first) == 1 and first[0].exc_info  # once per kind, with its traceback
-    status = records(caplog, "bot.events", "malformed gateway event(s) dropped so far")
+    status = records(caplog, "bot.discord.events", "malformed gateway event(s) dropped so far")
     assert [r.getMessage().split()[0] for r in status] == ["10"]  # 10, then 100, ...
     figures.append(f"{flood} malformed INTERACTION_CREATE events: all dropped and counted, "
                    f"{len(first) + len(status)} log lines, 1 connection, then answered")
@@ -114,7 +114,7 @@ async def test_an_undecodable_frame_reopens_the_connection(
         await answered(env)
         assert env.bot.dropped_events == 1
         assert fake.gateway.connections[0].closed
-    assert records(caplog, "bot.client", "opening a new one")
+    assert records(caplog, "bot.discord.client", "opening a new one")
     figures.append(f"an undecodable frame: connection re-opened ({fake.identify_count} "
                    f"IDENTIFYs), then answered")
 
@@ -149,9 +149,9 @@ async def test_a_refused_command_sync_starts_anyway_and_retries(
         retry = env.bot._sync_retry  # the sync ends after Discord's answer: hash kept, logged
         assert retry is not None and await asyncio.wait_for(retry, STEP)
         await answered(env)  # /ask exists now
-    said = records(caplog, "bot.sync", "Discord refused the command sync", "400", "50035")
+    said = records(caplog, "bot.discord.sync", "Discord refused the command sync", "400", "50035")
     assert said and not [r for r in said if r.exc_info]  # what was refused, no traceback
-    assert records(caplog, "bot.sync", "synced 10 commands globally")
+    assert records(caplog, "bot.discord.sync", "synced 10 commands globally")
     figures.append(f"command sync refused {refused} times (400): mentions answered meanwhile, "
                    f"synced on attempt {refused + 1}")
 
@@ -169,7 +169,7 @@ async def test_command_sync_retries_are_bounded(
     async with prepared_env(tmp_path, refuse_sync) as env:
         (rule,) = rules
         await env.fake.wait_for(lambda: len(rule.hits) == 3 or None, STEP, "3 attempts")
-        await poll(lambda: records(caplog, "bot.sync", "gave up"))
+        await poll(lambda: records(caplog, "bot.discord.sync", "gave up"))
         await answered_by_mention(env)
         assert len(rule.hits) == 3 and not env.fake.command_syncs
 
@@ -194,7 +194,7 @@ async def test_a_gateway_refusing_connections_at_start_is_retried(
         took = fake.gateway.connections[0].opened_at - fake.gateway.refused[0]
         await add_bridge(env)
         await answered(env)
-    said = records(caplog, "bot.reconnect", "cannot reach Discord's gateway at",
+    said = records(caplog, "bot.discord.reconnect", "cannot reach Discord's gateway at",
                    f"{fake.gateway_url} (")
     # aiohttp itself retries a reset on a pooled connection once, so one attempt may take two
     assert 1 <= len(said) <= refusals if how == "reset" else len(said) == refusals
@@ -301,7 +301,7 @@ async def test_a_refused_answer_is_sent_as_plain_text(
         assert reply.hits and not text.embeds
         assert "This bridge connects two halves of a city" in text.content
         assert_no_mentions(fake)
-    said = records(caplog, "bot.replies", "Discord refused an answer", "sent it as plain text")
+    said = records(caplog, "bot.discord.replies", "Discord refused an answer", "sent it as plain text")
     assert len(said) == 2
     figures.append(f"answer embeds refused (400): plain-text answers of {len(shown.content)} "
                    f"and {len(text.content)} characters instead")

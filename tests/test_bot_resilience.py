@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import render
+from bot.discord import render
 from retrieval.models import Answer
 from tests.test_bot_support import (
     ALICE,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot import render
+from bot.discord import render
 from retrieval.models import Answer, Citation, Quote
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.limits import message_errors
@@ -199,7 +199,7 @@ async def test_unexpected_errors_are_logged_once_and_explained(
         reply = await (await env.slash("ask", {"question": "Anything?"})).wait_response(STEP)
         assert reply.content == render.UNEXPECTED
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].name == "bot.client"
+    assert len(errors) == 1 and errors[0].name == "bot.discord.client"
     assert errors[0].exc_info and "the index caught fire" in str(errors[0].exc_info[1])
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from bot import redact, render
+from bot import redact
+from bot.discord import render
 from tests.fakediscord import InteractionRecord, MessageRecord
 from tests.test_bot_support import (
     ALICE,

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.client import CitebotBot
-from bot.work import Worker
+from bot.discord.client import CitebotBot
+from bot.discord.work import Worker
 from config.settings import Settings
 from index.encode.embed import Embedder
 from retrieval.core import Core

@@ -16,9 +16,10 @@ import aiohttp
 import discord
 import pytest
 
-from bot import actions, redact
-from bot.cogs.common import check_url, links_in, strip_mention
-from bot.limits import (
+from bot import redact
+from bot.discord import actions
+from bot.discord.cogs.common import check_url, links_in, strip_mention
+from bot.discord.limits import (
     QUESTION_MAX,
     BadQuestion,
     Cooldown,
@@ -28,9 +29,9 @@ from bot.limits import (
     QuotaExceeded,
     check_question,
 )
-from bot.progress import ProgressMessage
-from bot.reconnect import ReconnectThrottle
-from bot.work import Inflight, Stopping, Worker
+from bot.discord.progress import ProgressMessage
+from bot.discord.reconnect import ReconnectThrottle
+from bot.discord.work import Inflight, Stopping, Worker
 from index.errors import ArticleError, NotFoundError, TooLargeError, UnsupportedContentError
 from retrieval.core import Core
 from tests.test_bot_support import BRIDGE, HARBOR_HTML, TOKEN
@@ -323,13 +324,13 @@ def test_article_pages_are_clamped(hash_core: Core) -> None:
 
 
 def test_allowed_mentions_constant_is_none() -> None:
-    from bot.replies import NO_MENTIONS
+    from bot.discord.replies import NO_MENTIONS
 
     assert NO_MENTIONS.to_dict() == discord.AllowedMentions.none().to_dict() == {"parse": []}
 
 
 def test_discord_endpoints_are_configurable_and_restored(tmp_path: Any) -> None:
-    from bot.app import discord_endpoints
+    from bot.discord.app import discord_endpoints
     from tests.test_bot_support import make_settings
 
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY

@@ -15,9 +15,9 @@ from typing import Any
 import discord
 import pytest
 
-from bot import render
-from bot.drafts import EDIT_INTERVAL_S
-from bot.views import VOTE_DOWN, VOTE_UP
+from bot.discord import render
+from bot.discord.drafts import EDIT_INTERVAL_S
+from bot.discord.views import VOTE_DOWN, VOTE_UP
 from tests.fakediscord import MessageRecord
 from tests.fakellm import FakeLLM, Prompt, Reply
 from tests.llm_cases import (

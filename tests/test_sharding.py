@@ -17,13 +17,13 @@ import aiohttp
 import discord
 import pytest
 
-from bot import app
-from bot.actions import collection_for
 from bot.cli import main
-from bot.client import CitebotBot, ShardedCitebotBot, make_bot
-from bot.feed_loop import FeedLoop
-from bot.metrics import Metrics
-from bot.work import Worker
+from bot.discord import app
+from bot.discord.actions import collection_for
+from bot.discord.client import CitebotBot, ShardedCitebotBot, make_bot
+from bot.discord.feed_loop import FeedLoop
+from bot.discord.metrics import Metrics
+from bot.discord.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
 from index.store import Feed, ShardFilter

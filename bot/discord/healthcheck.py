@@ -1,6 +1,7 @@
-"""`python -m bot.healthcheck`: asks the running bot's /healthz (at CITEBOT_METRICS_ADDRESS)
-and exits 0 when it is healthy, 1 with the reason otherwise. The Docker image's HEALTHCHECK
-runs it; it imports only the settings, so that a check every 30 s stays cheap."""
+"""`python -m bot.discord.healthcheck`: asks the running bot's /healthz (at
+CITEBOT_METRICS_ADDRESS) and exits 0 when it is healthy, 1 with the reason otherwise. The
+Docker image's HEALTHCHECK runs it; it imports only the settings, so that a check every 30 s
+stays cheap."""
 
 from __future__ import annotations
 

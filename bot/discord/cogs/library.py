@@ -9,12 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, render, replies
-from bot.cogs.common import article_choices, check_url, collection, links_in
-from bot.views import ArticlesView
+from bot.discord import actions, render, replies
+from bot.discord.cogs.common import article_choices, check_url, collection, links_in
+from bot.discord.views import ArticlesView
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 TEXT_MAX = 6000  # Discord's limit for a string option
 

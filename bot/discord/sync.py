@@ -19,10 +19,10 @@ import aiohttp
 import discord
 from discord import app_commands
 
-from bot.replies import describe_refusal
+from bot.discord.replies import describe_refusal
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, cast
 import discord
 from discord import app_commands
 
-from bot import actions, render
+from bot.discord import actions, render
 from index.errors import ArticleError
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 MAX_LINKS = 5  # links one "Add article" may add
 _LINK = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot import render, replies
-from bot.delivery import TRANSIENT
+from bot.discord import render, replies
+from bot.discord.delivery import TRANSIENT
 from retrieval.models import Answer
 
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ import discord
 import yarl
 
 from bot import redact
-from bot.client import CitebotBot, make_bot
-from bot.reconnect import START_ATTEMPTS, GatewayUnreachable
-from bot.work import Worker
+from bot.discord.client import CitebotBot, make_bot
+from bot.discord.reconnect import START_ATTEMPTS, GatewayUnreachable
+from bot.discord.work import Worker
 from config.settings import Settings
 from index.errors import CitebotError
 from index.store.shards import claim_shards

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.metrics import CONTENT_TYPE
+from bot.discord.metrics import CONTENT_TYPE
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 

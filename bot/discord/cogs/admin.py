@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, render, replies
-from bot.cogs.common import collection
-from bot.progress import ProgressMessage
+from bot.discord import actions, render, replies
+from bot.discord.cogs.common import collection
+from bot.discord.progress import ProgressMessage
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 
 class Admin(commands.Cog):

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 
 import discord
 
-from bot.render import (
+from bot.discord.render import (
     COLOR,
     DESCRIPTION_MAX,
     EMBEDS_PER_MESSAGE,

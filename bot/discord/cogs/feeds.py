@@ -9,11 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, render, render_feeds, replies
-from bot.cogs.common import check_url, collection, posted_links
+from bot.discord import actions, render, render_feeds, replies
+from bot.discord.cogs.common import check_url, collection, posted_links
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 MANAGE = discord.Permissions(manage_guild=True)
 

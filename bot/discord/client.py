@@ -14,23 +14,23 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import delivery, render, replies, sync
-from bot.events import DroppedEvents, guard_parsers
-from bot.explain import explain
-from bot.feed_loop import FeedLoop
-from bot.health import HealthServer
-from bot.limits import Limits
-from bot.metrics import Metrics
-from bot.reconnect import START_ATTEMPTS, GatewayUnreachable, ReconnectThrottle
-from bot.views import PERSISTENT_VIEWS
-from bot.work import Inflight, Worker
+from bot.discord import delivery, render, replies, sync
+from bot.discord.events import DroppedEvents, guard_parsers
+from bot.discord.explain import explain
+from bot.discord.feed_loop import FeedLoop
+from bot.discord.health import HealthServer
+from bot.discord.limits import Limits
+from bot.discord.metrics import Metrics
+from bot.discord.reconnect import START_ATTEMPTS, GatewayUnreachable, ReconnectThrottle
+from bot.discord.views import PERSISTENT_VIEWS
+from bot.discord.work import Inflight, Worker
 from config.settings import Settings
 from index.errors import StorageError
 from retrieval.core import Core
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin", "bot.cogs.feeds")
+EXTENSIONS = tuple(f"bot.discord.cogs.{name}" for name in ("ask", "library", "admin", "feeds"))
 
 
 def intents(message_content: bool = False) -> discord.Intents:

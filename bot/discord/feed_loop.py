@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot import render_feeds, replies
-from bot.actions import guild_of
+from bot.discord import render_feeds, replies
+from bot.discord.actions import guild_of
 from index.errors import CitebotError
 from index.intake.politeness import host_of
 from index.intake.poller import PollReport
 from index.store import Feed, ShardFilter
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Asking: /ask, a mention of the bot with a question, and follow-ups (any message in a
-conversation's thread, or a reply to an answer; see bot/followups.py)."""
+conversation's thread, or a reply to an answer; see bot/discord/threads.py)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import actions, delivery, drafts, followups, render, replies
-from bot.cogs.common import article_choices, collection, strip_mention
-from bot.explain import explain
-from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
-from bot.render_followup import CANNOT_READ, is_chatter
-from bot.views import FeedbackView
+from bot.discord import actions, delivery, drafts, render, replies, threads
+from bot.discord.cogs.common import article_choices, collection, strip_mention
+from bot.discord.explain import explain
+from bot.discord.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
+from bot.discord.render_threads import CANNOT_READ, is_chatter
+from bot.discord.views import FeedbackView
 from index.errors import CitebotError
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 
 class Ask(commands.Cog):
@@ -39,19 +39,19 @@ class Ask(commands.Cog):
         await self.bot.limits.hit_ask(interaction.user.id)
         question = render.printable(question)
         await interaction.response.defer(thinking=True)
-        place = await followups.place_of_interaction(self.bot, interaction)
-        offer = followups.thread_offer(self.bot, place, interaction.channel,
+        place = await threads.place_of_interaction(self.bot, interaction)
+        offer = threads.thread_offer(self.bot, place, interaction.channel,
                                        interaction.app_permissions, question)
         answer, drafted = await drafts.relay(  # with a language model, drafts fill it in
             lambda shown: self.bot.worker.run(
                 interaction.guild_id, actions.ask, self.bot.core, collection(interaction),
                 question, article, place.key, shown if self.bot.core.writes else None),
             lambda page: replies.edit_original(interaction, embeds=page))
-        pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
+        pages = render.answer_pages(answer, threads.answer_footer(self.bot, answer, place, offer))
         send = replies.finish_pages if drafted else replies.send_pages
         sent = await send(interaction, pages, FeedbackView(), pauses=self.bot.send_pauses)
         self.bot.metrics.answered("slash", answer.found, time.monotonic() - started)
-        await followups.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
+        await threads.after_answer(self.bot, interaction.guild_id or 0, place, sent, offer)
 
     @ask.autocomplete("article")
     async def ask_article(self, interaction: discord.Interaction,
@@ -67,20 +67,20 @@ class Ask(commands.Cog):
             await self.refuse(message, render.DM_ONLY)
             return
         mentioned = me in message.mentions
-        if not (mentioned or followups.may_follow_up(message)):
+        if not (mentioned or threads.may_follow_up(message)):
             return
-        place = await followups.place_of_message(self.bot, message, mentioned)
+        place = await threads.place_of_message(self.bot, message, mentioned)
         if place is None:
             return
         question = render.printable(strip_mention(message.content, me.id))
         if mentioned or (question and not is_chatter(question)):
             await self.answer_message(message, message.guild.id, place, question)
         elif not question and not self.bot.reads_messages and place.in_thread \
-                and followups.first_hint(self.bot, message.channel.id):
+                and threads.first_hint(self.bot, message.channel.id):
             await replies.reply_text(message, CANNOT_READ.format(me=me.display_name))
 
     async def answer_message(self, message: discord.Message, guild_id: int,
-                             place: followups.Place, question: str) -> None:
+                             place: threads.Place, question: str) -> None:
         """"@citebot what did Kim say?", or a follow-up: the same answer as /ask, as a reply
         (opening a thread on it for a new conversation)."""
         if self.bot.closing:
@@ -88,8 +88,8 @@ class Ask(commands.Cog):
             return
         started = time.monotonic()
         self.bot.inflight.adopt()
-        offer = followups.thread_offer(self.bot, place, message.channel,
-                                       followups.permissions_in(message), question)
+        offer = threads.thread_offer(self.bot, place, message.channel,
+                                       threads.permissions_in(message), question)
         draft = drafts.ReplyDrafts(message)
         try:
             check_question(question)
@@ -103,7 +103,7 @@ class Ask(commands.Cog):
         except (BadQuestion, OnCooldown, CitebotError) as exc:
             await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
-        pages = render.answer_pages(answer, followups.answer_footer(self.bot, answer, place, offer))
+        pages = render.answer_pages(answer, threads.answer_footer(self.bot, answer, place, offer))
         pauses = self.bot.send_pauses
         if draft.sent is not None:
             sent = await replies.finish_reply(draft.sent, message, pages, FeedbackView(),
@@ -111,7 +111,7 @@ class Ask(commands.Cog):
         else:
             sent = await replies.reply_pages(message, pages, FeedbackView(), pauses=pauses)
         self.bot.metrics.answered("message", answer.found, time.monotonic() - started)
-        await followups.after_answer(self.bot, guild_id, place, sent, offer)
+        await threads.after_answer(self.bot, guild_id, place, sent, offer)
 
     async def refuse(self, message: discord.Message, text: str) -> None:
         """Reply with a refusal, unless this member was refused moments ago."""

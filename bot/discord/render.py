@@ -15,7 +15,7 @@ from urllib.parse import quote as percent_encode
 
 import discord
 
-from bot.actions import ArticlePage, LinkResult
+from bot.discord.actions import ArticlePage, LinkResult
 from index.models import Article
 from retrieval.models import Answer, Citation, Claim, Quote, Written
 

@@ -10,7 +10,7 @@ fit whole are left out.
 
 from __future__ import annotations
 
-from bot.render import MESSAGE_MAX, SNIPPET_CHARS, clip, fragment_url, sanitize
+from bot.discord.render import MESSAGE_MAX, SNIPPET_CHARS, clip, fragment_url, sanitize
 from bot.render_text import cite
 from retrieval.models import Answer, Citation, Claim, Quote
 

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
-from bot import render
+from bot.discord import render
 
 
 class ProgressMessage:

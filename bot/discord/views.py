@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot import actions, render, replies
+from bot.discord import actions, render, replies
 from index.store.protocol import Vote
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 VOTE_UP = "citebot:vote:up"
 VOTE_DOWN = "citebot:vote:down"

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Literal
 import aiohttp
 import discord
 
-from bot import actions
-from bot.render_followup import footer, thread_name
-from bot.replies import describe_refusal
+from bot.discord import actions
+from bot.discord.render_threads import footer, thread_name
+from bot.discord.replies import describe_refusal
 from index.errors import CitebotError
 from retrieval.models import Answer
 
 if TYPE_CHECKING:
-    from bot.client import CitebotBot
+    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 

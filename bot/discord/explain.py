@@ -6,10 +6,10 @@ import math
 
 from discord import app_commands
 
-from bot import render
-from bot.actions import NotAllowedError
-from bot.limits import QUESTION_MAX, BadQuestion, OnCooldown, QuotaExceeded
-from bot.work import Stopping
+from bot.discord import render
+from bot.discord.actions import NotAllowedError
+from bot.discord.limits import QUESTION_MAX, BadQuestion, OnCooldown, QuotaExceeded
+from bot.discord.work import Stopping
 from index import errors
 
 

@@ -2,9 +2,9 @@
 repeating it on every call keeps a future default change from pinging anyone). Text replies
 also suppress link previews: a link in an article's title never unfurls under the bot's name.
 
-An answer is sent through `bot/delivery.py`: retried while the API falters, never posted
+An answer is sent through `bot/discord/delivery.py`: retried while the API falters, never posted
 twice. An answer whose embeds Discord refuses (`delivery.refuses_embeds`) is sent once more,
-as plain text (`bot/render_plain.py`), so that the member is not left with a "thinking"
+as plain text (`bot/discord/render_plain.py`), so that the member is not left with a "thinking"
 message and nothing after it; any other refusal would meet plain text as well. An answer that
 cannot be delivered (its question was deleted meanwhile, Discord refused it, or the API stayed
 unreachable past the retries) is logged in one line with its reason, and the answer path goes
@@ -20,9 +20,17 @@ from typing import Any
 
 import discord
 
-from bot import render
-from bot.delivery import PAUSES, TRANSIENT, Undelivered, is_gone, nonce, persist, refuses_embeds
-from bot.render_plain import answer_text
+from bot.discord import render
+from bot.discord.delivery import (
+    PAUSES,
+    TRANSIENT,
+    Undelivered,
+    is_gone,
+    nonce,
+    persist,
+    refuses_embeds,
+)
+from bot.discord.render_plain import answer_text
 
 log = logging.getLogger(__name__)
 
