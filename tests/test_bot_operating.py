@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot import redact
-from bot.cli import main
+from bot.cli.main import main
 from bot.discord.feed_loop import FeedLoop
 from bot.discord.metrics import Metrics
 from bot.discord.work import Worker

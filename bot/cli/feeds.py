@@ -9,23 +9,20 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import asdict
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.terminal import complain, say, to_json
+from bot.cli.context import Commands, Context, data_dir_options
+from bot.cli.terminal import complain, say, to_json
 from index.ingest.feeds import TITLE_CHARS
 from index.intake.poller import PollReport
 from index.store import Feed
 
-if TYPE_CHECKING:
-    from bot.cli import Context
-
 LOOP_WAIT_S = (1.0, 60.0)  # the loop looks again when the next feed is due, within these
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     """The `feeds` command and its actions."""
-    feeds = sub.add_parser(
+    feeds = commands.add_parser(
         "feeds", help="follow feeds (RSS, Atom, JSON Feed): add, list, remove, poll",
         description="Follow feeds: new entries become articles of the collection. `citebot "
         "run` polls them in the background; `citebot feeds poll --once` suits cron.")
@@ -38,15 +35,13 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     rm = actions.add_parser("remove", parents=[common],
                             help="stop following a feed (its articles stay)")
     rm.add_argument("feed", metavar="NUMBER|URL", help="the feed's number (from list) or URL")
-    data_dir = argparse.ArgumentParser(add_help=False)
-    data_dir.add_argument("--data-dir", type=Path,
-                          help="data directory (default: $CITEBOT_DATA_DIR or ./citebot-data)")
     poll = actions.add_parser(
-        "poll", parents=[data_dir], help="poll the due feeds of every collection",
+        "poll", parents=[data_dir_options()], help="poll the due feeds of every collection",
         description="Poll every feed that is due, in every collection, politely (one request "
         "per host at a time). Without --once, keep polling until interrupted.")
     poll.add_argument("--once", action="store_true", help="poll what is due once, then exit "
                       "(status 1 when every feed polled failed: for cron)")
+    feeds.set_defaults(handler=cmd_feeds)
 
 
 def cmd_feeds(ctx: Context) -> int:

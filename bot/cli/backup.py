@@ -9,31 +9,27 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from bot.terminal import say
+from bot.cli.context import Commands, Context, data_dir_options
+from bot.cli.terminal import say
 from index.errors import CitebotError
-
-if TYPE_CHECKING:
-    from bot.cli import Context
 
 ON_POSTGRES = ("CITEBOT_DATABASE_URL is set: everything citebot keeps is in PostgreSQL, which "
                "is backed up with its own tools (pg_dump -Fc, restored with pg_restore; see "
                "docs/SCALING.md, \"Backing up\"); `citebot {0}` is for the embedded store.")
 
 
-def add_parser(sub: Any) -> None:
-    """The `backup` and `restore` commands."""
-    data_dir = argparse.ArgumentParser(add_help=False)
-    data_dir.add_argument("--data-dir", type=Path,
-                          help="data directory (default: $CITEBOT_DATA_DIR or ./citebot-data)")
-    backup = sub.add_parser(
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """The `backup` and `restore` commands (on the data directory, not a collection)."""
+    data_dir = data_dir_options()
+    backup = commands.add_parser(
         "backup", parents=[data_dir], help="copy the embedded store, even while it runs",
         description="Copy the store (the SQLite database through its online backup API, with "
         "the vector files of the same generation) into the new directory DEST, and check the "
         "copy. Safe while the bot runs and articles are added.")
     backup.add_argument("dest", type=Path, metavar="DEST", help="a new (or empty) directory")
-    restore = sub.add_parser(
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser(
         "restore", parents=[data_dir], help="put a backup in place as the data directory",
         description="Check a backup written by `citebot backup` (refused, with the reason, "
         "when damaged or not a backup), then make it the data directory. A directory that "
@@ -43,6 +39,7 @@ def add_parser(sub: Any) -> None:
                          help="move the store in the data directory aside (kept whole, as "
                          "<dir>.replaced-<time>) and put the backup in its place; stop "
                          "citebot first")
+    restore.set_defaults(handler=cmd_restore)
 
 
 def cmd_backup(ctx: Context) -> int:

@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from retrieval.evaluate import evaluate, open_remembering
-from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
+from bot.cli.context import Commands, Context
 
-if TYPE_CHECKING:
-    from bot.cli import Context
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    ev = commands.add_parser(
+        "eval", parents=[common], help="measure answer quality on a question file, with "
+        "baselines", description="Measure answer quality on a question file (with baselines), "
+        "or on a file of follow-up chains (per turn, with and without context; "
+        "docs/CONVERSATIONS.md).")
+    ev.add_argument("file", type=Path, help="question set or chains file (JSON Lines, see "
+                    "docs/EVALUATION.md and docs/CONVERSATIONS.md)")
+    ev.add_argument("--output", type=Path, help="write the results as JSON here")
+    ev.add_argument("--limit", type=int, help="only the first N questions")
+    ev.add_argument("--no-baselines", action="store_true", help="score citebot only")
+    ev.add_argument("--ignore-dates", action="store_true",
+                    help="ask every question as of today instead of on its question_date")
+    ev.add_argument("--split", choices=("tune", "report", "all"), default="all",
+                    help="the side of the fixed split to ask (default: both, side by side)")
+    ev.add_argument("--no-unanswerable", action="store_true",
+                    help="skip asking each side's questions of the other side's articles")
+    ev.set_defaults(handler=run_eval)
 
 
 def run_eval(ctx: Context) -> int:
+    from retrieval.evaluate import evaluate, open_remembering  # the evaluation loads only here
+    from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
+
     args, settings = ctx.args, ctx.settings
     chains = is_chains_file(args.file)
     with tempfile.TemporaryDirectory(prefix="citebot-eval-") as tmp:

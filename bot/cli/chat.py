@@ -18,16 +18,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from bot.cli_collections import require_articles
-from bot.lines import GIVE_UP_BYTES, QUESTION_LINE_MAX, read_lines
+from bot.cli.context import Commands, Context
+from bot.cli.empty import require_articles
+from bot.cli.lines import GIVE_UP_BYTES, QUESTION_LINE_MAX, read_lines
+from bot.cli.terminal import complain, say
 from bot.render_text import render_answer
-from bot.terminal import complain, say
 from index.errors import CitebotError
 from index.indexer import BadLine
 from retrieval.answer import MAX_QUESTION_CHARS
 
 if TYPE_CHECKING:
-    from bot.cli import Context
+    import argparse
+
     from retrieval.core import Core
 
 HISTORY_FILE = "chat-history"
@@ -38,6 +40,22 @@ PROMPT = "? "
 INTRO = ("Ask a question about the articles in {collection!r}; follow-ups such as \"what else "
          "did he say?\" or \"and when was that?\" carry on from the answers before. "
          "Ctrl-D ends.")
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    chat = commands.add_parser(
+        "chat", parents=[common], help="a conversation in the terminal (follow-up questions)",
+        description="Ask questions one after another; follow-ups (\"what else did he say?\", "
+        "\"and Kim?\", \"when was that?\") are read in the light of the earlier ones. "
+        "Ctrl-D ends; earlier questions are recalled with the arrow keys.")
+    chat.add_argument("--article", metavar="ID", help="only search this article")
+    chat.add_argument("--conversation", metavar="NAME",
+                      help="continue (or start) the conversation with this name, which is "
+                      "kept until it has been idle for CITEBOT_CONVERSATION_IDLE_MINUTES")
+    chat.add_argument("--no-llm", action="store_true",
+                      help="answer with quotes only, even when a language model is configured "
+                      "(docs/LLM.md)")
+    chat.set_defaults(handler=run_chat)
 
 
 def run_chat(ctx: Context) -> int:

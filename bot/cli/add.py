@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from bot.lines import read_lines
-from bot.terminal import complain, for_operator, progress, say
+from bot.cli.context import Commands, Context
+from bot.cli.lines import read_lines
+from bot.cli.terminal import complain, for_operator, progress, say
 from index.errors import ArticleError, CitebotError, TooLargeError
 from index.indexer import AddResult
 from index.ingest.fetch import url_scheme
@@ -23,8 +24,27 @@ from index.ingest.files import FILE_KINDS
 from index.ingest.records import check_field
 
 if TYPE_CHECKING:
-    from bot.cli import Context
+    import argparse
+
     from retrieval.core import Core
+
+
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    add = commands.add_parser(
+        "add", parents=[common], help="add articles (URLs, files, text, JSONL)",
+        description="Add articles: URLs are fetched, .html files extracted, .txt/.md files take "
+        "their first line as the title. Adding the same article again updates it in place. A "
+        "source that fails is reported and the others are still added (exit 1 if any failed).")
+    add.add_argument("sources", nargs="*", metavar="URL|FILE|FOLDER",
+                     help="http(s) URLs or files; a folder adds the article files directly "
+                     "inside it, by name (not its subfolders); '-' reads text from standard "
+                     "input")
+    add.add_argument("--title", help="title for a text source (instead of its first line)")
+    add.add_argument("--text", help="the article's text, pasted (needs --title)")
+    add.add_argument("--jsonl", type=Path, metavar="FILE",
+                     help='bulk add: one {"title", "text", "url"?, "id"?, "published"?, '
+                     '"source"?} per line ("-" for standard input)')
+    add.set_defaults(handler=run_add)
 
 
 def run_add(ctx: Context) -> int:

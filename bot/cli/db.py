@@ -15,22 +15,19 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from bot.terminal import say, to_json
+from bot.cli.context import Commands, Context
+from bot.cli.terminal import say, to_json
 from index.errors import CitebotError
-
-if TYPE_CHECKING:
-    from bot.cli import Context
 
 NO_DATABASE = ("CITEBOT_DATABASE_URL is not set: citebot uses the embedded store (SQLite + "
                "vector files in the data directory), which upgrades itself when opened. Set "
                "it to a postgresql:// URL to use PostgreSQL (docs/SCALING.md).")
 
 
-def add_parser(sub: Any) -> None:
-    """The `db` command and its actions."""
-    db = sub.add_parser(
+def register(commands: Commands, common: argparse.ArgumentParser) -> None:
+    """The `db` command and its actions (on the database: no collection, no data directory)."""
+    db = commands.add_parser(
         "db", help="the PostgreSQL database: status, migrate, start, stop",
         description="Inspect or migrate the PostgreSQL database named by CITEBOT_DATABASE_URL, "
         "or start and stop a PostgreSQL of your own in a directory (no Docker needed).")
@@ -47,6 +44,7 @@ def add_parser(sub: Any) -> None:
     start.add_argument("directory", metavar="DIR", type=Path)
     stop = actions.add_parser("stop", help="stop the PostgreSQL started in DIR")
     stop.add_argument("directory", metavar="DIR", type=Path)
+    db.set_defaults(handler=cmd_db)
 
 
 def cmd_db(ctx: Context) -> int:
