@@ -14,19 +14,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import discord
 
 from bot.discord import render_feeds, replies
 from bot.discord.actions import guild_of
+from bot.discord.host import Host
 from index.errors import CitebotError
 from index.intake.politeness import host_of
 from index.intake.poller import PollReport
 from index.store import Feed, ShardFilter
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +34,7 @@ DUE_LOOKAHEAD = 500  # due feeds asked for at once
 class FeedLoop:
     """The background poller of one bot."""
 
-    def __init__(self, bot: CitebotBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
         self.task: asyncio.Task[None] | None = None
         self.polls: dict[int, asyncio.Task[None]] = {}  # feed id -> its poll in progress

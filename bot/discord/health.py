@@ -12,15 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.discord.host import Host
 from bot.discord.metrics import CONTENT_TYPE
 from index.errors import CitebotError
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +28,7 @@ class EndpointError(CitebotError):
     """The health and metrics endpoint cannot listen at the address configured."""
 
 
-async def problems(bot: CitebotBot) -> list[str]:
+async def problems(bot: Host) -> list[str]:
     """What keeps the bot from serving, one sentence each; empty when healthy."""
     if bot.closing:
         return ["citebot is shutting down"]
@@ -54,7 +51,7 @@ async def problems(bot: CitebotBot) -> list[str]:
 class HealthServer:
     """``/healthz`` and ``/metrics`` for one bot, on the address its settings give."""
 
-    def __init__(self, bot: CitebotBot, host: str, port: int) -> None:
+    def __init__(self, bot: Host, host: str, port: int) -> None:
         self.bot = bot
         self.host = host
         self.port = port  # the port bound, once started (the settings may ask for any: 0)

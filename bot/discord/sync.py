@@ -13,16 +13,14 @@ import asyncio
 import hashlib
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import discord
 from discord import app_commands
 
+from bot.discord.host import Host
 from bot.discord.replies import describe_refusal
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +43,7 @@ def hash_key(application_id: int | None) -> str:
     return f"discord.command_hash.{application_id}"
 
 
-async def sync_commands(bot: CitebotBot) -> str:
+async def sync_commands(bot: Host) -> str:
     """Sync as configured; returns "guild", "global" or "unchanged"."""
     dev_guild = bot.settings.dev_guild_id
     if dev_guild:
@@ -65,7 +63,7 @@ async def sync_commands(bot: CitebotBot) -> str:
     return "global"
 
 
-async def attempt_sync(bot: CitebotBot, attempt: int) -> bool:
+async def attempt_sync(bot: Host, attempt: int) -> bool:
     """Sync attempt number `attempt` (from 1); False if Discord refused it, having logged
     what it said and what comes next."""
     try:
@@ -87,7 +85,7 @@ async def attempt_sync(bot: CitebotBot, attempt: int) -> bool:
     return True
 
 
-async def retry_sync(bot: CitebotBot) -> bool:
+async def retry_sync(bot: Host) -> bool:
     """Retry a refused sync after each of RETRY_DELAYS; whether it went through."""
     for attempt, delay in enumerate(RETRY_DELAYS, 2):
         await asyncio.sleep(delay)

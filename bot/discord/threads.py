@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import aiohttp
 import discord
 
 from bot.discord import actions
+from bot.discord.host import Host
 from bot.discord.render_threads import footer, thread_name
 from bot.discord.replies import describe_refusal
 from index.errors import CitebotError
 from retrieval.models import Answer
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +49,7 @@ class ThreadOffer:
     name: str
 
 
-async def place_of_interaction(bot: CitebotBot, interaction: discord.Interaction) -> Place:
+async def place_of_interaction(bot: Host, interaction: discord.Interaction) -> Place:
     """/ask inside a conversation's thread follows up; anywhere else it starts anew."""
     channel = interaction.channel
     if channel is not None and _threadish(channel):
@@ -61,7 +59,7 @@ async def place_of_interaction(bot: CitebotBot, interaction: discord.Interaction
     return Place(str(interaction.id), fresh=True)
 
 
-async def place_of_message(bot: CitebotBot, message: discord.Message,
+async def place_of_message(bot: Host, message: discord.Message,
                            mentioned: bool) -> Place | None:
     """A message in a conversation's thread, or a reply to an answer, follows up; any other
     message that mentions the bot starts anew; the rest are not for the bot (None)."""
@@ -83,7 +81,7 @@ def may_follow_up(message: discord.Message) -> bool:
     return _threadish(message.channel) or message.reference is not None
 
 
-def thread_offer(bot: CitebotBot, place: Place, channel: object,
+def thread_offer(bot: Host, place: Place, channel: object,
                  permissions: discord.Permissions | None, question: str) -> ThreadOffer | None:
     """The thread to open on a new conversation's answer, where the channel takes threads
     and the bot may open them and write in them; None for a reply chain instead."""
@@ -105,14 +103,14 @@ def permissions_in(message: discord.Message) -> discord.Permissions | None:
     return channel.permissions_for(me)
 
 
-def answer_footer(bot: CitebotBot, answer: Answer, place: Place,
+def answer_footer(bot: Host, answer: Answer, place: Place,
                   offer: ThreadOffer | None) -> str | None:
     me = bot.user.display_name if bot.user else "citebot"
     return footer(answer.read_as, thread=offer is not None, in_thread=place.in_thread,
                   reads_messages=bot.reads_messages, me=me)
 
 
-async def after_answer(bot: CitebotBot, guild_id: int, place: Place,
+async def after_answer(bot: Host, guild_id: int, place: Place,
                        sent: list[discord.Message], offer: ThreadOffer | None) -> None:
     """Link the messages that showed the answer to its conversation (so replies to them
     follow up), then open the offered thread on the first. Failures are logged: the answer
@@ -131,7 +129,7 @@ async def after_answer(bot: CitebotBot, guild_id: int, place: Place,
         await _open_thread(bot, offer, sent[0])
 
 
-async def _open_thread(bot: CitebotBot, offer: ThreadOffer, message: discord.Message) -> None:
+async def _open_thread(bot: Host, offer: ThreadOffer, message: discord.Message) -> None:
     idle = bot.settings.conversation_idle_minutes
     minutes = next((m for m in ARCHIVE_MINUTES if m >= idle), ARCHIVE_MINUTES[-1])
     try:
@@ -149,7 +147,7 @@ async def _open_thread(bot: CitebotBot, offer: ThreadOffer, message: discord.Mes
         log.info("closed before a thread was opened on an answer in #%s", offer.channel.id)
 
 
-def first_hint(bot: CitebotBot, channel_id: int) -> bool:
+def first_hint(bot: Host, channel_id: int) -> bool:
     """Whether to tell this thread that plain messages cannot be read (once per thread)."""
     told = bot.hinted_threads
     if channel_id in told:
@@ -168,14 +166,14 @@ def _threadish(channel: object) -> bool:
                              discord.ChannelType.private_thread, discord.ChannelType.news_thread)
 
 
-def _owned(bot: CitebotBot, channel: object) -> bool:
+def _owned(bot: Host, channel: object) -> bool:
     """A thread the bot opened (on one of its answers): every question there is for it,
     even after the conversation expired (it then starts again)."""
     return isinstance(channel, discord.Thread) and bot.user is not None \
         and channel.owner_id == bot.user.id
 
 
-def _answer_keys(bot: CitebotBot, reference: discord.MessageReference | None) -> list[str]:
+def _answer_keys(bot: Host, reference: discord.MessageReference | None) -> list[str]:
     """The keys a reply may find its conversation by: the message replied to, and, when it
     is the bot's answer to a new question, that question (the conversation's own id, there
     before the answer was linked to it)."""
@@ -194,6 +192,6 @@ def _answer_keys(bot: CitebotBot, reference: discord.MessageReference | None) ->
     return keys
 
 
-async def _exists(bot: CitebotBot, guild_id: int, key: str) -> bool:
+async def _exists(bot: Host, guild_id: int, key: str) -> bool:
     found = await bot.worker.quick(bot.core.conversation, actions.collection_for(guild_id), key)
     return found is not None

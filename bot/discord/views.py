@@ -7,24 +7,18 @@ question and quotes, or the page number), so no state is kept in memory.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import discord
 
 from bot.discord import actions, render, replies
+from bot.discord.host import host_of
 from index.store.protocol import Vote
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 VOTE_UP = "citebot:vote:up"
 VOTE_DOWN = "citebot:vote:down"
 PAGE_PREV = "citebot:articles:prev"
 PAGE_NEXT = "citebot:articles:next"
-
-
-def _bot(interaction: discord.Interaction) -> CitebotBot:
-    return cast("CitebotBot", interaction.client)
 
 
 class GuardedView(discord.ui.View):
@@ -34,11 +28,11 @@ class GuardedView(discord.ui.View):
         super().__init__(timeout=None)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        return await _bot(interaction).admit(interaction)
+        return await host_of(interaction.client).admit(interaction)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception,
                        item: discord.ui.Item[Any]) -> None:
-        await _bot(interaction).report_error(interaction, error)
+        await host_of(interaction.client).report_error(interaction, error)
 
 
 class FeedbackView(GuardedView):
@@ -56,7 +50,7 @@ class FeedbackView(GuardedView):
         await self.vote(interaction, -1)
 
     async def vote(self, interaction: discord.Interaction, vote: int) -> None:
-        bot = _bot(interaction)
+        bot = host_of(interaction.client)
         shown = render.read_answer(interaction.message.embeds if interaction.message else [])
         await interaction.response.defer(ephemeral=True, thinking=True)
         collection = actions.collection_for(interaction.guild_id or 0)
@@ -87,7 +81,7 @@ class ArticlesView(GuardedView):
         await self.turn(interaction, +1)
 
     async def turn(self, interaction: discord.Interaction, step: int) -> None:
-        bot = _bot(interaction)
+        bot = host_of(interaction.client)
         embeds = interaction.message.embeds if interaction.message else []
         wanted = render.page_of(embeds[0] if embeds else None) + step
         await interaction.response.defer()

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import actions, render, replies
 from bot.discord.cogs.common import collection
+from bot.discord.host import Host, host_of
 from bot.discord.progress import ProgressMessage
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 
 class Admin(commands.Cog):
-    def __init__(self, bot: CitebotBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
         self.reindexing: set[int] = set()  # servers with a reindex running
 
@@ -50,5 +46,5 @@ class Admin(commands.Cog):
             embed=render.help_embed(), ephemeral=True, allowed_mentions=replies.NO_MENTIONS)
 
 
-async def setup(bot: CitebotBot) -> None:
-    await bot.add_cog(Admin(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Admin(host_of(bot)))

@@ -4,7 +4,6 @@ conversation's thread, or a reply to an answer; see bot/discord/threads.py)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -13,17 +12,15 @@ from discord.ext import commands
 from bot.discord import actions, delivery, drafts, render, replies, threads
 from bot.discord.cogs.common import article_choices, collection, strip_mention
 from bot.discord.explain import explain
+from bot.discord.host import Host, host_of
 from bot.discord.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_question
 from bot.discord.render_threads import CANNOT_READ, is_chatter
 from bot.discord.views import FeedbackView
 from index.errors import CitebotError
 
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
-
 
 class Ask(commands.Cog):
-    def __init__(self, bot: CitebotBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
 
     @app_commands.command(
@@ -119,5 +116,5 @@ class Ask(commands.Cog):
             await replies.reply_text(message, text, pauses=self.bot.send_pauses)
 
 
-async def setup(bot: CitebotBot) -> None:
-    await bot.add_cog(Ask(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Ask(host_of(bot)))

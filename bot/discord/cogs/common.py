@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
 
 from bot.discord import actions, render
+from bot.discord.host import host_of
 from index.errors import ArticleError
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 MAX_LINKS = 5  # links one "Add article" may add
 _LINK = re.compile(r"https?://[^\s<>\"'`|]+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}*_~"
-
-
-def bot_of(interaction: discord.Interaction) -> CitebotBot:
-    return cast("CitebotBot", interaction.client)
 
 
 def collection(interaction: discord.Interaction) -> str:
@@ -66,7 +59,7 @@ def strip_mention(content: str, user_id: int) -> str:
 async def article_choices(interaction: discord.Interaction,
                           current: str) -> list[app_commands.Choice[str]]:
     """This server's articles whose title or id contains what was typed (ids as values)."""
-    bot = bot_of(interaction)
+    bot = host_of(interaction.client)
     found = await bot.worker.quick(actions.find_articles, bot.core, collection(interaction),
                                    current)
     return [app_commands.Choice(name=render.choice_name(a), value=a.id)

@@ -3,17 +3,13 @@ and the links members post in watched channels."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import actions, render, render_feeds, replies
 from bot.discord.cogs.common import check_url, collection, posted_links
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
+from bot.discord.host import Host, host_of
 
 MANAGE = discord.Permissions(manage_guild=True)
 
@@ -22,7 +18,7 @@ class Feeds(commands.Cog):
     feeds = app_commands.Group(name="feeds", description="Feeds this server follows.",
                                guild_only=True, default_permissions=MANAGE)
 
-    def __init__(self, bot: CitebotBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
         self.watching: set[tuple[int, int]] = set()  # (server, channel)
 
@@ -126,5 +122,5 @@ class Feeds(commands.Cog):
             await replies.reply_text(message, failures)
 
 
-async def setup(bot: CitebotBot) -> None:
-    await bot.add_cog(Feeds(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Feeds(host_of(bot)))

@@ -3,18 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.discord import actions, render, replies
 from bot.discord.cogs.common import article_choices, check_url, collection, links_in
+from bot.discord.host import Host, host_of
 from bot.discord.views import ArticlesView
-
-if TYPE_CHECKING:
-    from bot.discord.client import CitebotBot
 
 TEXT_MAX = 6000  # Discord's limit for a string option
 
@@ -23,7 +19,7 @@ class Library(commands.Cog):
     add = app_commands.Group(name="add", description="Add an article to this server.",
                              guild_only=True)
 
-    def __init__(self, bot: CitebotBot) -> None:
+    def __init__(self, bot: Host) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(name="Add article", callback=self.add_links)
         self.menu.guild_only = True
@@ -119,5 +115,5 @@ class Library(commands.Cog):
         return await article_choices(interaction, current)
 
 
-async def setup(bot: CitebotBot) -> None:
-    await bot.add_cog(Library(bot))
+async def setup(bot: commands.Bot) -> None:
+    await bot.add_cog(Library(host_of(bot)))
