@@ -291,6 +291,21 @@ def test_resolve_article_by_id_or_unique_title(hash_core: Core) -> None:
         actions.resolve_article(hash_core, "guild-2", art.id)  # another server's article
 
 
+def test_a_question_is_asked_of_its_article_and_kept_in_its_conversation(
+        hash_core: Core) -> None:
+    """The cogs hand `actions.ask` one `Question` (they passed eight values in a row, twice):
+    its article found by title, its answer kept in its conversation, another server's
+    articles never searched."""
+    art = add_bridge(hash_core, "guild-1").article
+    add_bridge(hash_core, "guild-2")
+    question = actions.Question("guild-1", "What did Mayor Reyes say about the bridge?",
+                                conversation="555", article="new bridge")
+    answer = actions.ask(hash_core, question)
+    assert answer.quotes and {q.citation.article_id for q in answer.quotes} == {art.id}
+    assert hash_core.conversation("guild-1", "555") is not None
+    assert hash_core.conversation("guild-2", "555") is None
+
+
 def test_remove_is_for_the_adder_or_a_manager(hash_core: Core) -> None:
     art = add_bridge(hash_core, "guild-1", by="100").article
     with pytest.raises(actions.NotAllowedError):

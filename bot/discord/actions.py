@@ -58,15 +58,27 @@ def resolve_article(core: Core, collection: str, ref: str) -> Article:
         f"No single article in this server matches \u201c{ref}\u201d; pick one from the list.")
 
 
-def ask(core: Core, collection: str, question: str, article: str | None = None,
-        conversation: str | None = None,
+@dataclass(frozen=True)
+class Question:
+    """A question as a member asked it: in which server's collection, in which conversation
+    (a key of it), and optionally of one article (its id, or a title one article matches)."""
+
+    collection: str
+    text: str
+    conversation: str
+    article: str | None = None
+
+
+def ask(core: Core, question: Question,
         on_draft: Callable[[Answer], None] | None = None) -> Answer:
-    """The cited answer, optionally from one article only; with ``conversation`` (a key of
-    it), read as its next follow-up and kept in it; written by the language model when one is
-    configured (``on_draft`` sees each verified draft), else quotes only."""
-    article_id = resolve_article(core, collection, article).id if article else None
-    return core.ask(collection, question, article_id=article_id, conversation=conversation,
-                    write=True, on_draft=on_draft)
+    """The cited answer, optionally from one article only, read as the next follow-up of its
+    conversation and kept in it; written by the language model when one is configured
+    (``on_draft`` sees each verified draft), else quotes only."""
+    collection = question.collection
+    article_id = (resolve_article(core, collection, question.article).id if question.article
+                  else None)
+    return core.ask(collection, question.text, article_id=article_id,
+                    conversation=question.conversation, write=True, on_draft=on_draft)
 
 
 def find_articles(core: Core, collection: str, typed: str, limit: int = 25) -> list[Article]:

@@ -4,6 +4,7 @@ conversation's thread, or a reply to an answer; see bot/discord/threads.py)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import discord
 from discord import app_commands
@@ -17,6 +18,7 @@ from bot.discord.limits import QUESTION_MAX, BadQuestion, OnCooldown, check_ques
 from bot.discord.render_threads import CANNOT_READ, is_chatter
 from bot.discord.views import FeedbackView
 from index.errors import CitebotError
+from retrieval.models import Answer
 
 
 class Ask(commands.Cog):
@@ -38,11 +40,11 @@ class Ask(commands.Cog):
         await interaction.response.defer(thinking=True)
         place = await threads.place_of_interaction(self.bot, interaction)
         offer = threads.thread_offer(self.bot, place, interaction.channel,
-                                       interaction.app_permissions, question)
-        answer, drafted = await drafts.relay(  # with a language model, drafts fill it in
-            lambda shown: self.bot.worker.run(
-                interaction.guild_id, actions.ask, self.bot.core, collection(interaction),
-                question, article, place.key, shown if self.bot.core.writes else None),
+                                     interaction.app_permissions, question)
+        asked = actions.Question(collection(interaction), question, conversation=place.key,
+                                 article=article)
+        answer, drafted = await self.answer(  # with a language model, drafts fill it in
+            interaction.guild_id, asked,
             lambda page: replies.edit_original(interaction, embeds=page))
         pages = render.answer_pages(answer, threads.answer_footer(self.bot, answer, place, offer))
         send = replies.finish_pages if drafted else replies.send_pages
@@ -86,17 +88,15 @@ class Ask(commands.Cog):
         started = time.monotonic()
         self.bot.inflight.adopt()
         offer = threads.thread_offer(self.bot, place, message.channel,
-                                       threads.permissions_in(message), question)
+                                     threads.permissions_in(message), question)
         draft = drafts.ReplyDrafts(message)
         try:
             check_question(question)
             await self.bot.limits.hit_ask(message.author.id)
+            asked = actions.Question(actions.collection_for(guild_id), question,
+                                     conversation=place.key)
             async with delivery.typing(message.channel):  # decoration: never waited for
-                answer, _ = await drafts.relay(
-                    lambda shown: self.bot.worker.run(
-                        guild_id, actions.ask, self.bot.core, actions.collection_for(guild_id),
-                        question, None, place.key, shown if self.bot.core.writes else None),
-                    draft.show)
+                answer, _ = await self.answer(guild_id, asked, draft.show)
         except (BadQuestion, OnCooldown, CitebotError) as exc:
             await self.refuse(message, explain(exc) or render.UNEXPECTED)
             return
@@ -109,6 +109,18 @@ class Ask(commands.Cog):
             sent = await replies.reply_pages(message, pages, FeedbackView(), pauses=pauses)
         self.bot.metrics.answered("message", answer.found, time.monotonic() - started)
         await threads.after_answer(self.bot, guild_id, place, sent, offer)
+
+    async def answer(self, guild_id: int | None, question: actions.Question,
+                     show: Callable[[render.Page], Awaitable[None]]) -> tuple[Answer, int]:
+        """The answer, on the server's lane of the worker pool, with the drafts of a written
+        one shown as they come; (the answer, drafts shown)."""
+        core = self.bot.core
+
+        def run(offer: drafts.Offer) -> Awaitable[Answer]:
+            return self.bot.worker.run(guild_id, actions.ask, core, question,
+                                       offer if core.writes else None)
+
+        return await drafts.relay(run, show)
 
     async def refuse(self, message: discord.Message, text: str) -> None:
         """Reply with a refusal, unless this member was refused moments ago."""
