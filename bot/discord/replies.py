@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -62,19 +63,11 @@ async def send_pages(interaction: discord.Interaction, pages: list[render.Page],
             send = _first_followup if i == 0 else _followup
             sent.append(await persist(functools.partial(send, interaction, embeds, view), pauses))
     except FAILED as exc:
-        text = _plain(pages, exc)
-        if text is None:
-            if isinstance(exc, discord.HTTPException):
-                raise  # refused: the error handler logs it and tells the member
-            _undelivered(interaction.channel_id, exc)
-            return sent
-        try:
+        async def plain(text: str) -> list[discord.Message]:
             await say(interaction, text, ephemeral=False)
-            sent.append(await interaction.original_response())
-        except FAILED as again:
-            _undelivered(interaction.channel_id, again)
-            return sent
-        _log_fallback(exc)
+            return [*sent, await interaction.original_response()]
+
+        sent = await _instead(pages, exc, plain, interaction.channel_id, raises=True) or sent
     finally:
         _release(view)
     return sent
@@ -109,14 +102,11 @@ async def reply_pages(message: discord.Message, pages: list[render.Page],
             extra: dict[str, Any] = {"view": view} if view is not None and i == 0 else {}
             sent.append(await _reply(message, pauses, embeds=embeds, **extra))
     except FAILED as exc:
-        text = _plain(pages, exc)
-        if text is None:
-            _undelivered(message.channel.id, exc)
-            return sent
-        shown = await reply_text(message, text, pauses=pauses)
-        if shown is not None:
-            sent.append(shown)
-            _log_fallback(exc)
+        async def plain(text: str) -> list[discord.Message]:
+            return [*sent, await _reply(message, pauses, suppress_embeds=True,
+                                        content=render.clip(text, render.MESSAGE_MAX))]
+
+        sent = await _instead(pages, exc, plain, message.channel.id) or sent
     finally:
         _release(view)
     return sent
@@ -165,19 +155,11 @@ async def finish_pages(interaction: discord.Interaction, pages: list[render.Page
             sent.append(await persist(functools.partial(_followup, interaction, embeds, None),
                                       pauses))
     except FAILED as exc:
-        text = _plain(pages, exc)
-        if text is None:
-            if isinstance(exc, discord.HTTPException):
-                raise  # refused: the error handler logs it and tells the member
-            _undelivered(interaction.channel_id, exc)
-            return sent
-        try:
-            sent[:] = [await persist(lambda _: interaction.edit_original_response(
+        async def plain(text: str) -> list[discord.Message]:
+            return [await persist(lambda _: interaction.edit_original_response(
                 content=text, embeds=[], view=None, allowed_mentions=NO_MENTIONS), pauses)]
-        except FAILED as last:
-            _undelivered(interaction.channel_id, last)
-            return sent
-        _log_fallback(exc)
+
+        sent = await _instead(pages, exc, plain, interaction.channel_id, raises=True) or sent
     finally:
         _release(view)
     return sent
@@ -196,21 +178,37 @@ async def finish_reply(draft: discord.Message, message: discord.Message,
         for embeds in pages[1:]:
             sent.append(await _reply(message, pauses, embeds=embeds))
     except FAILED as exc:
-        text = _plain(pages, exc)
-        if text is None:
-            _undelivered(message.channel.id, exc)
-            return sent
-        try:
-            sent[:] = [await persist(lambda _: draft.edit(
+        async def plain(text: str) -> list[discord.Message]:
+            return [await persist(lambda _: draft.edit(
                 content=render.clip(text, render.MESSAGE_MAX), embeds=[], view=None,
                 allowed_mentions=NO_MENTIONS), pauses)]
-        except FAILED as last:
-            _undelivered(message.channel.id, last)
-            return sent
-        _log_fallback(exc)
+
+        sent = await _instead(pages, exc, plain, message.channel.id) or sent
     finally:
         _release(view)
     return sent
+
+
+async def _instead(pages: list[render.Page], exc: BaseException,
+                   plain: Callable[[str], Awaitable[list[discord.Message]]],
+                   channel_id: int | None, *, raises: bool = False) -> list[discord.Message] | None:
+    """After sending `pages` failed with `exc`: where Discord refused only the embeds, the
+    answer as plain text through `plain` (the messages that now show it); otherwise None,
+    with the failure logged, or, with `raises`, a refusal raised again for the error handler
+    (an interaction's answer: it logs the refusal and tells the member)."""
+    text = _plain(pages, exc)
+    if text is None:
+        if raises and isinstance(exc, discord.HTTPException):
+            raise exc
+        _undelivered(channel_id, exc)
+        return None
+    try:
+        shown = await plain(text)
+    except FAILED as again:
+        _undelivered(channel_id, again)
+        return None
+    _log_fallback(exc)
+    return shown
 
 
 def _plain(pages: list[render.Page], exc: BaseException) -> str | None:
