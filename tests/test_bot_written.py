@@ -7,7 +7,6 @@ failure ends in the quotes-only answer; with no model configured nothing changes
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +40,8 @@ from tests.test_bot_support import (
     Env,
     assert_no_mentions,
     bot_env,
+    errors_logged,
+    logged,
     mention,
     reply_to,
 )
@@ -210,9 +211,8 @@ async def test_a_final_answer_whose_embeds_are_refused_replaces_its_draft_as_pla
                 assert "connects two halves of a city" in versions[-1], ask
                 assert "Writing" not in versions[-1], ask
             assert_no_mentions(env.fake)
-    fallbacks = [r for r in caplog.records if "sent it as plain text" in r.getMessage()]
-    assert len(fallbacks) == 2
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(logged(caplog, "bot", "sent it as plain text")) == 2
+    assert not errors_logged(caplog)
 
 
 async def test_no_model_configured_changes_nothing(tmp_path: Path) -> None:
