@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot import redact
+from bot.cli.logs import JsonFormatter
 from bot.cli.main import main
+from bot.discord import redact
 from bot.discord.feed_loop import FeedLoop
 from bot.discord.metrics import Metrics
 from bot.discord.work import Worker
-from bot.logs import JsonFormatter
 from index.errors import StorageError
 from index.intake.entries import Taken
 from index.intake.poller import PollReport

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot import redact
-from bot.discord import render
+from bot.discord import redact, render
 from tests.fakediscord import InteractionRecord, MessageRecord
 from tests.test_bot_support import (
     ALICE,

@@ -16,8 +16,7 @@ import aiohttp
 import discord
 import pytest
 
-from bot import redact
-from bot.discord import actions
+from bot.discord import actions, redact
 from bot.discord.cogs.common import check_url, links_in, strip_mention
 from bot.discord.limits import (
     QUESTION_MAX,

@@ -20,8 +20,8 @@ from pydantic_settings import SettingsError
 
 from bot.cli import add, ask, backup, chat, db, evaluation, feeds, library, run
 from bot.cli.context import Context, common_options
+from bot.cli.logs import TEXT_FORMAT, use_format
 from bot.cli.terminal import complain, for_operator
-from bot.logs import TEXT_FORMAT, use_format
 from config.settings import Settings
 from index.encode.embed import Embedder
 from index.errors import CitebotError

@@ -15,7 +15,7 @@ import aiohttp
 import discord
 import yarl
 
-from bot import redact
+from bot.discord import redact
 from bot.discord.client import CitebotBot, make_bot
 from bot.discord.reconnect import START_ATTEMPTS, GatewayUnreachable
 from bot.discord.work import Worker

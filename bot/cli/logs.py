@@ -22,7 +22,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        # exc_text first: the redacting filter (bot/redact.py) leaves the scrubbed text there
+        # exc_text first: the redacting filter (bot/discord/redact.py) leaves the scrubbed
+        # text there
         text = record.exc_text
         if not text and record.exc_info:
             text = self.formatException(record.exc_info)
