@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from bot.discord.render import ZWJ, clip, neutralise
+from bot.discord.inert import ZWJ, clip, neutralise
 
 THREAD_NAME_MAX = 100
 READ_AS_CHARS = 200
