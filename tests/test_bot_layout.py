@@ -4,10 +4,15 @@ circle anywhere (imports made only for type checking count too)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import grimp
 import pytest
 
 PACKAGES = ("bot", "retrieval", "index", "config")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +58,14 @@ def test_command_modules_import_the_context_never_the_main_module(
     assert importers <= {"bot.cli.__main__"}, sorted(importers)
     commands = graph.find_modules_directly_imported_by(main) & set(bot_modules(graph))
     assert len(commands) >= 8, sorted(commands)  # the main module only lists them
+
+
+def test_the_command_line_starts_without_the_bot_or_the_evaluation() -> None:
+    """Every command module is imported to build the parser, so what only `run` and `eval`
+    need (discord.py, the evaluation) must load inside them: `citebot --help` stays cheap."""
+    code = ("import sys, bot.cli.main; bot.cli.main.build_parser(); "
+            "print([m for m in ('discord', 'retrieval.evaluate', 'torch') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
