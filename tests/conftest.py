@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.cli.main import main
+from bot.cli import main
 from config.settings import BUNDLED_MODEL, Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core

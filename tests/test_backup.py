@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import main
+from bot.cli import main
 from index.store.backup import CONTENTS, check_backup
 from retrieval.core import Core
 from tests.fakes import HashEmbedder

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.cli.main import main
+from bot.cli import main
 from config.settings import Settings
 from retrieval.core import Core
 from tests.fakes import HashEmbedder

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from bot.cli import main
 from bot.cli.logs import JsonFormatter
-from bot.cli.main import main
 from bot.discord import redact
 from bot.discord.feed_loop import FeedLoop
 from bot.discord.metrics import Metrics

@@ -109,7 +109,7 @@ def test_chat_in_a_terminal_keeps_its_history(tmp_path: Path) -> None:
     """`citebot chat` as a subprocess on a pseudo-terminal: readline history in the data
     directory, Ctrl-D ends."""
     pty = pytest.importorskip("pty")
-    script = ("import sys; from bot.cli.main import main; from tests.fakes import HashEmbedder; "
+    script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
               "sys.exit(main(['chat'], embedder=HashEmbedder()))")
     data = tmp_path / "data"
     settings = Settings(data_dir=data, _env_file=None)  # type: ignore[call-arg]

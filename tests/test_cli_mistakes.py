@@ -114,7 +114,7 @@ def citebot(tmp_path: Path, *args: str, reader_gone: bool = False,
             stdin: int | None = None) -> tuple[int, str, str]:
     """``python -m bot.cli ARGS`` as its own process on the fake embedder: (exit code, stdout,
     stderr); with ``reader_gone`` the pipe of its standard output is closed before it writes."""
-    script = ("import sys; from bot.cli.main import main; from tests.fakes import HashEmbedder; "
+    script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
               f"sys.exit(main({list(args)!r}, embedder=HashEmbedder()))")
     env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
            "PATH": "/usr/bin:/bin", "CITEBOT_MODEL_CACHE_DIR": str(tmp_path / "models")}
@@ -133,7 +133,7 @@ def citebot(tmp_path: Path, *args: str, reader_gone: bool = False,
 def citebot_measured(tmp_path: Path, *args: str,
                      stdin: int) -> tuple[int, str, str, int]:
     """``citebot(...)`` under a 2 GB address-space cap, with its peak resident memory (KB)."""
-    script = ("import sys; from bot.cli.main import main; from tests.fakes import HashEmbedder; "
+    script = ("import sys; from bot.cli import main; from tests.fakes import HashEmbedder; "
               f"sys.exit(main({list(args)!r}, embedder=HashEmbedder()))")
     env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT),
            "PATH": "/usr/bin:/bin", "CITEBOT_MODEL_CACHE_DIR": str(tmp_path / "models")}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli.main import main
+from bot.cli import main
 from config.settings import Settings
 from index.errors import SchemaError
 from index.store import sqlite_migrations

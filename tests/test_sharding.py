@@ -17,7 +17,7 @@ import aiohttp
 import discord
 import pytest
 
-from bot.cli.main import main
+from bot.cli import main
 from bot.discord import app
 from bot.discord.actions import collection_for
 from bot.discord.client import CitebotBot, ShardedCitebotBot, make_bot

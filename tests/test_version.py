@@ -6,7 +6,7 @@ import importlib.metadata
 
 import pytest
 
-from bot.cli.main import main
+from bot.cli import main
 
 
 def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,7 +2,7 @@
 
 A command module registers its own parser (``register(commands, common)``) with a
 ``handler`` that takes a `Context`: its arguments, the settings, and how to open the core.
-Command modules import this module, never the main one, which only lists them.
+Command modules import this module, never `app`, which only lists them.
 """
 
 from __future__ import annotations
