@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.cli import add, ask, backup, chat, db, evaluation, feeds, library, run
-from bot.cli.context import Context, common_options
+from bot.cli.context import Context, Handler, common_options
 from bot.cli.logs import TEXT_FORMAT, use_format
 from bot.cli.terminal import complain, for_operator
 from config.settings import Settings
@@ -100,7 +100,8 @@ def _run(args: argparse.Namespace, embedder: Embedder | None) -> int:
         complain(str(exc))
         return 2
     try:
-        return int(args.handler(Context(args, settings, embedder)))
+        handler: Handler = args.handler  # set by the command's module (register)
+        return handler(Context(args, settings, embedder))
     except CitebotError as exc:
         complain(for_operator(exc))
         return 1

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from retrieval.core import Core
 
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-Handler: TypeAlias = Callable[["Context"], int]
+Handler: TypeAlias = Callable[["Context"], int]  # a command: its exit code
 
 
 @dataclass(frozen=True)
