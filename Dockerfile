@@ -32,6 +32,6 @@ VOLUME ["/data"]
 # the worker not stuck. Loading the model takes a while at start; a one-off CLI command serves
 # no /healthz (docker-compose.yml turns the check off for it).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
-    CMD ["/app/.venv/bin/python", "-m", "bot.healthcheck"]
+    CMD ["/app/.venv/bin/python", "-m", "bot.discord.healthcheck"]
 ENTRYPOINT ["/app/.venv/bin/citebot"]
 CMD ["run"]

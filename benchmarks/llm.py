@@ -138,8 +138,8 @@ def command_line(runs: int, timeout: float) -> None:
 async def discord_run(runs: int, timeout: float) -> None:
     import discord  # noqa: TID251 (reads the bot's messages back)
 
-    from bot import render
-    from bot.views import VOTE_DOWN, VOTE_UP
+    from bot.discord import render
+    from bot.discord.views import VOTE_DOWN, VOTE_UP
     from tests.test_bot_support import GUILD_A, bot_env
 
     tally = Tally()

@@ -9,9 +9,9 @@ from typing import Any
 import discord
 import pytest
 
-from bot import render
-from bot.sync import hash_key
-from bot.views import PAGE_NEXT, PAGE_PREV, VOTE_DOWN, VOTE_UP
+from bot.discord import render
+from bot.discord.sync import hash_key
+from bot.discord.views import PAGE_NEXT, PAGE_PREV, VOTE_DOWN, VOTE_UP
 from index.encode.embed import Embedder
 from index.errors import BlockedURLError
 from index.ingest.fetch import FetchedDocument

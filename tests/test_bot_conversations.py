@@ -11,8 +11,8 @@ from typing import Any
 import discord
 import pytest
 
-from bot import render
-from bot.render_followup import CANNOT_READ
+from bot.discord import render
+from bot.discord.render_threads import CANNOT_READ
 from index.encode.embed import Embedder
 from retrieval.core import Core
 from tests.conversation_texts import FERRY, FERRY_CHAIN, LIBRARY, SEED, SEED_CHAINS, Step, holds

@@ -23,12 +23,15 @@ from tests.test_bot_support import (
     CHANNEL_A,
     GUILD_A,
     STEP,
+    BrokenAnswerer,
     GatedAnswerer,
-    add_bridge,
     answered,
     bot_env,
+    bridge_env,
     description,
+    errors_logged,
     figures_fixture,
+    logged,
     mention,
     poll,
     reply_to,
@@ -49,15 +52,6 @@ def replies_to(fake: FakeDiscord, posted: MessageRecord) -> list[MessageRecord]:
         (m.payload.get("message_reference") or {}).get("message_id")) == str(posted.id)]
 
 
-def errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.levelno >= logging.ERROR]
-
-
-def logged(caplog: pytest.LogCaptureFixture, *words: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records
-            if r.name.startswith("bot") and all(w in r.getMessage() for w in words)]
-
-
 # -- the REST API drops during a question ----------------------------------------------------
 
 
@@ -66,9 +60,8 @@ async def test_a_mention_is_answered_once_the_api_is_back(
 ) -> None:
     """Connections to the API are cut for OUTAGE seconds from the mention on: the typing
     request fails, the reply fails, and the reply is sent again once the API is back."""
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         outage = fake.inject_outage(OUTAGE)
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
         reply = await reply_to(fake, posted, OUTAGE + STEP)
@@ -89,9 +82,8 @@ async def test_an_ask_answer_outlives_cut_followups_and_a_reply_503s(
     """/ask's followups cut for OUTAGE seconds (the deferral went through), then a mention's
     replies answered 503 for as long (discord.py itself retries 500s and any 5xx of a
     followup for about 25 s, but neither of these)."""
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         outage = fake.inject_outage(OUTAGE, r"^/webhooks/")  # followups and their edits
         rec = await env.slash("ask", BRIDGE_QUESTION)
         start = time.monotonic()
@@ -118,9 +110,8 @@ async def test_a_send_that_landed_is_not_sent_twice(
 ) -> None:
     """The reply (and the /ask followup) reaches Discord but the connection drops before its
     answer: the retry must not post the answer a second time."""
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         lost = fake.inject_error("POST", CHANNEL_MESSAGES, drop="after", when=has_embeds)
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
         await reply_to(fake, posted)
@@ -142,17 +133,16 @@ async def test_a_send_that_landed_is_not_sent_twice(
 async def test_an_answer_never_delivered_is_logged_once_with_its_reason(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         env.bot.send_pauses = (0.1, 0.2)  # the retries of production, shortened
         outage = fake.inject_outage(STEP * 4, CHANNEL_MESSAGES)
         await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
-        await poll(lambda: logged(caplog, "not delivered"), STEP)
+        await poll(lambda: logged(caplog, "bot", "not delivered"), STEP)
         assert len(outage.hits) == 3  # the first attempt and two retries
         outage.until = 0
         await answered(env)
-    (line,) = logged(caplog, "not delivered")
+    (line,) = logged(caplog, "bot", "not delivered")
     assert line.levelno == logging.WARNING and "ServerDisconnectedError" in line.getMessage()
     assert not line.exc_info and not errors_logged(caplog)
 
@@ -164,21 +154,20 @@ async def test_an_answer_to_a_deleted_question_is_dropped_in_one_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "bot")
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         gated = GatedAnswerer(env.core.answerer)
         env.core.answerer = gated  # type: ignore[assignment]
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
         assert await asyncio.to_thread(gated.entered.acquire, timeout=STEP)
         await fake.delete_message(posted)
         gated.gate.set()
-        await poll(lambda: logged(caplog, "deleted"), STEP)
+        await poll(lambda: logged(caplog, "bot", "deleted"), STEP)
         refused = [r for r in fake.requests if r.kind == "message"]
         assert [r.status for r in refused] == [400]  # no plain-text retry at a deleted message
         assert not replies_to(fake, posted) and not fake.threads
         await answered(env)
-    assert len(logged(caplog, "deleted")) == 1 and not errors_logged(caplog)
+    assert len(logged(caplog, "bot", "deleted")) == 1 and not errors_logged(caplog)
 
 
 # -- embeds refused ---------------------------------------------------------------------------
@@ -187,16 +176,15 @@ async def test_an_answer_to_a_deleted_question_is_dropped_in_one_line(
 async def test_a_missing_embed_permission_falls_back_to_plain_text(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         refusal = fake.inject_error("POST", CHANNEL_MESSAGES, status=403, code=50013,
                                     message="Missing Permissions", when=has_embeds)
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, "what did Mayor Reyes say?")
         text = await reply_to(fake, posted)
         assert refusal.hits and not text.embeds
         assert "This bridge connects two halves of a city" in text.content
-    assert len(logged(caplog, "sent it as plain text")) == 1 and not errors_logged(caplog)
+    assert len(logged(caplog, "bot", "sent it as plain text")) == 1 and not errors_logged(caplog)
 
 
 # -- text echoed from the question ----------------------------------------------------------
@@ -213,9 +201,8 @@ def has_control(text: str) -> bool:
 async def test_the_question_is_echoed_inert_in_the_answer_and_the_thread_name(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, HOSTILE_QUESTION)
         reply = await reply_to(fake, posted)
         rec = await env.slash("ask", {"question": HOSTILE_QUESTION + " " + "why " * 30})
@@ -235,11 +222,6 @@ async def test_the_question_is_echoed_inert_in_the_answer_and_the_thread_name(
     assert not errors_logged(caplog)
 
 
-class BrokenAnswerer:
-    def ask(self, collection: str, question: str, **kw: object) -> Any:
-        raise RuntimeError("the index caught fire")
-
-
 async def test_an_error_that_cannot_be_reported_is_one_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -249,10 +231,10 @@ async def test_an_error_that_cannot_be_reported_is_one_warning(
         env.core.answerer = BrokenAnswerer()  # type: ignore[assignment]
         outage = env.fake.inject_outage(STEP * 4, r"^/webhooks/")
         await env.slash("ask", BRIDGE_QUESTION)
-        await poll(lambda: logged(caplog, "could not report an error"), STEP)
+        await poll(lambda: logged(caplog, "bot", "could not report an error"), STEP)
         assert outage.hits
         outage.until = 0
     (error,) = errors_logged(caplog)
-    assert error.name == "bot.client" and "error in ask" in error.getMessage()
-    (line,) = logged(caplog, "could not report an error")
+    assert error.name == "bot.discord.client" and "error in ask" in error.getMessage()
+    (line,) = logged(caplog, "bot", "could not report an error")
     assert "ServerDisconnectedError" in line.getMessage()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot import render, render_feeds
+from bot.discord import render, render_feeds
 from index.encode.embed import Embedder
 from tests.fakediscord import FakeUser
 from tests.feedsite import FeedSite

@@ -17,11 +17,10 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.client import make_bot
-from bot.views import VOTE_DOWN, VOTE_UP
-from bot.work import Worker
+from bot.discord.views import VOTE_DOWN, VOTE_UP
+from bot.discord.work import Worker
 from retrieval.core import Core
-from tests.fakediscord import loopback_only_trace, point_discord_at
+from tests.fakediscord import point_discord_at
 from tests.fakes import HashEmbedder
 from tests.test_bot_support import (
     BOB,
@@ -32,7 +31,6 @@ from tests.test_bot_support import (
     GUILD_A,
     GUILD_B,
     STEP,
-    TOKEN,
     Env,
     GatedAnswerer,
     bot_env,
@@ -155,7 +153,7 @@ async def test_health_says_when_the_store_cannot_be_read(tmp_path: Path) -> None
 
 
 async def test_an_address_in_use_is_refused_with_what_to_do(tmp_path: Path) -> None:
-    from bot.health import EndpointError
+    from bot.discord.health import EndpointError
 
     async with bot_env(tmp_path, metrics_address=ENDPOINT) as env:
         assert env.bot.health is not None
@@ -176,7 +174,7 @@ async def health_check(address: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITEBOT_")}
     env["CITEBOT_METRICS_ADDRESS"] = address
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.healthcheck", env=env, stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "bot.discord.healthcheck", env=env, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     out, _ = await asyncio.wait_for(proc.communicate(), STEP * 4)
     assert proc.returncode is not None
@@ -210,26 +208,18 @@ async def test_a_sharded_bot_is_healthy_only_with_every_shard_connected(
             settings = make_settings(tmp_path / "data", shard_count=2,
                                      metrics_address=ENDPOINT)
             core = Core.open(settings, embedder=HashEmbedder())
-            bot = make_bot(core=core, settings=settings, guild_ready_timeout=0.05,
-                           http_trace=loopback_only_trace())
-            env = Env(fake, bot, core, settings)
-            task: asyncio.Task[None] | None = None
             try:
-                await bot.login(TOKEN)
-                task = asyncio.create_task(bot.connect())
-                await asyncio.wait_for(bot.wait_until_ready(), 3 * STEP)  # IDENTIFYs 5 s apart
-                assert await wait_health(env, 200) == "ok\n"
-                assert (await scrape(env))["citebot_gateway_reconnects_total"] == 0
-                fake.refuse_gateway(2, how="http")
-                await fake.drop_connection()  # one shard's
-                assert await wait_health(env, 503) == "the Discord gateway is not connected\n"
-                await wait_health(env, 200, timeout=STEP * 4)
-                assert (await scrape(env))["citebot_gateway_reconnects_total"] == 1
+                async with running(core, settings, ready_within=3 * STEP) as bot:  # IDENTIFYs
+                    env = Env(fake, bot, core, settings)  # are 5 s apart
+                    assert await wait_health(env, 200) == "ok\n"
+                    assert (await scrape(env))["citebot_gateway_reconnects_total"] == 0
+                    fake.refuse_gateway(2, how="http")
+                    await fake.drop_connection()  # one shard's
+                    assert await wait_health(env, 503) == \
+                        "the Discord gateway is not connected\n"
+                    await wait_health(env, 200, timeout=STEP * 4)
+                    assert (await scrape(env))["citebot_gateway_reconnects_total"] == 1
             finally:
-                await bot.close()
-                if task is not None:
-                    await asyncio.gather(task, return_exceptions=True)
-                await asyncio.to_thread(bot.worker.close, STEP)
                 core.close()
 
 

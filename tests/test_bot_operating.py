@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot import redact
 from bot.cli import main
-from bot.feed_loop import FeedLoop
-from bot.logs import JsonFormatter
-from bot.metrics import Metrics
-from bot.work import Worker
+from bot.cli.logs import JsonFormatter
+from bot.discord import redact
+from bot.discord.feed_loop import FeedLoop
+from bot.discord.metrics import Metrics
+from bot.discord.work import Worker
 from index.errors import StorageError
 from index.intake.entries import Taken
 from index.intake.poller import PollReport
@@ -203,11 +203,11 @@ def test_the_command_line_writes_json_lines_when_asked(
     monkeypatch.setenv("CITEBOT_LOG_FORMAT", "json")
     monkeypatch.chdir(tmp_path)
     main(["list", "--data-dir", str(tmp_path / "data")], embedder=HashEmbedder())
-    logging.getLogger("bot.feed_loop").warning("feed %d: %s", 3, "gone")
+    logging.getLogger("bot.discord.feed_loop").warning("feed %d: %s", 3, "gone")
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert lines, "no JSON line on standard error"
     record = json.loads(lines[-1])
-    assert record["level"] == "WARNING" and record["logger"] == "bot.feed_loop"
+    assert record["level"] == "WARNING" and record["logger"] == "bot.discord.feed_loop"
     assert record["message"] == "feed 3: gone"
 
 

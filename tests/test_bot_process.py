@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot import app
+from bot.discord import app
 from config.settings import Settings
 from tests.test_bot_support import ALICE, BRIDGE, CHANNEL_A, GUILD_A, TOKEN, make_fake
 

@@ -11,19 +11,15 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot import render, sync
-from bot.views import VOTE_UP
-from retrieval.core import Core
+from bot.discord import render, sync
+from bot.discord.views import VOTE_UP
 from retrieval.models import Answer, Citation, Quote
-from tests.fakediscord import FakeDiscord, point_discord_at
-from tests.fakes import HashEmbedder
+from tests.fakediscord import FakeDiscord
 from tests.test_bot_support import (
     BOB,
     BRIDGE_QUESTION,
@@ -37,39 +33,18 @@ from tests.test_bot_support import (
     answered,
     assert_no_mentions,
     bot_env,
+    bridge_env,
     description,
     figures_fixture,
+    logged,
     make_fake,
-    make_settings,
     mention,
     poll,
     reply_to,
-    running,
 )
 
 figures = figures_fixture("recovery")
 STARTUP = 90.0  # a real process: imports and the real model, on a slow machine
-
-
-@asynccontextmanager
-async def prepared_env(tmp_path: Path, prepare: Callable[[FakeDiscord], Any],
-                       **settings: Any) -> AsyncIterator[Env]:
-    """Like `bot_env`, with `prepare(fake)` run before the bot logs in."""
-    async with make_fake() as fake:
-        prepare(fake)
-        with point_discord_at(fake.api_base, fake.gateway_url):
-            config = make_settings(tmp_path / "data", min_score=-1.0, **settings)
-            core = Core.open(config, embedder=HashEmbedder())
-            try:
-                async with running(core, config) as bot:
-                    yield Env(fake, bot, core, config)
-            finally:
-                core.close()
-
-
-def records(caplog: pytest.LogCaptureFixture, logger: str, *words: str) -> list[logging.LogRecord]:
-    return [r for r in caplog.records
-            if r.name == logger and all(w in r.getMessage() for w in words)]
 
 
 # -- 1. a malformed gateway event ------------------------------------------------------------
@@ -81,9 +56,8 @@ async def test_malformed_events_are_dropped_counted_and_logged_once(
     """Clicks whose message carries `"thread": null` make discord.py's parser raise a
     TypeError inside the gateway loop; each is dropped, the connection stays up."""
     flood = 60
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         shown = await (await env.slash("ask", BRIDGE_QUESTION)).wait_response(STEP)
         for _ in range(flood):
             await fake.click(shown.id, VOTE_UP, user_id=BOB, message_patch={"thread": None})
@@ -92,9 +66,9 @@ async def test_malformed_events_are_dropped_counted_and_logged_once(
         assert len(fake.gateway.connections) == 1 and fake.identify_count == 1
         vote = await fake.click(shown.id, VOTE_UP, user_id=BOB)  # a well-formed click
         assert (await vote.wait_response(STEP)).content == render.feedback_thanks(1)
-    first = records(caplog, "bot.events", "could not handle", "INTERACTION_CREATE", "TypeError")
+    first = logged(caplog, "bot.discord.events", "could not handle", "INTERACTION_CREATE", "TypeError")
     assert len(first) == 1 and first[0].exc_info  # once per kind, with its traceback
-    status = records(caplog, "bot.events", "malformed gateway event(s) dropped so far")
+    status = logged(caplog, "bot.discord.events", "malformed gateway event(s) dropped so far")
     assert [r.getMessage().split()[0] for r in status] == ["10"]  # 10, then 100, ...
     figures.append(f"{flood} malformed INTERACTION_CREATE events: all dropped and counted, "
                    f"{len(first) + len(status)} log lines, 1 connection, then answered")
@@ -105,16 +79,15 @@ async def test_an_undecodable_frame_reopens_the_connection(
 ) -> None:
     """A frame that is not JSON fails before any parser, in discord.py's receive loop
     itself: the connection is given up and a new one opened."""
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         await fake.send_raw("{this is not json")
         await fake.wait_for(lambda: fake.identify_count == 2 or None, STEP, "a new IDENTIFY")
         await fake.wait_connected(STEP)
         await answered(env)
         assert env.bot.dropped_events == 1
         assert fake.gateway.connections[0].closed
-    assert records(caplog, "bot.client", "opening a new one")
+    assert logged(caplog, "bot.discord.client", "opening a new one")
     figures.append(f"an undecodable frame: connection re-opened ({fake.identify_count} "
                    f"IDENTIFYs), then answered")
 
@@ -136,7 +109,7 @@ async def test_a_refused_command_sync_starts_anyway_and_retries(
     def refuse_sync(fake: FakeDiscord) -> None:
         rules.append(fake.inject_error("PUT", COMMANDS, status=400, count=10_000))
 
-    async with prepared_env(tmp_path, refuse_sync) as env:
+    async with bot_env(tmp_path, prepare=refuse_sync, min_score=-1.0) as env:
         fake, (rule,) = env.fake, rules
         assert rule.hits and not fake.command_syncs  # refused, and the bot is up anyway
         await add_bridge(env)
@@ -149,9 +122,9 @@ async def test_a_refused_command_sync_starts_anyway_and_retries(
         retry = env.bot._sync_retry  # the sync ends after Discord's answer: hash kept, logged
         assert retry is not None and await asyncio.wait_for(retry, STEP)
         await answered(env)  # /ask exists now
-    said = records(caplog, "bot.sync", "Discord refused the command sync", "400", "50035")
+    said = logged(caplog, "bot.discord.sync", "Discord refused the command sync", "400", "50035")
     assert said and not [r for r in said if r.exc_info]  # what was refused, no traceback
-    assert records(caplog, "bot.sync", "synced 10 commands globally")
+    assert logged(caplog, "bot.discord.sync", "synced 10 commands globally")
     figures.append(f"command sync refused {refused} times (400): mentions answered meanwhile, "
                    f"synced on attempt {refused + 1}")
 
@@ -166,10 +139,10 @@ async def test_command_sync_retries_are_bounded(
         rules.append(fake.inject_error("PUT", COMMANDS, status=403, code=50001,
                                        message="Missing Access", count=10_000))
 
-    async with prepared_env(tmp_path, refuse_sync) as env:
+    async with bot_env(tmp_path, prepare=refuse_sync, min_score=-1.0) as env:
         (rule,) = rules
         await env.fake.wait_for(lambda: len(rule.hits) == 3 or None, STEP, "3 attempts")
-        await poll(lambda: records(caplog, "bot.sync", "gave up"))
+        await poll(lambda: logged(caplog, "bot.discord.sync", "gave up"))
         await answered_by_mention(env)
         assert len(rule.hits) == 3 and not env.fake.command_syncs
 
@@ -188,13 +161,14 @@ async def test_a_gateway_refusing_connections_at_start_is_retried(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, figures: list[str], how: str
 ) -> None:
     refusals = 3
-    async with prepared_env(tmp_path, lambda fake: fake.refuse_gateway(refusals, how=how)) as env:
+    async with bot_env(tmp_path, min_score=-1.0,
+                       prepare=lambda fake: fake.refuse_gateway(refusals, how=how)) as env:
         fake = env.fake
         assert len(fake.gateway.refused) == refusals and fake.identify_count == 1
         took = fake.gateway.connections[0].opened_at - fake.gateway.refused[0]
         await add_bridge(env)
         await answered(env)
-    said = records(caplog, "bot.reconnect", "cannot reach Discord's gateway at",
+    said = logged(caplog, "bot.discord.reconnect", "cannot reach Discord's gateway at",
                    f"{fake.gateway_url} (")
     # aiohttp itself retries a reset on a pooled connection once, so one attempt may take two
     assert 1 <= len(said) <= refusals if how == "reset" else len(said) == refusals
@@ -282,9 +256,8 @@ EMBED_REFUSED = {"embeds": {"0": {"description": {"_errors": [
 async def test_a_refused_answer_is_sent_as_plain_text(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, figures: list[str]
 ) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         followup = fake.inject_error("POST", r"^/webhooks/\d+/[^/]+$", when=has_embeds,
                                      errors=EMBED_REFUSED)
         rec = await env.slash("ask", BRIDGE_QUESTION)
@@ -301,7 +274,7 @@ async def test_a_refused_answer_is_sent_as_plain_text(
         assert reply.hits and not text.embeds
         assert "This bridge connects two halves of a city" in text.content
         assert_no_mentions(fake)
-    said = records(caplog, "bot.replies", "Discord refused an answer", "sent it as plain text")
+    said = logged(caplog, "bot.discord.replies", "Discord refused an answer", "sent it as plain text")
     assert len(said) == 2
     figures.append(f"answer embeds refused (400): plain-text answers of {len(shown.content)} "
                    f"and {len(text.content)} characters instead")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot import render
+from bot.discord import render
 from retrieval.models import Answer
 from tests.test_bot_support import (
     ALICE,
@@ -30,6 +30,7 @@ from tests.test_bot_support import (
     answered,
     assert_no_mentions,
     bot_env,
+    bridge_env,
     description,
     figures_fixture,
     mention,
@@ -42,8 +43,7 @@ figures = figures_fixture("resilience")
 
 
 async def test_a_dropped_gateway_connection_resumes(tmp_path: Path) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
-        await add_bridge(env)
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
         await fake.drop_connection()
         posted = await fake.message(GUILD_A, CHANNEL_A, BOB,  # replayed on RESUME
@@ -66,9 +66,8 @@ async def test_429s_are_waited_out_at_every_scope(tmp_path: Path, scope: str,
     get one 429; each is retried once, no sooner than retry_after. A global 429 also holds
     back the bot's other requests, to other routes, until it has passed."""
     retry = 0.6
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         await add_bridge(env, GUILD_B)
         followup = fake.inject_429("POST", r"^/webhooks/\d+/[^/]+$", retry_after=retry,
                                    scope=scope)
@@ -106,9 +105,8 @@ async def test_429s_are_waited_out_at_every_scope(tmp_path: Path, scope: str,
 
 async def test_op7_reconnect_resumes_and_the_bot_answers(tmp_path: Path,
                                                          figures: list[str]) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         loop = asyncio.get_running_loop()
         started = loop.time()
         await fake.send_reconnect()
@@ -123,9 +121,8 @@ async def test_op7_reconnect_resumes_and_the_bot_answers(tmp_path: Path,
 
 
 async def test_op9_reidentifies_or_resumes_as_told(tmp_path: Path, figures: list[str]) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         await fake.invalidate_session(resumable=True)
         await fake.wait_for(lambda: fake.resume_count == 1 or None, STEP, "a RESUME")
         await fake.wait_connected(STEP)
@@ -148,9 +145,8 @@ async def test_op9_reidentifies_or_resumes_as_told(tmp_path: Path, figures: list
 async def test_repeated_drops_resume_each_time_with_growing_pauses(
     tmp_path: Path, figures: list[str]
 ) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         drops = 3
         for i in range(drops):
             await fake.drop_connection()
@@ -173,9 +169,8 @@ async def test_a_flapping_gateway_gets_backoff_not_a_reconnect_storm(
     """A gateway that accepts and at once drops every connection (a broken proxy, an outage)
     must not be hammered: discord.py alone reconnects immediately, over 100 times a second."""
     flap_for = 1.2
-    async with bot_env(tmp_path, min_score=-1.0) as env:
+    async with bridge_env(tmp_path) as env:
         fake = env.fake
-        await add_bridge(env)
         conns = fake.gateway.connections
         before = len(conns)
         await fake.drop_connection()
@@ -206,8 +201,7 @@ async def test_reindex_shows_throttled_progress_and_questions_keep_working(
     tmp_path: Path,
 ) -> None:
     embedder = SlowEmbedder()
-    async with bot_env(tmp_path, embedder=embedder, min_score=-1.0) as env:
-        await add_bridge(env)
+    async with bridge_env(tmp_path, embedder=embedder) as env:
         for i in range(6):
             await asyncio.to_thread(env.core.indexer.add_text, f"guild-{GUILD_A}",
                                     title=f"Slowpoke story {i}", text=f"Harbor news item {i}.")
@@ -232,8 +226,7 @@ async def test_reindex_shows_throttled_progress_and_questions_keep_working(
 
 
 async def test_fifty_concurrent_questions_are_all_acknowledged_in_time(tmp_path: Path) -> None:
-    async with bot_env(tmp_path, min_score=-1.0) as env:
-        await add_bridge(env)
+    async with bridge_env(tmp_path) as env:
         users = [990_000_000_000_000_000 + i for i in range(50)]
         recs = await asyncio.gather(*(env.slash("ask", QUESTION, user=u) for u in users))
         replies = await asyncio.gather(*(r.wait_response(STEP * 4) for r in recs))
@@ -276,8 +269,7 @@ async def test_one_servers_flood_does_not_slow_another(tmp_path: Path) -> None:
 
 
 async def test_shutdown_finishes_in_flight_work_and_refuses_new(tmp_path: Path) -> None:
-    async with bot_env(tmp_path, min_score=-1.0, shutdown_grace_s=10.0) as env:
-        await add_bridge(env)
+    async with bridge_env(tmp_path, shutdown_grace_s=10.0) as env:
         gate = GatedAnswerer(env.core.answerer)
         env.core.answerer = gate  # type: ignore[assignment]
         in_flight = await env.slash("ask", QUESTION)

@@ -3,14 +3,13 @@ the wall between servers."""
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot import render
+from bot.discord import render
 from retrieval.models import Answer, Citation, Quote
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.limits import message_errors
@@ -25,10 +24,12 @@ from tests.test_bot_support import (
     GUILD_B,
     MANAGER,
     STEP,
+    BrokenAnswerer,
     FixedAnswerer,
     assert_no_mentions,
     bot_env,
     description,
+    errors_logged,
     figures_fixture,
     mention,
     reply_to,
@@ -186,11 +187,6 @@ async def test_servers_never_see_each_others_articles(tmp_path: Path) -> None:
         assert "Mayor Dana Reyes" in description(await rec.wait_response(STEP))
 
 
-class BrokenAnswerer:
-    def ask(self, collection: str, question: str, **kw: object) -> Answer:
-        raise RuntimeError("the index caught fire")
-
-
 async def test_unexpected_errors_are_logged_once_and_explained(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -198,8 +194,8 @@ async def test_unexpected_errors_are_logged_once_and_explained(
         env.core.answerer = BrokenAnswerer()  # type: ignore[assignment]
         reply = await (await env.slash("ask", {"question": "Anything?"})).wait_response(STEP)
         assert reply.content == render.UNEXPECTED
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert len(errors) == 1 and errors[0].name == "bot.client"
+    errors = errors_logged(caplog)
+    assert len(errors) == 1 and errors[0].name == "bot.discord.client"
     assert errors[0].exc_info and "the index caught fire" in str(errors[0].exc_info[1])
 
 
@@ -286,7 +282,7 @@ async def test_hostile_questions_are_refused_or_answered_inert(
                                         .get("message_id")) == str(p.id), STEP)
             assert (reply.content == refusal) if refusal else bool(reply.embeds), reply.payload
         checked = assert_inert(fake)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors_logged(caplog)
     figures.append(f"hostile questions: 4 by /ask, 5 by mention (empty and 10,000 characters "
                    f"refused); {checked} outbound message bodies inert")
 

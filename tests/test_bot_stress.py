@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bot import redact, render
+from bot.discord import redact, render
 from tests.fakediscord import InteractionRecord, MessageRecord
 from tests.test_bot_support import (
     ALICE,
@@ -34,7 +34,9 @@ from tests.test_bot_support import (
     answered,
     assert_no_mentions,
     bot_env,
+    bridge_env,
     description,
+    errors_logged,
     figures_fixture,
     mention,
     reply_to,
@@ -120,7 +122,7 @@ async def test_a_flood_from_one_member_is_cooled_down_and_slows_nobody_else(
         await answered(env, user=ALICE)  # and the flooder, once cooled down
         assert not [r for r in fake.requests if r.status is not None and r.status >= 400]
         assert_no_mentions(fake)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors_logged(caplog)
     figures.append(
         f"flood: {len(recs) + len(posts)} commands in {sent_for:.2f} s "
         f"({(len(recs) + len(posts)) / sent_for:.0f}/s; {len(posts)} of them mentions) from one "
@@ -160,9 +162,8 @@ async def test_no_secret_reaches_a_log_or_a_message(
     caplog.set_level(logging.DEBUG)
     redactor = redact.install(TOKEN)
     try:
-        async with bot_env(tmp_path, min_score=-1.0) as env:
+        async with bridge_env(tmp_path) as env:
             fake = env.fake
-            await add_bridge(env)
             await add_bridge(env, GUILD_B)
             await answered(env, user=ALICE)
             fake.inject_429("POST", r"^/webhooks/\d+/[^/]+$", retry_after=0.05)  # a warning

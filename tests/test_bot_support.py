@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.client import CitebotBot
-from bot.work import Worker
+from bot.discord.client import CitebotBot, make_bot
+from bot.discord.work import Worker
 from config.settings import Settings
 from index.encode.embed import Embedder
 from retrieval.core import Core
@@ -30,6 +31,7 @@ from tests.fakediscord import (
     FakeUser,
     InteractionRecord,
     MessageRecord,
+    connected,
     loopback_only_trace,
     point_discord_at,
 )
@@ -82,26 +84,16 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def running(core: Core, settings: Settings, *, worker: Worker | None = None,
-                  urls: list[str] | None = None) -> AsyncIterator[CitebotBot]:
-    """The real bot, logged in and READY against the fake the caller points discord.py at."""
-    bot = CitebotBot(core=core, settings=settings, worker=worker, guild_ready_timeout=0.05,
-                     http_trace=loopback_only_trace(urls))
-    task: asyncio.Task[None] | None = None
+                  urls: list[str] | None = None,
+                  ready_within: float = STEP) -> AsyncIterator[CitebotBot]:
+    """The real bot (sharded when the settings say so), logged in and READY against the fake
+    the caller points discord.py at; its worker pool closed after it."""
+    bot = make_bot(core=core, settings=settings, worker=worker, guild_ready_timeout=0.05,
+                   http_trace=loopback_only_trace(urls))
     try:
-        await asyncio.wait_for(bot.login(TOKEN), STEP)
-        task = asyncio.create_task(bot.connect())
-        ready = asyncio.create_task(bot.wait_until_ready())
-        await asyncio.wait({task, ready}, timeout=STEP, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            if task.done():
-                task.result()
-            raise TimeoutError("bot did not become ready")
-        yield bot
+        async with connected(bot, TOKEN, step=STEP, ready_within=ready_within):
+            yield bot
     finally:
-        await asyncio.wait_for(bot.close(), STEP)
-        if task is not None:
-            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), STEP)
         await asyncio.to_thread(bot.worker.close, STEP)
 
 
@@ -131,9 +123,13 @@ class Env:
 @asynccontextmanager
 async def bot_env(tmp_path: Path, *, embedder: Embedder | None = None,
                   fake_options: dict[str, Any] | None = None,
+                  prepare: Callable[[FakeDiscord], object] | None = None,
                   **settings: Any) -> AsyncIterator[Env]:
-    """A fake Discord with two servers and the bot connected to it, on a fresh data dir."""
+    """A fake Discord with two servers and the bot connected to it, on a fresh data dir;
+    `prepare(fake)` runs before the bot logs in."""
     async with make_fake(**(fake_options or {})) as fake:
+        if prepare is not None:
+            prepare(fake)
         with point_discord_at(fake.api_base, fake.gateway_url):
             config = make_settings(tmp_path / "data", **settings)
             core = Core.open(config, embedder=embedder or HashEmbedder())
@@ -146,6 +142,14 @@ async def bot_env(tmp_path: Path, *, embedder: Embedder | None = None,
 
 
 BRIDGE_QUESTION = {"question": "What did Mayor Reyes say about the bridge?"}
+
+
+@asynccontextmanager
+async def bridge_env(tmp_path: Path, **options: Any) -> AsyncIterator[Env]:
+    """`bot_env` (every question answered: no "not found") with BRIDGE in server A."""
+    async with bot_env(tmp_path, **{"min_score": -1.0, **options}) as env:
+        await add_bridge(env)
+        yield env
 
 
 async def add_bridge(env: Env, guild: int = GUILD_A) -> None:
@@ -218,6 +222,17 @@ def figures_fixture(label: str, seed: int | None = None) -> Callable[..., Iterat
     return figures
 
 
+def logged(caplog: pytest.LogCaptureFixture, logger: str,
+           *words: str) -> list[logging.LogRecord]:
+    """The records of `logger` (or a logger below it) whose message holds every word."""
+    return [r for r in caplog.records if (r.name == logger or r.name.startswith(logger + "."))
+            and all(w in r.getMessage() for w in words)]
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def feedback_rows(settings: Settings) -> list[tuple[Any, ...]]:
     with sqlite3.connect(settings.db_path) as db:
         return db.execute(
@@ -261,6 +276,13 @@ class GatedAnswerer:
         self.entered.release()
         self.gate.wait(self.timeout)
         return self.inner.ask(collection, question, **kw)
+
+
+class BrokenAnswerer:
+    """An answerer that fails in a way nobody expected."""
+
+    def ask(self, collection: str, question: str, **kw: object) -> Answer:
+        raise RuntimeError("the index caught fire")
 
 
 class FixedAnswerer:

@@ -16,9 +16,9 @@ import aiohttp
 import discord
 import pytest
 
-from bot import actions, redact
-from bot.cogs.common import check_url, links_in, strip_mention
-from bot.limits import (
+from bot.discord import actions, redact
+from bot.discord.cogs.common import check_url, links_in, strip_mention
+from bot.discord.limits import (
     QUESTION_MAX,
     BadQuestion,
     Cooldown,
@@ -28,9 +28,9 @@ from bot.limits import (
     QuotaExceeded,
     check_question,
 )
-from bot.progress import ProgressMessage
-from bot.reconnect import ReconnectThrottle
-from bot.work import Inflight, Stopping, Worker
+from bot.discord.progress import ProgressMessage
+from bot.discord.reconnect import ReconnectThrottle
+from bot.discord.work import Inflight, Stopping, Worker
 from index.errors import ArticleError, NotFoundError, TooLargeError, UnsupportedContentError
 from retrieval.core import Core
 from tests.test_bot_support import BRIDGE, HARBOR_HTML, TOKEN
@@ -290,6 +290,21 @@ def test_resolve_article_by_id_or_unique_title(hash_core: Core) -> None:
         actions.resolve_article(hash_core, "guild-2", art.id)  # another server's article
 
 
+def test_a_question_is_asked_of_its_article_and_kept_in_its_conversation(
+        hash_core: Core) -> None:
+    """The cogs hand `actions.ask` one `Question` (they passed eight values in a row, twice):
+    its article found by title, its answer kept in its conversation, another server's
+    articles never searched."""
+    art = add_bridge(hash_core, "guild-1").article
+    add_bridge(hash_core, "guild-2")
+    question = actions.Question("guild-1", "What did Mayor Reyes say about the bridge?",
+                                conversation="555", article="new bridge")
+    answer = actions.ask(hash_core, question)
+    assert answer.quotes and {q.citation.article_id for q in answer.quotes} == {art.id}
+    assert hash_core.conversation("guild-1", "555") is not None
+    assert hash_core.conversation("guild-2", "555") is None
+
+
 def test_remove_is_for_the_adder_or_a_manager(hash_core: Core) -> None:
     art = add_bridge(hash_core, "guild-1", by="100").article
     with pytest.raises(actions.NotAllowedError):
@@ -323,13 +338,13 @@ def test_article_pages_are_clamped(hash_core: Core) -> None:
 
 
 def test_allowed_mentions_constant_is_none() -> None:
-    from bot.replies import NO_MENTIONS
+    from bot.discord.replies import NO_MENTIONS
 
     assert NO_MENTIONS.to_dict() == discord.AllowedMentions.none().to_dict() == {"parse": []}
 
 
 def test_discord_endpoints_are_configurable_and_restored(tmp_path: Any) -> None:
-    from bot.app import discord_endpoints
+    from bot.discord.app import discord_endpoints
     from tests.test_bot_support import make_settings
 
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY

@@ -15,9 +15,9 @@ from typing import Any
 import discord
 import pytest
 
-from bot import render
-from bot.drafts import EDIT_INTERVAL_S
-from bot.views import VOTE_DOWN, VOTE_UP
+from bot.discord import render
+from bot.discord.drafts import EDIT_INTERVAL_S
+from bot.discord.views import VOTE_DOWN, VOTE_UP
 from tests.fakediscord import MessageRecord
 from tests.fakellm import FakeLLM, Prompt, Reply
 from tests.llm_cases import (
@@ -40,6 +40,8 @@ from tests.test_bot_support import (
     Env,
     assert_no_mentions,
     bot_env,
+    errors_logged,
+    logged,
     mention,
     reply_to,
 )
@@ -168,6 +170,49 @@ async def test_drafts_fill_the_message_in_under_the_edit_limit(tmp_path: Path) -
             assert all(g >= EDIT_INTERVAL_S - 0.1 for g in gaps), gaps  # drafts throttled
             assert_only_verified(reply, "slow writer")
             assert_no_mentions(env.fake)
+
+
+def final_with_buttons(body: Any) -> bool:
+    """The final version of an answer (it carries the vote buttons), with its embeds."""
+    return bool(isinstance(body, dict) and body.get("embeds") and body.get("components"))
+
+
+async def refused_final_answer(env: Env, ask: str) -> MessageRecord:
+    """Ask QUESTION by `ask` ("slash" or "mention") with the final answer's embeds refused
+    once; the message that showed its drafts, once it shows plain text."""
+    fake = env.fake
+    refusal = fake.inject_error("PATCH", r"/messages/", status=403, code=50013,
+                                message="Missing Permissions", when=final_with_buttons)
+    if ask == "slash":
+        rec = await env.slash("ask", {"question": QUESTION})
+        await fake.wait_for(lambda: refusal.count == 0 or None, 25.0, "the refusal")
+        reply = await fake.wait_for(lambda: rec.response, STEP, "the answer")
+    else:
+        posted = await mention(fake, GUILD_A, CHANNEL_A, BOB, QUESTION)
+        reply = await reply_to(fake, posted)
+        await fake.wait_for(lambda: refusal.count == 0 or None, 25.0, "the refusal")
+    last = reply.bodies
+    return await fake.wait_for(lambda: reply if not last[-1].get("embeds")
+                               and last[-1].get("content") else None, STEP, "plain text")
+
+
+async def test_a_final_answer_whose_embeds_are_refused_replaces_its_draft_as_plain_text(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Drafts were shown (by /ask in the deferred message, by a mention in a reply); Discord
+    then refuses the final answer's embeds (Missing Permissions): the draft is replaced by the
+    answer in plain text, once, and nothing is logged as an error."""
+    with FakeLLM(slow_writer) as llm:
+        options = llm_options(llm) | {"llm_timeout_s": 20.0}
+        async with bot_env(tmp_path, **options) as env:
+            await add_articles(env)
+            for ask in ("slash", "mention"):
+                versions = bodies_shown(await refused_final_answer(env, ask))
+                assert any(render.WRITING.strip("*") in v for v in versions), ask  # drafted
+                assert "connects two halves of a city" in versions[-1], ask
+                assert "Writing" not in versions[-1], ask
+            assert_no_mentions(env.fake)
+    assert len(logged(caplog, "bot", "sent it as plain text")) == 2
+    assert not errors_logged(caplog)
 
 
 async def test_no_model_configured_changes_nothing(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.lines import read_lines
+from bot.cli.lines import read_lines
 from index.errors import CitebotError
 from index.indexer import BadLine
 from tests.conftest import Cli

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import collection_for
-from bot.explain import explain
+from bot.discord.actions import collection_for
+from bot.discord.explain import explain
 from config.settings import Settings
 from index.errors import BlockedURLError, CitebotError
 from index.names import check_collection

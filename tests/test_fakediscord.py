@@ -10,7 +10,7 @@ import asyncio
 import json
 import zlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,7 @@ from tests.fakediscord import (
     FakeDiscord,
     FakeGuild,
     FakeUser,
+    connected,
     loopback_only_trace,
     point_discord_at,
 )
@@ -168,25 +169,9 @@ async def fake() -> AsyncIterator[FakeDiscord]:
             yield server
 
 
-@asynccontextmanager
-async def running(bot: TinyBot, token: str = TOKEN) -> AsyncIterator[TinyBot]:
+def running(bot: TinyBot, token: str = TOKEN) -> AbstractAsyncContextManager[TinyBot]:
     """Log in, connect and wait for on_ready; always close the bot and reap its task."""
-    task: asyncio.Task[None] | None = None
-    try:
-        await asyncio.wait_for(bot.login(token), STEP)
-        task = asyncio.create_task(bot.connect())
-        ready = asyncio.create_task(bot.wait_until_ready())
-        await asyncio.wait({task, ready}, timeout=STEP, return_when=asyncio.FIRST_COMPLETED)
-        if not ready.done():
-            ready.cancel()
-            if task.done():
-                task.result()  # re-raise why connect() ended
-            raise TimeoutError("bot did not become ready")
-        yield bot
-    finally:
-        await asyncio.wait_for(bot.close(), STEP)
-        if task is not None:
-            await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), STEP)
+    return connected(bot, token, step=STEP)
 
 
 @pytest_asyncio.fixture

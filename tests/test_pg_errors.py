@@ -143,7 +143,7 @@ def test_a_remaining_data_error_is_a_data_error_not_an_outage(pg_url: str) -> No
     cannot send) is said to be a refused value, with what it concerns, never an outage."""
     import psycopg
 
-    from bot.explain import explain
+    from bot.discord.explain import explain
     from index.errors import DataRefusedError
     from index.store.postgres.connections import translated
 

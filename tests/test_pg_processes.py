@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from bot.limits import Limits, OnCooldown, QuotaExceeded
+from bot.discord.limits import Limits, OnCooldown, QuotaExceeded
 from config.settings import Settings
 from retrieval.core import Core
 from tests.conftest import Cli

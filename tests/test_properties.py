@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, seed, settings
 from hypothesis import strategies as st
 
-from bot import render
+from bot.discord import render
 from index.errors import ExtractionError
 from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
 from index.ingest.prepare import canonical_url, prepare, storable

@@ -9,10 +9,10 @@ from urllib.parse import unquote
 import discord
 import pytest
 
-from bot import render
-from bot.actions import ArticlePage, LinkResult, NotAllowedError
-from bot.explain import explain
-from bot.limits import OnCooldown, QuotaExceeded
+from bot.discord import render
+from bot.discord.actions import ArticlePage, LinkResult, NotAllowedError
+from bot.discord.explain import explain
+from bot.discord.limits import OnCooldown, QuotaExceeded
 from index.errors import BlockedURLError, ExtractionError, TooLargeError
 from index.models import Article, Passage
 from retrieval.models import Answer, Citation, Quote, RankedPassage

@@ -17,13 +17,13 @@ import aiohttp
 import discord
 import pytest
 
-from bot import app
-from bot.actions import collection_for
 from bot.cli import main
-from bot.client import CitebotBot, ShardedCitebotBot, make_bot
-from bot.feed_loop import FeedLoop
-from bot.metrics import Metrics
-from bot.work import Worker
+from bot.discord import app
+from bot.discord.actions import collection_for
+from bot.discord.client import CitebotBot, ShardedCitebotBot, make_bot
+from bot.discord.feed_loop import FeedLoop
+from bot.discord.metrics import Metrics
+from bot.discord.work import Worker
 from config.settings import Settings, parse_shard_ids
 from index.intake.poller import PollReport
 from index.store import Feed, ShardFilter
@@ -42,6 +42,7 @@ from tests.test_bot_support import (
     TOKEN,
     make_fake,
     make_settings,
+    running,
 )
 
 
@@ -240,20 +241,11 @@ async def test_one_process_serving_every_shard_opens_them_without_backing_off(
         with point_discord_at(fake.api_base, fake.gateway_url):
             settings = make_settings(tmp_path / "data", shard_count=2)
             core = Core.open(settings, embedder=HashEmbedder())
-            bot = make_bot(core=core, settings=settings, guild_ready_timeout=0.05,
-                           http_trace=loopback_only_trace())
-            task: asyncio.Task[None] | None = None
-            try:
-                await bot.login(TOKEN)
-                task = asyncio.create_task(bot.connect())
-                await asyncio.wait_for(bot.wait_until_ready(), 3 * STEP)  # IDENTIFYs 5 s apart
-                assert sorted(g.id for g in bot.guilds) == [GUILD_A, GUILD_B]
-                assert sorted(fake.shard_sessions()) == [0, 1]
+            try:  # IDENTIFYs are 5 s apart
+                async with running(core, settings, ready_within=3 * STEP) as bot:
+                    assert sorted(g.id for g in bot.guilds) == [GUILD_A, GUILD_B]
+                    assert sorted(fake.shard_sessions()) == [0, 1]
             finally:
-                await bot.close()
-                if task is not None:
-                    await asyncio.gather(task, return_exceptions=True)
-                await asyncio.to_thread(bot.worker.close, STEP)
                 core.close()
     assert not [r for r in caplog.records if "reconnecting in" in r.getMessage()]
 

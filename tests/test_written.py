@@ -266,7 +266,7 @@ def test_off_by_default_nothing_changes(tmp_path: Path) -> None:
 
 def test_the_core_imports_and_answers_without_openai(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['openai'] = None\n"
-            "import retrieval.core, bot.cli, bot.client\n"
+            "import retrieval.core, bot.cli, bot.discord.client\n"
             "from retrieval.written.client import ChatClient, ModelError\n"
             "from config.settings import Settings\n"
             "c = ChatClient(Settings(_env_file=None, llm_base_url='http://127.0.0.1:9/v1', "

@@ -12,7 +12,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot import render
+from bot.discord import render
 from tests.conftest import Cli
 from tests.fakellm import FakeLLM, Prompt, Reply
 from tests.llm_cases import ARTICLES, QUESTION, REYES, unverified_quotes

@@ -3,6 +3,7 @@
 See server.py for usage.
 """
 
+from .connecting import connected
 from .gateway import GatewaySession, shard_of
 from .models import (
     CREATE_PUBLIC_THREADS,
@@ -38,6 +39,7 @@ __all__ = [
     "NonLoopbackRequest",
     "OutboundRequest",
     "RateLimitRule",
+    "connected",
     "loopback_only_trace",
     "point_discord_at",
     "shard_of",
