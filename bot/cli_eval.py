@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.evaluate import evaluate, open_remembering
-from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
+from retrieval.evaluation.evaluate import evaluate, open_remembering
+from retrieval.evaluation.evaluate_chains import evaluate_chains, is_chains_file, render_chains
 
 if TYPE_CHECKING:
     from bot.cli import Context

@@ -12,7 +12,7 @@ import pytest
 
 from config.settings import Settings
 from retrieval.core import Core
-from retrieval.evaluate import evaluate
+from retrieval.evaluation.evaluate import evaluate
 from retrieval.search import analyse, answer_type_match, published_date
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder

@@ -1,0 +1,44 @@
+"""The shape of retrieval/ and config/: which module may import which (read from the code
+itself, imports under TYPE_CHECKING included), and what each package holds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import grimp
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def graph() -> grimp.ImportGraph:
+    return grimp.build_graph("retrieval", "index", "config", "bot")
+
+
+def cycles(graph: grimp.ImportGraph, package: str) -> list[set[str]]:
+    """Every group of modules of ``package`` that import each other round in a circle."""
+    modules = {m for m in graph.modules if m == package or m.startswith(package + ".")}
+    found: list[set[str]] = []
+    for module in sorted(modules):
+        if any(module in group for group in found):
+            continue
+        group = {other for other in modules if other != module
+                 and graph.chain_exists(importer=module, imported=other)
+                 and graph.chain_exists(importer=other, imported=module)}
+        if group:
+            found.append(group | {module})
+    return found
+
+
+@pytest.mark.parametrize("package", ["retrieval", "config"])
+def test_no_import_cycle(graph: grimp.ImportGraph, package: str) -> None:
+    assert cycles(graph, package) == []
+
+
+def test_evaluation_is_a_package_of_its_own() -> None:
+    names = ["evaluate", "evaluate_chains", "scoring", "splits", "baselines"]
+    for name in names:
+        assert importlib.util.find_spec(f"retrieval.evaluation.{name}") is not None
+        assert not (ROOT / "retrieval" / f"{name}.py").exists()
