@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 from config.settings import Settings
 from index.encode.embed import Embedder
-from index.ingest.clean import replace_lone_surrogates
 from index.store import Storage
+from index.text import replace_lone_surrogates
 from retrieval.models import Answer, Prior
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import PassageRanker, found_features, relevance

@@ -13,9 +13,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.text import content_words, prefix_stem, words
+from index.text import content_words, name_keys, prefix_stem, words
 from retrieval.models import RankedPassage
 from retrieval.rarity import rarity
 from retrieval.search import Question, answer_type_match, published_date, speaks

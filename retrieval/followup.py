@@ -18,9 +18,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.ingest.speakers import name_keys
 from index.store import Turn
-from index.text import content_words, prefix_stem, words
+from index.text import content_words, name_keys, prefix_stem, words
 from retrieval.search import analyse
 
 MAX_ELLIPSIS_WORDS = 8  # "and X?" with a longer X is a question of its own

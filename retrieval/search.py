@@ -10,10 +10,9 @@ from datetime import UTC, date, datetime
 
 import numpy as np
 
-from index.ingest.speakers import name_keys
 from index.models import Passage
 from index.store import Storage
-from index.text import SPEECH_QUESTION_WORDS
+from index.text import SPEECH_QUESTION_WORDS, name_keys
 from retrieval.models import Prior, RankedPassage
 
 _SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)

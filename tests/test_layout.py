@@ -42,3 +42,12 @@ def test_evaluation_is_a_package_of_its_own() -> None:
     for name in names:
         assert importlib.util.find_spec(f"retrieval.evaluation.{name}") is not None
         assert not (ROOT / "retrieval" / f"{name}.py").exists()
+
+
+def test_retrieval_reads_text_helpers_from_index_text(graph: grimp.ImportGraph) -> None:
+    """What index/ and retrieval/ both use lives in ``index.text``, not in ingestion."""
+    reaching = {(importer, imported) for importer in graph.modules
+                if importer.startswith("retrieval")
+                for imported in graph.find_modules_directly_imported_by(importer)
+                if imported.startswith("index.ingest")}
+    assert reaching == set()
