@@ -11,9 +11,10 @@ from index.encode.embed import Embedder
 from index.store import Storage
 from index.text import replace_lone_surrogates
 from retrieval.models import Answer, Prior
+from retrieval.question import analyse
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import PassageRanker, found_features, relevance
-from retrieval.search import HybridSearcher, analyse
+from retrieval.search import HybridSearcher
 
 MAX_QUESTION_CHARS = 1_000
 DEPTH = 40  # passages re-ranked per question

@@ -23,7 +23,7 @@ from index.store import Conversation, Span, Storage, Turn
 from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.followup import Reading, names_in, plain_name, proper_case, read
 from retrieval.models import Answer, Prior
-from retrieval.search import analyse
+from retrieval.question import analyse
 
 # Bonuses added to the fused score (cosine and BM25, each 0..1) of what earlier turns cited,
 # halved for every turn further back; tuned on the follow-up chains' tuning split

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from index.store import Turn
 from index.text import content_words, name_keys, prefix_stem, words
-from retrieval.search import analyse
+from retrieval.question import analyse
 
 MAX_ELLIPSIS_WORDS = 8  # "and X?" with a longer X is a question of its own
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’-]*)*")

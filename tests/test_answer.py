@@ -6,7 +6,7 @@ import random
 
 from index.text import name_keys
 from retrieval.core import Core
-from retrieval.search import analyse
+from retrieval.question import analyse
 from tests.conftest import ARTICLE
 from tests.fakes import HashEmbedder
 

@@ -51,3 +51,17 @@ def test_retrieval_reads_text_helpers_from_index_text(graph: grimp.ImportGraph) 
                 for imported in graph.find_modules_directly_imported_by(importer)
                 if imported.startswith("index.ingest")}
     assert reaching == set()
+
+
+LAYERS = ["retrieval.question", "retrieval.features", "retrieval.rank retrieval.search",
+          "retrieval.quotes", "retrieval.answer"]
+
+
+def test_answering_depends_one_way(graph: grimp.ImportGraph) -> None:
+    """question <- features <- rank/search <- quotes <- answer: no layer reads one above it."""
+    for i, layer in enumerate(LAYERS):
+        for module in layer.split():
+            above = {m for upper in LAYERS[i + 1:] for m in upper.split()}
+            assert not graph.find_modules_directly_imported_by(module) & above, module
+    assert graph.find_modules_directly_imported_by("retrieval.question") <= {
+        "index.text", "index.models", "retrieval.rarity"}

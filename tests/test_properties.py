@@ -37,8 +37,8 @@ from index.text import fold, name_keys, split_paragraphs
 from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.core import Core
 from retrieval.models import RankedPassage
+from retrieval.question import analyse
 from retrieval.quotes import QuoteSelector, make_quote, verify
-from retrieval.search import analyse
 from tests.fakes import HashEmbedder
 
 SEED = int(os.environ.get("CITEBOT_TEST_SEED", "20240611"))

@@ -137,7 +137,7 @@ def index_articles(core: Core, collection: str, docs: Iterable[Row],
 
 
 def _as_of(row: Row, dates: bool) -> Any:
-    from retrieval.search import published_date
+    from retrieval.features import published_date
 
     return published_date(row.get("question_date")) if dates else None
 

@@ -25,7 +25,7 @@ from config.settings import Settings
 from index.errors import CitebotError
 from retrieval.core import Core
 from retrieval.evaluation.evaluate import COLLECTION, Score, index_articles
-from retrieval.search import published_date
+from retrieval.features import published_date
 
 MODES = ("without context", "with context", "original question")
 Row = dict[str, Any]
