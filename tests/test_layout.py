@@ -76,3 +76,24 @@ def test_config_modules_stay_readable() -> None:
     assert Settings.describe is not None
     for module in sorted((ROOT / "config").glob("*.py")):
         assert len(module.read_text(encoding="utf-8").splitlines()) <= 400, module.name
+
+
+def test_components_read_their_options_not_the_settings() -> None:
+    """Each component is built from a small frozen options value made once from the settings
+    (``Core.open``), and reads nothing else of them."""
+    import dataclasses
+    import inspect
+
+    from index.indexer import Indexer, IndexerOptions
+    from index.intake.entries import EntryIntake
+    from index.intake.poller import FeedPoller, PollerOptions
+    from retrieval.answer import Answerer, AnswerOptions
+    from retrieval.written.client import ChatClient
+    from retrieval.written.writer import Writer, WriterOptions
+
+    for options in (IndexerOptions, PollerOptions, AnswerOptions, WriterOptions):
+        assert dataclasses.is_dataclass(options) and options.__dataclass_params__.frozen
+        assert callable(options.from_settings)
+    for component in (Indexer, FeedPoller, EntryIntake, Answerer, Writer, ChatClient):
+        assert "settings" not in inspect.signature(component).parameters, component
+        assert "settings." not in inspect.getsource(component), component

@@ -268,9 +268,8 @@ def test_the_core_imports_and_answers_without_openai(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['openai'] = None\n"
             "import retrieval.core, bot.cli, bot.client\n"
             "from retrieval.written.client import ChatClient, ModelError\n"
-            "from config.settings import Settings\n"
-            "c = ChatClient(Settings(_env_file=None, llm_base_url='http://127.0.0.1:9/v1', "
-            "llm_model='m'))\n"
+            "from retrieval.written.options import ModelOptions\n"
+            "c = ChatClient(ModelOptions('http://127.0.0.1:9/v1', 'm', timeout_s=20.0))\n"
             "try:\n    c.complete([], 10)\nexcept ModelError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
