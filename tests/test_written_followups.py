@@ -40,6 +40,14 @@ def chat_with(llm: FakeLLM, cli: Cli, tmp_path: Path, monkeypatch: pytest.Monkey
         assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
 
 
+def chat(cli: Cli, monkeypatch: pytest.MonkeyPatch, questions: list[str],
+         *args: str) -> tuple[int, str, str]:
+    """`citebot chat` asked ``questions``, one a line on its standard input."""
+    lines = "".join(f"{q}\n" for q in questions)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    return cli("chat", *args)
+
+
 def bot_options(llm: FakeLLM) -> dict[str, Any]:
     """The bot's settings on the fake model (message content read, for thread follow-ups)."""
     return {"llm_base_url": llm.base_url, "llm_model": "fake-model", "llm_timeout_s": 5.0,
@@ -63,13 +71,9 @@ def test_chat_rewrites_follow_ups_with_the_model(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(script) as llm:
         chat_with(llm, cli, tmp_path, monkeypatch)
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
-            f"{FIRST}\n{FOLLOW_UP}\n".encode())))
-        code, out, err = cli("chat")
+        code, out, err = chat(cli, monkeypatch, [FIRST, FOLLOW_UP])
         rewrites = [p for p in llm.requests if p.rewrite]
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
-            f"{FIRST}\n{FOLLOW_UP}\n".encode())))
-        plain = cli("chat", "--no-llm")[1]
+        plain = chat(cli, monkeypatch, [FIRST, FOLLOW_UP], "--no-llm")[1]
     assert code == 0 and not err
     assert len(rewrites) == 1 and f"(read as: {QUESTION})" in out
     flat = " ".join(out.split())
@@ -125,9 +129,7 @@ def test_chat_never_shows_or_searches_a_bad_rewrite(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(bad_script) as llm:
         chat_with(llm, cli, tmp_path, monkeypatch)
-        lines = "\n".join([FIRST, *FOLLOW_UPS]) + "\n"
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        code, out, err = cli("chat")
+        code, out, err = chat(cli, monkeypatch, [FIRST, *FOLLOW_UPS])
     assert code == 0 and not err
     assert len([p for p in llm.requests if p.rewrite]) == len(FOLLOW_UPS)
     assert_no_bad_rewrite(out)
@@ -177,11 +179,8 @@ def test_chat_reads_a_wrong_rewrite_by_the_rules(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(wrong_script) as llm:
         chat_with(llm, cli, tmp_path, monkeypatch)
-        lines = "\n".join([FIRST, *WRONG_REWRITES]) + "\n"
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        code, out, err = cli("chat")
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        plain = cli("chat", "--no-llm")[1]
+        code, out, err = chat(cli, monkeypatch, [FIRST, *WRONG_REWRITES])
+        plain = chat(cli, monkeypatch, [FIRST, *WRONG_REWRITES], "--no-llm")[1]
     assert code == 0 and not err
     assert len([p for p in llm.requests if p.rewrite]) == len(WRONG_REWRITES)
     for rewrite in WRONG_REWRITES.values():
