@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 from index.encode.embed import Embedder
 from index.store import Storage
-from index.text import replace_lone_surrogates
 from retrieval.models import Answer, Prior
-from retrieval.question import analyse
+from retrieval.question import MAX_QUESTION_CHARS, analyse, clean_question
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import PassageRanker, found_features, relevance
 from retrieval.search import HybridSearcher
@@ -20,13 +19,8 @@ from retrieval.search import HybridSearcher
 if TYPE_CHECKING:
     from config.settings import Settings
 
-MAX_QUESTION_CHARS = 1_000
 DEPTH = 40  # passages re-ranked per question
-
-
-def clean_question(question: str) -> str:
-    """A question as citebot reads it: whitespace folded, at most MAX_QUESTION_CHARS."""
-    return replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
+__all__ = ["DEPTH", "MAX_QUESTION_CHARS", "AnswerOptions", "Answerer", "clean_question"]
 
 
 @dataclass(frozen=True)

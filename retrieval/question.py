@@ -9,8 +9,22 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from index.models import Passage
-from index.text import SPEECH_QUESTION_WORDS, content_words, name_keys, prefix_stem
+from index.text import (
+    SPEECH_QUESTION_WORDS,
+    content_words,
+    name_keys,
+    prefix_stem,
+    replace_lone_surrogates,
+)
 from retrieval.rarity import rarity
+
+MAX_QUESTION_CHARS = 1_000
+
+
+def clean_question(question: str) -> str:
+    """A question as citebot reads it: whitespace folded, at most MAX_QUESTION_CHARS."""
+    return replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
+
 
 _SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")

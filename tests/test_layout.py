@@ -97,3 +97,12 @@ def test_components_read_their_options_not_the_settings() -> None:
     for component in (Indexer, FeedPoller, EntryIntake, Answerer, Writer, ChatClient):
         assert "settings" not in inspect.signature(component).parameters, component
         assert "settings." not in inspect.getsource(component), component
+
+
+def test_conversations_read_questions_not_answering(graph: grimp.ImportGraph) -> None:
+    """Reading a follow-up and keeping turns need the question's rules (``question``), not
+    the machinery that answers it."""
+    answering = {"retrieval.answer", "retrieval.quotes", "retrieval.rank", "retrieval.search",
+                 "retrieval.features"}
+    for module in ("retrieval.conversation", "retrieval.followup"):
+        assert not graph.find_modules_directly_imported_by(module) & answering, module
