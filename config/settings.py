@@ -313,12 +313,6 @@ class Settings(BaseSettings):
         return checks.example(field, default)
 
     @property
-    def llm_configured(self) -> bool:
-        """Whether written answers are on: a base URL and a model are both set."""
-        return bool(self.llm_base_url and self.llm_base_url.strip()
-                    and self.llm_model and self.llm_model.strip())
-
-    @property
     def model_cache(self) -> Path:
         """Where exported ONNX models are kept (the data directory's ``models`` only for a
         user without a home directory)."""

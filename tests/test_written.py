@@ -19,6 +19,7 @@ from config.settings import Settings
 from retrieval.core import Core
 from retrieval.models import Answer
 from retrieval.written.claims import check, clean, quoted_in, split_statements
+from retrieval.written.options import WriterOptions
 from retrieval.written.prompt import Source
 from tests.fakellm import FakeLLM, Prompt, Reply
 from tests.fakes import HashEmbedder
@@ -235,7 +236,8 @@ def test_off_by_default_nothing_changes(tmp_path: Path) -> None:
     with FakeLLM(lambda p: Reply("should never be asked [S1].")) as llm:
         plain = llm_settings(tmp_path / "data", None)
         only_url = llm_settings(tmp_path / "data", None, llm_base_url=llm.base_url)
-        assert not plain.llm_configured and not only_url.llm_configured
+        assert not any(WriterOptions.from_settings(s).model.configured
+                       for s in (plain, only_url))
         for settings in (plain, only_url):
             with open_core(settings) as core:
                 assert core.writer is None and not core.writes
