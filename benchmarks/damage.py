@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
 from index.errors import StorageError  # noqa: E402
-from index.store import integrity  # noqa: E402
+from index.store.embedded import integrity  # noqa: E402
 from retrieval.core import Core  # noqa: E402
 from tests.fakes import HashEmbedder  # noqa: E402
 

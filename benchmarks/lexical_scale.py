@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from index.store.embedded.sqlite_store import SQLiteStore  # noqa: E402
 from index.store.lexical import fts_name  # noqa: E402
-from index.store.sqlite_store import SQLiteStore  # noqa: E402
 from index.text import content_words  # noqa: E402
 
 COLLECTION = "bench"

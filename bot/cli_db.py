@@ -2,7 +2,7 @@
 one's own to try it on (docs/SCALING.md).
 
 The embedded store needs neither: it upgrades its own schema when opened
-(``index.store.sqlite_migrations``). With CITEBOT_DATABASE_URL set,
+(``index.store.embedded.sqlite_migrations``). With CITEBOT_DATABASE_URL set,
 `citebot db status` says which schema version the database is at and what is pending, and
 `citebot db migrate` applies what is pending (safe to run from several machines at once).
 `citebot db start DIR` starts the PostgreSQL packaged for PyPI in DIR and prints the URL to

@@ -47,11 +47,14 @@ class FetchError(ArticleError):
 class BlockedURLError(FetchError):
     """The URL's scheme, port or address is not allowed."""
 
-    def __init__(self, message: str, *, allowed_by: str | None = None) -> None:
+    def __init__(self, message: str, *, allowed_by: str | None = None,
+                 redirected: bool = False) -> None:
         super().__init__(message)
         #: the setting that would allow it, as ``CITEBOT_NAME=value``: for the operator (the
         #: command line says it); a member on Discord gets the message alone
         self.allowed_by = allowed_by
+        #: whether what was refused is where the link redirected, not the link itself
+        self.redirected = redirected
 
 
 class FetchTimeoutError(FetchError):

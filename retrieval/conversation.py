@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from index.store import Conversation, Span, Storage, Turn
+from index.store import Conversation, ConversationStore, Span, Turn
 from retrieval.followup import Reading, names_in, plain_name, proper_case, read
 from retrieval.models import Answer, Prior
 from retrieval.question import MAX_QUESTION_CHARS, analyse, clean_question
@@ -53,7 +53,7 @@ class Context:
 class Conversations:
     """Reads and records the turns of conversations in one storage."""
 
-    def __init__(self, storage: Storage, *, idle_s: float, max_turns: int,
+    def __init__(self, storage: ConversationStore, *, idle_s: float, max_turns: int,
                  clock: Callable[[], float] = time.time) -> None:
         self.storage = storage
         self.idle_s = idle_s

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from index.models import Passage
-from index.store import Storage
+from index.store import ArticleSearch
 from retrieval.features import published_date
 from retrieval.models import Prior, RankedPassage
 from retrieval.question import Question, answer_type_match, speaks
@@ -40,7 +40,7 @@ class HybridSearcher:
     bonus (see ``search``). The weights were tuned with ``citebot eval`` (docs/EVALUATION.md).
     """
 
-    def __init__(self, storage: Storage, *, candidates: int = 30, dense_weight: float = 0.6,
+    def __init__(self, storage: ArticleSearch, *, candidates: int = 30, dense_weight: float = 0.6,
                  speaker_boost: float = 0.15, type_bonus: float = 0.08,
                  recency_bonus: float = 0.05, recency_days: float = 30.0,
                  short_penalty: float = 0.12, short_words: int = 10,

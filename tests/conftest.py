@@ -13,6 +13,7 @@ from config.settings import BUNDLED_MODEL, Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
+from tests.pg_support import pg_core, pg_settings, pg_url  # noqa: F401  (fixtures)
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401  (a fixture)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from index.errors import StorageError
-from index.store import vectors as vec
 from index.store.embedded import EmbeddedStorage
+from index.store.embedded import vectors as vec
 from index.store.lexical import fts_name
 from retrieval.core import Core
 

@@ -25,8 +25,7 @@ import numpy as np
 
 from config.settings import Settings
 from index.indexer import Indexer, IndexerOptions
-from index.store import vectors
-from index.store.embedded import EmbeddedStorage
+from index.store.embedded import EmbeddedStorage, vectors
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, disk_problems, figures, make_article, problems, state
@@ -337,7 +336,7 @@ def test_an_article_removed_while_the_rebuild_embeds_it_is_left_out(settings: Se
 
 
 def test_a_search_waits_while_a_change_is_applied_in_memory() -> None:
-    from index.store.locks import ReadWriteLock
+    from index.store.embedded.locks import ReadWriteLock
 
     lock = ReadWriteLock()
     searched = threading.Event()

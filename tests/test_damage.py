@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import failures
 from index.errors import DamagedStoreError, StorageError
-from index.store import integrity
-from index.store import vectors as vec
-from index.store.embedded import EmbeddedStorage
+from index.store.embedded import EmbeddedStorage, failures, integrity
+from index.store.embedded import vectors as vec
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, make_article, problems, settings_for

@@ -28,9 +28,8 @@ from typing import Any
 
 import pytest
 
-from index import failures
 from index.errors import StorageError
-from index.store import locks, vectors
+from index.store.embedded import failures, locks, vectors
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, figures, make_article, problems, settings_for, state
@@ -253,7 +252,7 @@ def test_nth_io_call_failing_fails_cleanly_or_succeeds(
 def test_a_locked_database_is_a_storage_error_saying_try_again(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index.store import sqlite_tx
+    from index.store.embedded import sqlite_tx
 
     monkeypatch.setattr(sqlite_tx, "_BUSY_MS", 200)
     core = Core.open(settings, embedder=HashEmbedder())

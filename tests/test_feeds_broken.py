@@ -268,6 +268,49 @@ def test_an_address_refused_by_a_setting_is_not_the_feeds_fault(
     assert site.count("/feed.xml") == 1  # only the subscription's request
 
 
+def test_a_refused_address_is_looked_up_once_per_poll(
+        tmp_path: Path, site: FeedSite, clock: Clock) -> None:
+    """The fetcher says which setting refuses the feed's own address: the poller does not
+    resolve the host a second time to work it out."""
+    site.page("/feed.xml", channel(xml_item("Story", "g1")), "application/rss+xml")
+    lookups: list[str] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        lookups.append(host)
+        return ["127.0.0.1"]
+
+    first = open_core(feed_settings(tmp_path, site), clock)
+    try:
+        first.poller.resolver = resolver
+        feed = first.add_feed(COLLECTION, f"http://gazette.test:{site.port}/feed.xml")
+    finally:
+        first.close()
+    closed = open_core(feed_settings(tmp_path, site, fetch_allow_networks=[]), clock)
+    try:
+        closed.poller.resolver = resolver
+        lookups.clear()
+        report = closed.poll_feed(feed.id)
+        assert report.status == "failed" and report.feed.failures == 0, report
+        assert "allow it in CITEBOT_FETCH_ALLOW_NETWORKS" in (report.error or ""), report
+        assert lookups == ["gazette.test"]
+    finally:
+        closed.close()
+
+
+def test_a_redirect_refused_by_a_setting_is_the_feeds_fault(
+        core: Core, site: FeedSite) -> None:
+    """Only the feed's own address waits for a setting: a feed redirecting to an address a
+    setting could open (a private network) is refused and paused, as the fetcher says."""
+    site.page("/feed.xml", channel(xml_item("Story", "g1")), "application/rss+xml")
+    feed = core.add_feed(COLLECTION, site.url("/feed.xml"))
+    core.poller.resolver = lambda host, port: ["10.1.2.3"] if host == "inside.test" else []
+    site.routes["/feed.xml"] = lambda h: reply(
+        h, b"", status=302, headers={"Location": "http://inside.test/feed.xml"})
+    report = core.poll_feed(feed.id)
+    assert report.status == "paused" and report.feed.paused, report
+    assert "allow it in" not in (report.error or ""), report
+
+
 def test_validators_no_database_stores_are_not_kept(
         tmp_path: Path, site: FeedSite, clock: Clock, backend: str,
         request: pytest.FixtureRequest) -> None:

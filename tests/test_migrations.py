@@ -14,8 +14,8 @@ import pytest
 from bot.cli import main
 from config.settings import Settings
 from index.errors import SchemaError
-from index.store import sqlite_migrations
-from index.store.sqlite_store import SQLiteStore
+from index.store.embedded import sqlite_migrations
+from index.store.embedded.sqlite_store import SQLiteStore
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 

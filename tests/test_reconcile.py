@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
-from index.store import vectors as vec
 from index.store.embedded import EmbeddedStorage
+from index.store.embedded import vectors as vec
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.storage_checks import SEED, make_article, problems, state

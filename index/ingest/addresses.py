@@ -25,12 +25,17 @@ import ipaddress
 import re
 import socket
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from index.errors import BlockedURLError
 
-if TYPE_CHECKING:
-    from index.ingest.fetch import FetchPolicy
+
+class NetworkPolicy(Protocol):
+    """What judging an address reads of a fetch policy (``index.ingest.fetch.FetchPolicy``)."""
+
+    @property
+    def allow_networks(self) -> tuple[str, ...]: ...
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -85,7 +90,7 @@ def allowed_networks(cidrs: tuple[str, ...]) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
 
 
-def check_address(ip: str, policy: FetchPolicy) -> None:
+def check_address(ip: str, policy: NetworkPolicy) -> None:
     """Raise BlockedURLError unless `ip` may be fetched under `policy` (rules: module docstring)."""
     try:
         address = ipaddress.ip_address(ip.split("%", 1)[0])  # a scope id changes nothing here
@@ -109,7 +114,7 @@ def check_address(ip: str, policy: FetchPolicy) -> None:
 _NEVER_REASONS = frozenset(reason for reason, _ in _NEVER)
 
 
-def _allowing(address: IPAddress, policy: FetchPolicy) -> str:
+def _allowing(address: IPAddress, policy: NetworkPolicy) -> str:
     """The allow-list setting that would open this one address, keeping what it allows."""
     own = f"{address}/{address.max_prefixlen}"
     return "CITEBOT_FETCH_ALLOW_NETWORKS=" + ",".join((*policy.allow_networks, own))

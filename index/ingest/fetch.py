@@ -124,9 +124,13 @@ def fetch_response(
                    if k in CONDITIONAL and sendable(v)}
     deadline = time.monotonic() + policy.timeout_s
     current = url
-    for _hop in range(policy.max_redirects + 1):
-        target = _parse(current, policy)
-        addresses = _resolve(target, resolver or _system_resolver, policy)
+    for hop in range(policy.max_redirects + 1):
+        try:
+            target = _parse(current, policy)
+            addresses = _resolve(target, resolver or _system_resolver, policy)
+        except BlockedURLError as exc:
+            exc.redirected = hop > 0  # the link's own address, or where it led
+            raise
         with _translate_errors():
             sock, request_target = _connect(target, addresses, policy, deadline)
             try:
@@ -214,15 +218,22 @@ def _system_resolver(host: str, port: int) -> list[str]:
 
 
 def _resolve(target: _Target, resolver: Resolver, policy: FetchPolicy) -> list[str]:
-    """Resolve once and check every address: one private answer spoils the whole host."""
+    """Resolve once and check every address: one private answer spoils the whole host. Of
+    several refusals, one that no setting lifts is the one raised (no ``allowed_by``)."""
     addresses = [target.ip] if target.ip is not None else []
     if target.ip is None:
         with suppress(OSError, UnicodeError):
             addresses = list(resolver(target.host, target.port))
     if not addresses:
         raise FetchError(f"citebot could not find the site {target.host}; check the link.")
+    refused: list[BlockedURLError] = []
     for address in addresses:
-        check_address(address, policy)
+        try:
+            check_address(address, policy)
+        except BlockedURLError as exc:
+            refused.append(exc)
+    if refused:
+        raise next((r for r in refused if r.allowed_by is None), refused[0])
     return addresses
 
 

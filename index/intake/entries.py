@@ -32,7 +32,7 @@ from index.ingest.feeds import FeedEntry
 from index.ingest.prepare import article_id_for, canonical_url
 from index.intake.politeness import HostGate
 from index.models import Article
-from index.store import Feed, SeenEntry, Storage
+from index.store import Feed, FeedStore, SeenEntry, Storage
 
 MAX_ATTEMPTS = 3  # an entry that keeps failing for a passing reason is tried this often
 DAY = 86_400.0
@@ -76,7 +76,7 @@ def entry_keys(entry: FeedEntry, shared: Counter[str] | None = None) -> tuple[st
     return (*usable, f"hash:{entry.fingerprint}")
 
 
-def sort_out(storage: Storage, feed_id: int,
+def sort_out(storage: FeedStore, feed_id: int,
              entries: Sequence[FeedEntry]) -> tuple[list[Pending], list[SeenEntry]]:
     """The entries that need work (new, changed, or failed and worth another try), and the
     aliases to remember (new keys of entries the feed has seen)."""

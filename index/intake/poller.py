@@ -222,8 +222,7 @@ class FeedPoller:
 
     def _failed(self, feed: Feed, exc: Exception, now: float) -> PollReport:
         reason = _reason(exc)
-        setting = (refusing_setting(feed.url, self.policy, self.resolver)
-                   if isinstance(exc, BlockedURLError) else None)
+        setting = refusing_setting(exc)
         failures, paused = feed.failures + (setting is None), None
         if setting is not None:
             reason = advice(reason, setting)

@@ -1,7 +1,9 @@
 """Storage: the one owner of SQL and vector files.
 
-The public face is the ``Storage`` protocol with its typed results (``Hit``, ``Stats``,
-``Vote``, ``Conversation``, ``Turn``, ``Span``) and the embedded backend,
+The public face is the ``Storage`` protocol, the union of its roles (``ArticleStore``,
+``ArticleSearch``, ``VoteStore``, ``MetaStore``, ``ConversationStore``, ``FeedStore``), with its
+typed results (``Hit``, ``Stats``, ``Vote``, ``Conversation``, ``Turn``, ``Span``...) and the
+embedded backend,
 ``EmbeddedStorage`` (SQLite + FAISS files), imported on first use so that naming the
 protocol does not load FAISS. The PostgreSQL backend is the ``index.store.postgres``
 sub-package (an optional extra).
@@ -12,9 +14,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from index.store.protocol import (
+    ArticleSearch,
+    ArticleStore,
     Conversation,
+    ConversationStore,
     Feed,
+    FeedStore,
     Hit,
+    MetaStore,
     SeenEntry,
     ShardFilter,
     Span,
@@ -22,21 +29,23 @@ from index.store.protocol import (
     Storage,
     Turn,
     Vote,
+    VoteStore,
     Watched,
 )
 
 if TYPE_CHECKING:
-    from index.store.embedded import EmbeddedStorage
+    from index.store.embedded.storage import EmbeddedStorage
 
 __all__ = [
-    "Conversation", "EmbeddedStorage", "Feed", "Hit", "SeenEntry", "ShardFilter", "Span",
-    "Stats", "Storage", "Turn", "Vote", "Watched",
+    "ArticleSearch", "ArticleStore", "Conversation", "ConversationStore", "EmbeddedStorage",
+    "Feed", "FeedStore", "Hit", "MetaStore", "SeenEntry", "ShardFilter", "Span", "Stats",
+    "Storage", "Turn", "Vote", "VoteStore", "Watched",
 ]
 
 
 def __getattr__(name: str) -> Any:
     if name == "EmbeddedStorage":
-        from index.store.embedded import EmbeddedStorage
+        from index.store.embedded.storage import EmbeddedStorage
 
         return EmbeddedStorage
     raise AttributeError(name)

@@ -25,16 +25,17 @@ import os
 import secrets
 import shutil
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from index.errors import StorageError
-from index.store import sqlite_migrations
-from index.store.embedded import collection_folder
-from index.store.integrity import DATABASE, MARKER
-from index.store.vectors import MANIFEST
+from index.store.embedded import sqlite_migrations
+from index.store.embedded.integrity import DATABASE, MARKER, collection_folder
+from index.store.embedded.vectors import MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -111,24 +112,33 @@ def write_backup(data_dir: Path, dest: Path) -> Backup:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise BackupError(f"{dest} already exists; a backup goes into a new (or empty) "
                           "directory: give another one.")
-    for old in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a killed backup
-        shutil.rmtree(old, ignore_errors=True)
-    stage = dest.parent / f".{dest.name}.partial-{secrets.token_hex(4)}"
-    try:
-        stage.mkdir(parents=True)
+    with staged(dest, "partial", f"write the backup into {dest}",
+                "the store was not changed. Free space or choose another place, then run the "
+                "backup again.") as stage:
         _fill(data_dir, stage)
         fsync_tree(stage)
         if dest.exists():
             dest.rmdir()  # empty, checked above
         os.replace(stage, dest)
         fsync_path(dest.parent)
+    return check_backup(dest)  # every file read back, as restore will
+
+
+@contextmanager
+def staged(dest: Path, kind: str, action: str, unchanged: str) -> Iterator[Path]:
+    """A new directory beside ``dest`` to assemble a backup or a restore in (what a killed one
+    left there is removed first), removed at the end whatever happens; an OSError inside
+    leaves as BackupError: "Could not ``action`` (why); ``unchanged``"."""
+    for old in dest.parent.glob(f".{dest.name}.{kind}-*"):
+        shutil.rmtree(old, ignore_errors=True)
+    stage = dest.parent / f".{dest.name}.{kind}-{secrets.token_hex(4)}"
+    try:
+        stage.mkdir(parents=True)
+        yield stage
     except OSError as exc:
-        raise BackupError(f"Could not write the backup into {dest} ({exc.strerror or exc}); "
-                          "the store was not changed. Free space or choose another place, "
-                          "then run the backup again.") from exc
+        raise BackupError(f"Could not {action} ({exc.strerror or exc}); {unchanged}") from exc
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return check_backup(dest)  # every file read back, as restore will
 
 
 def _fill(data_dir: Path, stage: Path) -> Backup:

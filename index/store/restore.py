@@ -11,15 +11,22 @@ aside (to ``<name>.replaced-<time>``, kept whole), and only when citebot is stop
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.store.backup import Backup, BackupError, check_backup, fsync_path, fsync_tree, sha256_of
-from index.store.integrity import DATABASE, MARKER
-from index.store.locks import IN_USE, sole_use
+from index.store.backup import (
+    Backup,
+    BackupError,
+    check_backup,
+    fsync_path,
+    fsync_tree,
+    sha256_of,
+    staged,
+)
+from index.store.embedded.integrity import DATABASE, MARKER
+from index.store.embedded.locks import IN_USE, sole_use
 
 
 @dataclass(frozen=True)
@@ -35,11 +42,9 @@ def restore_backup(source: Path, data_dir: Path, *, replace: bool = False) -> Re
     """Put the backup in ``source`` in place as the store in ``data_dir``."""
     backup = check_backup(source)
     _refuse_to_overwrite(source, data_dir, replace)
-    for old in data_dir.parent.glob(f".{data_dir.name}.restoring-*"):  # a killed restore's
-        shutil.rmtree(old, ignore_errors=True)
-    stage = data_dir.parent / f".{data_dir.name}.restoring-{secrets.token_hex(4)}"
-    try:
-        stage.mkdir(parents=True)
+    with staged(data_dir, "restoring", f"restore into {data_dir}",
+                "nothing there was changed. Free space or fix the permissions, then restore "
+                "again.") as stage:
         _assemble(backup, stage)
         with sole_use(data_dir) as alone:
             if not alone:
@@ -47,12 +52,6 @@ def restore_backup(source: Path, data_dir: Path, *, replace: bool = False) -> Re
                     f"citebot is using {data_dir} right now (the bot, or another command): "
                     "stop it, then restore again; nothing was changed.")
             set_aside = _swap(stage, data_dir)
-    except OSError as exc:
-        raise BackupError(f"Could not restore into {data_dir} ({exc.strerror or exc}); "
-                          "nothing there was changed. Free space or fix the permissions, then "
-                          "restore again.") from exc
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return Restored(backup, data_dir, set_aside)
 
 

@@ -12,12 +12,14 @@ when the process dies, so a crashed process never keeps its shards.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from config.settings import Settings
-from index.errors import ShardTakenError
+from index.store.claims import ShardClaim, taken
+
+__all__ = ["ShardClaim", "claim_files", "claim_shards", "taken"]
 
 
 def claim_shards(settings: Settings) -> ShardClaim:
@@ -28,33 +30,6 @@ def claim_shards(settings: Settings) -> ShardClaim:
     from index.store.postgres import claim_shards as claim_in_database
 
     return claim_in_database(settings.database_url.get_secret_value(), settings.served_shards)
-
-
-def taken(shard: int, store: str) -> ShardTakenError:
-    """The one-line refusal for a shard another process holds."""
-    return ShardTakenError(
-        f"shard {shard} is already served by another citebot process using this {store}; give "
-        "each process its own CITEBOT_SHARD_IDS (or stop the other process first)")
-
-
-class ShardClaim:
-    """Shards claimed by this process; ``release`` (or the process ending) gives them up."""
-
-    def __init__(self, shards: Sequence[int], release: Callable[[], None]) -> None:
-        self.shards = tuple(shards)
-        self._release: Callable[[], None] | None = release
-
-    def release(self) -> None:
-        release = self._release
-        self._release = None
-        if release is not None:
-            release()
-
-    def __enter__(self) -> ShardClaim:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.release()
 
 
 def claim_files(directory: Path, shards: Sequence[int]) -> ShardClaim:

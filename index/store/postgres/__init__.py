@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from index.errors import MissingDependencyError
-from index.store.shards import ShardClaim, taken
+from index.store.claims import ShardClaim, taken
 
 if TYPE_CHECKING:
     from index.store.postgres.migrations import Migration, Status
@@ -50,7 +50,7 @@ _SHARD_LOCK = "SELECT pg_try_advisory_lock(hashtextextended('citebot:shard:' || 
 
 def claim_shards(url: str, shards: Sequence[int]) -> ShardClaim:
     """Claim bot shards by session advisory locks on a connection of their own, held until
-    ``release`` or the process ends (``index.store.shards``); ShardTakenError if another
+    ``release`` or the process ends (``index.store.claims``); ShardTakenError if another
     process holds one."""
 
     def hold(migrations: Any, conn: Any) -> ShardClaim:

@@ -14,7 +14,6 @@ connection string (it may hold a password).
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from pgvector.psycopg import register_vector
 from psycopg.conninfo import conninfo_to_dict
 
 from config.settings import POSTGRES_SCHEMES
+from index import failures as disk
 from index.errors import DataRefusedError, StorageError
 
 log = logging.getLogger(__name__)
@@ -93,22 +93,14 @@ def translated(action: str, *, changes: bool = False) -> Callable[[Callable[P, R
                                                                    Callable[P, R]]:
     """Decorate a storage method so that psycopg failures leave it as StorageError; a writing
     method's failure rolled its transaction back, and the message says so."""
+    return disk.translated_by(LOW_LEVEL, _error, action, changes=changes)
 
-    def decorate(method: Callable[P, R]) -> Callable[P, R]:
-        @functools.wraps(method)
-        def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
-                return method(*args, **kwargs)
-            except LOW_LEVEL as exc:
-                kept = " Nothing was changed." if changes else ""
-                advice = hint(exc)
-                kind = DataRefusedError if advice in (TOO_LONG, BAD_DATA) else StorageError
-                raise kind(f"Could not {action} ({what(exc)}).{kept} What to do: "
-                           f"{advice}.") from exc
 
-        return run
-
-    return decorate
+def _error(exc: BaseException, action: str, changes: bool) -> StorageError:
+    kept = " Nothing was changed." if changes else ""
+    advice = hint(exc)
+    kind = DataRefusedError if advice in (TOO_LONG, BAD_DATA) else StorageError
+    return kind(f"Could not {action} ({what(exc)}).{kept} What to do: {advice}.")
 
 
 def _configure(conn: psycopg.Connection) -> None:

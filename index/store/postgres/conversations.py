@@ -1,5 +1,6 @@
-"""Conversations in PostgreSQL: the statements of ``index.store.conversation_tables`` for this
-backend (same behaviour; turns stored as the same JSON documents). Keyed by collection first.
+"""Conversations in PostgreSQL: the statements of the embedded store's
+``conversation_tables`` for this backend (same behaviour; turns stored as the same JSON
+documents, ``index.store.turns``). Keyed by collection first.
 
 Appending a turn takes the conversation's row first (its upsert), so processes appending to
 one conversation at once number their turns one after the other. Conversations are read and
@@ -8,7 +9,7 @@ written on the primary: the next question of a conversation needs the turn just 
 
 from __future__ import annotations
 
-from index.store.conversation_tables import _decode, _encode
+from index.store import turns
 from index.store.postgres.connections import Connections, translated
 from index.store.protocol import Conversation, Turn
 
@@ -31,8 +32,7 @@ class PostgresConversations:
             data = [r[0] for r in db.execute(
                 "SELECT data FROM conversation_turns WHERE collection = %s AND "
                 "conversation_id = %s ORDER BY n", (collection, row[0]))]
-        turns = tuple(t for t in map(_decode, data) if t is not None)
-        return Conversation(str(row[0]), collection, turns, float(row[1]))
+        return turns.conversation(row[0], collection, data, row[1])
 
     @translated("save the conversation", changes=True)
     def append_turn(self, collection: str, conversation_id: str, turn: Turn, *,
@@ -52,12 +52,12 @@ class PostgresConversations:
                 "INSERT INTO conversation_turns(collection, conversation_id, n, at, data) "
                 "SELECT %s, %s, coalesce(max(n), 0) + 1, %s, %s FROM conversation_turns "
                 "WHERE collection = %s AND conversation_id = %s RETURNING n",
-                (collection, conversation_id, turn.at, _encode(turn), collection,
+                (collection, conversation_id, turn.at, turns.encode(turn), collection,
                  conversation_id)).fetchone()
             assert row is not None
             db.execute("DELETE FROM conversation_turns WHERE collection = %s AND "
                        "conversation_id = %s AND n <= %s",
-                       (collection, conversation_id, int(row[0]) - max(1, max_turns)))
+                       (collection, conversation_id, turns.last_dropped(int(row[0]), max_turns)))
 
     @translated("save the conversation", changes=True)
     def link_conversation(self, collection: str, conversation_id: str, key: str) -> None:

@@ -1,5 +1,6 @@
 """Feed subscriptions, seen entries, watched channels and the intake log in PostgreSQL: the
-statements of ``index.store.feed_tables`` for this backend (same behaviour, same shapes).
+statements of the embedded store's ``feed_tables`` for this backend (same behaviour, same
+shapes; what both say alike is ``index.store.feed_rows``).
 
 They read and write the primary: the poller reads a feed's state to change it at once.
 """
@@ -7,26 +8,25 @@ They read and write the primary: the poller reads a feed's state to change it at
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import astuple
 
 from index.errors import NotFoundError
+from index.store import feed_rows
+from index.store.feed_rows import FEED_COLUMNS
 from index.store.postgres.connections import Connections, translated
 from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
 
-_FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
-# as the embedded store's (index/store/feed_tables.py): guild-<id> on shard (id >> 22) % count
+# as the embedded store's (embedded/feed_tables.py): guild-<id> on shard (id >> 22) % count
 _SHARD_WHERE = (
     "AND CASE WHEN collection ~ '^guild-[0-9]+$' THEN mod(div(substr(collection, 7)::numeric, "
     "4194304), %s) = ANY(%s::numeric[]) ELSE %s END")
-_STATE = ("title", "channel_id", "etag", "last_modified", "body_hash", "next_poll_at",
-          "failures", "paused", "last_error", "last_polled_at", "last_new_at", "articles")
 
 
-class PostgresFeedTables:
-    """Every statement about feeds, seen entries, watched channels and the intake log."""
+class PostgresFeeds:
+    """The feed part of the ``Storage`` protocol: every statement about feeds, seen entries,
+    watched channels and the intake log."""
 
-    def __init__(self, db: Connections) -> None:
-        self.db = db
+    db: Connections
 
     # -- feeds ----------------------------------------------------------------------------
     @translated("subscribe to the feed", changes=True)
@@ -39,7 +39,7 @@ class PostgresFeedTables:
                 "next_poll_at) VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (collection, url) DO "
                 "UPDATE SET title = coalesce(excluded.title, feeds.title), channel_id = "
                 "excluded.channel_id, next_poll_at = excluded.next_poll_at, failures = 0, "
-                f"paused = NULL RETURNING {_FEED_COLUMNS}",
+                f"paused = NULL RETURNING {FEED_COLUMNS}",
                 (collection, url, title, channel_id, added_by, now, now)).fetchone()
         assert row is not None
         return Feed(*row)
@@ -47,7 +47,7 @@ class PostgresFeedTables:
     @translated("read the feed")
     def get_feed(self, feed_id: int) -> Feed:
         with self.db.primary.connection() as db:
-            row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = %s",
+            row = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = %s",
                              (feed_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"No feed {feed_id}.")
@@ -55,41 +55,30 @@ class PostgresFeedTables:
 
     @translated("list the feeds")
     def list_feeds(self, collection: str | None = None) -> list[Feed]:
-        sql = f"SELECT {_FEED_COLUMNS} FROM feeds"
-        args: tuple[object, ...] = ()
-        if collection is not None:
-            sql, args = sql + " WHERE collection = %s", (collection,)
         with self.db.primary.connection() as db:
-            return [Feed(*r) for r in db.execute(sql + " ORDER BY id", args)]
+            return [Feed(*r) for r in db.execute(*feed_rows.listing(collection, "%s"))]
 
     @translated("list the feeds due")
     def due_feeds(self, now: float, limit: int,
                   shards: ShardFilter | None = None) -> list[Feed]:
         """Feeds that are not paused and whose next poll is due, most overdue first; with
         ``shards``, only those that process polls (chosen here, not after the limit)."""
-        where = ""
-        args: tuple[object, ...] = ()
-        if shards is not None:
-            where, args = _SHARD_WHERE, (shards.count, list(shards.ids), shards.others)
+        query = (feed_rows.due(now, limit, "%s") if shards is None else feed_rows.due(
+            now, limit, "%s", _SHARD_WHERE, (shards.count, list(shards.ids), shards.others)))
         with self.db.primary.connection() as db:
-            return [Feed(*r) for r in db.execute(
-                f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused IS NULL AND next_poll_at <= %s "
-                f"{where} ORDER BY next_poll_at LIMIT %s", (now, *args, limit))]
+            return [Feed(*r) for r in db.execute(*query)]
 
     @translated("save the feed's state", changes=True)
     def save_feed(self, feed: Feed) -> None:
         """Write a feed's polling state (everything but its identity)."""
-        by_name = dict(zip((f.name for f in fields(Feed)), astuple(feed), strict=True))
         with self.db.write() as db:
-            db.execute(f"UPDATE feeds SET {', '.join(f'{c} = %s' for c in _STATE)} WHERE "
-                       "collection = %s AND id = %s",
-                       (*(by_name[c] for c in _STATE), feed.collection, feed.id))
+            db.execute(*feed_rows.saving(feed, "%s"))
 
     @translated("remove the feed", changes=True)
     def remove_feed(self, collection: str, feed_id: int) -> Feed:
         with self.db.write() as db:
             row = db.execute(f"DELETE FROM feeds WHERE collection = %s AND id = %s "
-                             f"RETURNING {_FEED_COLUMNS}", (collection, feed_id)).fetchone()
+                             f"RETURNING {FEED_COLUMNS}", (collection, feed_id)).fetchone()
         if row is None:
             raise NotFoundError(f"No feed {feed_id} in collection {collection!r}.")
         return Feed(*row)

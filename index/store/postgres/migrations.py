@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import psycopg
 
 from index.errors import SchemaError
+from index.store.schema import Status
 
 _INITIAL = """
 CREATE EXTENSION IF NOT EXISTS vector;
@@ -134,20 +135,7 @@ LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
 
 
-@dataclass(frozen=True)
-class Status:
-    """Where a database's schema stands."""
-
-    version: int  # 0: no citebot schema yet
-    latest: int  # what this citebot knows
-    pending: tuple[Migration, ...]
-
-    @property
-    def too_new(self) -> bool:
-        return self.version > self.latest
-
-
-def status(conn: psycopg.Connection) -> Status:
+def status(conn: psycopg.Connection) -> Status[Migration]:
     """The schema version of the database ``conn`` is connected to."""
     exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
     version = 0

@@ -28,12 +28,11 @@ import psycopg
 
 from index.errors import IndexMismatchError, StorageError
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.store.feed_tables import FeedStorage
 from index.store.postgres import articles as sql
 from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
-from index.store.postgres.feeds import PostgresFeedTables
+from index.store.postgres.feeds import PostgresFeeds
 from index.store.postgres.rates import PostgresRates
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
@@ -42,8 +41,8 @@ _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
 _INTAKE_LOCK = "hashtextextended('citebot:intake:' || %s, 0)"
 
 
-class PostgresStorage(FeedStorage, PostgresConversations):
-    """Every collection in one PostgreSQL database (feeds: ``FeedStorage``; conversations:
+class PostgresStorage(PostgresFeeds, PostgresConversations):
+    """Every collection in one PostgreSQL database (feeds: ``PostgresFeeds``; conversations:
     ``PostgresConversations``)."""
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
@@ -58,7 +57,6 @@ class PostgresStorage(FeedStorage, PostgresConversations):
         self.db = Connections(url, read_url, pool_size=pool_size,
                               replica_wait_s=replica_wait_s)
         self.rates: RateLedger | None = PostgresRates(self.db)
-        self.feed_tables = PostgresFeedTables(self.db)  # type: ignore[assignment]  # same methods
 
     # -- articles ------------------------------------------------------------------------
     def _check_model(self, model: str | None, dim: int | None, collection: str) -> None:

@@ -1,8 +1,8 @@
 """SQLite, the source of truth: articles, paragraphs, sentences, speakers, chunk vectors and the
 FTS5 table for BM25. One database for every collection; every query names its collection.
 
-Each thread gets its own connection (WAL mode, see ``index.store.sqlite_tx``), so readers never wait
-for a writer.
+Each thread gets its own connection (WAL mode, see ``index.store.embedded.sqlite_tx``), so
+readers never wait for a writer.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import NotFoundError
-from index.failures import storage_error
 from index.models import Article, Passage, PreparedArticle, Sentence
-from index.store import bm25, lexical, sqlite_migrations
+from index.store import bm25, lexical
+from index.store.embedded import sqlite_migrations
+from index.store.embedded.failures import storage_error
+from index.store.embedded.sqlite_tx import Connections
 from index.store.lexical import fts_name
 from index.store.protocol import Vote
-from index.store.sqlite_tx import Connections
 from index.text import content_words, porter_stem
 
 __all__ = ["SQLiteStore", "fts_name", "utcnow"]
@@ -52,7 +53,7 @@ class SQLiteStore(Connections):
             raise storage_error(exc, "open the database", path) from exc
 
     def create_schema(self) -> None:
-        """Bring the schema up to date (``index.store.sqlite_migrations``; SchemaError when
+        """Bring the schema up to date (``index.store.embedded.sqlite_migrations``; SchemaError when
         the database is newer than this citebot)."""
         sqlite_migrations.migrate(self)
 

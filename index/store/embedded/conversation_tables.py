@@ -10,15 +10,10 @@ seconds (REAL). Every statement is here; ``EmbeddedStorage`` delegates to it
 
 from __future__ import annotations
 
-import json
-import logging
-from typing import Any
-
-from index.failures import translated
-from index.store.protocol import Conversation, Span, Turn
-from index.store.sqlite_tx import Connections
-
-log = logging.getLogger(__name__)
+from index.store import turns
+from index.store.embedded.failures import translated
+from index.store.embedded.sqlite_tx import Connections
+from index.store.protocol import Conversation, Turn
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -55,8 +50,7 @@ class ConversationTables:
             data = [r[0] for r in db.execute(
                 "SELECT data FROM conversation_turns WHERE conversation = ? ORDER BY n",
                 (row[0],))]
-        turns = tuple(t for t in map(_decode, data) if t is not None)
-        return Conversation(str(row[1]), collection, turns, float(row[2]))
+        return turns.conversation(row[1], collection, data, row[2])
 
     def append(self, collection: str, conversation_id: str, turn: Turn, *,
                max_turns: int) -> None:
@@ -74,9 +68,9 @@ class ConversationTables:
             n = db.execute("SELECT coalesce(max(n), 0) + 1 FROM conversation_turns "
                            "WHERE conversation = ?", (pk,)).fetchone()[0]
             db.execute("INSERT INTO conversation_turns(conversation, n, at, data) "
-                       "VALUES (?, ?, ?, ?)", (pk, n, turn.at, _encode(turn)))
+                       "VALUES (?, ?, ?, ?)", (pk, n, turn.at, turns.encode(turn)))
             db.execute("DELETE FROM conversation_turns WHERE conversation = ? AND n <= ?",
-                       (pk, n - max(1, max_turns)))
+                       (pk, turns.last_dropped(n, max_turns)))
 
     def link(self, collection: str, conversation_id: str, key: str) -> None:
         """Let ``key`` name the conversation too (a no-op if the conversation is gone)."""
@@ -96,7 +90,7 @@ class ConversationTables:
 class ConversationStorage:
     """The conversation part of the ``Storage`` protocol for a backend holding
     ``conversation_tables``: each method delegates, and low-level failures leave it as
-    ``StorageError`` (index.failures)."""
+    ``StorageError`` (``failures``)."""
 
     conversation_tables: ConversationTables
 
@@ -120,24 +114,3 @@ class ConversationStorage:
     def expire_conversations(self, before: float) -> int:
         """Delete conversations idle since before ``before`` (seconds); how many."""
         return self.conversation_tables.expire(before)
-
-
-def _encode(turn: Turn) -> str:
-    return json.dumps({"question": turn.question, "read_as": turn.read_as,
-                       "person": turn.person, "names": list(turn.names),
-                       "shown": [list(s) for s in turn.shown], "quote": turn.quote,
-                       "at": turn.at})
-
-
-def _decode(data: str) -> Turn | None:
-    """A stored turn; None (logged) for one that cannot be read, which is then left out."""
-    try:
-        d: dict[str, Any] = json.loads(data)
-        return Turn(str(d["question"]), str(d["read_as"]), d.get("person"),
-                    tuple(str(n) for n in d.get("names", ())),
-                    tuple(Span(str(a), int(p), int(s), int(e)) for a, p, s, e in d["shown"]),
-                    str(d.get("quote") or ""), float(d["at"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        log.warning("left out a conversation turn that could not be read (%s)",
-                    type(exc).__name__)
-        return None

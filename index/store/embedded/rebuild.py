@@ -18,12 +18,12 @@ from typing import Protocol
 
 import numpy as np
 
-from index.failures import LOW_LEVEL
 from index.models import Article, Chunk, Passage
-from index.store import reconcile
-from index.store import vectors as vec
-from index.store.locks import CollectionLocks
-from index.store.sqlite_store import SQLiteStore
+from index.store.embedded import reconcile
+from index.store.embedded import vectors as vec
+from index.store.embedded.failures import LOW_LEVEL
+from index.store.embedded.locks import CollectionLocks
+from index.store.embedded.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 

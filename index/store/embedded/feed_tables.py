@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import astuple, fields
+from dataclasses import astuple
 
 from index.errors import NotFoundError
-from index.failures import translated
+from index.store import feed_rows
+from index.store.embedded.failures import translated
+from index.store.embedded.sqlite_tx import Connections
+from index.store.feed_rows import FEED_COLUMNS
 from index.store.protocol import Feed, SeenEntry, ShardFilter, Watched
-from index.store.sqlite_tx import Connections
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds(
@@ -39,15 +41,12 @@ CREATE INDEX IF NOT EXISTS intake_time ON intake(collection, added_at);
 CREATE INDEX IF NOT EXISTS intake_age ON intake(added_at);
 """
 
-_FEED_COLUMNS = ", ".join(f.name for f in fields(Feed))
 # A feed polled by one process (ShardFilter): a server's collection is guild-<id>, on shard
 # (id >> 22) % count; any other collection's feeds go to the process serving shard 0.
 _SHARD_WHERE = (
     "AND CASE WHEN collection GLOB 'guild-[0-9]*' AND substr(collection, 7) NOT GLOB "
     "'*[^0-9]*' THEN (CAST(substr(collection, 7) AS INTEGER) >> 22) % ? IN (SELECT value "
     "FROM json_each(?)) ELSE ? END")
-_STATE = ("title", "channel_id", "etag", "last_modified", "body_hash", "next_poll_at",
-          "failures", "paused", "last_error", "last_polled_at", "last_new_at", "articles")
 _MAX_VARIABLES = 500  # keys looked up per statement
 
 
@@ -68,48 +67,36 @@ class FeedTables:
                 "SET title = coalesce(excluded.title, title), channel_id = excluded.channel_id,"
                 " next_poll_at = excluded.next_poll_at, failures = 0, paused = NULL",
                 (collection, url, title, channel_id, added_by, now, now))
-            row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE collection = ? AND "
+            row = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE collection = ? AND "
                              "url = ?", (collection, url)).fetchone()
         return Feed(*row)
 
     def get_feed(self, feed_id: int) -> Feed:
-        row = self.sql.db().execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ?",
+        row = self.sql.db().execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = ?",
                                     (feed_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"No feed {feed_id}.")
         return Feed(*row)
 
     def list_feeds(self, collection: str | None = None) -> list[Feed]:
-        sql = f"SELECT {_FEED_COLUMNS} FROM feeds"
-        args: tuple[object, ...] = ()
-        if collection is not None:
-            sql, args = sql + " WHERE collection = ?", (collection,)
-        return [Feed(*r) for r in self.sql.db().execute(sql + " ORDER BY id", args)]
+        return [Feed(*r) for r in self.sql.db().execute(*feed_rows.listing(collection, "?"))]
 
     def due_feeds(self, now: float, limit: int,
                   shards: ShardFilter | None = None) -> list[Feed]:
         """Feeds that are not paused and whose next poll is due, most overdue first; with
         ``shards``, only those that process polls (chosen here, not after the limit)."""
-        where = ""
-        args: tuple[object, ...] = ()
-        if shards is not None:
-            where, args = _SHARD_WHERE, (shards.count, json.dumps(shards.ids), shards.others)
-        rows = self.sql.db().execute(
-            f"SELECT {_FEED_COLUMNS} FROM feeds WHERE paused IS NULL AND next_poll_at <= ? "
-            f"{where} ORDER BY next_poll_at LIMIT ?", (now, *args, limit)).fetchall()
-        return [Feed(*r) for r in rows]
+        query = (feed_rows.due(now, limit, "?") if shards is None else feed_rows.due(
+            now, limit, "?", _SHARD_WHERE, (shards.count, json.dumps(shards.ids), shards.others)))
+        return [Feed(*r) for r in self.sql.db().execute(*query).fetchall()]
 
     def save_feed(self, feed: Feed) -> None:
         """Write a feed's polling state (everything but its identity)."""
-        values = astuple(feed)
-        by_name = dict(zip((f.name for f in fields(Feed)), values, strict=True))
         with self.sql.write() as db:
-            db.execute(f"UPDATE feeds SET {', '.join(f'{c} = ?' for c in _STATE)} WHERE id = ?",
-                       (*(by_name[c] for c in _STATE), feed.id))
+            db.execute(*feed_rows.saving(feed, "?"))
 
     def remove_feed(self, collection: str, feed_id: int) -> Feed:
         with self.sql.write() as db:
-            row = db.execute(f"SELECT {_FEED_COLUMNS} FROM feeds WHERE id = ? AND "
+            row = db.execute(f"SELECT {FEED_COLUMNS} FROM feeds WHERE id = ? AND "
                              "collection = ?", (feed_id, collection)).fetchone()
             if row is None:
                 raise NotFoundError(f"No feed {feed_id} in collection {collection!r}.")
@@ -184,7 +171,7 @@ class FeedTables:
 
 class FeedStorage:
     """The feed half of the ``Storage`` protocol for a backend holding ``feed_tables``: each
-    method delegates, and low-level failures leave it as ``StorageError`` (index.failures)."""
+    method delegates, and low-level failures leave it as ``StorageError`` (``failures``)."""
 
     feed_tables: FeedTables
 

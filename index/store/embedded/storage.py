@@ -3,14 +3,13 @@
 It implements ``index.store.protocol.Storage``. ``EmbeddedStorage`` keeps SQLite as the
 source of truth (it holds a copy of every vector) and one FAISS index per collection as
 derived data, repaired from SQLite when the file is behind or damaged, never cut down to a
-database that lost data (that is refused, ``index.store.integrity``). A change commits to
+database that lost data (that is refused, ``index.store.embedded.integrity``). A change commits to
 SQLite, then updates the in-memory index and saves its file: a failure before the commit
 changes nothing (StorageError); one after it only costs the file, rebuilt on the next open.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -22,26 +21,19 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import CitebotError, IndexMismatchError, StorageError
-from index.failures import LOW_LEVEL, translated
 from index.models import Article, Chunk, Passage, PreparedArticle
-from index.store import integrity, reconcile
-from index.store import vectors as vec
-from index.store.conversation_tables import ConversationStorage, ConversationTables
-from index.store.feed_tables import FeedStorage, FeedTables
-from index.store.locks import CollectionLocks, InUse, ReadWriteLock
+from index.store.embedded import integrity, reconcile
+from index.store.embedded import vectors as vec
+from index.store.embedded.conversation_tables import ConversationStorage, ConversationTables
+from index.store.embedded.failures import LOW_LEVEL, translated
+from index.store.embedded.feed_tables import FeedStorage, FeedTables
+from index.store.embedded.integrity import collection_folder
+from index.store.embedded.locks import CollectionLocks, InUse, ReadWriteLock
+from index.store.embedded.rebuild import run_rebuild
+from index.store.embedded.reconcile import Loaded
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
-from index.store.rebuild import run_rebuild
-from index.store.reconcile import Loaded
 
 log = logging.getLogger(__name__)
-
-
-def collection_folder(collection: str) -> str:
-    """The folder of a collection's files under ``collections/`` in the data directory."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
-    if safe != collection:  # keep distinct names distinct on disk
-        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
-    return safe
 
 
 @dataclass

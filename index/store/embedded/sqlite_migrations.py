@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.errors import SchemaError
-from index.store import conversation_tables, feed_tables
+from index.store.embedded import conversation_tables, feed_tables
+from index.store.embedded.sqlite_tx import Connections
 from index.store.lexical import fts_name
-from index.store.sqlite_tx import Connections
+from index.store.schema import Status
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,20 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST = MIGRATIONS[-1].version
 
 
-@dataclass(frozen=True)
-class Status:
-    """Where a database's schema stands."""
-
-    version: int  # 0: no versions recorded (new, or made before the schema had versions)
-    latest: int  # what this citebot knows
-    pending: tuple[Migration, ...]
-
-    @property
-    def too_new(self) -> bool:
-        return self.version > self.latest
-
-
-def status(db: sqlite3.Connection) -> Status:
+def status(db: sqlite3.Connection) -> Status[Migration]:
     """The schema version of the database ``db`` is connected to."""
     version = 0
     if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone():

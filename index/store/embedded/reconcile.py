@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from index.errors import IndexMismatchError, StorageError
-from index.failures import LOW_LEVEL
-from index.store import vectors as vec
-from index.store.integrity import collection_lost
-from index.store.locks import CollectionLocks
-from index.store.sqlite_store import SQLiteStore
+from index.store.embedded import vectors as vec
+from index.store.embedded.failures import LOW_LEVEL
+from index.store.embedded.integrity import collection_lost
+from index.store.embedded.locks import CollectionLocks
+from index.store.embedded.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,14 @@ identity file beside it (``citebot.store-id``, the store's id, also kept in SQLi
 table), and each collection's manifest (the generation and vector count last saved). Opening
 the store refuses when the database is missing, empty or another store's although the
 directory held one, and when SQLite's ``quick_check`` finds damage; opening a collection
-(``index.store.reconcile``) refuses when SQLite holds less than its manifest says it saved.
+(``index.store.embedded.reconcile``) refuses when SQLite holds less than its manifest says it saved.
 A refusal changes nothing: the vector files and manifests stay as they were, as evidence and
 for recovery.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -20,8 +21,8 @@ from contextlib import suppress
 from pathlib import Path
 
 from index.errors import DamagedStoreError
-from index.failures import LOW_LEVEL, storage_error
-from index.store.sqlite_store import SQLiteStore
+from index.store.embedded.failures import LOW_LEVEL, storage_error
+from index.store.embedded.sqlite_store import SQLiteStore
 
 log = logging.getLogger(__name__)
 
@@ -179,3 +180,11 @@ def collection_lost(sql: SQLiteStore, collection: str, folder: str,
         f"files are kept as they are. What to do: {RESTORE}; if this database is the copy you "
         f"mean to keep (an older backup put back on purpose), move the folder {folder} out of "
         f"the data directory, then run `citebot rebuild --collection {collection}`.")
+
+
+def collection_folder(collection: str) -> str:
+    """The folder of a collection's files under ``collections/`` in the data directory."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in collection)[:64]
+    if safe != collection:  # keep distinct names distinct on disk
+        safe += "-" + hashlib.sha256(collection.encode()).hexdigest()[:10]
+    return safe

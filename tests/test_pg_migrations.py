@@ -1,0 +1,108 @@
+"""The PostgreSQL schema: numbered migrations applied once (by `citebot db migrate`, or on
+open), a newer schema refused, a database an older citebot migrated brought up to date,
+processes opening a new database together, and the `db` commands' errors."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+
+from config.settings import Settings
+from index.errors import SchemaError
+from retrieval.core import Core
+from tests.fakes import HashEmbedder
+from tests.postgres import PostgresServer
+
+
+# -- migrations ---------------------------------------------------------------------------
+def test_migrations_are_versioned_idempotent_and_a_newer_schema_is_refused(
+        pg_url: str, pg_settings: Settings, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from index.store.postgres import migrate, schema_status
+    from index.store.postgres.migrations import LATEST
+
+    assert schema_status(pg_url).version == 0 and schema_status(pg_url).pending
+    monkeypatch.setenv("CITEBOT_DATABASE_URL", pg_url)
+    code, out, _ = cli("db", "status")
+    assert code == 0 and "version 0; pending: 1" in out and "citebot db migrate" in out
+    code, out, _ = cli("db", "migrate")
+    assert code == 0 and "applied migration 1" in out and "applied migration 2" in out
+    assert migrate(pg_url) == [] and schema_status(pg_url).version == LATEST
+    code, out, _ = cli("db", "status")
+    assert code == 0 and "up to date" in out
+
+    with psycopg.connect(pg_url, autocommit=True) as db:  # a newer citebot migrated it
+        db.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, 'later')",
+                   (LATEST + 1,))
+    with pytest.raises(SchemaError, match="newer than this citebot understands"):
+        Core.open(pg_settings, embedder=HashEmbedder())
+    code, _, err = cli("stats")
+    assert code == 1 and "Upgrade citebot" in err and pg_url not in err
+    code, out, _ = cli("db", "status")
+    assert code == 1 and "upgrade citebot" in out
+    with pytest.raises(SchemaError):
+        migrate(pg_url)
+
+
+def test_db_commands_without_a_database_say_what_to_do(cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("db", "status")
+    assert code == 1 and "CITEBOT_DATABASE_URL is not set" in err
+
+
+def test_an_unreachable_database_is_a_clear_error_naming_no_password(
+        settings: Settings, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.postgres import free_port
+
+    url = f"postgresql://citebot:s3cret@127.0.0.1:{free_port()}/citebot"
+    monkeypatch.setenv("CITEBOT_DATABASE_URL", url)
+    code, _, err = cli("stats")
+    assert code == 1 and "cannot be reached" in err and "s3cret" not in err
+
+
+def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.store import Turn
+    from index.store.postgres import migrations, schema_status
+
+    with monkeypatch.context() as older:  # a citebot that knew only the first migration
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        older.setattr(migrations, "LATEST", 1)
+        assert [m.version for m in migrations.migrate(psycopg.connect(pg_url, autocommit=True))
+                ] == [1]
+    core = Core.open(pg_settings, embedder=HashEmbedder())
+    try:
+        assert schema_status(pg_url).version == migrations.LATEST == 3
+        core.storage.append_turn("guild", "c", Turn("q", "q", None, (), (), "", 1.0),
+                                 max_turns=3)
+        assert core.storage.conversation("guild", "c") is not None
+    finally:
+        core.close()
+
+
+def test_processes_starting_together_on_a_new_database_all_open_it(
+    postgres_server: PostgresServer,
+) -> None:
+    """Shard processes start at once: the schema and the vector index are made once, and
+    every process opens the database (none fails on the other's half-made index)."""
+    from index.store.postgres.storage import prepare
+
+    for _ in range(5):
+        url = postgres_server.new_database()
+        start = threading.Barrier(4)
+        errors: list[BaseException] = []
+
+        def open_it(url: str = url, start: threading.Barrier = start,
+                    errors: list[BaseException] = errors) -> None:
+            start.wait()
+            try:
+                prepare(url, migrate=True, dim=384)
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
