@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
 from retrieval.core import Core  # noqa: E402
-from retrieval.evaluate import articles_of, load_questions  # noqa: E402
+from retrieval.evaluation.evaluate import articles_of, load_questions  # noqa: E402
 
 
 def main() -> int:

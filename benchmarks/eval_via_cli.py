@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.evaluate import Score, articles_of, load_questions  # noqa: E402
-from retrieval.search import published_date  # noqa: E402
+from retrieval.evaluation.evaluate import Score, articles_of, load_questions  # noqa: E402
+from retrieval.features import published_date  # noqa: E402
 
 
 def main() -> int:

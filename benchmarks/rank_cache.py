@@ -23,10 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
 from retrieval.core import Core  # noqa: E402
-from retrieval.evaluate import COLLECTION, index_articles, open_remembering  # noqa: E402
-from retrieval.scoring import articles_of, load_questions  # noqa: E402
-from retrieval.search import analyse, published_date  # noqa: E402
-from retrieval.splits import article_sides  # noqa: E402
+from retrieval.evaluation.evaluate import COLLECTION, index_articles, open_remembering  # noqa: E402
+from retrieval.evaluation.scoring import articles_of, load_questions  # noqa: E402
+from retrieval.evaluation.splits import article_sides  # noqa: E402
+from retrieval.features import published_date  # noqa: E402
+from retrieval.question import analyse  # noqa: E402
 
 DEPTH = 40
 

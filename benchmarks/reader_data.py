@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from config.settings import Settings  # noqa: E402
-from retrieval.answer import DEPTH, clean_question  # noqa: E402
+from retrieval.answer import DEPTH  # noqa: E402
 from retrieval.core import Core  # noqa: E402
-from retrieval.evaluate import COLLECTION, index_articles, open_remembering  # noqa: E402
-from retrieval.features import sentence_text  # noqa: E402
+from retrieval.evaluation.evaluate import COLLECTION, index_articles, open_remembering  # noqa: E402
+from retrieval.evaluation.scoring import articles_of, holds_answer, load_questions  # noqa: E402
+from retrieval.evaluation.splits import article_sides  # noqa: E402
+from retrieval.features import published_date, sentence_text  # noqa: E402
 from retrieval.models import RankedPassage  # noqa: E402
-from retrieval.scoring import articles_of, holds_answer, load_questions  # noqa: E402
-from retrieval.search import analyse, published_date  # noqa: E402
-from retrieval.splits import article_sides  # noqa: E402
+from retrieval.question import analyse, clean_question  # noqa: E402
 
 
 def candidates(core: Core, collection: str, row: dict[str, Any], passages: int,

@@ -30,10 +30,10 @@ from reader_data import candidates  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from index.ingest.prepare import prepare  # noqa: E402
 from index.text import content_words  # noqa: E402
-from retrieval.evaluate import COLLECTION, open_remembering  # noqa: E402
+from retrieval.evaluation.evaluate import COLLECTION, open_remembering  # noqa: E402
+from retrieval.evaluation.scoring import articles_of, load_questions  # noqa: E402
+from retrieval.evaluation.splits import article_sides  # noqa: E402
 from retrieval.rarity import rarity  # noqa: E402
-from retrieval.scoring import articles_of, load_questions  # noqa: E402
-from retrieval.splits import article_sides  # noqa: E402
 
 _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|"
           r"December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)")

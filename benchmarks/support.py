@@ -9,7 +9,7 @@ from another article). It prints how many of each are kept and dropped.
 
     .venv/bin/python benchmarks/support.py DATA/realtimeqa_public.jsonl DATA/xquad_en.jsonl ...
 
-Only the tune side of each file is read (`retrieval.splits`); never the report side.
+Only the tune side of each file is read (`retrieval.evaluation.splits`); never the report side.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.models import Article, Passage, Sentence  # noqa: E402
-from retrieval.splits import select  # noqa: E402
+from retrieval.evaluation.splits import select  # noqa: E402
 from retrieval.written.claims import check, split_statements  # noqa: E402
 from retrieval.written.prompt import Source  # noqa: E402
 from retrieval.written.support import NEGATIONS, NUMBER_WORDS  # noqa: E402

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from index.encode.embed import bundled_model_path  # noqa: E402
 from index.encode.reader import reader_pair  # noqa: E402
-from retrieval.scoring import holds_answer  # noqa: E402
+from retrieval.evaluation.scoring import holds_answer  # noqa: E402
 
 Group = tuple[str, list[dict[str, Any]], list[dict[str, Any]]]  # question, positives, negatives
 

@@ -36,8 +36,8 @@ from retrieval.features import (  # noqa: E402
     sentence_text,
 )
 from retrieval.learn import Group, fit_listwise, fit_logistic, hit_at  # noqa: E402
+from retrieval.question import analyse  # noqa: E402
 from retrieval.rank import FOUND_FEATURES, PassageRanker, found_features, vector  # noqa: E402
-from retrieval.search import analyse  # noqa: E402
 
 FOLDS = 5
 Item = dict[str, Any]

@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from config.settings import Settings
 from index.encode.embed import Embedder
 from index.errors import ArticleError, CitebotError, TooLargeError
 from index.ingest.extract import Extractor
+from index.ingest.fetch import FetchPolicy
 from index.ingest.files import decode, file_kind, read_limited
 from index.ingest.prepare import (
     TITLE_MAX,
@@ -29,6 +29,9 @@ from index.ingest.prepare import (
 from index.ingest.records import check_field, parse_record
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store import Storage
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +79,40 @@ class BulkItem:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class IndexerOptions:
+    """What the indexer reads of the settings: an article's limits, the extractor's time and
+    the URL fetcher's policy."""
+
+    limits: ArticleLimits
+    max_article_bytes: int
+    extract_timeout_s: float
+    fetch: FetchPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexerOptions:
+        return cls(
+            limits=ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
+                                 max_words=settings.max_article_words,
+                                 max_tokens=settings.max_article_tokens),
+            max_article_bytes=settings.max_article_bytes,
+            extract_timeout_s=settings.extract_timeout_s,
+            fetch=FetchPolicy(
+                max_bytes=settings.max_article_bytes, timeout_s=settings.fetch_timeout_s,
+                allow_networks=tuple(settings.fetch_allow_networks),
+                allowed_ports=frozenset(settings.fetch_allow_ports),
+                use_env_proxy=settings.fetch_use_env_proxy))
+
+
 class Indexer:
     """Adds, removes and rebuilds articles of a collection."""
 
-    def __init__(self, *, settings: Settings, storage: Storage, embedder: Embedder) -> None:
-        self.settings = settings
+    def __init__(self, *, options: IndexerOptions, storage: Storage,
+                 embedder: Embedder) -> None:
+        self.options = options
         self.storage = storage
         self.embedder = embedder
-        self.limits = ArticleLimits(max_paragraphs=settings.max_article_paragraphs,
-                                    max_words=settings.max_article_words,
-                                    max_tokens=settings.max_article_tokens)
+        self.limits = options.limits
         self.extractor = Extractor()
 
     def close(self) -> None:
@@ -108,9 +135,9 @@ class Indexer:
                        max_tokens=self.embedder.max_tokens, limits=self.limits)
 
     def _check_size(self, text: str) -> None:
-        if len(text.encode("utf-8", "surrogatepass")) > self.settings.max_article_bytes:
+        if len(text.encode("utf-8", "surrogatepass")) > self.options.max_article_bytes:
             raise TooLargeError(
-                f"The article is larger than the limit of {self.settings.max_article_bytes:,} "
+                f"The article is larger than the limit of {self.options.max_article_bytes:,} "
                 "bytes; split it or raise CITEBOT_MAX_ARTICLE_BYTES.")
 
     def add_prepared(
@@ -152,16 +179,16 @@ class Indexer:
                  added_by: str | None = None) -> AddResult:
         """Add an HTML, text or Markdown file (a text file's first line is its title)."""
         file_kind(path)  # refuse an unsupported file before reading it
-        data = read_limited(path, self.settings.max_article_bytes)
+        data = read_limited(path, self.options.max_article_bytes)
         return self.add_document(collection, path.name, data, title=title, added_by=added_by)
 
     def add_document(self, collection: str, name: str, data: bytes, *,
                      title: str | None = None, added_by: str | None = None) -> AddResult:
         """Add the bytes of a named file (one of ``FILE_KINDS``), from disk or an upload."""
         kind = file_kind(name)
-        if len(data) > self.settings.max_article_bytes:
+        if len(data) > self.options.max_article_bytes:
             raise TooLargeError(f"{name} is {len(data):,} bytes, over the limit of "
-                                f"{self.settings.max_article_bytes:,}.")
+                                f"{self.options.max_article_bytes:,}.")
         text = decode(data)
         if kind == "html":
             return self.add_html(collection, text, url=None, title=title, added_by=added_by)
@@ -187,7 +214,7 @@ class Indexer:
 
     def add_html(self, collection: str, html: str, *, url: str | None, title: str | None = None,
                  added_by: str | None = None, hints: Hints = NO_HINTS) -> AddResult:
-        page = self.extractor.extract(html, url, timeout_s=self.settings.extract_timeout_s)
+        page = self.extractor.extract(html, url, timeout_s=self.options.extract_timeout_s)
         return self.add_text(
             collection, title=title or page.title or "Untitled", text=page.text,
             url=page.url or url, source=page.source or hints.source,
@@ -199,7 +226,7 @@ class Indexer:
         """Fetch a web page (safely) and add the article it holds."""
         from index.ingest.fetch import fetch
 
-        doc = fetch(url, fetch_policy(self.settings))
+        doc = fetch(url, self.options.fetch)
         if doc.content_type == "text/html":
             return self.add_html(collection, doc.text, url=doc.final_url, title=title,
                                  added_by=added_by, hints=hints)
@@ -321,15 +348,4 @@ def _prefetch(pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T]
         yield pending.popleft().result()
 
 
-def fetch_policy(settings: Settings):  # type: ignore[no-untyped-def]
-    """The URL fetcher's limits, from settings."""
-    from index.ingest.fetch import FetchPolicy
-
-    return FetchPolicy(
-        max_bytes=settings.max_article_bytes, timeout_s=settings.fetch_timeout_s,
-        allow_networks=tuple(settings.fetch_allow_networks),
-        allowed_ports=frozenset(settings.fetch_allow_ports),
-        use_env_proxy=settings.fetch_use_env_proxy)
-
-
-__all__ = ["AddResult", "BadLine", "BulkItem", "Hints", "Indexer"]
+__all__ = ["AddResult", "BadLine", "BulkItem", "Hints", "Indexer", "IndexerOptions"]

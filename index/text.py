@@ -10,6 +10,10 @@ Two stemmers live here on purpose, each named for its job:
 And two normalisers: ``fold`` for comparing texts (duplicates, content hashes: punctuation
 and symbols dropped, case-folded) and ``answer_form`` for scoring answers as the evaluation
 data specifies (Unicode punctuation dropped, symbols such as "$" and "%" kept).
+
+Also the text rules both sides apply alike: ``replace_lone_surrogates`` (text that can be
+encoded), ``split_paragraphs`` (an article's paragraphs) and ``name_keys`` (the words that
+identify a speaker, as attributed at index time and as asked about).
 """
 
 from __future__ import annotations
@@ -100,3 +104,55 @@ def answer_form(text: str) -> str:
     text = "".join(" " if unicodedata.category(c).startswith("P") else c for c in text
                    if not unicodedata.combining(c))
     return " ".join(text.split())
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(text: str) -> str:
+    """Text that can be encoded: each lone surrogate (from bytes decoded with
+    ``errors="surrogateescape"``, or a JSON ``"\\udc80"`` escape) becomes U+FFFD, as an
+    undecodable byte does when a page is fetched; a pair split in two code points is joined."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split text into paragraphs: blank lines separate them, and so do single line breaks
+    unless a block is hard-wrapped prose, which stays one paragraph (newlines kept)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    for block in re.split(r"\n[ \t\f\v]*\n", text):
+        lines = [ln for ln in block.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        if len(lines) > 1 and _hard_wrapped(lines):
+            out.append(block.strip())
+        else:
+            out.extend(ln.strip() for ln in lines)
+    return out
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """True when the lines look like one paragraph wrapped at a fixed width."""
+    body = [ln.rstrip() for ln in lines[:-1]]
+    if min(len(ln) for ln in body) < 40:
+        return False
+    ending = sum(1 for ln in body if ln.endswith((".", "!", "?", '"', "”", ":")))
+    widths = [len(ln) for ln in body]
+    return ending <= len(body) // 2 and max(widths) - min(widths) <= 30
+
+
+_TITLES = {
+    "mr", "mrs", "ms", "dr", "prof", "sir", "president", "secretary", "state", "minister",
+    "prime", "senator", "sen", "rep", "gov", "governor", "mayor", "chairman", "chairwoman",
+    "director", "general", "gen", "of", "the", "chief", "leader", "former", "vice", "us",
+    "foreign", "defense", "defence", "deputy", "ceo", "judge", "justice", "king", "queen",
+}  # fmt: skip
+
+
+def name_keys(who: str) -> set[str]:
+    """Lower-case name words without titles: "Secretary Mike Pompeo" -> {"mike", "pompeo"}."""
+    parts = re.findall(r"[\w'’-]+", who.lower())
+    return {w for w in parts if w not in _TITLES and len(w) > 1}

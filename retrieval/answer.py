@@ -4,36 +4,52 @@ not found."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
-from config.settings import Settings
 from index.encode.embed import Embedder
-from index.ingest.clean import replace_lone_surrogates
 from index.store import Storage
 from retrieval.models import Answer, Prior
+from retrieval.question import MAX_QUESTION_CHARS, analyse, clean_question
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import PassageRanker, found_features, relevance
-from retrieval.search import HybridSearcher, analyse
+from retrieval.search import HybridSearcher
 
-MAX_QUESTION_CHARS = 1_000
+if TYPE_CHECKING:
+    from config.settings import Settings
+
 DEPTH = 40  # passages re-ranked per question
+__all__ = ["DEPTH", "MAX_QUESTION_CHARS", "AnswerOptions", "Answerer", "clean_question"]
 
 
-def clean_question(question: str) -> str:
-    """A question as citebot reads it: whitespace folded, at most MAX_QUESTION_CHARS."""
-    return replace_lone_surrogates(" ".join(question.split()))[:MAX_QUESTION_CHARS]
+@dataclass(frozen=True)
+class AnswerOptions:
+    """What answering reads of the settings: candidates taken from each retriever, passages
+    returned, quotes shown at most, and the least probability of an answer."""
+
+    candidates: int
+    passages: int
+    max_quotes: int
+    min_score: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AnswerOptions:
+        return cls(candidates=settings.candidates, passages=settings.passages,
+                   max_quotes=settings.max_quotes, min_score=settings.min_score)
 
 
 class Answerer:
     """Turns questions into cited answers over one storage; build once, reuse."""
 
-    def __init__(self, *, settings: Settings, storage: Storage, embedder: Embedder) -> None:
-        self.settings = settings
+    def __init__(self, *, options: AnswerOptions, storage: Storage,
+                 embedder: Embedder) -> None:
+        self.options = options
         self.storage = storage
         self.embedder = embedder
-        self.searcher = HybridSearcher(storage, candidates=settings.candidates)
+        self.searcher = HybridSearcher(storage, candidates=options.candidates)
         self.ranker = PassageRanker()
-        self.selector = QuoteSelector(max_quotes=settings.max_quotes)
+        self.selector = QuoteSelector(max_quotes=options.max_quotes)
 
     def ask(self, collection: str, question: str, *, article_id: str | None = None,
             as_of: date | None = None, prior: Prior | None = None) -> Answer:
@@ -56,14 +72,14 @@ class Answerer:
                                                prior)
         ranked = self.ranker.rerank(info, found_by_search, as_of or datetime.now(UTC).date(),
                                     prior)
-        ranked = ranked[: max(self.settings.passages, 5)]
+        ranked = ranked[: max(self.options.passages, 5)]
         t2 = time.perf_counter()
         scored = self.selector.score(info, ranked, prior)
         quotes = self.selector.quotes(scored)
         best = (scored[0][1], scored[0][2]) if scored else None
         score = relevance(found_features(info, ranked, best))
         t3 = time.perf_counter()
-        found = bool(quotes) and score >= self.settings.min_score
+        found = bool(quotes) and score >= self.options.min_score
         timings = {"embed": t1 - t0, "search": t2 - t1, "quotes": t3 - t2}
         return Answer(question, found, tuple(quotes) if found else (), tuple(ranked),
                       info.speaker, score, timings)

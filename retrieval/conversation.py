@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from index.store import Conversation, ConversationStore, Span, Turn
-from retrieval.answer import MAX_QUESTION_CHARS, clean_question
 from retrieval.followup import Reading, names_in, plain_name, proper_case, read
 from retrieval.models import Answer, Prior
-from retrieval.search import analyse
+from retrieval.question import MAX_QUESTION_CHARS, analyse, clean_question
 
 # Bonuses added to the fused score (cosine and BM25, each 0..1) of what earlier turns cited,
 # halved for every turn further back; tuned on the follow-up chains' tuning split

@@ -6,9 +6,8 @@ reaches into storage or the indexer. Errors are the domain errors of ``index.err
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from threading import Event
@@ -16,9 +15,9 @@ from types import TracebackType
 
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
-from index.indexer import AddResult, BadLine, BulkItem, Indexer
+from index.indexer import AddResult, BadLine, BulkItem, Indexer, IndexerOptions
 from index.intake.entries import Taken
-from index.intake.poller import FeedPoller, PollReport
+from index.intake.poller import FeedPoller, PollerOptions, PollReport
 from index.models import Article
 from index.names import check_collection, check_conversation
 from index.store import (
@@ -31,10 +30,11 @@ from index.store import (
     Vote,
     Watched,
 )
-from retrieval.answer import Answerer
+from retrieval.answer import Answerer, AnswerOptions
 from retrieval.conversation import Conversations
+from retrieval.dialogue import Dialogue
 from retrieval.models import Answer
-from retrieval.written import Exchange, Writer
+from retrieval.written import Writer, WriterOptions
 
 
 def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
@@ -75,15 +75,18 @@ class Core:
             settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
             cache_dir=settings.model_cache)
         storage = open_storage(settings, model=embedder.name, dim=embedder.dim)
-        indexer = Indexer(settings=settings, storage=storage, embedder=embedder)
+        indexer = Indexer(options=IndexerOptions.from_settings(settings), storage=storage,
+                          embedder=embedder)
         return cls(
             settings=settings, embedder=embedder, storage=storage, indexer=indexer,
-            answerer=Answerer(settings=settings, storage=storage, embedder=embedder),
-            poller=FeedPoller(settings=settings, storage=storage, indexer=indexer),
+            answerer=Answerer(options=AnswerOptions.from_settings(settings), storage=storage,
+                              embedder=embedder),
+            poller=FeedPoller(options=PollerOptions.from_settings(settings), storage=storage,
+                              indexer=indexer),
             conversations=Conversations(
                 storage, idle_s=60 * settings.conversation_idle_minutes,
                 max_turns=settings.conversation_max_turns),
-            writer=Writer.configured(settings))
+            writer=Writer.configured(WriterOptions.from_settings(settings)))
 
     def __enter__(self) -> Core:
         return self
@@ -107,29 +110,11 @@ class Core:
         configured, written by the model over citebot's quotes (``on_draft`` sees each
         verified draft; a follow-up is first made standalone by the model), and the
         quotes-only answer on any failure of the model (docs/LLM.md)."""
-        writer = self.writer if write else None
         check_collection(collection)
-        if conversation is None:
-            answer = self.answerer.ask(collection, question, article_id=article_id, as_of=as_of)
-            return writer.write(answer, on_draft=on_draft) if writer else answer
-        context = self.conversations.context(collection, check_conversation(conversation),
-                                             question)
-        exchanges = [Exchange(t.read_as or t.question, t.quote) for t in context.turns]
-        deadline = None  # the model's time starts with its first call
-        if writer is not None and exchanges:
-            deadline = time.monotonic() + self.settings.llm_timeout_s
-            standalone = writer.rewrite(context.question, exchanges, deadline=deadline,
-                                        otherwise=context.reading.text)
-            context = replace(context, reading=replace(context.reading, text=standalone))
-        answer = self.answerer.ask(collection, context.reading.text, article_id=article_id,
-                                   as_of=as_of, prior=context.prior)
-        if writer is not None:
-            asked = context.question  # drafts show the question as asked, as the answer does
-            drafts = None if on_draft is None else (
-                lambda draft: on_draft(replace(draft, question=asked)))
-            answer = writer.write_outcome(answer, context=exchanges, on_draft=drafts,
-                                          deadline=deadline).answer
-        return self.conversations.record(context, answer)
+        key = None if conversation is None else check_conversation(conversation)
+        dialogue = Dialogue(self.answerer, self.conversations, self.writer if write else None)
+        return dialogue.ask(collection, question, article_id=article_id, as_of=as_of,
+                            conversation=key, on_draft=on_draft)
 
     @property
     def writes(self) -> bool:

@@ -13,17 +13,31 @@ from functools import lru_cache
 
 import numpy as np
 
-from index.ingest.speakers import name_keys
 from index.models import Passage
-from index.text import content_words, prefix_stem, words
+from index.text import content_words, words
 from retrieval.models import RankedPassage
-from retrieval.rarity import rarity
-from retrieval.search import Question, answer_type_match, published_date, speaks
+from retrieval.question import (
+    Question,
+    answer_type_match,
+    background_weights,
+    said_by,
+    speaks,
+    stem,
+)
 
 _QUOTE_MARKS = re.compile("[\"“”]")
+_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
-stem = lru_cache(maxsize=1 << 16)(prefix_stem)  # ``index.text.prefix_stem``, remembered
+def published_date(published: str | None) -> date | None:
+    """The calendar date of an article's "published" text (ISO or y/m/d), if it has one."""
+    match = _DATE.search(published or "")
+    if not match:
+        return None
+    try:
+        return date(*(int(g) for g in match.groups()))
+    except ValueError:
+        return None
 
 
 @lru_cache(maxsize=1 << 13)
@@ -31,16 +45,6 @@ def stems(text: str) -> frozenset[str]:
     """The stems of every word of a text (remembered: a passage is read by several
     features, and popular passages by many questions)."""
     return frozenset(stem(w) for w in words(text))
-
-
-def background_weights(question: str) -> dict[str, float]:
-    """Each content word's stem of the question, weighted by its rarity in English at large
-    (``retrieval.rarity``): the same whatever the collection holds."""
-    out: dict[str, float] = {}
-    for word in content_words(question):
-        key = stem(word)
-        out[key] = max(out.get(key, 0.0), rarity(word))
-    return out
 
 
 def pool_weights(question: str, documents: list[str]) -> dict[str, float]:
@@ -105,13 +109,13 @@ class SentenceFeatures:
         for i, text in enumerate(texts):
             neighbours = [cover[j] for j in (i - 1, i + 1) if 0 <= j < len(cover)]
             speaker = p.sentences[i].speaker
-            said_by = bool(keys and speaker and name_keys(speaker) & keys)
+            said = said_by(speaker, keys)
             rare = {w for w in words[i] if len(w) > 3}
             out.append([
                 *passage, cover[i], covered(self.background, words[i]),
                 max(neighbours, default=0.0),
-                answer_type_match(self.question.text, text), float(said_by),
-                float(bool(keys and speaker and not said_by)), float(i == 0),
+                answer_type_match(self.question.text, text), float(said),
+                float(bool(keys and speaker and not said)), float(i == 0),
                 math.log(1 + len(text.split())), len(rare - self.asked) / (len(rare) or 1),
                 float(bool(_QUOTE_MARKS.search(text)))])
         return out

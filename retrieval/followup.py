@@ -18,10 +18,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from index.ingest.speakers import name_keys
 from index.store import Turn
-from index.text import content_words, prefix_stem, words
-from retrieval.search import analyse
+from index.text import content_words, name_keys, prefix_stem, words
+from retrieval.question import analyse
 
 MAX_ELLIPSIS_WORDS = 8  # "and X?" with a longer X is a question of its own
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’-]*)*")

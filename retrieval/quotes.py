@@ -6,8 +6,8 @@ import logging
 
 from index.models import Passage
 from retrieval.models import Citation, Prior, Quote, RankedPassage
+from retrieval.question import Question
 from retrieval.rank import SentenceRanker
-from retrieval.search import Question
 
 log = logging.getLogger(__name__)
 

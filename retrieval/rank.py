@@ -15,14 +15,13 @@ from retrieval.features import (
     PASSAGE_FEATURES,
     SENTENCE_FEATURES,
     SentenceFeatures,
-    background_weights,
     covered,
     passage_matrix,
     sentence_text,
     stems,
 )
 from retrieval.models import Prior, RankedPassage
-from retrieval.search import Question, answer_type_match, speaks
+from retrieval.question import Question, answer_type_match, background_weights, speaks
 from retrieval.weights import FOUND_BIAS, FOUND_WEIGHTS, PASSAGE_WEIGHTS, SENTENCE_WEIGHTS
 
 FOUND_FEATURES = ("dense_best", "dense_top", "sentence_bg", "window_bg", "passage_bg",

@@ -4,90 +4,29 @@ questions about what someone said."""
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 import numpy as np
 
-from index.ingest.speakers import name_keys
 from index.models import Passage
 from index.store import ArticleSearch
-from index.text import SPEECH_QUESTION_WORDS
+from retrieval.features import published_date
 from retrieval.models import Prior, RankedPassage
-
-_SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)
-_CAPITALISED = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
-_NOT_SPEAKERS = {"what", "who", "whom", "why", "how", "when", "where", "which", "did", "does",
-                 "do", "is", "was", "were", "the", "a", "an", "in", "on", "about", "tell", "i",
-                 "according", "can", "could", "would", "should", "has", "have", "please"}
-
-
-_NUMERIC_Q = re.compile(
-    r"\b(?:how\s+(?:many|much|long|old|far|big|large|often)|what\s+(?:year|percent(?:age)?|"
-    r"number|amount|date|time|age)|when|since|what\s+day)\b", re.I)
-_WHO_Q = re.compile(
-    r"\b(?:who|whom|whose|name)\b|\b(?:which|what)\s+(?!(?:is|was|are|were|did|does|do|has|"
-    r"have|had|will|would|can|could|should|happened|happens)\b)\w+", re.I)  # "which state"
-_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                     r"hundred|thousand|million|billion|dozen|half|january|february|march|april|"
-                     r"may|june|july|august|september|october|november|december|monday|tuesday|"
-                     r"wednesday|thursday|friday|saturday|sunday)\b", re.I)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
-
-
-_DATE = re.compile(r"\b(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-
-
-def published_date(published: str | None) -> date | None:
-    """The calendar date of an article's "published" text (ISO or y/m/d), if it has one."""
-    match = _DATE.search(published or "")
-    if not match:
-        return None
-    try:
-        return date(*(int(g) for g in match.groups()))
-    except ValueError:
-        return None
-
-
-def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for: a number for "how
-    many", "when", ...; a name not in the question for "who", "which state", ..."""
-    if _NUMERIC_Q.search(question):
-        return float(bool(_NUMBER.search(sentence)))
-    if _WHO_Q.search(question):
-        asked = {w.lower() for w in re.findall(r"\w+", question)}
-        return float(any(m.group(0).lower() not in asked for m in _NAME.finditer(sentence)))
-    return 0.0
-
-
-@dataclass(frozen=True)
-class Question:
-    """A question and what retrieval reads from it."""
-
-    text: str
-    speaker: str | None  # the person whose words are asked for, if any
-    speaker_keys: frozenset[str]
-
-
-def analyse(question: str) -> Question:
-    """Find whose words a question asks for ("what did Pompeo say ...", "according to ...")."""
-    if not _SPEECH.search(question):
-        return Question(question, None, frozenset())
-    for match in _CAPITALISED.finditer(question):
-        words = [w for w in match.group(0).split() if w.lower() not in _NOT_SPEAKERS]
-        keys = name_keys(" ".join(words)) - _NOT_SPEAKERS
-        if keys:
-            return Question(question, " ".join(words), frozenset(keys))
-    return Question(question, None, frozenset())
-
-
-def speaks(passage: Passage, keys: frozenset[str]) -> bool:
-    """Whether any sentence of the passage is attributed to one of these name keys."""
-    return any(s.speaker and name_keys(s.speaker) & keys for s in passage.sentences)
-
+from retrieval.question import Question, answer_type_match, speaks
 
 PRIOR_ARTICLES = 2  # a conversation's most cited articles that add candidates of their own
+
+
+def fuse(dense: Mapping[int, float], lexical: Mapping[int, float],
+         dense_weight: float) -> dict[int, float]:
+    """The fused score of every candidate of either retriever: ``w * cosine + (1 - w) *
+    bm25``, BM25 normalised by the best BM25 of the question (a candidate one retriever did
+    not score counts 0 there)."""
+    top_lex = max(lexical.values(), default=0.0) or 1.0
+    w = dense_weight
+    return {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
+            for p in dense.keys() | lexical.keys()}
 
 
 class HybridSearcher:
@@ -130,10 +69,7 @@ class HybridSearcher:
         their passages' scores.
         """
         dense, lexical, own = self._candidates(collection, question, query, article_id, prior)
-        top_lex = max(lexical.values(), default=0.0) or 1.0
-        w = self.dense_weight
-        fused = {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
-                 for p in dense.keys() | lexical.keys()}
+        fused = fuse(dense, lexical, self.dense_weight)
         top = sorted(fused, key=lambda p: -fused[p])[: max(k, 20 if as_of is None else 40)]
         top += [p for p in sorted(own, key=lambda p: -fused[p]) if p not in top]
         passages = self.storage.passages(collection, top)
@@ -142,22 +78,31 @@ class HybridSearcher:
         for pid in top:
             if pid not in passages:
                 continue
-            score = fused[pid] + (prior.bonus(passages[pid]) if prior else 0.0)
-            if len(passages[pid].text.split()) < self.short_words:  # a heading, a link line
-                score -= self.short_penalty
-            published = published_date(passages[pid].article.published)
-            if published is not None:
-                if as_of is not None and published > as_of:
-                    continue
-                age = max((today - published).days, 0)
-                score += self.recency_bonus * math.exp(-age / self.recency_days)
-            score += self.type_bonus * answer_type_match(question.text, passages[pid].text)
-            if question.speaker_keys and speaks(passages[pid], question.speaker_keys):
-                score += self.speaker_boost
-            ranked.append(RankedPassage(passages[pid], score, dense.get(pid, 0.0),
-                                        lexical.get(pid, 0.0)))
+            score = self._rescore(question, passages[pid], fused[pid], today, as_of, prior)
+            if score is not None:
+                ranked.append(RankedPassage(passages[pid], score, dense.get(pid, 0.0),
+                                            lexical.get(pid, 0.0)))
         ranked.sort(key=lambda r: -r.score)
         return ranked[:k]
+
+    def _rescore(self, question: Question, passage: Passage, fused: float, today: date,
+                 as_of: date | None, prior: Prior | None) -> float | None:
+        """A candidate's fused score with the prior's bonus, the short-passage penalty and the
+        recency, answer-type and speaker bonuses; None for an article published after
+        ``as_of``."""
+        score = fused + (prior.bonus(passage) if prior else 0.0)
+        if len(passage.text.split()) < self.short_words:  # a heading, a link line
+            score -= self.short_penalty
+        published = published_date(passage.article.published)
+        if published is not None:
+            if as_of is not None and published > as_of:
+                return None
+            age = max((today - published).days, 0)
+            score += self.recency_bonus * math.exp(-age / self.recency_days)
+        score += self.type_bonus * answer_type_match(question.text, passage.text)
+        if question.speaker_keys and speaks(passage, question.speaker_keys):
+            score += self.speaker_boost
+        return score
 
     def _candidates(self, collection: str, question: Question, query: np.ndarray,
                     article_id: str | None, prior: Prior | None,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 
-from index.ingest.speakers import name_keys
+from index.text import name_keys
 from retrieval.core import Core
-from retrieval.search import analyse
+from retrieval.question import analyse
 from tests.conftest import ARTICLE
 from tests.fakes import HashEmbedder
 

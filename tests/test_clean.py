@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
+from index.ingest.clean import clean_paragraphs, is_boilerplate
+from index.text import split_paragraphs
 
 TITLE = "Storm closes schools across the county"
 

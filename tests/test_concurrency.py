@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from config.settings import Settings
-from index.indexer import Indexer
+from index.indexer import Indexer, IndexerOptions
 from index.store.embedded import EmbeddedStorage, vectors
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
@@ -171,7 +171,7 @@ def test_searches_do_not_wait_for_a_rebuild_or_a_long_write(
         title, text = make_article(rng)
         core.indexer.add_text("news", title=title, text=text)
     before = state(core, "news")
-    slow = Indexer(settings=settings, storage=core.storage, embedder=SlowEmbedder(0.1))
+    slow = Indexer(options=IndexerOptions.from_settings(settings), storage=core.storage, embedder=SlowEmbedder(0.1))
     storage = core.storage
     assert isinstance(storage, EmbeddedStorage)
 
@@ -213,7 +213,7 @@ def test_two_rebuilds_at_once_take_turns(settings: Settings, monkeypatch: Any) -
     second_started = threading.Event()
     counts: list[int] = []
 
-    slow = Indexer(settings=settings, storage=core.storage, embedder=SlowEmbedder(0.05))
+    slow = Indexer(options=IndexerOptions.from_settings(settings), storage=core.storage, embedder=SlowEmbedder(0.05))
 
     def second() -> None:
         counts.append(slow.rebuild("news", lambda *_: second_started.set()))
@@ -327,7 +327,8 @@ def test_an_article_removed_while_the_rebuild_embeds_it_is_left_out(settings: Se
                 removed.append(core.indexer.remove("news", victim.id).id)
             return super().embed(texts)
 
-    Indexer(settings=settings, storage=core.storage, embedder=RemovingEmbedder()).rebuild("news")
+    Indexer(options=IndexerOptions.from_settings(settings), storage=core.storage,
+            embedder=RemovingEmbedder()).rebuild("news")
     assert removed == [victim.id]
     assert victim.id not in {a.id for a in core.storage.list_articles("news", limit=-1)}
     assert problems(core) == []

@@ -176,6 +176,24 @@ def test_a_conversation_idle_too_long_starts_again(any_core: Core) -> None:
     assert found is not None and len(found.turns) == 1
 
 
+def test_a_dialogue_reads_answers_and_records_a_follow_up(hash_core: Core) -> None:
+    """The conversation's part of answering is retrieval's own: given the answerer and the
+    conversations, a dialogue reads a follow-up with its turns and keeps it as the next."""
+    from retrieval.dialogue import Dialogue
+
+    add_articles(hash_core)
+    dialogue = Dialogue(hash_core.answerer, hash_core.conversations, writer=None)
+    dialogue.ask("default", "What did Ortiz say about the deal?", conversation="c")
+    answer = dialogue.ask("default", "What else did she say?", conversation="c")
+    assert answer.question == "What else did she say?"
+    assert answer.read_as == "What did Ortiz say?"
+    found = hash_core.conversation("default", "c")
+    assert found is not None and [t.question for t in found.turns] == [
+        "What did Ortiz say about the deal?", "What else did she say?"]
+    alone = dialogue.ask("default", "What else did she say?")
+    assert alone.read_as is None and hash_core.conversation("default", "c") == found
+
+
 def test_a_conversation_keeps_its_last_turns(settings: Settings, real_embedder: Embedder) -> None:
     settings = settings.model_copy(update={"conversation_max_turns": 2})
     with Core.open(settings, embedder=real_embedder) as core:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from config.settings import Settings
-from retrieval.evaluate import evaluate
+from retrieval.evaluation.evaluate import evaluate
+from retrieval.evaluation.scoring import RememberingEmbedder, hit_rank
+from retrieval.evaluation.splits import article_sides, group_key, select, side_of
 from retrieval.learn import fit_listwise, fit_logistic, top1
-from retrieval.scoring import RememberingEmbedder, hit_rank
-from retrieval.splits import article_sides, group_key, select, side_of
 
 
 def ids_on(side: str, count: int, prefix: str = "doc") -> list[str]:

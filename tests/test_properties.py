@@ -28,17 +28,17 @@ from hypothesis import strategies as st
 
 from bot.discord import render
 from index.errors import ExtractionError
-from index.ingest.clean import clean_paragraphs, is_boilerplate, split_paragraphs
+from index.ingest.clean import clean_paragraphs, is_boilerplate
 from index.ingest.prepare import canonical_url, prepare, storable
 from index.ingest.segment import sentence_spans, windows
-from index.ingest.speakers import attribute, name_keys
+from index.ingest.speakers import attribute
 from index.models import Article, Passage, PreparedArticle, Sentence
-from index.text import fold
+from index.text import fold, name_keys, split_paragraphs
 from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.core import Core
 from retrieval.models import RankedPassage
+from retrieval.question import analyse
 from retrieval.quotes import QuoteSelector, make_quote, verify
-from retrieval.search import analyse
 from tests.fakes import HashEmbedder
 
 SEED = int(os.environ.get("CITEBOT_TEST_SEED", "20240611"))

@@ -13,8 +13,9 @@ from config.settings import Settings
 from index.encode.embed import Embedder
 from index.models import Article, Passage, Sentence
 from retrieval.core import Core
-from retrieval.features import background_weights, covered, pool_weights, stems
+from retrieval.features import covered, pool_weights, stems
 from retrieval.models import RankedPassage
+from retrieval.question import analyse, background_weights
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import (
     FOUND_FEATURES,
@@ -24,7 +25,7 @@ from retrieval.rank import (
     relevance,
 )
 from retrieval.rarity import rarity
-from retrieval.search import analyse
+from retrieval.search import fuse
 from tests.conftest import ARTICLE, SHARED
 
 SEED = SHARED / "seed" / "000_25aae2e60ceb2198.txt"
@@ -34,6 +35,16 @@ def test_rarity_comes_from_a_fixed_table() -> None:
     assert rarity("the") == rarity("said") == 0.0
     assert 0 < rarity("bridge") < rarity("guesthouse")
     assert rarity("zzqxv") == rarity("Zzqxv") == max(rarity(w) for w in ("zzqxv", "pyongyang"))
+
+
+def test_fusion_weighs_cosine_and_bm25_normalised_by_the_best() -> None:
+    dense = {1: 0.8, 2: 0.5}
+    lexical = {2: 10.0, 3: 5.0}
+    fused = fuse(dense, lexical, 0.6)
+    assert fused == pytest.approx({1: 0.48, 2: 0.3 + 0.4, 3: 0.2})
+    assert fuse(dense, {}, 0.6) == pytest.approx({1: 0.48, 2: 0.3})
+    assert fuse({}, {7: 0.0}, 0.6) == {7: 0.0}  # no BM25 at all: no division by zero
+    assert dense == {1: 0.8, 2: 0.5} and lexical == {2: 10.0, 3: 5.0}  # inputs untouched
 
 
 def test_background_weights_ignore_the_collection_but_pool_weights_do_not() -> None:

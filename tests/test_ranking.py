@@ -12,8 +12,9 @@ import pytest
 
 from config.settings import Settings
 from retrieval.core import Core
-from retrieval.evaluate import evaluate
-from retrieval.search import analyse, answer_type_match, published_date
+from retrieval.evaluation.evaluate import evaluate
+from retrieval.features import published_date
+from retrieval.question import analyse, answer_type_match
 from tests.conftest import Cli
 from tests.fakes import HashEmbedder
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.ingest.speakers import attribute, name_keys
+from index.ingest.speakers import attribute
+from index.text import name_keys
 
 
 @pytest.mark.parametrize(("sentence", "speaker"), [

@@ -19,6 +19,7 @@ from config.settings import Settings
 from retrieval.core import Core
 from retrieval.models import Answer
 from retrieval.written.claims import check, clean, quoted_in, split_statements
+from retrieval.written.options import WriterOptions
 from retrieval.written.prompt import Source
 from tests.fakellm import FakeLLM, Prompt, Reply
 from tests.fakes import HashEmbedder
@@ -90,15 +91,12 @@ def test_every_scripted_case(case: Case, stream: bool, tmp_path: Path,
         pytest.skip("a failure of streams only")
     llm, current = scripted
     current.append(case)
-    core = open_core(llm_settings(tmp_path / "data", llm, llm_stream=stream))
-    try:
+    with open_core(llm_settings(tmp_path / "data", llm, llm_stream=stream)) as core:
         extractive = core.ask("default", case.question)
         drafts: list[Answer] = []
         started = time.monotonic()
         answer = core.ask("default", case.question, write=True, on_draft=drafts.append)
         elapsed = time.monotonic() - started
-    finally:
-        core.close()
     assert llm.requests and llm.requests[-1].body.get("stream", False) is stream
     for shown in [*drafts, answer]:
         assert_all_verbatim(shown)
@@ -128,11 +126,8 @@ def test_prompt_injection_changes_nothing(tmp_path: Path,
                                           scripted: tuple[FakeLLM, list[Case]]) -> None:
     llm, current = scripted
     current.append(next(c for c in CASES if c.name == "prompt injection in an article"))
-    core = open_core(llm_settings(tmp_path / "data", llm))
-    try:
+    with open_core(llm_settings(tmp_path / "data", llm)) as core:
         answer = core.ask("default", current[0].question, write=True)
-    finally:
-        core.close()
     assert answer.written is not None
     prose = answer.written.text
     for banned in ("@", "http", "evil.example", "discord.gg", "/ban", "<", "](", "\n"):
@@ -191,13 +186,9 @@ def test_follow_up_rewritten_then_retrieved_and_verified(tmp_path: Path) -> None
         return Reply(f"Reyes said it “connects two halves of a city” [{p.sid(REYES)}]. "
                      f"She cut the ribbon at the opening [{p.sid(REYES)}].")
 
-    with FakeLLM(script) as llm:
-        core = open_core(llm_settings(tmp_path / "data", llm))
-        try:
-            core.ask("default", "Who opened the Marlow bridge?", write=True, conversation="c1")
-            answer = core.ask("default", "What did she say?", write=True, conversation="c1")
-        finally:
-            core.close()
+    with FakeLLM(script) as llm, open_core(llm_settings(tmp_path / "data", llm)) as core:
+        core.ask("default", "Who opened the Marlow bridge?", write=True, conversation="c1")
+        answer = core.ask("default", "What did she say?", write=True, conversation="c1")
     assert [p.rewrite for p in llm.requests] == [False, True, False]
     assert llm.requests[2].question == QUESTION  # the standalone question was answered
     assert "Earlier in this conversation" in llm.requests[2].user
@@ -211,15 +202,11 @@ def test_a_failed_rewrite_keeps_the_rules_reading(tmp_path: Path) -> None:
         return Reply(status=500) if p.rewrite else Reply(
             f"The bridge opened on Monday [{p.sid('opened')}].")
 
-    with FakeLLM(script) as llm:
-        core = open_core(llm_settings(tmp_path / "data", llm))
-        try:
-            core.ask("default", "What did Mayor Reyes say?", write=True, conversation="c2")
-            answer = core.ask("default", "When did it open?", write=True, conversation="c2")
-            core.ask("default", "What did Mayor Reyes say?", conversation="c3")
-            plain = core.ask("default", "When did it open?", conversation="c3")
-        finally:
-            core.close()
+    with FakeLLM(script) as llm, open_core(llm_settings(tmp_path / "data", llm)) as core:
+        core.ask("default", "What did Mayor Reyes say?", write=True, conversation="c2")
+        answer = core.ask("default", "When did it open?", write=True, conversation="c2")
+        core.ask("default", "What did Mayor Reyes say?", conversation="c3")
+        plain = core.ask("default", "When did it open?", conversation="c3")
     assert [p.rewrite for p in llm.requests] == [False, True, False]
     assert answer.question == "When did it open?" and answer.written is not None
     assert answer.read_as == plain.read_as is not None  # read by the rules, as without a model
@@ -230,13 +217,12 @@ def test_the_key_is_sent_and_never_logged(tmp_path: Path, caplog: pytest.LogCapt
     caplog.set_level(logging.DEBUG)
     replies = iter([Reply(status=500), Reply(status=429), Reply(malformed=True),
                     Reply("no citation at all")])
-    with FakeLLM(lambda p: next(replies), api_key=CANARY) as llm:
-        core = open_core(llm_settings(tmp_path / "data", llm, llm_api_key=CANARY))
-        try:
-            answers = [core.ask("default", QUESTION, write=True) for _ in range(4)]
-            settings_text = repr(core.settings) + str(core.settings.model_dump())
-        finally:
-            core.close()
+    with FakeLLM(lambda p: next(replies), api_key=CANARY) as llm, open_core(
+            llm_settings(tmp_path / "data", llm, llm_api_key=CANARY)) as core:
+        answers = [core.ask("default", QUESTION, write=True) for _ in range(4)]
+        assert core.writer is not None
+        settings_text = (repr(core.settings) + str(core.settings.model_dump())
+                         + repr(core.writer.options))
     assert all({k.lower(): v for k, v in h.items()}["authorization"] == f"Bearer {CANARY}"
                for h in llm.headers)
     assert all(a.written is None for a in answers)
@@ -250,15 +236,13 @@ def test_off_by_default_nothing_changes(tmp_path: Path) -> None:
     with FakeLLM(lambda p: Reply("should never be asked [S1].")) as llm:
         plain = llm_settings(tmp_path / "data", None)
         only_url = llm_settings(tmp_path / "data", None, llm_base_url=llm.base_url)
-        assert not plain.llm_configured and not only_url.llm_configured
+        assert not any(WriterOptions.from_settings(s).model.configured
+                       for s in (plain, only_url))
         for settings in (plain, only_url):
-            core = open_core(settings)
-            try:
+            with open_core(settings) as core:
                 assert core.writer is None and not core.writes
                 before = core.ask("default", QUESTION)
                 after = core.ask("default", QUESTION, write=True, on_draft=lambda a: None)
-            finally:
-                core.close()
             assert after == before and after.written is None
             assert "written" not in after.to_json()
         assert llm.requests == []
@@ -268,9 +252,8 @@ def test_the_core_imports_and_answers_without_openai(tmp_path: Path) -> None:
     code = ("import sys; sys.modules['openai'] = None\n"
             "import retrieval.core, bot.cli, bot.discord.client\n"
             "from retrieval.written.client import ChatClient, ModelError\n"
-            "from config.settings import Settings\n"
-            "c = ChatClient(Settings(_env_file=None, llm_base_url='http://127.0.0.1:9/v1', "
-            "llm_model='m'))\n"
+            "from retrieval.written.options import ModelOptions\n"
+            "c = ChatClient(ModelOptions('http://127.0.0.1:9/v1', 'm', timeout_s=20.0))\n"
             "try:\n    c.complete([], 10)\nexcept ModelError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)

@@ -21,16 +21,13 @@ def test_keepalive_only_streams_end_at_the_deadline_leaving_nothing(tmp_path: Pa
     deadline with its connection closed and its thread gone (before, one of each was left
     behind per question)."""
     with FakeLLM(lambda p: Reply(keepalive_s=0.05)) as llm:
-        core = open_core(llm_settings(tmp_path / "data", llm, llm_timeout_s=1.0))
-        try:
+        with open_core(llm_settings(tmp_path / "data", llm, llm_timeout_s=1.0)) as core:
             for _ in range(4):
                 started = time.monotonic()
                 answer = core.ask("default", QUESTION, write=True)
                 elapsed = time.monotonic() - started
                 assert answer.written is None and elapsed < 1.0 + DEADLINE_SLACK_S
                 assert model_threads() == [] and connections_to(llm) == 0
-        finally:
-            core.close()
         assert len(llm.requests) == 4
 
 
@@ -68,12 +65,9 @@ def test_a_compressed_reply_is_refused_not_unpacked(tmp_path: Path) -> None:
     def script(p: Prompt) -> Reply:
         return Reply(correct.reply(p).text, body_bytes=64 * 2**20, gzip=True)
 
-    with FakeLLM(script) as llm:
-        core = open_core(llm_settings(tmp_path / "data", llm, llm_stream=False))
-        try:
-            answer = core.ask("default", QUESTION, write=True)
-        finally:
-            core.close()
+    with FakeLLM(script) as llm, open_core(
+            llm_settings(tmp_path / "data", llm, llm_stream=False)) as core:
+        answer = core.ask("default", QUESTION, write=True)
     assert answer.written is None
     assert {k.lower(): v for k, v in llm.headers[-1].items()}["accept-encoding"] == "identity"
     assert model_threads() == [] and connections_to(llm) == 0

@@ -30,24 +30,50 @@ def script(p: Prompt) -> Reply:
                      f"She also said it “will pay for itself” [{p.sid(REYES)}].")
     return Reply(f"Mayor Dana Reyes cut the ribbon at the opening [{p.sid(REYES)}].")
 
+def chat_with(llm: FakeLLM, cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`citebot chat` on the fake model, over the articles added through the command line."""
+    for name, value in {"LLM_BASE_URL": llm.base_url, "LLM_MODEL": "fake-model",
+                        "LLM_TIMEOUT_S": "5", "LLM_PASSAGES": "10", "MIN_SCORE": "-1"}.items():
+        monkeypatch.setenv(f"CITEBOT_{name}", value)
+    for i, article in enumerate(ARTICLES):
+        (tmp_path / f"a{i}.txt").write_text(article)
+        assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
+
+
+def chat(cli: Cli, monkeypatch: pytest.MonkeyPatch, questions: list[str],
+         *args: str) -> tuple[int, str, str]:
+    """`citebot chat` asked ``questions``, one a line on its standard input."""
+    lines = "".join(f"{q}\n" for q in questions)
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
+    return cli("chat", *args)
+
+
+def bot_options(llm: FakeLLM) -> dict[str, Any]:
+    """The bot's settings on the fake model (message content read, for thread follow-ups)."""
+    return {"llm_base_url": llm.base_url, "llm_model": "fake-model", "llm_timeout_s": 5.0,
+            "llm_passages": 10, "min_score": -1.0, "discord_message_content": True}
+
+
+async def first_answer_thread(env: Any) -> tuple[Any, Any]:
+    """Add the articles, ask FIRST with /ask, and wait for its answer and the thread on it."""
+    for article in ARTICLES:
+        title, _, text = article.partition("\n")
+        await asyncio.to_thread(env.core.add_text, f"guild-{GUILD_A}", title=title, text=text)
+    rec = await env.slash("ask", {"question": FIRST})
+    answer = await env.fake.wait_for(
+        lambda: rec.response if rec.response and rec.response.custom_ids else None, STEP)
+    thread = await env.fake.wait_for(
+        lambda: next((t for t in env.fake.threads if t.id == answer.id), None), STEP)
+    return answer, thread
+
 
 def test_chat_rewrites_follow_ups_with_the_model(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(script) as llm:
-        for name, value in {"LLM_BASE_URL": llm.base_url, "LLM_MODEL": "fake-model",
-                            "LLM_TIMEOUT_S": "5", "LLM_PASSAGES": "10",
-                            "MIN_SCORE": "-1"}.items():
-            monkeypatch.setenv(f"CITEBOT_{name}", value)
-        for i, article in enumerate(ARTICLES):
-            (tmp_path / f"a{i}.txt").write_text(article)
-            assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
-            f"{FIRST}\n{FOLLOW_UP}\n".encode())))
-        code, out, err = cli("chat")
+        chat_with(llm, cli, tmp_path, monkeypatch)
+        code, out, err = chat(cli, monkeypatch, [FIRST, FOLLOW_UP])
         rewrites = [p for p in llm.requests if p.rewrite]
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
-            f"{FIRST}\n{FOLLOW_UP}\n".encode())))
-        plain = cli("chat", "--no-llm")[1]
+        plain = chat(cli, monkeypatch, [FIRST, FOLLOW_UP], "--no-llm")[1]
     assert code == 0 and not err
     assert len(rewrites) == 1 and f"(read as: {QUESTION})" in out
     flat = " ".join(out.split())
@@ -58,20 +84,8 @@ def test_chat_rewrites_follow_ups_with_the_model(
 
 async def test_thread_follow_ups_are_rewritten_written_and_verified(tmp_path: Path) -> None:
     with FakeLLM(script) as llm:
-        options: dict[str, Any] = {
-            "llm_base_url": llm.base_url, "llm_model": "fake-model", "llm_timeout_s": 5.0,
-            "llm_passages": 10, "min_score": -1.0, "discord_message_content": True}
-        async with bot_env(tmp_path, **options) as env:
-            for article in ARTICLES:
-                title, _, text = article.partition("\n")
-                await asyncio.to_thread(env.core.add_text, f"guild-{GUILD_A}", title=title,
-                                        text=text)
-            rec = await env.slash("ask", {"question": FIRST})
-            answer = await env.fake.wait_for(
-                lambda: rec.response if rec.response and rec.response.custom_ids else None,
-                STEP)
-            thread = await env.fake.wait_for(
-                lambda: next((t for t in env.fake.threads if t.id == answer.id), None), STEP)
+        async with bot_env(tmp_path, **bot_options(llm)) as env:
+            answer, thread = await first_answer_thread(env)
             posted = await env.fake.message(GUILD_A, thread.id, BOB, FOLLOW_UP)
             first = await reply_to(env.fake, posted)
             reply = await env.fake.wait_for(lambda: first if first.custom_ids else None, STEP)
@@ -114,16 +128,8 @@ def assert_no_bad_rewrite(text: str) -> None:
 def test_chat_never_shows_or_searches_a_bad_rewrite(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(bad_script) as llm:
-        for name, value in {"LLM_BASE_URL": llm.base_url, "LLM_MODEL": "fake-model",
-                            "LLM_TIMEOUT_S": "5", "LLM_PASSAGES": "10",
-                            "MIN_SCORE": "-1"}.items():
-            monkeypatch.setenv(f"CITEBOT_{name}", value)
-        for i, article in enumerate(ARTICLES):
-            (tmp_path / f"a{i}.txt").write_text(article)
-            assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
-        lines = "\n".join([FIRST, *FOLLOW_UPS]) + "\n"
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        code, out, err = cli("chat")
+        chat_with(llm, cli, tmp_path, monkeypatch)
+        code, out, err = chat(cli, monkeypatch, [FIRST, *FOLLOW_UPS])
     assert code == 0 and not err
     assert len([p for p in llm.requests if p.rewrite]) == len(FOLLOW_UPS)
     assert_no_bad_rewrite(out)
@@ -134,20 +140,8 @@ def test_chat_never_shows_or_searches_a_bad_rewrite(
 
 async def test_thread_never_shows_a_bad_rewrite_under_read_as(tmp_path: Path) -> None:
     with FakeLLM(bad_script) as llm:
-        options: dict[str, Any] = {
-            "llm_base_url": llm.base_url, "llm_model": "fake-model", "llm_timeout_s": 5.0,
-            "llm_passages": 10, "min_score": -1.0, "discord_message_content": True}
-        async with bot_env(tmp_path, **options) as env:
-            for article in ARTICLES:
-                title, _, text = article.partition("\n")
-                await asyncio.to_thread(env.core.add_text, f"guild-{GUILD_A}", title=title,
-                                        text=text)
-            rec = await env.slash("ask", {"question": FIRST})
-            answer = await env.fake.wait_for(
-                lambda: rec.response if rec.response and rec.response.custom_ids else None,
-                STEP)
-            thread = await env.fake.wait_for(
-                lambda: next((t for t in env.fake.threads if t.id == answer.id), None), STEP)
+        async with bot_env(tmp_path, **bot_options(llm)) as env:
+            _, thread = await first_answer_thread(env)
             replies = []
             for follow_up in FOLLOW_UPS:
                 posted = await env.fake.message(GUILD_A, thread.id, BOB, follow_up)
@@ -184,18 +178,9 @@ def wrong_script(p: Prompt) -> Reply:
 def test_chat_reads_a_wrong_rewrite_by_the_rules(
         cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with FakeLLM(wrong_script) as llm:
-        for name, value in {"LLM_BASE_URL": llm.base_url, "LLM_MODEL": "fake-model",
-                            "LLM_TIMEOUT_S": "5", "LLM_PASSAGES": "10",
-                            "MIN_SCORE": "-1"}.items():
-            monkeypatch.setenv(f"CITEBOT_{name}", value)
-        for i, article in enumerate(ARTICLES):
-            (tmp_path / f"a{i}.txt").write_text(article)
-            assert cli("add", str(tmp_path / f"a{i}.txt"))[0] == 0
-        lines = "\n".join([FIRST, *WRONG_REWRITES]) + "\n"
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        code, out, err = cli("chat")
-        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(lines.encode())))
-        plain = cli("chat", "--no-llm")[1]
+        chat_with(llm, cli, tmp_path, monkeypatch)
+        code, out, err = chat(cli, monkeypatch, [FIRST, *WRONG_REWRITES])
+        plain = chat(cli, monkeypatch, [FIRST, *WRONG_REWRITES], "--no-llm")[1]
     assert code == 0 and not err
     assert len([p for p in llm.requests if p.rewrite]) == len(WRONG_REWRITES)
     for rewrite in WRONG_REWRITES.values():

@@ -33,8 +33,9 @@ def register(commands: Commands, common: argparse.ArgumentParser) -> None:
 
 
 def run_eval(ctx: Context) -> int:
-    from retrieval.evaluate import evaluate, open_remembering  # the evaluation loads only here
-    from retrieval.evaluate_chains import evaluate_chains, is_chains_file, render_chains
+    # the evaluation loads only here
+    from retrieval.evaluation.evaluate import evaluate, open_remembering
+    from retrieval.evaluation.evaluate_chains import evaluate_chains, is_chains_file, render_chains
 
     args, settings = ctx.args, ctx.settings
     chains = is_chains_file(args.file)

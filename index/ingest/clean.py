@@ -1,4 +1,5 @@
-"""Splitting an article's text into paragraphs and dropping what is not the article.
+"""Dropping the paragraphs of an article's text that are not the article (they are split by
+``index.text.split_paragraphs``).
 
 Cleaning is conservative: it only ever drops whole paragraphs (a title repeated as a body line,
 exact and near duplicates, boilerplate such as "Related news" or share prompts). A kept
@@ -56,44 +57,6 @@ class Cleaned:
 
     paragraphs: tuple[str, ...]
     dropped: tuple[Dropped, ...]
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def replace_lone_surrogates(text: str) -> str:
-    """Text that can be encoded: each lone surrogate (from bytes decoded with
-    ``errors="surrogateescape"``, or a JSON ``"\\udc80"`` escape) becomes U+FFFD, as an
-    undecodable byte does when a page is fetched; a pair split in two code points is joined."""
-    if not _SURROGATE.search(text):
-        return text
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-
-
-def split_paragraphs(text: str) -> list[str]:
-    """Split text into paragraphs: blank lines separate them, and so do single line breaks
-    unless a block is hard-wrapped prose, which stays one paragraph (newlines kept)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out: list[str] = []
-    for block in re.split(r"\n[ \t\f\v]*\n", text):
-        lines = [ln for ln in block.split("\n") if ln.strip()]
-        if not lines:
-            continue
-        if len(lines) > 1 and _hard_wrapped(lines):
-            out.append(block.strip())
-        else:
-            out.extend(ln.strip() for ln in lines)
-    return out
-
-
-def _hard_wrapped(lines: list[str]) -> bool:
-    """True when the lines look like one paragraph wrapped at a fixed width."""
-    body = [ln.rstrip() for ln in lines[:-1]]
-    if min(len(ln) for ln in body) < 40:
-        return False
-    ending = sum(1 for ln in body if ln.endswith((".", "!", "?", '"', "”", ":")))
-    widths = [len(ln) for ln in body]
-    return ending <= len(body) // 2 and max(widths) - min(widths) <= 30
 
 
 def is_boilerplate(paragraph: str) -> bool:

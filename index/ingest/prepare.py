@@ -12,15 +12,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from index.errors import ExtractionError, TooLargeError
-from index.ingest.clean import (
-    clean_paragraphs,
-    replace_lone_surrogates,
-    split_paragraphs,
-)
+from index.ingest.clean import clean_paragraphs
 from index.ingest.segment import sentence_spans, windows
 from index.ingest.speakers import attribute, last_named_speaker
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
-from index.text import fold
+from index.text import fold, replace_lone_surrogates, split_paragraphs
 
 TITLE_MAX = 300  # characters; a title is repeated in every embedded window of its article
 FIELD_MAX = {"url": 2_048, "source": 200, "author": 200, "published": 64}

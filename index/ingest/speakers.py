@@ -59,12 +59,6 @@ _NOT_A_NAME = {
     "And", "So", "If", "When", "While", "After", "Before", "As", "We", "I", "You", "His", "Her",
     "Their", "Our", "Its", "Some", "Many", "Most", "Other", "Others", "Officials", "People",
 }  # fmt: skip
-_TITLES = {
-    "mr", "mrs", "ms", "dr", "prof", "sir", "president", "secretary", "state", "minister",
-    "prime", "senator", "sen", "rep", "gov", "governor", "mayor", "chairman", "chairwoman",
-    "director", "general", "gen", "of", "the", "chief", "leader", "former", "vice", "us",
-    "foreign", "defense", "defence", "deputy", "ceo", "judge", "justice", "king", "queen",
-}  # fmt: skip
 
 
 def attribute(sentences: list[str], previous: str | None = None) -> list[str | None]:
@@ -122,8 +116,3 @@ def is_person_name(who: str) -> bool:
     """Whether a speaker looks like a named person or body rather than a role or pronoun."""
     return who[:1].isupper() and who.split()[0] not in {"The", "A", "An", "One", "Another"}
 
-
-def name_keys(who: str) -> set[str]:
-    """Lower-case name words without titles: "Secretary Mike Pompeo" -> {"mike", "pompeo"}."""
-    words = re.findall(r"[\w'’-]+", who.lower())
-    return {w for w in words if w not in _TITLES and len(w) > 1}

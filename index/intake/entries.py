@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from config.settings import Settings
 from index.errors import (
     BlockedURLError,
     CitebotError,
@@ -105,12 +104,21 @@ def sort_out(storage: FeedStore, feed_id: int,
     return todo, aliases
 
 
+@dataclass(frozen=True)
+class IntakeQuota:
+    """How much news may come in by itself: new articles a collection may take in a day, and
+    entries one poll of one feed turns into articles."""
+
+    articles_per_day: int
+    entries_per_poll: int
+
+
 class EntryIntake:
     """Adds entries and links as articles, within the collection's daily quota."""
 
-    def __init__(self, *, settings: Settings, storage: Storage, indexer: Indexer,
+    def __init__(self, *, quota: IntakeQuota, storage: Storage, indexer: Indexer,
                  gate: HostGate, clock: Callable[[], float]) -> None:
-        self.settings = settings
+        self.quota = quota
         self.storage = storage
         self.indexer = indexer
         self.gate = gate
@@ -119,7 +127,7 @@ class EntryIntake:
     def room(self, collection: str) -> int:
         """New articles the collection may still take in today (a sliding 24 hours)."""
         used = self.storage.intake_since(collection, self.clock() - DAY)
-        return max(0, self.settings.feed_articles_per_day - used)
+        return max(0, self.quota.articles_per_day - used)
 
     def take(self, feed: Feed, todo: Sequence[Pending]) -> list[Taken]:
         """Work on up to `feed_entries_per_poll` pending entries; the rest are deferred. Each
@@ -128,7 +136,7 @@ class EntryIntake:
         out: list[Taken] = []
         for number, pending in enumerate(todo):
             updating = pending.known is not None and pending.known.article_id is not None
-            if number >= self.settings.feed_entries_per_poll:
+            if number >= self.quota.entries_per_poll:
                 out.append(Taken(pending.entry.link, pending.entry.title, "deferred"))
             elif updating:  # an article already taken in: no quota used
                 out.append(self._one(feed, pending))
@@ -197,7 +205,7 @@ class EntryIntake:
             with self.storage.intake_turn(collection):
                 if self.room(collection) <= 0:
                     out.append(Taken(url, "", "deferred", error=quota_used(
-                        self.settings.feed_articles_per_day)))
+                        self.quota.articles_per_day)))
                 else:
                     out.append(self._link(collection, url, added_by, origin))
         return out

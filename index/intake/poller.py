@@ -24,8 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from threading import Event, Lock
+from typing import TYPE_CHECKING
 
-from config.settings import Settings
 from index.errors import (
     ArticleError,
     BlockedURLError,
@@ -34,17 +34,20 @@ from index.errors import (
     LimitReachedError,
     NotFoundError,
 )
-from index.indexer import Indexer, fetch_policy
+from index.indexer import Indexer, IndexerOptions
 from index.ingest.decoding import pick_charset
 from index.ingest.feed_text import storable
 from index.ingest.feeds import FEED_ACCEPT, FEED_TYPES, ParsedFeed, discover, looks_like_html
 from index.ingest.feeds import parse_feed as _parse_feed
-from index.ingest.fetch import Resolver, Response, fetch_response
-from index.intake.entries import DAY, EntryIntake, Taken, sort_out
+from index.ingest.fetch import FetchPolicy, Resolver, Response, fetch_response
+from index.intake.entries import DAY, EntryIntake, IntakeQuota, Taken, sort_out
 from index.intake.politeness import HostGate, host_of, next_poll
 from index.intake.refusals import advice, refusing_setting
 from index.models import Article
 from index.store import Feed, ShardFilter, Storage
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,24 +75,51 @@ class PollReport:
         return sum(t.status == "deferred" for t in self.taken)
 
 
+@dataclass(frozen=True)
+class PollerOptions:
+    """What polling reads of the settings (docs/FEEDS.md): intervals, pausing, the per-server
+    and daily limits, retention, and the fetch policy of feed requests."""
+
+    interval_s: float
+    max_interval_s: float
+    failures_to_pause: int
+    max_per_server: int
+    concurrency: int
+    retention_days: float | None
+    quota: IntakeQuota
+    fetch: FetchPolicy
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PollerOptions:
+        return cls(
+            interval_s=settings.feed_interval_s, max_interval_s=settings.feed_max_interval_s,
+            failures_to_pause=settings.feed_failures_to_pause,
+            max_per_server=settings.feed_max_per_server, concurrency=settings.feed_concurrency,
+            retention_days=settings.feed_retention_days,
+            quota=IntakeQuota(articles_per_day=settings.feed_articles_per_day,
+                              entries_per_poll=settings.feed_entries_per_poll),
+            fetch=replace(IndexerOptions.from_settings(settings).fetch,
+                          max_bytes=settings.feed_max_bytes,
+                          max_decoded_bytes=settings.feed_max_bytes))
+
+
 class FeedPoller:
     """Feeds of every collection: subscriptions, polls, retention."""
 
-    def __init__(self, *, settings: Settings, storage: Storage, indexer: Indexer,
+    def __init__(self, *, options: PollerOptions, storage: Storage, indexer: Indexer,
                  clock: Callable[[], float] = time.time, rng: random.Random | None = None,
                  resolver: Resolver | None = None) -> None:
         """`resolver` (host, port) -> addresses replaces the system's for feed requests."""
-        self.settings = settings
+        self.options = options
         self.storage = storage
         self.indexer = indexer
         self.clock = clock
         self.rng = rng or random.Random()
         self.resolver = resolver
-        self.gate = HostGate(settings.feed_concurrency)
-        self.entries = EntryIntake(settings=settings, storage=storage, indexer=indexer,
+        self.gate = HostGate(options.concurrency)
+        self.entries = EntryIntake(quota=options.quota, storage=storage, indexer=indexer,
                                    gate=self.gate, clock=clock)
-        self.policy = replace(fetch_policy(settings), max_bytes=settings.feed_max_bytes,
-                              max_decoded_bytes=settings.feed_max_bytes)
+        self.policy = options.fetch
         self.held: dict[int, float] = {}  # feed id -> no poll before (its failure not stored)
         self._held_lock = Lock()  # polls run on several threads
 
@@ -104,7 +134,7 @@ class FeedPoller:
                             "or a control character); check the address and try again.")
         feed_url, parsed = self.find_feed(url)
         current = self.storage.list_feeds(collection)
-        limit = self.settings.feed_max_per_server
+        limit = self.options.max_per_server
         if len(current) >= limit and all(f.url != feed_url for f in current):
             raise LimitReachedError(f"This collection follows {len(current)} feeds, its limit "
                                     f"of {limit}; remove one first.")
@@ -144,7 +174,7 @@ class FeedPoller:
         except NotFoundError:
             raise
         except Exception:
-            self._hold(feed_id, self.clock() + self.settings.feed_interval_s)
+            self._hold(feed_id, self.clock() + self.options.interval_s)
             raise
         if feed.paused and not force:
             return PollReport(feed, "skipped")
@@ -196,7 +226,7 @@ class FeedPoller:
         failures, paused = feed.failures + (setting is None), None
         if setting is not None:
             reason = advice(reason, setting)
-        elif isinstance(exc, BlockedURLError) or failures >= self.settings.feed_failures_to_pause:
+        elif isinstance(exc, BlockedURLError) or failures >= self.options.failures_to_pause:
             paused = (f"paused after {failures} failed poll{'s' * (failures > 1)} in a row: "
                       f"{reason}")
         retry = getattr(exc, "retry_after", None)
@@ -232,8 +262,8 @@ class FeedPoller:
 
     def _next(self, now: float, failures: int, *, ttl_s: float | None = None,
               response: Response | None = None, at_least: float | None = None) -> float:
-        return next_poll(now, interval=self.settings.feed_interval_s,
-                         max_interval=self.settings.feed_max_interval_s, failures=failures,
+        return next_poll(now, interval=self.options.interval_s,
+                         max_interval=self.options.max_interval_s, failures=failures,
                          ttl_s=ttl_s, headers=response.headers if response else None,
                          at_least=at_least, rng=self.rng)
 
@@ -279,7 +309,7 @@ class FeedPoller:
     def apply_retention(self, limit: int = 1000) -> int:
         """Remove articles that came in by themselves longer ago than the retention; how
         many (none when no retention is set)."""
-        days = self.settings.feed_retention_days
+        days = self.options.retention_days
         if not days:
             return 0
         removed = 0

@@ -17,10 +17,11 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from config.settings import Settings
 from retrieval.written.bounds import Guard, guarded_transport
+from retrieval.written.options import ModelOptions
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,11 @@ class ModelError(Exception):
 class ChatClient:
     """Chat completions from the configured server; build once, reuse (thread-safe)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.base_url = (settings.llm_base_url or "").strip()
-        self.model = (settings.llm_model or "").strip()
-        self.timeout_s = settings.llm_timeout_s
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else ""
-        self._key = key.strip()
+    def __init__(self, options: ModelOptions) -> None:
+        self.base_url = options.base_url
+        self.model = options.model
+        self.timeout_s = options.timeout_s
+        self._key = options.api_key
         self._client: Any = None
 
     def prepare(self) -> None:
@@ -79,12 +79,10 @@ class ChatClient:
         default the timeout from now); `ModelError` on any failure (the stream is closed when
         the caller stops early)."""
         client = self._openai()
-        guard = guard or Guard(time.monotonic() + self.timeout_s)
-        _ACTIVE.guard = guard
-        try:
+        with self._request(guard) as bounds:
             response = client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
-                stream=True, timeout=guard.left())
+                stream=True, timeout=bounds.left())
             finished = False
             with response:
                 for chunk in response:
@@ -95,32 +93,36 @@ class ChatClient:
                         finished = finished or bool(choice.finish_reason)
             if not finished:  # every server ends a whole answer with a finish reason
                 raise ModelError("the stream ended before the answer did")
-        except ModelError:
-            raise
-        except Exception as exc:  # any failure of the server or the stream: fall back
-            raise ModelError(guard.reason or self.describe(exc)) from None
-        finally:
-            _ACTIVE.guard = None
 
     def complete(self, messages: list[dict[str, str]], max_tokens: int,
                  guard: Guard | None = None) -> str:
         """The whole answer in one response, within ``guard``'s bounds (by default the
         timeout from now); `ModelError` on any failure."""
         client = self._openai()
+        with self._request(guard) as bounds:
+            response = client.chat.completions.create(
+                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
+                timeout=bounds.left())
+            content = response.choices[0].message.content
+        if not isinstance(content, str):
+            raise ModelError("the server's response held no text")
+        return content
+
+    @contextmanager
+    def _request(self, guard: Guard | None) -> Iterator[Guard]:
+        """One request within ``guard``'s bounds (by default the timeout from now), which the
+        transport reads while it runs; any failure of the server or the stream becomes
+        `ModelError` (the caller answers with quotes only)."""
         guard = guard or Guard(time.monotonic() + self.timeout_s)
         _ACTIVE.guard = guard
         try:
-            response = client.chat.completions.create(
-                model=self.model, messages=messages, max_tokens=max_tokens, temperature=0,
-                timeout=guard.left())
-            content = response.choices[0].message.content
+            yield guard
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(guard.reason or self.describe(exc)) from None
         finally:
             _ACTIVE.guard = None
-        if not isinstance(content, str):
-            raise ModelError("the server's response held no text")
-        return content
 
     def describe(self, exc: BaseException) -> str:
         """A failure on one line: a status code, a timeout, a broken connection, or the kind

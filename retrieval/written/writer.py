@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from config.settings import Settings
 from retrieval.models import Answer, Claim, Quote, Writing, Written
 from retrieval.quotes import make_quote
 from retrieval.written.bounds import TOO_LATE, Guard
@@ -37,6 +36,7 @@ from retrieval.written.claims import (
     split_statements,
 )
 from retrieval.written.client import ChatClient, ModelError
+from retrieval.written.options import WriterOptions
 from retrieval.written.prompt import (
     CHARS_PER_TOKEN,
     Exchange,
@@ -69,17 +69,17 @@ class Outcome:
 class Writer:
     """Writes answers with the configured model; build once, reuse (thread-safe)."""
 
-    def __init__(self, settings: Settings, client: ChatClient | None = None) -> None:
-        self.settings = settings
-        self.client = client or ChatClient(settings)
+    def __init__(self, options: WriterOptions, client: ChatClient | None = None) -> None:
+        self.options = options
+        self.client = client or ChatClient(options.model)
 
     @classmethod
-    def configured(cls, settings: Settings) -> Writer | None:
+    def configured(cls, options: WriterOptions) -> Writer | None:
         """A writer when a language model is configured and its client can be built; None
         (quotes only, said once in the log) otherwise."""
-        if not settings.llm_configured:
+        if not options.model.configured:
             return None
-        writer = cls(settings)
+        writer = cls(options)
         try:
             writer.client.prepare()
         except ModelError as exc:
@@ -102,17 +102,17 @@ class Writer:
                       deadline: float | None = None) -> Outcome:
         """`write`, saying why it fell back."""
         start = time.monotonic()
-        deadline = deadline or start + self.settings.llm_timeout_s
+        deadline = deadline or start + self.options.timeout_s
         if not answer.found:
             reason = "retrieval found no answer to write about"
             return Outcome(replace(answer, writing=Writing("fell back", reason)), reason, 0.0)
-        sources = sources_for(answer.passages, passages=self.settings.llm_passages,
-                              budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+        sources = sources_for(answer.passages, passages=self.options.passages,
+                              budget_chars=self.options.prompt_tokens * CHARS_PER_TOKEN)
         messages = answer_messages(answer.question, sources, context,
-                                   budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+                                   budget_chars=self.options.prompt_tokens * CHARS_PER_TOKEN)
         reading = _Reading(answer, {s.sid: s for s in sources}, self.model, on_draft)
         try:
-            for text in self._pieces(messages, deadline, self.settings.llm_max_tokens):
+            for text in self._pieces(messages, deadline, self.options.max_tokens):
                 reading.add(text)
             written = reading.finish()
         except ModelError as exc:
@@ -140,7 +140,7 @@ class Writer:
 
         def read() -> None:
             try:
-                if self.settings.llm_stream:
+                if self.options.stream:
                     for piece in self.client.stream(messages, budget, guard):
                         guard.check()  # ended by the waiting side: stop here
                         pieces.put(piece)
@@ -181,9 +181,9 @@ class Writer:
         otherwise = otherwise or question
         if not context:
             return otherwise
-        deadline = deadline or time.monotonic() + self.settings.llm_timeout_s
+        deadline = deadline or time.monotonic() + self.options.timeout_s
         messages = rewrite_messages(
-            question, context, budget_chars=self.settings.llm_prompt_tokens * CHARS_PER_TOKEN)
+            question, context, budget_chars=self.options.prompt_tokens * CHARS_PER_TOKEN)
         try:
             text = "".join(self._pieces_once(messages, deadline))  # a short, whole line
         except ModelError as exc:

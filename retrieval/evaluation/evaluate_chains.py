@@ -10,7 +10,7 @@ A chains file (``benchmarks/followup_chains.py`` writes them) holds article line
 - ``without context``: each turn's question alone, as citebot answered before conversations;
 - ``original question``: the question as the set wrote it, alone (what context could reach).
 
-A turn is scored like ``citebot eval`` scores a question (``retrieval.evaluate.Score``); a
+A turn is scored like ``citebot eval`` scores a question (``evaluate.Score``); a
 turn without answers (a headline that sets the scene) is asked but not scored.
 """
 
@@ -24,8 +24,8 @@ from typing import Any
 from config.settings import Settings
 from index.errors import CitebotError
 from retrieval.core import Core
-from retrieval.evaluate import COLLECTION, Score, index_articles
-from retrieval.search import published_date
+from retrieval.evaluation.evaluate import COLLECTION, Score, index_articles
+from retrieval.features import published_date
 
 MODES = ("without context", "with context", "original question")
 Row = dict[str, Any]

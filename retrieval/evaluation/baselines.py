@@ -12,10 +12,9 @@ import time
 import numpy as np
 
 from index.encode.embed import Embedder
-from index.ingest.clean import split_paragraphs
 from index.store.lexical import ScratchIndex
-from index.text import content_words
-from retrieval.scoring import Row, Unit
+from index.text import content_words, split_paragraphs
+from retrieval.evaluation.scoring import Row, Unit
 
 Ranked = tuple[list[Unit], float]  # the first 10 units of one question, and its latency
 

@@ -4,8 +4,8 @@ The question file follows the evaluation schema (id, question, answers, doc_id, 
 doc_text, ...). Every distinct article is indexed into a fresh collection and the questions
 are asked there; questions whose answer is not verbatim in the article (``answer_in_doc``
 false) are left out and counted. Each question belongs to the tune or the report side of a
-fixed split (``retrieval.splits``): rules are tuned on one side and judged on the other, and
-both are printed. Besides hit@k (``retrieval.scoring``), two rates of the "not found"
+fixed split (``evaluation.splits``): rules are tuned on one side and judged on the other, and
+both are printed. Besides hit@k (``evaluation.scoring``), two rates of the "not found"
 decision: answerable questions answered "not found", and unanswerable questions answered at
 all, where the unanswerable questions are each side's questions asked of a collection that
 holds only the other side's articles.
@@ -23,7 +23,7 @@ from typing import Any
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
-from retrieval.scoring import (
+from retrieval.evaluation.scoring import (
     RememberingEmbedder,
     Row,
     Score,
@@ -31,7 +31,7 @@ from retrieval.scoring import (
     holds_answer,
     load_questions,
 )
-from retrieval.splits import SPLITS, article_sides
+from retrieval.evaluation.splits import SPLITS, article_sides
 
 __all__ = ["Score", "articles_of", "evaluate", "load_questions", "open_remembering"]
 
@@ -137,7 +137,7 @@ def index_articles(core: Core, collection: str, docs: Iterable[Row],
 
 
 def _as_of(row: Row, dates: bool) -> Any:
-    from retrieval.search import published_date
+    from retrieval.features import published_date
 
     return published_date(row.get("question_date")) if dates else None
 
@@ -168,7 +168,7 @@ def score_baselines(docs: dict[str, Row], asked: list[Row], core: Core,
                     tallies_of: Callable[[Row], list[Tally]],
                     log: Callable[[str], None]) -> None:
     """Both baselines over every article, each question scored on its side."""
-    from retrieval.baselines import Ranked, bm25_paragraphs, chunk_dense
+    from retrieval.evaluation.baselines import Ranked, bm25_paragraphs, chunk_dense
 
     runs: list[tuple[str, list[Ranked]]] = []
     try:

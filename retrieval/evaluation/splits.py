@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from retrieval.search import published_date
+from retrieval.features import published_date
 
 Split = Literal["tune", "report"]
 SPLITS: tuple[Split, ...] = ("tune", "report")
