@@ -33,6 +33,13 @@ from index.store import (
 )
 from retrieval.answer import Answerer
 from retrieval.conversation import Conversations
+from retrieval.insights import (
+    DEFAULT_DAYS,
+    DEFAULT_RETENTION_DAYS,
+    InsightReport,
+    Insights,
+    InsightSwitch,
+)
 from retrieval.models import Answer
 from retrieval.written import Exchange, Writer
 
@@ -66,6 +73,7 @@ class Core:
     answerer: Answerer
     poller: FeedPoller
     conversations: Conversations
+    insights: Insights  # what members asked that nothing answered, where an admin allows
     writer: Writer | None = None  # written answers, when a language model is configured
 
     @classmethod
@@ -83,7 +91,7 @@ class Core:
             conversations=Conversations(
                 storage, idle_s=60 * settings.conversation_idle_minutes,
                 max_turns=settings.conversation_max_turns),
-            writer=Writer.configured(settings))
+            insights=Insights(storage, embedder), writer=Writer.configured(settings))
 
     def __enter__(self) -> Core:
         return self
@@ -106,7 +114,18 @@ class Core:
         with that id (see ``retrieval.conversation``). With ``write`` and a language model
         configured, written by the model over citebot's quotes (``on_draft`` sees each
         verified draft; a follow-up is first made standalone by the model), and the
-        quotes-only answer on any failure of the model (docs/LLM.md)."""
+        quotes-only answer on any failure of the model (docs/LLM.md). A question answered
+        "not found" is kept for insights where its collection has them on."""
+        answer = self._ask(collection, question, article_id=article_id, as_of=as_of,
+                           conversation=conversation, write=write, on_draft=on_draft)
+        if not answer.found:
+            self.insights.note_not_found(collection, answer.question)
+        return answer
+
+    def _ask(self, collection: str, question: str, *, article_id: str | None = None,
+             as_of: date | None = None, conversation: str | None = None, write: bool = False,
+             on_draft: Callable[[Answer], None] | None = None) -> Answer:
+        """The answer as ``ask`` describes it, not yet noted for insights."""
         writer = self.writer if write else None
         check_collection(collection)
         if conversation is None:
@@ -149,6 +168,21 @@ class Core:
         """Keep a member's 👍/👎 on an answer (a later vote on it replaces theirs)."""
         check_collection(vote.collection)
         self.storage.record_vote(vote)
+        self.insights.note_vote(vote)
+
+    # -- insights: what members asked that nothing answered -------------------------------
+    def insights_report(self, collection: str, days: int = DEFAULT_DAYS) -> InsightReport:
+        """The top gaps of the last ``days``: alike questions grouped (off: none)."""
+        return self.insights.report(check_collection(collection), days)
+
+    def enable_insights(self, collection: str,
+                        retention_days: int = DEFAULT_RETENTION_DAYS) -> InsightSwitch:
+        """Keep unanswered and 👎'd questions (never who asked) for ``retention_days``."""
+        return self.insights.enable(check_collection(collection), retention_days)
+
+    def disable_insights(self, collection: str) -> int:
+        """Stop keeping questions and delete those kept; how many were."""
+        return self.insights.disable(check_collection(collection))
 
     # -- articles in ----------------------------------------------------------------------
     def add_url(self, collection: str, url: str, *, title: str | None = None,

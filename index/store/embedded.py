@@ -28,6 +28,7 @@ from index.store import integrity, reconcile
 from index.store import vectors as vec
 from index.store.conversation_tables import ConversationStorage, ConversationTables
 from index.store.feed_tables import FeedStorage, FeedTables
+from index.store.insight_tables import InsightStorageOnTables, InsightTables
 from index.store.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 from index.store.rebuild import run_rebuild
@@ -53,7 +54,7 @@ class _Slot:
     loaded: Loaded | None = None
 
 
-class EmbeddedStorage(FeedStorage, ConversationStorage):
+class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
     """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``;
     conversations: ``ConversationStorage``).
 
@@ -79,6 +80,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
         self.conversation_tables = ConversationTables(self.sql)
+        self.insight_tables = InsightTables(self.sql)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
         self._deferred: set[str] = set()

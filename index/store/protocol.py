@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from index.models import Article, Chunk, Passage, PreparedArticle
+from index.store.insights import InsightStorage
 
 
 class Hit(NamedTuple):
@@ -163,8 +164,8 @@ class RateLedger(Protocol):
              window_s: float) -> float | None: ...
 
 
-class Storage(Protocol):
-    """What the core needs from a storage backend."""
+class Storage(InsightStorage, Protocol):
+    """What the core needs from a storage backend (insights: ``InsightStorage``)."""
 
     model: str
     dim: int

@@ -34,6 +34,7 @@ from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeedTables
+from index.store.postgres.insights import PostgresInsights
 from index.store.postgres.rates import PostgresRates
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
@@ -42,7 +43,7 @@ _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
 _INTAKE_LOCK = "hashtextextended('citebot:intake:' || %s, 0)"
 
 
-class PostgresStorage(FeedStorage, PostgresConversations):
+class PostgresStorage(FeedStorage, PostgresConversations, PostgresInsights):
     """Every collection in one PostgreSQL database (feeds: ``FeedStorage``; conversations:
     ``PostgresConversations``)."""
 
