@@ -41,7 +41,7 @@ class InsightsOptionError(CitebotError):
 
 @dataclass(frozen=True)
 class Gap:
-    """Alike questions: the one asked most (latest first), how often, why, and when last."""
+    """Alike questions: the one asked most (as written most), how often, why, when last."""
 
     question: str
     count: int
@@ -142,7 +142,9 @@ def group(kept: Sequence[KeptQuestion], embed: Callable[[list[str]], np.ndarray]
     wordings = sorted(by_wording, key=lambda w: (-len(by_wording[w]), -by_wording[w][0].at))
     if not wordings:
         return []
-    vectors = embed([by_wording[w][0].question for w in wordings])
+    shown = {w: Counter(k.question for k in by_wording[w]).most_common(1)[0][0]
+             for w in wordings}  # as written most (the newest of those written as often)
+    vectors = embed([shown[w] for w in wordings])
     leaders: list[int] = []
     members: dict[int, list[int]] = {}
     for i in range(len(wordings)):
@@ -153,7 +155,7 @@ def group(kept: Sequence[KeptQuestion], embed: Callable[[list[str]], np.ndarray]
             leaders.append(i)
             members[i] = [i]
     gaps = [_gap([k for i in members[j] for k in by_wording[wordings[i]]],
-                 by_wording[wordings[j]][0].question, len(members[j])) for j in leaders]
+                 shown[wordings[j]], len(members[j])) for j in leaders]
     return sorted(gaps, key=lambda g: (-g.count, -g.last_at))
 
 
