@@ -1,5 +1,5 @@
 """The command-line tool: ``citebot add | ask | chat | list | remove | rebuild | stats | feeds |
-run | eval | db | backup | restore``.
+insights | run | eval | db | backup | restore``.
 
 It only parses arguments, calls the core and renders; core errors become one clear line on
 stderr and a non-zero exit.
@@ -27,6 +27,7 @@ from bot.cli_backup import cmd_backup, cmd_restore
 from bot.cli_collections import no_articles, require_articles
 from bot.cli_db import add_parser as add_db_parser
 from bot.cli_feeds import add_parser as add_feeds_parser
+from bot.cli_insights import add_parser as add_insights_parser
 from bot.lines import QUESTION_LINE_MAX, parse_question, read_lines
 from bot.logs import TEXT_FORMAT, use_format
 from bot.terminal import complain, for_operator, progress, say, to_json
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
 
     add_feeds_parser(sub, common)
+    add_insights_parser(sub, common)
     sub.add_parser("run", parents=[common], help="run the Discord bot (and poll feeds)",
                    description="Run the Discord bot (token from CITEBOT_DISCORD_TOKEN); it "
                    "polls every collection's feeds in the background. Several processes share "
@@ -392,6 +394,12 @@ def cmd_feeds(ctx: Context) -> int:
     return run_feeds(ctx)
 
 
+def cmd_insights(ctx: Context) -> int:
+    from bot.cli_insights import cmd_insights as run_insights
+
+    return run_insights(ctx)
+
+
 def cmd_chat(ctx: Context) -> int:
     from bot.cli_chat import run_chat
 
@@ -414,7 +422,7 @@ COMMANDS: dict[str, Callable[[Context], int]] = {
     "add": cmd_add, "ask": cmd_ask, "list": cmd_list, "remove": cmd_remove,
     "rebuild": cmd_rebuild, "stats": cmd_stats, "feeds": cmd_feeds, "run": cmd_run,
     "eval": cmd_eval, "chat": cmd_chat, "db": cmd_db, "backup": cmd_backup,
-    "restore": cmd_restore,
+    "restore": cmd_restore, "insights": cmd_insights,
 }
 
 if __name__ == "__main__":
