@@ -30,7 +30,8 @@ from retrieval.core import Core
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin", "bot.cogs.feeds")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.library", "bot.cogs.admin", "bot.cogs.feeds",
+              "bot.cogs.insights")
 
 
 def intents(message_content: bool = False) -> discord.Intents:
