@@ -15,6 +15,7 @@ Another model's cosines differ: the same questions written alike still group.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,6 +34,9 @@ DEFAULT_RETENTION_DAYS = 30
 MAX_RETENTION_DAYS = 365
 DEFAULT_DAYS = 7
 TOP = 10
+# a person or role mentioned as chat platforms write it (<@123>, <@!123>, <@&123>): kept as
+# "@someone", so that no member's id reaches the kept questions
+_MENTION = re.compile(r"<@[!&]?\d+>")
 
 
 class InsightsOptionError(CitebotError):
@@ -91,14 +95,19 @@ class Insights:
         """Keep a question answered "not found" if the collection has insights on (one small
         read when off)."""
         if question.strip() and self.storage.insight_switch(collection) is not None:
-            self.storage.keep_question(collection, question, "not_found", self.clock())
+            self.storage.keep_question(collection, anonymous(question), "not_found",
+                                       self.clock())
 
     def note_vote(self, vote: Vote) -> None:
-        """Keep a 👎'd answer's question once, under the answer's id (not the member's)."""
-        if (vote.vote < 0 and vote.question.strip()
-                and self.storage.insight_switch(vote.collection) is not None):
-            self.storage.keep_question(vote.collection, vote.question, "voted_down",
-                                       self.clock(), answer_id=vote.answer_id)
+        """Keep a 👎'd answer's question once, under the answer's id (not the member's);
+        forget it when its last 👎 becomes a 👍."""
+        if self.storage.insight_switch(vote.collection) is None:
+            return
+        if vote.vote > 0:
+            self.storage.forget_vote_down(vote.collection, vote.answer_id)
+        elif vote.question.strip():
+            self.storage.keep_question(vote.collection, anonymous(vote.question),
+                                       "voted_down", self.clock(), answer_id=vote.answer_id)
 
     def enable(self, collection: str, retention_days: int = DEFAULT_RETENTION_DAYS
                ) -> InsightSwitch:
@@ -125,6 +134,11 @@ class Insights:
         kept = self.storage.kept_questions(collection, now - days * DAY_S, now, MAX_QUESTIONS)
         gaps = group(kept, self.embedder.embed, self.alike)
         return InsightReport(collection, switch, days, len(kept), tuple(gaps[:top]))
+
+
+def anonymous(question: str) -> str:
+    """The question with every mention of a person or role made "@someone"."""
+    return _MENTION.sub("@someone", question)
 
 
 def _wording(question: str) -> str:

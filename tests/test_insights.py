@@ -189,3 +189,24 @@ def test_a_postgres_database_of_the_previous_schema_upgrades(
     with psycopg.connect(url) as db:
         assert db.execute("SELECT max(version) FROM schema_migrations").fetchone() == (
             migrations.LATEST,)
+
+
+def test_a_mention_in_a_question_keeps_no_member_id(core: Core) -> None:
+    core.enable_insights("default")
+    core.ask("default", f"What did <@{MEMBER}> say about dredging?")
+    down(core, "m1", question=f"What did <@!{MEMBER}> and <@&{MEMBER}1> say?")
+    assert MEMBER not in repr(insight_rows(core))
+    assert sorted(g.question for g in core.insights_report("default").gaps) == [
+        "What did @someone and @someone say?", "What did @someone say about dredging?"]
+
+
+def test_a_down_vote_taken_back_is_no_longer_kept(core: Core) -> None:
+    core.enable_insights("default")
+    down(core, "m1")
+    down(core, "m1", user="930000000000000888")
+    down(core, "m1", vote=1)  # one changes their mind: another still votes it down
+    assert core.insights_report("default").questions == 1
+    down(core, "m1", user="930000000000000888", vote=1)  # the last 👎 taken back
+    assert core.insights_report("default").questions == 0
+    down(core, "m1")  # voted down again: kept again
+    assert core.insights_report("default").questions == 1

@@ -75,6 +75,15 @@ class InsightTables:
                 (collection, since, limit)).fetchall()
         return [KeptQuestion(str(q), k, float(at)) for q, k, at in rows]
 
+    def forget_vote_down(self, collection: str, answer_id: str) -> bool:
+        """Delete a down-voted answer's question once no member votes it down any more."""
+        with self.connections.write() as db:
+            return db.execute(
+                "DELETE FROM insight_questions WHERE collection = ? AND kind = 'voted_down' "
+                "AND answer_id = ? AND NOT EXISTS (SELECT 1 FROM feedback WHERE "
+                "collection = ? AND answer_id = ? AND vote < 0)",
+                (collection, answer_id, collection, answer_id)).rowcount > 0
+
 
 def _expire(db: sqlite3.Connection, collection: str, now: float) -> int:
     """Delete the collection's questions older than its retention (all when it is off)."""
@@ -115,3 +124,9 @@ class InsightStorageOnTables:
                        limit: int) -> list[KeptQuestion]:
         """The collection's kept questions since ``since``, newest first."""
         return self.insight_tables.kept(collection, since, now, limit)
+
+    @translated("update the insights", changes=True)
+    def forget_vote_down(self, collection: str, answer_id: str) -> bool:
+        """Delete a down-voted answer's question once no member votes it down any more
+        (the last 👎 was changed to 👍); whether one was."""
+        return self.insight_tables.forget_vote_down(collection, answer_id)

@@ -80,6 +80,17 @@ class PostgresInsights:
                 (collection, since, limit)).fetchall()
         return [KeptQuestion(str(q), k, float(at)) for q, k, at in rows]
 
+    @translated("update the insights", changes=True)
+    def forget_vote_down(self, collection: str, answer_id: str) -> bool:
+        """Delete a down-voted answer's question once no member votes it down any more
+        (the last 👎 was changed to 👍); whether one was."""
+        with self.db.write(collection) as db:
+            return db.execute(
+                "DELETE FROM insight_questions WHERE collection = %s AND kind = 'voted_down' "
+                "AND answer_id = %s AND NOT EXISTS (SELECT 1 FROM feedback WHERE "
+                "collection = %s AND answer_id = %s AND vote < 0)",
+                (collection, answer_id, collection, answer_id)).rowcount > 0
+
 
 def _expire(db: psycopg.Connection, collection: str, now: float) -> int:
     """Delete the collection's questions older than its retention (all when it is off)."""
