@@ -15,6 +15,7 @@ Another model's cosines differ: the same questions written alike still group.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.encode.embed import Embedder
-from index.errors import CitebotError
+from index.errors import CitebotError, StorageError
 from index.store.insights import DAY_S, InsightSwitch, KeptQuestion, Kind
 from index.store.protocol import Storage, Vote
 
+log = logging.getLogger(__name__)
 ALIKE = 0.78
 MAX_QUESTIONS = 500  # the newest questions grouped: bounds the work of one report
 DEFAULT_RETENTION_DAYS = 30
@@ -93,21 +95,28 @@ class Insights:
 
     def note_not_found(self, collection: str, question: str) -> None:
         """Keep a question answered "not found" if the collection has insights on (one small
-        read when off)."""
-        if question.strip() and self.storage.insight_switch(collection) is not None:
-            self.storage.keep_question(collection, anonymous(question), "not_found",
-                                       self.clock())
+        read when off). A failure is logged, never raised: it must not cost the answer."""
+        try:
+            if question.strip() and self.storage.insight_switch(collection) is not None:
+                self.storage.keep_question(collection, anonymous(question), "not_found",
+                                           self.clock())
+        except StorageError as exc:
+            log.warning("insights: a question answered \"not found\" was not kept: %s", exc)
 
     def note_vote(self, vote: Vote) -> None:
         """Keep a 👎'd answer's question once, under the answer's id (not the member's);
-        forget it when its last 👎 becomes a 👍."""
-        if self.storage.insight_switch(vote.collection) is None:
-            return
-        if vote.vote > 0:
-            self.storage.forget_vote_down(vote.collection, vote.answer_id)
-        elif vote.question.strip():
-            self.storage.keep_question(vote.collection, anonymous(vote.question),
-                                       "voted_down", self.clock(), answer_id=vote.answer_id)
+        forget it when its last 👎 becomes a 👍. A failure is logged, never raised: the
+        vote itself was recorded."""
+        try:
+            if self.storage.insight_switch(vote.collection) is None:
+                return
+            if vote.vote > 0:
+                self.storage.forget_vote_down(vote.collection, vote.answer_id)
+            elif vote.question.strip():
+                self.storage.keep_question(vote.collection, anonymous(vote.question),
+                                           "voted_down", self.clock(), answer_id=vote.answer_id)
+        except StorageError as exc:
+            log.warning("insights: a vote's question was not kept or forgotten: %s", exc)
 
     def enable(self, collection: str, retention_days: int = DEFAULT_RETENTION_DAYS
                ) -> InsightSwitch:
@@ -125,7 +134,7 @@ class Insights:
     def report(self, collection: str, days: int = DEFAULT_DAYS, top: int = TOP
                ) -> InsightReport:
         """The ``top`` gaps of the last ``days`` (at most the retention), most asked first."""
-        days = check_days(days, MAX_RETENTION_DAYS, "number of days")
+        days = check_days(days, MAX_RETENTION_DAYS, "period shown")
         switch = self.storage.insight_switch(collection)
         if switch is None:
             return InsightReport(collection, None, days, 0, ())

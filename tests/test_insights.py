@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from config.settings import Settings
+from index.errors import StorageError
 from index.store.insights import DAY_S
 from index.store.protocol import Vote
 from retrieval.core import Core
@@ -210,3 +211,20 @@ def test_a_down_vote_taken_back_is_no_longer_kept(core: Core) -> None:
     assert core.insights_report("default").questions == 0
     down(core, "m1")  # voted down again: kept again
     assert core.insights_report("default").questions == 1
+
+
+def test_a_failure_to_keep_a_question_never_costs_the_answer_or_the_vote(
+        core: Core, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    core.enable_insights("default")
+
+    def broken(*args: object, **kwargs: object) -> bool:
+        raise StorageError("Could not keep the question for insights (disk full).")
+
+    monkeypatch.setattr(core.storage, "keep_question", broken)
+    with caplog.at_level("WARNING"):
+        answer = core.ask("default", GONE)
+        down(core, "m1")
+    assert not answer.found and answer.question == GONE
+    assert core.insights_report("default").questions == 0
+    warnings = [r.getMessage() for r in caplog.records if "insights" in r.getMessage()]
+    assert len(warnings) == 2 and all("disk full" in w for w in warnings), warnings
