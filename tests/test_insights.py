@@ -228,3 +228,20 @@ def test_a_failure_to_keep_a_question_never_costs_the_answer_or_the_vote(
     assert core.insights_report("default").questions == 0
     warnings = [r.getMessage() for r in caplog.records if "insights" in r.getMessage()]
     assert len(warnings) == 2 and all("disk full" in w for w in warnings), warnings
+
+
+def test_processes_sharing_a_database_see_the_switch_at_once(any_settings: Settings) -> None:
+    """An admin's change in one process holds in every other at its next question: the
+    switch is read, never cached."""
+    settings = any_settings.model_copy(update={"min_score": 2.0})
+    with Core.open(settings, embedder=HashEmbedder()) as admin, \
+            Core.open(settings, embedder=HashEmbedder()) as bot:
+        bot.ask("default", GONE)
+        admin.enable_insights("default")
+        bot.ask("default", GONE)
+        assert admin.insights_report("default").questions == 1
+        admin.disable_insights("default")
+        bot.ask("default", GONE)
+        down(bot, "m1")
+        admin.enable_insights("default")
+        assert admin.insights_report("default").questions == 0
