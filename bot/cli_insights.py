@@ -75,8 +75,9 @@ def report_lines(report: InsightReport, collection: str) -> list[str]:
     if not report.gaps:
         return [f"No unanswered or down-voted questions in collection {collection!r} in the "
                 f"last {report.days} days."]
-    head = (f"Collection {collection!r}, the last {report.days} days: {report.questions} "
-            f"questions, {len(report.gaps)} gaps (the most asked first)")
+    head = (f"Collection {collection!r}, the last {report.days} days (questions are kept "
+            f"{report.switch.retention_days} days): {report.questions} questions, "
+            f"{len(report.gaps)} gaps (the most asked first)")
     return [head, *(gap_line(g) for g in report.gaps)]
 
 
