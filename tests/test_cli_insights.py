@@ -33,10 +33,13 @@ def test_insights_are_off_until_enabled_then_show_grouped_gaps(cli: Cli) -> None
     code, out, _ = cli("insights", "--days", "7")
     lines = out.strip().splitlines()
     assert code == 0 and "3 questions, 2 gaps" in lines[0], out
+    assert "the last 7 days (questions are kept 14 days)" in lines[0]
     assert lines[1].lstrip().startswith("2\u00d7 "), out  # the two ferry questions, one gap
     assert "ferry cancel" in lines[1]
     assert "2 not found" in lines[1] and "2 wordings" in lines[1]
     assert "Who is the new school superintendent?" in lines[2]
+    code, out, _ = cli("insights", "--days", "100")  # beyond the retention: the retention
+    assert code == 0 and "the last 14 days (questions are kept 14 days)" in out
     code, out, _ = cli("insights", "--json")
     report = json.loads(out)
     assert report["on"] and report["retention_days"] == 14 and report["questions"] == 3
