@@ -171,9 +171,10 @@ def group(kept: Sequence[KeptQuestion], embed: Callable[[list[str]], np.ndarray]
     leaders: list[int] = []
     members: dict[int, list[int]] = {}
     for i in range(len(wordings)):
-        best = max(leaders, key=lambda j: float(vectors[i] @ vectors[j]), default=None)
-        if best is not None and float(vectors[i] @ vectors[best]) >= alike:
-            members[best].append(i)
+        cosines = vectors[leaders] @ vectors[i] if leaders else np.zeros(0)
+        best = int(np.argmax(cosines)) if len(cosines) else -1
+        if best >= 0 and float(cosines[best]) >= alike:
+            members[leaders[best]].append(i)
         else:
             leaders.append(i)
             members[i] = [i]
