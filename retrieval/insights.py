@@ -121,11 +121,10 @@ class Insights:
     def enable(self, collection: str, retention_days: int = DEFAULT_RETENTION_DAYS
                ) -> InsightSwitch:
         """Turn insights on (or change their retention); questions older are deleted."""
-        days = check_days(retention_days, MAX_RETENTION_DAYS, "retention")
-        self.storage.switch_insights(collection, days, self.clock())
-        switch = self.storage.insight_switch(collection)
-        assert switch is not None
-        return switch
+        days, now = check_days(retention_days, MAX_RETENTION_DAYS, "retention"), self.clock()
+        self.storage.switch_insights(collection, days, now)
+        # None only if another process turned them off meanwhile: this call still turned on
+        return self.storage.insight_switch(collection) or InsightSwitch(collection, days, now)
 
     def disable(self, collection: str) -> int:
         """Turn insights off and delete every question kept; how many were."""
