@@ -31,15 +31,10 @@ from index.store import (
     Vote,
     Watched,
 )
+from index.store.insights import InsightSwitch
 from retrieval.answer import Answerer
 from retrieval.conversation import Conversations
-from retrieval.insights import (
-    DEFAULT_DAYS,
-    DEFAULT_RETENTION_DAYS,
-    InsightReport,
-    Insights,
-    InsightSwitch,
-)
+from retrieval.insights import DEFAULT_DAYS, DEFAULT_RETENTION_DAYS, InsightReport, Insights
 from retrieval.models import Answer
 from retrieval.written import Exchange, Writer
 

@@ -56,7 +56,7 @@ class _Slot:
 
 class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
     """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``;
-    conversations: ``ConversationStorage``).
+    conversations: ``ConversationStorage``; insights: ``InsightStorageOnTables``).
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """

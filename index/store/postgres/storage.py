@@ -45,7 +45,7 @@ _INTAKE_LOCK = "hashtextextended('citebot:intake:' || %s, 0)"
 
 class PostgresStorage(FeedStorage, PostgresConversations, PostgresInsights):
     """Every collection in one PostgreSQL database (feeds: ``FeedStorage``; conversations:
-    ``PostgresConversations``)."""
+    ``PostgresConversations``; insights: ``PostgresInsights``)."""
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
