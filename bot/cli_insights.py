@@ -76,7 +76,7 @@ def report_lines(report: InsightReport, collection: str) -> list[str]:
         return [f"No unanswered or down-voted questions in collection {collection!r} in the "
                 f"last {report.days} days."]
     head = (f"Collection {collection!r}, the last {report.days} days (questions are kept "
-            f"{report.switch.retention_days} days): {report.questions} questions, "
+            f"{report.switch.retention_days} days): {report.questions_shown}, "
             f"{len(report.gaps)} gaps (the most asked first)")
     return [head, *(gap_line(g) for g in report.gaps)]
 

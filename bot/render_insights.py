@@ -49,7 +49,7 @@ def report_embed(report: InsightReport) -> discord.Embed:
                           color=COLOR)
     kept = report.switch.retention_days if report.switch else 0
     embed.set_footer(text=clip(
-        f"The last {report.days} days \u00b7 {report.questions} questions \u00b7 "
+        f"The last {report.days} days \u00b7 {report.questions_shown} \u00b7 "
         f"{len(lines)} gaps shown \u00b7 kept {kept} days, never who asked", FOOTER_MAX))
     return embed
 

@@ -66,6 +66,14 @@ class InsightReport:
     questions: int  # kept questions in those days (at most MAX_QUESTIONS were read)
     gaps: tuple[Gap, ...]
 
+    @property
+    def questions_shown(self) -> str:
+        """How many questions were grouped, said plainly ("the newest 500 questions" when
+        there were more than the report reads)."""
+        if self.questions >= MAX_QUESTIONS:
+            return f"the newest {MAX_QUESTIONS} questions"
+        return f"{self.questions} question{'s' if self.questions != 1 else ''}"
+
     def to_json(self) -> dict[str, object]:
         return {"collection": self.collection, "on": self.switch is not None,
                 "retention_days": self.switch.retention_days if self.switch else None,

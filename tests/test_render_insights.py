@@ -4,7 +4,8 @@ members' text made inert (no pings, no markdown)."""
 from __future__ import annotations
 
 from bot import render, render_insights
-from retrieval.insights import Gap, InsightReport, InsightSwitch
+from bot.cli_insights import report_lines
+from retrieval.insights import MAX_QUESTIONS, Gap, InsightReport, InsightSwitch
 
 
 def report(question: str, gaps: int = 10) -> InsightReport:
@@ -36,3 +37,13 @@ def test_off_and_empty_are_sentences() -> None:
     assert render_insights.report_reply(off) == render_insights.OFF
     empty = InsightReport("guild-1", InsightSwitch("guild-1", 30, 0.0), 5, 0, ())
     assert render_insights.report_reply(empty) == render_insights.EMPTY.format(days=5)
+
+
+def test_a_report_that_read_its_limit_says_only_the_newest_were_grouped() -> None:
+    full = InsightReport("guild-1", InsightSwitch("guild-1", 30, 0.0), 7, MAX_QUESTIONS,
+                         report("why", 3).gaps)
+    embed = render_insights.report_reply(full)
+    assert not isinstance(embed, str)
+    assert f"the newest {MAX_QUESTIONS} questions" in (embed.footer.text or "")
+    lines = report_lines(full, "default")
+    assert f"the newest {MAX_QUESTIONS} questions" in lines[0]
