@@ -30,9 +30,11 @@ from index.store import (
     Vote,
     Watched,
 )
+from index.store.values import InsightSwitch
 from retrieval.answer import Answerer, AnswerOptions
 from retrieval.conversation import Conversations
 from retrieval.dialogue import Dialogue
+from retrieval.insights import DEFAULT_DAYS, DEFAULT_RETENTION_DAYS, InsightReport, Insights
 from retrieval.models import Answer
 from retrieval.written import Writer, WriterOptions
 
@@ -66,6 +68,7 @@ class Core:
     answerer: Answerer
     poller: FeedPoller
     conversations: Conversations
+    insights: Insights  # what members asked that nothing answered, where an admin allows
     writer: Writer | None = None  # written answers, when a language model is configured
 
     @classmethod
@@ -86,6 +89,7 @@ class Core:
             conversations=Conversations(
                 storage, idle_s=60 * settings.conversation_idle_minutes,
                 max_turns=settings.conversation_max_turns),
+            insights=Insights(storage, embedder),
             writer=Writer.configured(WriterOptions.from_settings(settings)))
 
     def __enter__(self) -> Core:
@@ -109,12 +113,16 @@ class Core:
         with that id (see ``retrieval.conversation``). With ``write`` and a language model
         configured, written by the model over citebot's quotes (``on_draft`` sees each
         verified draft; a follow-up is first made standalone by the model), and the
-        quotes-only answer on any failure of the model (docs/LLM.md)."""
+        quotes-only answer on any failure of the model (docs/LLM.md). A question answered
+        "not found" is kept for insights where its collection has them on."""
         check_collection(collection)
         key = None if conversation is None else check_conversation(conversation)
         dialogue = Dialogue(self.answerer, self.conversations, self.writer if write else None)
-        return dialogue.ask(collection, question, article_id=article_id, as_of=as_of,
-                            conversation=key, on_draft=on_draft)
+        answer = dialogue.ask(collection, question, article_id=article_id, as_of=as_of,
+                              conversation=key, on_draft=on_draft)
+        if not answer.found:
+            self.insights.note_not_found(collection, answer.question)
+        return answer
 
     @property
     def writes(self) -> bool:
@@ -134,6 +142,21 @@ class Core:
         """Keep a member's 👍/👎 on an answer (a later vote on it replaces theirs)."""
         check_collection(vote.collection)
         self.storage.record_vote(vote)
+        self.insights.note_vote(vote)
+
+    # -- insights: what members asked that nothing answered -------------------------------
+    def insights_report(self, collection: str, days: int = DEFAULT_DAYS) -> InsightReport:
+        """The top gaps of the last ``days``: alike questions grouped (off: none)."""
+        return self.insights.report(check_collection(collection), days)
+
+    def enable_insights(self, collection: str,
+                        retention_days: int = DEFAULT_RETENTION_DAYS) -> InsightSwitch:
+        """Keep unanswered and 👎'd questions (never who asked) for ``retention_days``."""
+        return self.insights.enable(check_collection(collection), retention_days)
+
+    def disable_insights(self, collection: str) -> int:
+        """Stop keeping questions and delete those kept; how many were."""
+        return self.insights.disable(check_collection(collection))
 
     # -- articles in ----------------------------------------------------------------------
     def add_url(self, collection: str, url: str, *, title: str | None = None,

@@ -37,7 +37,7 @@ from tests.test_bot_support import (
 
 COMMANDS = {("ask", 1), ("add", 1), ("articles", 1), ("remove", 1), ("reindex", 1),
             ("citebot-help", 1), ("Add article", 3), ("feeds", 1), ("watch", 1),
-            ("unwatch", 1)}
+            ("unwatch", 1), ("insights", 1)}
 
 
 def shown(message: Any) -> render.ShownAnswer:

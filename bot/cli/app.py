@@ -18,7 +18,7 @@ import sys
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
-from bot.cli import add, ask, backup, chat, db, evaluation, feeds, library, run
+from bot.cli import add, ask, backup, chat, db, evaluation, feeds, insights, library, run
 from bot.cli.context import Context, Handler, common_options
 from bot.cli.logs import TEXT_FORMAT, use_format
 from bot.cli.terminal import complain, for_operator
@@ -30,7 +30,7 @@ from index.names import check_collection
 log = logging.getLogger("citebot")
 
 #: The command modules, in the order of `citebot --help`.
-COMMAND_MODULES = (add, ask, chat, library, feeds, run, evaluation, db, backup)
+COMMAND_MODULES = (add, ask, chat, library, feeds, insights, run, evaluation, db, backup)
 
 EPILOG = """environment: every setting can be given as CITEBOT_<NAME> (for example CITEBOT_DATA_DIR,
 CITEBOT_MODEL, CITEBOT_DISCORD_TOKEN, CITEBOT_DATABASE_URL; CITEBOT_LLM_BASE_URL and

@@ -30,7 +30,8 @@ from retrieval.core import Core
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = tuple(f"bot.discord.cogs.{name}" for name in ("ask", "library", "admin", "feeds"))
+EXTENSIONS = tuple(f"bot.discord.cogs.{name}"
+                   for name in ("ask", "library", "admin", "feeds", "insights"))
 
 
 def intents(message_content: bool = False) -> discord.Intents:

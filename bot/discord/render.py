@@ -331,6 +331,8 @@ HELP = (
     ("/reindex", "Rebuild this server's search index (Manage Server)."),
     ("/feeds add | /watch", "Follow a site's feed, or add the links posted in a channel, "
      "without `/add` (Manage Server)."),
+    ("/insights", "What members asked that nothing answered, grouped; off until enabled, "
+     "never who asked (Manage Server)."),
     ("\U0001f44d / \U0001f44e", "Tell us whether an answer helped; it improves citebot."),
 )
 

@@ -25,6 +25,9 @@ from index.store.values import (
     Conversation,
     Feed,
     Hit,
+    InsightSwitch,
+    KeptQuestion,
+    Kind,
     SeenEntry,
     ShardFilter,
     Stats,
@@ -257,4 +260,39 @@ class RateLedger(Protocol):
         """Record ``n`` uses of ``key`` (of ``kind``) if at most ``count`` then fall in the
         last ``window_s`` seconds: None; else record none and return the seconds until there
         is room. Atomic across processes."""
+        ...
+
+
+class InsightStore(Protocol):
+    """What members asked that nothing answered, kept per collection only while an admin has
+    insights on: the question as asked, its kind and the time, never who asked or voted."""
+
+    def insight_switch(self, collection: str) -> InsightSwitch | None:
+        """Whether insights are on for the collection (its retention, since when); None: off.
+        Read from the primary store, never cached, so every process sees a change at once."""
+        ...
+
+    def switch_insights(self, collection: str, retention_days: int | None,
+                        now: float) -> int:
+        """Turn insights on with a retention in days (kept questions older than it are
+        deleted), or off (None: everything kept is deleted); how many kept questions were
+        deleted. Atomic."""
+        ...
+
+    def keep_question(self, collection: str, question: str, kind: Kind, now: float, *,
+                      answer_id: str | None = None) -> bool:
+        """Keep the question when insights are on (else nothing); a down-voted answer
+        (``answer_id``) is kept once however many members vote it down; questions past the
+        retention are deleted in the same transaction. Whether it was kept."""
+        ...
+
+    def kept_questions(self, collection: str, since: float, now: float,
+                       limit: int) -> list[KeptQuestion]:
+        """The collection's kept questions since ``since`` (and within the retention),
+        newest first, at most ``limit``; none when insights are off."""
+        ...
+
+    def forget_vote_down(self, collection: str, answer_id: str) -> bool:
+        """Delete a down-voted answer's question once no member votes it down any more (the
+        last 👎 was changed to 👍); whether one was deleted."""
         ...

@@ -4,7 +4,7 @@ plain, frozen, the same on every backend."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -140,3 +140,32 @@ class Conversation:
     collection: str
     turns: tuple[Turn, ...]
     updated_at: float
+
+
+# -- insights: what members asked that nothing answered (docs/OPERATING.md) --------------
+Kind = Literal["not_found", "voted_down"]
+KINDS: tuple[Kind, ...] = ("not_found", "voted_down")
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class InsightSwitch:
+    """Insights turned on for a collection: for how many days questions are kept, and since
+    when (seconds)."""
+
+    collection: str
+    retention_days: int
+    since: float
+
+    def oldest(self, now: float) -> float:
+        """The time before which kept questions are deleted."""
+        return now - self.retention_days * DAY_S
+
+
+@dataclass(frozen=True)
+class KeptQuestion:
+    """A question kept for insights: the question as asked, why, and when (seconds)."""
+
+    question: str
+    kind: Kind
+    at: float

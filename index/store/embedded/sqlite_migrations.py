@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from index.errors import SchemaError
-from index.store.embedded import conversation_tables, feed_tables
+from index.store.embedded import conversation_tables, feed_tables, insight_tables
 from index.store.embedded.sqlite_tx import Connections
 from index.store.lexical import fts_name
 from index.store.schema import Status
@@ -120,6 +120,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "feeds, seen entries, watched channels, intake log",
               script(feed_tables.SCHEMA)),
     Migration(5, "conversations, their turns and keys", script(conversation_tables.SCHEMA)),
+    Migration(6, "insights: a switch per collection, the questions kept",
+              script(insight_tables.SCHEMA)),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -27,6 +27,7 @@ from index.store.embedded import vectors as vec
 from index.store.embedded.conversation_tables import ConversationStorage, ConversationTables
 from index.store.embedded.failures import LOW_LEVEL, translated
 from index.store.embedded.feed_tables import FeedStorage, FeedTables
+from index.store.embedded.insight_tables import InsightStorageOnTables, InsightTables
 from index.store.embedded.integrity import collection_folder
 from index.store.embedded.locks import CollectionLocks, InUse, ReadWriteLock
 from index.store.embedded.rebuild import run_rebuild
@@ -45,9 +46,9 @@ class _Slot:
     loaded: Loaded | None = None
 
 
-class EmbeddedStorage(FeedStorage, ConversationStorage):
+class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
     """SQLite + one FAISS index per collection, in a data directory (feeds: ``FeedStorage``;
-    conversations: ``ConversationStorage``).
+    conversations: ``ConversationStorage``; insights: ``InsightStorageOnTables``).
 
     Lock order: the collection's writer lock, then its slot's ``sync``, then ``vectors``.
     """
@@ -71,6 +72,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage):
         self.locks = CollectionLocks(self.collection_dir)
         self.feed_tables = FeedTables(self.sql)
         self.conversation_tables = ConversationTables(self.sql)
+        self.insight_tables = InsightTables(self.sql)
         self._guard = threading.Lock()  # protects _slots
         self._slots: dict[str, _Slot] = {}
         self._deferred: set[str] = set()

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import psycopg
 
 from index.errors import SchemaError
+from index.store.postgres import insights
 from index.store.schema import Status
 
 _INITIAL = """
@@ -130,6 +131,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, passages, vectors (pgvector), lexicon, votes, feeds", _INITIAL),
     Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
     Migration(3, "rate limits shared by every process (ask cooldown, add quota)", _RATES),
+    Migration(4, "insights: a switch per collection, the questions kept", insights.SCHEMA),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"

@@ -33,6 +33,7 @@ from index.store.postgres import migrations, search
 from index.store.postgres.connections import Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeeds
+from index.store.postgres.insights import PostgresInsights
 from index.store.postgres.rates import PostgresRates
 from index.store.protocol import Hit, RateLedger, Stats, Vote, best_per_paragraph
 
@@ -41,9 +42,9 @@ _REBUILD_LOCK = "hashtextextended('citebot:rebuild:' || %s, 0)"
 _INTAKE_LOCK = "hashtextextended('citebot:intake:' || %s, 0)"
 
 
-class PostgresStorage(PostgresFeeds, PostgresConversations):
+class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
     """Every collection in one PostgreSQL database (feeds: ``PostgresFeeds``; conversations:
-    ``PostgresConversations``)."""
+    ``PostgresConversations``; insights: ``PostgresInsights``)."""
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
