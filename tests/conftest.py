@@ -13,6 +13,7 @@ from config.settings import BUNDLED_MODEL, Settings
 from index.encode.embed import Embedder, load_embedder
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
+from tests.feedsite import FeedSite
 from tests.pg_support import pg_core, pg_settings, pg_url  # noqa: F401  (fixtures)
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401  (a fixture)
 
@@ -121,3 +122,11 @@ Related news
 
 Advertisement
 """
+
+
+@pytest.fixture
+def site() -> Iterator[FeedSite]:
+    """A feed server on 127.0.0.1 (tests/feedsite.py), closed after the test."""
+    served = FeedSite()
+    yield served
+    served.close()

@@ -4,11 +4,8 @@ news site on 127.0.0.1. Subscribe, a new entry appears, it is announced without 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from bot.discord import render, render_feeds
 from index.encode.embed import Embedder
@@ -29,13 +26,6 @@ from tests.test_bot_support import (
     reply_to,
 )
 from tests.test_feeds import QUOTES, serve_news
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
 
 
 def allow(site: FeedSite, **more: Any) -> dict[str, Any]:

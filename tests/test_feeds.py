@@ -34,13 +34,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
-
-
 def feed_settings(tmp_path: Path, site: FeedSite, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "data_dir": tmp_path / "data", "fetch_allow_networks": ["127.0.0.1/32"],

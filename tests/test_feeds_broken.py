@@ -25,13 +25,6 @@ EXPANDED = "EXPANDED-BY-AN-ENTITY"
 
 
 @pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

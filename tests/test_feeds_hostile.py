@@ -38,13 +38,6 @@ def internal() -> Iterator[FeedSite]:
 
 
 @pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
-
-
-@pytest.fixture
 def core(tmp_path: Path, site: FeedSite) -> Iterator[Core]:
     opened = open_core(feed_settings(tmp_path, site), Clock())
     yield opened

@@ -9,7 +9,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,6 @@ from tests.feedsite import FeedSite
 from tests.test_bot_support import GUILD_A, bot_env
 
 WORDS = " ".join(f"Word{i} of the long story the feed carries whole." for i in range(40))
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
 
 
 def serve(site: FeedSite, name: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import feedparser
@@ -23,13 +22,6 @@ BASE = "http://127.0.0.1:8000/feeds/main.xml"
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes().replace(b"FULLTEXT", FULLTEXT.encode())
-
-
-@pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
 
 
 def test_rss20_cdata_entities_relative_links_and_missing_dates() -> None:

@@ -41,13 +41,6 @@ EXAMPLES = max(1, int(30 * float(os.environ.get("CITEBOT_TEST_SCALE", "1"))))
 
 
 @pytest.fixture
-def site() -> Iterator[FeedSite]:
-    served = FeedSite()
-    yield served
-    served.close()
-
-
-@pytest.fixture
 def core(tmp_path: Path, site: FeedSite, backend: str,
          request: pytest.FixtureRequest) -> Iterator[Core]:
     opened = open_core(on_backend(feed_settings(tmp_path, site), backend, request), Clock())
