@@ -80,7 +80,7 @@ async def test_citebot_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     tokens = [rec.token for rec in fake.interactions.values()]
     assert len(tokens) == 2 and not [t for t in tokens if t in log]  # nor interaction tokens
     assert "[redacted token]" in log  # they were logged (webhook URLs, gateway events) and hidden
-    assert "synced 10 commands to the dev server" in log and "shutting down" in log
+    assert "synced 11 commands to the dev server" in log and "shutting down" in log
     assert "discord.http" in log  # debug logging was on, and still no token
 
 

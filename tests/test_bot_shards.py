@@ -147,7 +147,7 @@ async def test_two_shard_processes_answer_each_server_once(
         logs = {shard: (await out).decode(errors="replace") for shard, out in outputs.items()}
     assert codes == [0, 0], logs
     assert [guild for guild, _ in fake.command_syncs] == [GUILD_A]  # once, by shard 0's process
-    assert "synced 10 commands to the dev server" in logs[0]
+    assert "synced 11 commands to the dev server" in logs[0]
     assert "commands are synced by the process serving shard 0" in logs[1]
     if database_url:  # both processes kept their articles in the one PostgreSQL database
         import psycopg

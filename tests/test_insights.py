@@ -151,7 +151,7 @@ def test_a_retention_or_days_out_of_range_says_what_is_accepted(core: Core) -> N
 
 
 def test_an_embedded_store_of_the_previous_schema_upgrades(settings: Settings) -> None:
-    from index.store import sqlite_migrations
+    from index.store.embedded import sqlite_migrations
 
     Core.open(settings, embedder=HashEmbedder()).close()
     path = settings.data_dir / "citebot.sqlite3"

@@ -72,7 +72,7 @@ def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
                 ] == [1]
     core = Core.open(pg_settings, embedder=HashEmbedder())
     try:
-        assert schema_status(pg_url).version == migrations.LATEST == 3
+        assert schema_status(pg_url).version == migrations.LATEST == 4
         core.storage.append_turn("guild", "c", Turn("q", "q", None, (), (), "", 1.0),
                                  max_turns=3)
         assert core.storage.conversation("guild", "c") is not None
