@@ -15,6 +15,7 @@ import numpy as np
 
 from index.models import Passage
 from index.text import content_words, words
+from retrieval.fusion import DENSE_WEIGHT, fuse
 from retrieval.models import RankedPassage
 from retrieval.question import (
     Question,
@@ -140,7 +141,9 @@ def passage_matrix(question: Question, ranked: list[RankedPassage], today: date)
     pool = pool_weights(question.text, [r.passage.text for r in ranked])
     background = background_weights(question.text)
     top_lexical = max((r.lexical for r in ranked), default=0.0) or 1.0
-    fused = [0.6 * r.dense + 0.4 * r.lexical / top_lexical for r in ranked]
+    by_rank = fuse({i: r.dense for i, r in enumerate(ranked)},
+                   {i: r.lexical for i, r in enumerate(ranked)}, DENSE_WEIGHT)
+    fused = [by_rank[i] for i in range(len(ranked))]
     best: dict[str, float] = {}
     count: dict[str, int] = {}
     for r, f in zip(ranked, fused, strict=True):

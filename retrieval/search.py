@@ -4,7 +4,6 @@ questions about what someone said."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -12,21 +11,11 @@ import numpy as np
 from index.models import Passage
 from index.store import ArticleSearch
 from retrieval.features import published_date
+from retrieval.fusion import DENSE_WEIGHT, fuse
 from retrieval.models import Prior, RankedPassage
 from retrieval.question import Question, answer_type_match, speaks
 
 PRIOR_ARTICLES = 2  # a conversation's most cited articles that add candidates of their own
-
-
-def fuse(dense: Mapping[int, float], lexical: Mapping[int, float],
-         dense_weight: float) -> dict[int, float]:
-    """The fused score of every candidate of either retriever: ``w * cosine + (1 - w) *
-    bm25``, BM25 normalised by the best BM25 of the question (a candidate one retriever did
-    not score counts 0 there)."""
-    top_lex = max(lexical.values(), default=0.0) or 1.0
-    w = dense_weight
-    return {p: w * dense.get(p, 0.0) + (1 - w) * lexical.get(p, 0.0) / top_lex
-            for p in dense.keys() | lexical.keys()}
 
 
 class HybridSearcher:
@@ -40,7 +29,8 @@ class HybridSearcher:
     bonus (see ``search``). The weights were tuned with ``citebot eval`` (docs/EVALUATION.md).
     """
 
-    def __init__(self, storage: ArticleSearch, *, candidates: int = 30, dense_weight: float = 0.6,
+    def __init__(self, storage: ArticleSearch, *, candidates: int = 30,
+                 dense_weight: float = DENSE_WEIGHT,
                  speaker_boost: float = 0.15, type_bonus: float = 0.08,
                  recency_bonus: float = 0.05, recency_days: float = 30.0,
                  short_penalty: float = 0.12, short_words: int = 10,

@@ -43,7 +43,7 @@ def test_retrieval_reads_text_helpers_from_index_text(graph: grimp.ImportGraph) 
     assert reaching == set()
 
 
-LAYERS = ["retrieval.question", "retrieval.features", "retrieval.rank retrieval.search",
+LAYERS = ["retrieval.question retrieval.fusion", "retrieval.features", "retrieval.rank retrieval.search",
           "retrieval.quotes", "retrieval.answer"]
 
 

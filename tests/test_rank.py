@@ -14,6 +14,7 @@ from index.encode.embed import Embedder
 from index.models import Article, Passage, Sentence
 from retrieval.core import Core
 from retrieval.features import covered, pool_weights, stems
+from retrieval.fusion import fuse
 from retrieval.models import RankedPassage
 from retrieval.question import analyse, background_weights
 from retrieval.quotes import QuoteSelector
@@ -25,7 +26,6 @@ from retrieval.rank import (
     relevance,
 )
 from retrieval.rarity import rarity
-from retrieval.search import fuse
 from tests.conftest import ARTICLE, SHARED
 
 SEED = SHARED / "seed" / "000_25aae2e60ceb2198.txt"
