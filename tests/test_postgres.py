@@ -81,6 +81,16 @@ def test_the_hnsw_search_keeps_as_many_candidates_as_the_setting_asks(
 DIM = 256  # random vectors in many dimensions: a graph search misses some at a low setting
 
 
+def test_a_new_database_builds_its_hnsw_index_with_citebots_parameters(pg_core: Core,
+                                                                       pg_url: str) -> None:
+    """The HNSW graph is built with the parameters measured for recall at size (m 16,
+    ef_construction 128: docs/SCALING.md), not pgvector's defaults (ef_construction 64)."""
+    with psycopg.connect(pg_url) as db:
+        row = db.execute("SELECT reloptions FROM pg_class WHERE relname = 'chunks_hnsw_64'"
+                         ).fetchone()
+    assert row is not None and sorted(row[0] or []) == ["ef_construction=128", "m=16"]
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
