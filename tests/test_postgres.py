@@ -81,6 +81,15 @@ def test_the_hnsw_search_keeps_as_many_candidates_as_the_setting_asks(
 DIM = 256  # random vectors in many dimensions: a graph search misses some at a low setting
 
 
+def test_the_hnsw_candidates_grow_with_the_results_asked_for() -> None:
+    """The setting is for 10 results; 30 (a question's dense candidates) keep three times as
+    many, never fewer than the 4 x k rows the search asks for, never past pgvector's 1000."""
+    from index.store.postgres.search import ef_search
+
+    assert [ef_search(k, 160) for k in (10, 30, 100)] == [160, 480, 1000]
+    assert [ef_search(k, 10) for k in (1, 10, 30)] == [4, 40, 120]
+
+
 def test_a_new_database_builds_its_hnsw_index_with_citebots_parameters(pg_core: Core,
                                                                        pg_url: str) -> None:
     """The HNSW graph is built with the parameters measured for recall at size (m 16,
