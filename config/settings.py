@@ -60,6 +60,13 @@ class Settings(BaseSettings):
             "After this process changes a collection, how long its reads wait for the replica "
             "to replay the change before reading from the primary instead."),
     )
+    database_ef_search: int = Field(
+        default=160, ge=10, le=1000,
+        description=(
+            "PostgreSQL's vector search: the candidates its HNSW index keeps for 10 results "
+            "(in proportion for more), re-scored exactly. Higher finds more of the exact "
+            "nearest passages and takes longer (measured in docs/SCALING.md)."),
+    )
     model: str = Field(
         default=BUNDLED_MODEL,
         description=(

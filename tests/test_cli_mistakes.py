@@ -71,6 +71,23 @@ def test_every_refused_setting_is_one_line_naming_it_with_an_example(
     assert len(set(refused)) >= 40  # every setting that can be wrong in a value was tried
 
 
+@pytest.mark.parametrize(("value", "reason"), [
+    ("5", "greater than or equal to 10"), ("5000", "less than or equal to 1000"),
+    ("many", "valid integer")])
+def test_the_hnsw_search_setting_is_range_checked(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                   value: str, reason: str) -> None:
+    """PostgreSQL's recall/time trade-off: a value pgvector would refuse, or one too small
+    to find 10 results, is one line naming the setting, its range and its default."""
+    monkeypatch.setenv("CITEBOT_DATABASE_EF_SEARCH", value)
+    code, out, err = cli("stats")
+    line = one_line(err)
+    assert code == 2 and not out
+    assert line.startswith("citebot: CITEBOT_DATABASE_EF_SEARCH: ") and reason in line
+    assert "e.g. CITEBOT_DATABASE_EF_SEARCH=160" in line
+    monkeypatch.setenv("CITEBOT_DATABASE_EF_SEARCH", "320")
+    assert Settings().database_ef_search == 320
+
+
 def test_an_example_of_every_setting_is_accepted() -> None:
     for name in Settings.model_fields:
         example = Settings.example(name)

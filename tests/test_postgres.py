@@ -11,11 +11,13 @@ import random
 import threading
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 
 from config.settings import Settings
 from index.errors import StorageError
+from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence
 from retrieval.core import Core
 from tests.fakes import HashEmbedder
 from tests.pg_checks import pg_problems
@@ -49,6 +51,87 @@ def test_a_filtered_hnsw_search_returns_k_rows(pg_core: Core, pg_url: str) -> No
     small = pg_core.storage.passages("small", pids.tolist())
     assert set(small) == set(pids.tolist())  # only the collection asked
     assert len(pg_core.storage.dense_search("small", query, 10)) == 10
+
+
+def test_the_hnsw_search_keeps_as_many_candidates_as_the_setting_asks(
+        pg_settings: Settings, pg_url: str) -> None:
+    """CITEBOT_DATABASE_EF_SEARCH reaches PostgreSQL's HNSW search: a collection beside
+    another as large, searched through the index as on a large table, misses some of the
+    exact 10 nearest with the lowest setting, and finds more of them with the default."""
+    rng = np.random.default_rng(SEED)
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        name = db.info.dbname
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            db.execute(f'ALTER DATABASE "{name}" SET {setting} = off')  # the index, not a sort
+    # searched through HNSW, not exactly: above the threshold for an approximate search
+    settings = pg_settings.model_copy(update={"approximate_threshold": 100})
+    low, default = (Core.open(settings.model_copy(update={"database_ef_search": ef}),
+                              embedder=HashEmbedder(dim=DIM)) for ef in (10, 160))
+    try:
+        vectors = {c: _random_vectors(low, c, rng) for c in ("measured", "other")}
+        queries = _unit(rng.normal(size=(30, DIM)))
+        found = [_recall(core, "measured", vectors["measured"], queries)
+                 for core in (low, default)]
+    finally:
+        low.close()
+        default.close()
+    assert found[0] < found[1], found  # the same graph: equal if the setting were ignored
+
+
+DIM = 256  # random vectors in many dimensions: a graph search misses some at a low setting
+
+
+def test_the_hnsw_candidates_grow_with_the_results_asked_for() -> None:
+    """The setting is for 10 results; 30 (a question's dense candidates) keep three times as
+    many, never fewer than the 4 x k rows the search asks for, never past pgvector's 1000."""
+    from index.store.postgres.search import ef_search
+
+    assert [ef_search(k, 160) for k in (10, 30, 100)] == [160, 480, 1000]
+    assert [ef_search(k, 10) for k in (1, 10, 30)] == [4, 40, 120]
+
+
+def test_a_new_database_builds_its_hnsw_index_with_citebots_parameters(pg_core: Core,
+                                                                       pg_url: str) -> None:
+    """The HNSW graph is built with the parameters measured for recall at size (m 16,
+    ef_construction 128: docs/SCALING.md), not pgvector's defaults (ef_construction 64)."""
+    with psycopg.connect(pg_url) as db:
+        row = db.execute("SELECT reloptions FROM pg_class WHERE relname = 'chunks_hnsw_64'"
+                         ).fetchone()
+    assert row is not None and sorted(row[0] or []) == ["ef_construction=128", "m=16"]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _random_vectors(core: Core, collection: str, rng: np.random.Generator,
+                    articles: int = 20, paragraphs: int = 100) -> np.ndarray:
+    """Store articles whose passages have random vectors (the hardest case for a graph
+    search); the vectors, article by article, passage by passage."""
+    vectors = _unit(rng.normal(size=(articles * paragraphs, DIM)))
+    for a in range(articles):
+        texts = [f"passage {a} {p}." for p in range(paragraphs)]
+        prepared = PreparedArticle(
+            title=f"Article {a}", url=None, canonical_url=None, source=None, published=None,
+            author=None, content_hash=f"{collection}-{a}",
+            paragraphs=tuple(PreparedParagraph(t, (Sentence(0, len(t)),)) for t in texts),
+            chunks=tuple(Chunk(p, 0, len(t), t) for p, t in enumerate(texts)))
+        core.storage.put_article(collection, f"a{a}", prepared,
+                                 vectors[a * paragraphs:(a + 1) * paragraphs])
+    return vectors
+
+
+def _recall(core: Core, collection: str, vectors: np.ndarray, queries: np.ndarray,
+            paragraphs: int = 100) -> float:
+    """Recall@10 of the store's dense search against exact search."""
+    hits = 0
+    for q in queries:
+        exact = set(np.argsort(-(vectors @ q))[:10].tolist())
+        found = core.storage.dense_search(collection, q, 10)
+        passages = core.storage.passages(collection, [h.paragraph for h in found])
+        hits += len(exact & {int(passages[h.paragraph].article.id[1:]) * paragraphs
+                             + passages[h.paragraph].number - 1 for h in found})
+    return hits / (10 * len(queries))
 
 
 def test_both_backends_rank_alike(settings: Settings, pg_settings: Settings,

@@ -16,6 +16,19 @@ from index.store.postgres.articles import article_paragraph_ids, as_arrays
 from index.text import content_words, porter_stem
 
 MAX_EF_SEARCH = 1000  # pgvector's largest hnsw.ef_search
+EF_SEARCH = 160  # candidates HNSW keeps for 10 results, scaled with k (docs/SCALING.md)
+
+
+def ef_search(k: int, per_10: int = EF_SEARCH) -> int:
+    """``hnsw.ef_search`` for the k best: ``per_10`` for 10 results, in proportion for more,
+    never fewer than the 4 x k rows asked for, at most pgvector's largest."""
+    return min(max(per_10 * k // 10, 4 * k, 1), MAX_EF_SEARCH)
+
+
+# The graph's build (benchmarks/hnsw_recall.py, docs/SCALING.md): pgvector's m, with twice
+# its ef_construction, which took recall@10 at ef_search 40 from 0.953 to 0.999 at 100k
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 128
 
 
 def hnsw_index(dim: int) -> str:
@@ -23,20 +36,22 @@ def hnsw_index(dim: int) -> str:
     expression index, since a ``vector`` column of mixed sizes cannot be indexed whole."""
     return (f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{int(dim)} ON chunks USING hnsw "
             f"((embedding::vector({int(dim)})) vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
             f"WHERE live AND vector_dims(embedding) = {int(dim)}")
 
 
 def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: int,
-            dim: int) -> tuple[np.ndarray, np.ndarray]:
+            dim: int, ef: int = EF_SEARCH) -> tuple[np.ndarray, np.ndarray]:
     """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query, found
-    by the HNSW index with the collection filter applied during the scan."""
+    by the HNSW index (``ef`` its ``hnsw.ef_search``) with the collection filter applied
+    during the scan."""
     d = int(dim)
     with db.transaction():
         # without an iterative scan, HNSW stops after ef_search candidates and the collection
         # filter then leaves fewer than `limit` rows (pgvector >= 0.8)
         db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                    "set_config('hnsw.ef_search', %s, true)",
-                   (str(min(max(40, limit), MAX_EF_SEARCH)),))
+                   (str(min(max(ef, limit), MAX_EF_SEARCH)),))
         rows = db.execute(
             f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
             f"vector_dims(embedding) = {d} ORDER BY embedding::vector({d}) <=> "

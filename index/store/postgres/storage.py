@@ -48,11 +48,13 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
-                 migrate: bool = True) -> None:
+                 migrate: bool = True, ef_search: int = search.EF_SEARCH) -> None:
         """Connect, refuse a schema newer than this code, and apply missing migrations
-        (unless ``migrate`` is False: then a database that lacks some is refused)."""
+        (unless ``migrate`` is False: then a database that lacks some is refused).
+        ``ef_search``: the HNSW candidates kept for 10 results (more for more)."""
         self.model = model
         self.dim = dim
+        self.ef_search = ef_search
         self.lexical_max_df = lexical_max_df
         prepare(url, migrate=migrate, dim=dim)
         self.db = Connections(url, read_url, pool_size=pool_size,
@@ -162,7 +164,8 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             return [Hit(p, s) for p, s in best]
         with self.db.read(collection) as db:
             self._check_model(*sql.state(db, collection)[1:], collection)
-            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim)
+            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim,
+                                           search.ef_search(k, self.ef_search))
         scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
         return best_per_paragraph(pids.tolist(), scores.tolist(), k)
 
