@@ -226,3 +226,48 @@ def test_text_over_the_byte_limit_is_refused_before_any_work(settings: Settings)
         assert core.storage.list_articles("news") == []
     finally:
         core.close()
+
+
+DAM = ("The dam is possibly the largest in the region.\n\n"
+       "A possible delay was announced for the dam.\n\n"
+       "Archaeology teams trekked to the dam's site in the hills.\n\n"
+       "The US and the UK signed the dam accord on Monday.\n\n"
+       "Engineers said new technologies keep the dam safe.\n\n"
+       "Photo of the dam by jordan_mendoza5 for the news desk.")
+
+
+def fts5_scores(rows: list[tuple[str, str]], question: str) -> dict[str, float]:
+    """FTS5's own BM25 (text weight 1, title 0.25) of each row holding a question word, by
+    its text: what lexical scores must equal on every backend."""
+    import sqlite3
+
+    from index.text import content_words
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE p USING fts5(text, title, "
+               "tokenize='porter unicode61 remove_diacritics 2')")
+    db.executemany("INSERT INTO p(text, title) VALUES (?, ?)", rows)
+    match = " OR ".join(f'"{w}"' for w in content_words(question))
+    return {text: -score for text, score in db.execute(
+        "SELECT text, bm25(p, 1.0, 0.25) FROM p WHERE p MATCH ?", (match,))}
+
+
+def test_lexical_search_stems_and_scores_as_fts5_on_both_backends(any_core: Core) -> None:
+    """Issue 23: PostgreSQL answered xquad differently because the two backends stemmed
+    apart: the embedded store counts documents with FTS5's Porter ("possibly" and "possible"
+    are one stem, "us" is not stemmed, "technologies" is "technolog"), while the stems
+    written to PostgreSQL and used to score candidates on both came from another Porter.
+    Every backend's lexical scores now equal FTS5's own BM25, word for word."""
+    any_core.indexer.add_text("default", title="The dam", text=DAM)
+    any_core.indexer.add_text("default", title="Other news", text="The possible US visit.")
+    query = any_core.embedder.embed_query("dam")
+    hits = any_core.storage.dense_search("default", query, 100)
+    passages = any_core.storage.passages("default", [h.paragraph for h in hits])
+    rows = [(p.text, p.article.title) for p in passages.values()]
+    for question in ("is it possible", "US accord", "archaeology technologies",
+                     "trekking teams", "which dam is largest", "photo by mendoza5"):
+        found = {passages[h.paragraph].text: h.score for h in
+                 any_core.storage.lexical_search("default", question, 10)}
+        expected = fts5_scores(rows, question)
+        assert found == pytest.approx(expected, rel=1e-6), question
+

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from index.text import plain, porter_stem
 
-_WORD = re.compile(r"\w+")
+TOKEN = r"[^\W_]+"  # a token as FTS5's unicode61 splits them: letters and digits, not "_"
+_WORD = re.compile(TOKEN)
 
 K1 = 1.2
 B = 0.75
@@ -44,7 +45,7 @@ def _matcher(stems: list[str]) -> re.Pattern[str]:
     a stem less its last two letters is a prefix of every word that stems to it (checked
     over the 33k distinct words of the evaluation sets), so only such words are stemmed."""
     prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*")
 
 
 @dataclass(frozen=True)
