@@ -54,7 +54,8 @@ def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
         read_url=read_url.get_secret_value() if read_url else None,
         pool_size=settings.database_pool_size,
         replica_wait_s=settings.database_replica_wait_s,
-        lexical_max_df=settings.lexical_max_df)
+        lexical_max_df=settings.lexical_max_df,
+        approximate_threshold=settings.approximate_threshold)
 
 
 @dataclass

@@ -271,3 +271,46 @@ def test_lexical_search_stems_and_scores_as_fts5_on_both_backends(any_core: Core
         expected = fts5_scores(rows, question)
         assert found == pytest.approx(expected, rel=1e-6), question
 
+
+
+def test_dense_search_is_exact_in_a_collection_below_the_approximate_threshold(
+        any_core: Core) -> None:
+    """Issue 23: below ``approximate_threshold`` vectors, ``dense_search`` returns exactly the
+    k paragraphs ``dense_scores`` ranks best, on every backend, beside a larger collection
+    too. PostgreSQL's HNSW graph holds every collection's vectors, and its filtered scan
+    missed some of a collection's nearest (on the evaluation's database, 686 of 9,000 in
+    the first 30 of 300 questions) where the embedded store searches exactly."""
+    from tests.pg_support import fill
+
+    fill(any_core, "large", 150, 7, paragraphs=4)
+    fill(any_core, "small", 25, 8, paragraphs=3)
+    core = any_core
+    url = any_core.settings.database_url
+    if url is not None:  # as a large database plans and searches: by a coarse HNSW graph
+        import psycopg
+
+        with psycopg.connect(url.get_secret_value(), autocommit=True) as db:
+            db.execute("DROP INDEX chunks_hnsw_64")
+            db.execute("CREATE INDEX chunks_hnsw_64 ON chunks USING hnsw ((embedding::"
+                       "vector(64)) vector_cosine_ops) WITH (m = 2, ef_construction = 4) "
+                       "WHERE live AND vector_dims(embedding) = 64")
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                db.execute(f"ALTER DATABASE {db.info.dbname} SET {setting} = off")
+        core = Core.open(any_core.settings, embedder=HashEmbedder())
+    try:
+        probe = core.embedder.embed_query("x")
+        ids = [h.paragraph for a in core.storage.list_articles("small")
+               for h in core.storage.dense_search("small", probe, 100, article_id=a.id)]
+        assert len(ids) == 75
+        differ = []
+        for n in range(20):
+            query = core.embedder.embed_query(f"harbour budget council {n}")
+            exact = sorted(core.storage.dense_scores("small", ids, query).values(),
+                           reverse=True)[:30]  # the scores: ties may come in any order
+            found = [h.score for h in core.storage.dense_search("small", query, 30)]
+            if found != pytest.approx(exact, abs=1e-6):
+                differ.append(n)
+        assert not differ
+    finally:
+        if core is not any_core:
+            core.close()

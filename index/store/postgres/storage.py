@@ -48,11 +48,13 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
-                 migrate: bool = True) -> None:
+                 approximate_threshold: int = 50_000, migrate: bool = True) -> None:
         """Connect, refuse a schema newer than this code, and apply missing migrations
-        (unless ``migrate`` is False: then a database that lacks some is refused)."""
+        (unless ``migrate`` is False: then a database that lacks some is refused). A
+        collection of at most ``approximate_threshold`` paragraphs is searched exactly."""
         self.model = model
         self.dim = dim
+        self.approximate_threshold = approximate_threshold
         self.lexical_max_df = lexical_max_df
         prepare(url, migrate=migrate, dim=dim)
         self.db = Connections(url, read_url, pool_size=pool_size,
@@ -152,8 +154,9 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
     @translated("search the passages")
     def dense_search(self, collection: str, query: np.ndarray, k: int,
                      article_id: str | None = None) -> list[Hit]:
-        """Paragraphs by cosine, best first; a paragraph scores as its best window. HNSW
-        finds candidates; each is re-scored exactly, as the embedded store's IVF ones are."""
+        """Paragraphs by cosine, best first; a paragraph scores as its best window. Exact up
+        to ``approximate_threshold`` paragraphs; above, HNSW finds candidates and each is
+        re-scored exactly, as the embedded store's IVF ones are."""
         if article_id is not None:
             with self.db.read(collection) as db:
                 own = sql.article_paragraph_ids(db, collection, article_id)
@@ -162,7 +165,8 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             return [Hit(p, s) for p, s in best]
         with self.db.read(collection) as db:
             self._check_model(*sql.state(db, collection)[1:], collection)
-            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim)
+            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim,
+                                           exact_below=self.approximate_threshold)
         scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
         return best_per_paragraph(pids.tolist(), scores.tolist(), k)
 
