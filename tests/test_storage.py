@@ -314,3 +314,20 @@ def test_dense_search_is_exact_in_a_collection_below_the_approximate_threshold(
     finally:
         if core is not any_core:
             core.close()
+
+
+def test_dense_search_returns_k_paragraphs_when_one_has_many_windows(any_core: Core) -> None:
+    """``dense_search`` returns the k closest paragraphs, not fewer, when the closest chunks
+    are the windows of a few long paragraphs (each a paragraph once): the backends fetched
+    2 x k (embedded) and 4 x k (PostgreSQL) chunks and returned what those held."""
+    sentence = "The harbour council debated the ferry budget again today. "
+    other = "Ferry budget talks at the harbour council went on late. "
+    long_text = "\n\n".join([sentence * 60, other * 60, "Other news of the week.",
+                             "Rain is expected on Sunday.", "The museum opens in June.",
+                             "Schools close for the summer.", "A new bakery opened."])
+    any_core.indexer.add_text("default", title="Harbour", text=long_text)
+    stats = any_core.storage.stats("default")
+    assert stats.paragraphs == 7 and stats.chunks > 20  # the two long ones in windows
+    query = any_core.embedder.embed_query("harbour council ferry budget debated")
+    for k in (3, 5, 7):
+        assert len(any_core.storage.dense_search("default", query, k)) == k

@@ -316,22 +316,34 @@ class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
             by_paragraph = self.dense_scores(collection, pids, query)
             best = sorted(by_paragraph.items(), key=lambda kv: -kv[1])[:k]
             return [Hit(p, s) for p, s in best]
+        n = k * 2
+        while True:  # more chunks while the closest are windows of fewer than k paragraphs
+            hits, count = self._nearest_paragraphs(collection, query, n, k)
+            if len(hits) >= k or n >= count:
+                return hits
+            n *= 4
+
+    def _nearest_paragraphs(self, collection: str, query: np.ndarray, n: int,
+                            k: int) -> tuple[list[Hit], int]:
+        """The best k paragraphs of the n nearest chunks, and how many chunks there are."""
         for last in (False, True):  # once more if a writer swapped chunks under the search
             loaded = self._index(collection)
             exact = loaded.index.kind == "flat"
             with self._slot(collection).vectors.read():
-                scores, ids = loaded.index.search(query.reshape(1, -1), k * (2 if exact else 4))
+                scores, ids = loaded.index.search(query.reshape(1, -1), n if exact else 2 * n)
             found = [int(i) for i in ids[0] if i >= 0]
             if not exact:  # re-score the approximate candidates with the exact vectors
                 cids, chunk_pids, vectors = self.sql.chunk_vectors(collection, found, dim=self.dim)
                 if last or len(cids) == len(found):
-                    return best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(), k)
+                    return best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(),
+                                              k), loaded.index.count
                 continue
             mapping = self.sql.chunk_paragraphs(collection, found)
             if last or len(mapping) == len(found):
                 pairs = [(mapping[c], float(s)) for c, s in zip(ids[0], scores[0], strict=True)
                          if c >= 0 and int(c) in mapping]
-                return best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k)
+                return (best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k),
+                        loaded.index.count)
         raise AssertionError("unreachable")
 
     @translated("search the passages' words")

@@ -163,12 +163,17 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             best = sorted(self.dense_scores(collection, own, query).items(),
                           key=lambda kv: -kv[1])[:k]
             return [Hit(p, s) for p, s in best]
-        with self.db.read(collection) as db:
-            self._check_model(*sql.state(db, collection)[1:], collection)
-            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim,
-                                           exact_below=self.approximate_threshold)
-        scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
-        return best_per_paragraph(pids.tolist(), scores.tolist(), k)
+        n = k * 4
+        while True:  # more chunks while the closest are windows of fewer than k paragraphs
+            with self.db.read(collection) as db:
+                self._check_model(*sql.state(db, collection)[1:], collection)
+                pids, vectors = search.nearest(db, collection, query, n, self.dim,
+                                               exact_below=self.approximate_threshold)
+            scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
+            hits = best_per_paragraph(pids.tolist(), scores.tolist(), k)
+            if len(hits) >= k or len(pids) < n:
+                return hits
+            n *= 4
 
     @translated("search the passages' words")
     def lexical_search(self, collection: str, question: str, k: int,
