@@ -28,11 +28,16 @@ WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
 def finders(df: Mapping[str, float], max_df: int) -> list[str]:
     """The words that find candidates: the rarest first, each in at most ``max_df`` passages,
     together in at most twice that many (so the work of finding them is bounded however long
-    the question); every word when ``max_df`` is 0."""
+    the question); every word when ``max_df`` is 0. One word per stem ("use", "using"), so
+    that a stem weighs once in choosing candidates, as in scoring them."""
+    stems: dict[str, str] = {}
+    for word in df:
+        stems.setdefault(porter_stem(word), word)
+    unique = list(stems.values())
     if max_df <= 0:
-        return list(df)
+        return unique
     budget, out = 2.0 * max_df, []
-    for word in sorted(df, key=df.__getitem__):
+    for word in sorted(unique, key=df.__getitem__):
         if df[word] > min(budget, max_df):
             break
         out.append(word)

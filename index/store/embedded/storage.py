@@ -314,7 +314,7 @@ class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
         if article_id is not None:
             pids = self.sql.article_paragraph_ids(collection, article_id)
             by_paragraph = self.dense_scores(collection, pids, query)
-            best = sorted(by_paragraph.items(), key=lambda kv: -kv[1])[:k]
+            best = sorted(by_paragraph.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
             return [Hit(p, s) for p, s in best]
         n = k * 2
         while True:  # more chunks while the closest are windows of fewer than k paragraphs

@@ -87,7 +87,7 @@ def lexical(db: psycopg.Connection, collection: str, question: str, k: int, *,
     for word, count in df.items():
         term_df.setdefault(stem_of[word], count)
     scored = bm25.scores(term_df, docs, stats)
-    return sorted(scored.items(), key=lambda kv: -kv[1])
+    return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _candidates(db: psycopg.Connection, collection: str, words: list[str],

@@ -161,7 +161,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             with self.db.read(collection) as db:
                 own = sql.article_paragraph_ids(db, collection, article_id)
             best = sorted(self.dense_scores(collection, own, query).items(),
-                          key=lambda kv: -kv[1])[:k]
+                          key=lambda kv: (-kv[1], kv[0]))[:k]
             return [Hit(p, s) for p, s in best]
         n = k * 4
         while True:  # more chunks while the closest are windows of fewer than k paragraphs
