@@ -247,9 +247,14 @@ class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
     @translated("add the article", changes=True)
     def put_article(self, collection: str, article_id: str, prepared: PreparedArticle,
                     vectors: np.ndarray, *, added_by: str | None = None) -> Article:
-        """Insert an article, replacing one with the same id; vectors are its chunks'."""
+        """Insert an article, replacing one with the same id; vectors are its chunks'. In
+        the writer's turn, one stored meanwhile under another id with the same canonical URL
+        or content (a bulk add embeds before it stores) is the one replaced, as on PostgreSQL."""
         with self.writer(collection):
             self._index(collection)  # in step with SQLite (other processes) before changing it
+            same = self.sql.find_existing(collection, article_id, prepared.canonical_url,
+                                          prepared.content_hash)
+            article_id = same.id if same is not None else article_id
             with self.sql.write() as db:
                 old: list[int] = []
                 if self.sql.article_exists(db, collection, article_id):
