@@ -92,7 +92,8 @@ class Settings(BaseSettings):
         ge=0,
         description=(
             "Above this many vectors a collection uses an approximate index (IVF with 8-bit "
-            "scalar quantisation, re-scored exactly)."),
+            "scalar quantisation, re-scored exactly; on PostgreSQL, above this many "
+            "paragraphs, its HNSW index); below it, search is exact on both backends."),
     )
     lexical_max_df: int = Field(
         default=1_000,

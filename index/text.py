@@ -3,7 +3,8 @@
 Two stemmers live here on purpose, each named for its job:
 
 - ``porter_stem``: the Porter algorithm exactly as SQLite FTS5's "porter" tokenizer runs it
-  (diacritics folded first), so that BM25 computed outside FTS5 equals FTS5's own.
+  (diacritics folded first; Porter's revised rules, checked word for word against FTS5 by
+  the tests), so that BM25 computed outside FTS5 equals FTS5's own.
 - ``prefix_stem``: a crude suffix chop that also joins derivations Porter keeps apart
   ("repatriation" / "repatriate"), for matching a question's words inside sentences.
 
@@ -29,6 +30,9 @@ _ACCENTED = re.compile("[\u00c0-\u024f\u1e00-\u1eff]")  # Latin letters that may
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 # snowballstemmer runs PyStemmer's C build of Porter when installed (a dependency: ~100x faster)
 _PORTER = snowballstemmer.stemmer("porter")
+_FTS5_LONGEST = 64  # bytes: FTS5's porter leaves a longer token (or one under 3) unstemmed
+_FOLDS = str.maketrans("\u03c2\u00b5", "\u03c3\u03bc")  # unicode61 also folds these two
+_UNDOUBLED = frozenset("chjkqvwxy")  # doubles Snowball's Porter keeps after -ed/-ing; FTS5 not
 _SUFFIX = re.compile(r"(?:ing|edly|ed|es|s|ly)$")
 _STOPWORDS = frozenset((
     "a an and are as at be been but by did do does for from had has have he her his how i "
@@ -78,8 +82,43 @@ def plain(text: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def porter_stem(word: str) -> str:
-    """A word as FTS5's porter tokenizer indexes it: lower case, diacritics removed, stemmed."""
-    return str(_PORTER.stemWord(plain(word)))
+    """A word as FTS5's porter tokenizer indexes it: lower case, diacritics removed, stemmed
+    (a word of under 3 or over 64 bytes as it is), by Porter's revised rules as FTS5 has them."""
+    folded = plain(word).translate(_FOLDS)
+    if not 3 <= len(folded.encode()) <= _FTS5_LONGEST:
+        return folded
+    return _revised(folded, str(_PORTER.stemWord(folded)))
+
+
+def _revised(word: str, stem: str) -> str:
+    """Snowball's "porter" is the 1980 paper's; FTS5 runs Porter's revision, which also
+    undoubles "kk", "vv"... after -ed/-ing (step 1b) and has "bli" -> "ble", "logi" -> "log"
+    (step 2). Steps 3 to 5 then go on as Snowball's, so its stem of the revised word is FTS5's."""
+    for suffix in ("ed", "ing"):
+        base = word[: -len(suffix)]
+        if (word.endswith(suffix) and not word.endswith("eed") and len(base) > 2
+                and base[-1] == base[-2] and base[-1] in _UNDOUBLED and _vowel_in(base)):
+            return str(_PORTER.stemWord(base[:-1]))
+    for suffix, revised in (("bli", "ble"), ("logi", "log")):
+        if stem.endswith(suffix) and _measure_above_0(stem[: -len(suffix)]):
+            return str(_PORTER.stemWord(stem[: -len(suffix)] + revised))
+    return stem
+
+
+def _vowel_in(stem: str) -> bool:
+    """Porter's *v*: a vowel, "y" counting as one after the first letter."""
+    return any(c in "aeiou" or (c == "y" and i > 0) for i, c in enumerate(stem))
+
+
+def _measure_above_0(stem: str) -> bool:
+    """Porter's m > 0: a vowel followed by a consonant ("y" is a vowel after a consonant)."""
+    vowel_seen, consonant = False, False
+    for c in stem:
+        consonant = not (c in "aeiou" or (c == "y" and consonant))
+        if consonant and vowel_seen:
+            return True
+        vowel_seen = vowel_seen or not consonant
+    return False
 
 
 def prefix_stem(word: str) -> str:

@@ -55,6 +55,7 @@ def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
         pool_size=settings.database_pool_size,
         replica_wait_s=settings.database_replica_wait_s,
         lexical_max_df=settings.lexical_max_df,
+        approximate_threshold=settings.approximate_threshold,
         ef_search=settings.database_ef_search)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -154,3 +155,31 @@ def test_the_scratch_index_ranks_by_fts5_bm25() -> None:
         assert index.search([], 10) == [] and index.search(["tungsten"], 10) == []
     finally:
         index.close()
+
+
+def fts5_stems(words: list[str]) -> dict[str, list[str]]:
+    """Each word's tokens as FTS5's porter tokenizer indexes them."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE w USING fts5(t, tokenize='porter unicode61 "
+               "remove_diacritics 2')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
+    db.executemany("INSERT INTO w(rowid, t) VALUES (?, ?)", enumerate(words, 1))
+    out: dict[str, list[str]] = {w: [] for w in words}
+    for term, doc in db.execute("SELECT term, doc FROM v ORDER BY doc, offset"):
+        out[words[doc - 1]].append(term)
+    return out
+
+
+def test_porter_stem_is_fts5s_own_over_the_models_vocabulary() -> None:
+    """``porter_stem`` is FTS5's Porter, word for word: Porter's revised rules ("possibly" ->
+    "possibl", "technology" -> "technolog", "trekked" -> "trek"), words under three letters
+    left alone ("us"), over the bundled model's whole vocabulary and these."""
+    from index.encode.embed import bundled_model_path
+
+    vocabulary = (Path(bundled_model_path()) / "vocab.txt").read_text(encoding="utf-8").split()
+    words = sorted({w for w in vocabulary if w.isalpha()} | {
+        "possibly", "technologies", "trekked", "revving", "us", "is", "s", "bbbbb",
+        "μακεδονες", "crème", "x" * 70, "assembly", "incredibly", "buzzed", "hopping"})
+    expected = fts5_stems(words)
+    wrong = {w: (porter_stem(w), expected[w]) for w in words if [porter_stem(w)] != expected[w]}
+    assert len(words) > 20_000 and not wrong

@@ -15,6 +15,8 @@ from retrieval.evaluation.evaluate import evaluate
 from retrieval.evaluation.scoring import RememberingEmbedder, hit_rank
 from retrieval.evaluation.splits import article_sides, group_key, select, side_of
 from retrieval.learn import fit_listwise, fit_logistic, top1
+from tests.conftest import Cli
+from tests.postgres import PostgresServer
 
 
 def ids_on(side: str, count: int, prefix: str = "doc") -> list[str]:
@@ -152,3 +154,46 @@ def test_unanswerable_questions_answered_from_another_article_are_counted_apart(
     tune = evaluate(path, settings, baselines=False, log=lambda _: None)["sides"]["tune"]  # type: ignore[index]
     assert tune["unanswerable_asked"] == 1 and tune["unanswerable_answered"] == 1.0
     assert tune["unanswerable_answer_quoted"] == 1.0
+
+
+def _question_file(path: Path, stories: list[tuple[str, str, str, str]]) -> Path:
+    """A question file of (article id, text, question, answer) rows, titled by their ids."""
+    path.write_text("".join(json.dumps({
+        "id": f"q-{doc}", "question": question, "answers": [answer], "doc_id": doc,
+        "doc_title": doc, "doc_text": text}) + "\n" for doc, text, question, answer in stories))
+    return path
+
+
+def test_eval_refuses_a_collection_that_holds_another_sets_articles(
+        backend: str, cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
+    """`citebot eval` measures the file's articles alone. On a store that already holds
+    another set's articles in its collection (two sets evaluated on one PostgreSQL database,
+    or one --data-dir) it used to index beside them and report figures for the mixture; now
+    it refuses in one sentence, changes nothing, and --collection names a fresh one."""
+    if backend == "postgres":
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        monkeypatch.setenv("CITEBOT_DATABASE_URL", server.new_database())
+    data = str(tmp_path / "evaldata")
+    (fares,), (library,) = ids_on("tune", 1, "fares"), ids_on("report", 1, "library")
+    first = _question_file(tmp_path / "first.jsonl", [
+        (fares, STORY, "How much are ferry fares now?", "nine dollars"),
+        (library, OTHER, "When will the library open on Sundays?", "March")])
+    assert cli("eval", str(first), "--no-baselines", "--data-dir", data)[0] == 0
+    assert cli("eval", str(first), "--no-baselines", "--data-dir", data)[0] == 0  # again: fine
+    (bridge,), (museum,) = ids_on("tune", 1, "bridge"), ids_on("report", 1, "museum")
+    second = _question_file(tmp_path / "second.jsonl", [
+        (bridge, "The new bridge opened on Monday after four years of work.",
+         "When did the bridge open?", "Monday"),
+        (museum, "The museum will charge eight euros from June.",
+         "How much will the museum charge?", "eight euros")])
+    code, out, err = cli("eval", str(second), "--no-baselines", "--data-dir", data)
+    assert code != 0 and out == ""
+    assert "'eval' already holds 2 articles that are not in second.jsonl" in err
+    assert "--collection" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = cli("eval", str(second), "--no-baselines", "--data-dir", data,
+                       "--collection", "second", "--output", str(tmp_path / "second.json"))
+    report = json.loads((tmp_path / "second.json").read_text())
+    assert code == 0 and report["articles"] == 2 and report["passages"] == 2
+    code, out, _ = cli("list", "--collection", "eval", "--data-dir", data)
+    assert fares in out and bridge not in out  # the refused run changed nothing

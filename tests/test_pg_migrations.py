@@ -72,7 +72,7 @@ def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
                 ] == [1]
     core = Core.open(pg_settings, embedder=HashEmbedder())
     try:
-        assert schema_status(pg_url).version == migrations.LATEST == 4
+        assert schema_status(pg_url).version == migrations.LATEST == len(migrations.MIGRATIONS)
         core.storage.append_turn("guild", "c", Turn("q", "q", None, (), (), "", 1.0),
                                  max_turns=3)
         assert core.storage.conversation("guild", "c") is not None
@@ -106,3 +106,32 @@ def test_processes_starting_together_on_a_new_database_all_open_it(
         for t in threads:
             t.join()
         assert not errors, errors
+
+
+def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: stems written by a citebot whose Porter was not FTS5's ("possibly" ->
+    "possibli", "us" -> "u") are written again by a migration, lexicon and totals recounted,
+    so that the stored database scores as FTS5 does too, not only new articles."""
+    import snowballstemmer  # type: ignore[import-untyped]
+
+    from index.store.postgres import lexemes, migrations
+    from index.text import plain
+    from tests.test_storage import DAM, fts5_scores
+
+    old = snowballstemmer.stemmer("porter")
+    with monkeypatch.context() as older:  # before the migration, with the stemmer of then
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        older.setattr(migrations, "LATEST", 4)
+        older.setattr(lexemes, "porter_stem", lambda w: old.stemWord(plain(w)))
+        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+            core.indexer.add_text("default", title="The dam", text=DAM)
+            core.indexer.add_text("default", title="Other news", text="The possible US visit.")
+    with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+        hits = core.storage.dense_search("default", core.embedder.embed_query("dam"), 100)
+        passages = core.storage.passages("default", [h.paragraph for h in hits])
+        rows = [(p.text, p.article.title) for p in passages.values()]
+        for question in ("is it possible", "US accord", "archaeology technologies"):
+            found = {passages[h.paragraph].text: h.score
+                     for h in core.storage.lexical_search("default", question, 10)}
+            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question

@@ -11,13 +11,17 @@ from typing import Any
 
 from bot.cli.context import Commands, Context
 
+EVAL_COLLECTION = "eval"  # without --collection: not the default collection of one's articles
+
 
 def register(commands: Commands, common: argparse.ArgumentParser) -> None:
     ev = commands.add_parser(
         "eval", parents=[common], help="measure answer quality on a question file, with "
         "baselines", description="Measure answer quality on a question file (with baselines), "
         "or on a file of follow-up chains (per turn, with and without context; "
-        "docs/CONVERSATIONS.md).")
+        "docs/CONVERSATIONS.md). The articles go into the collection 'eval' (or --collection "
+        "NAME) and NAME-without-tune and NAME-without-report, which must hold no other "
+        "articles.")
     ev.add_argument("file", type=Path, help="question set or chains file (JSON Lines, see "
                     "docs/EVALUATION.md and docs/CONVERSATIONS.md)")
     ev.add_argument("--output", type=Path, help="write the results as JSON here")
@@ -51,7 +55,9 @@ def run_eval(ctx: Context) -> int:
                               baselines=not args.no_baselines, dates=not args.ignore_dates,
                               split=args.split, unanswerable=not args.no_unanswerable,
                               log=lambda m: print(m, file=sys.stderr),
-                              open_core=lambda s: open_remembering(s, ctx.embedder))
+                              open_core=lambda s: open_remembering(s, ctx.embedder),
+                              collection=EVAL_COLLECTION if ctx.collection == "default"
+                              else ctx.collection)
     print(render_chains(report) if chains else render(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from index.text import plain, porter_stem
 
-_WORD = re.compile(r"\w+")
+TOKEN = r"[^\W_]+"  # a token as FTS5's unicode61 splits them: letters and digits, not "_"
+_WORD = re.compile(TOKEN)
 
 K1 = 1.2
 B = 0.75
@@ -27,11 +28,16 @@ WEIGHTS = (1.0, 0.25)  # text, title: the weights the FTS5 query used
 def finders(df: Mapping[str, float], max_df: int) -> list[str]:
     """The words that find candidates: the rarest first, each in at most ``max_df`` passages,
     together in at most twice that many (so the work of finding them is bounded however long
-    the question); every word when ``max_df`` is 0."""
+    the question); every word when ``max_df`` is 0. One word per stem ("use", "using"), so
+    that a stem weighs once in choosing candidates, as in scoring them."""
+    stems: dict[str, str] = {}
+    for word in df:
+        stems.setdefault(porter_stem(word), word)
+    unique = list(stems.values())
     if max_df <= 0:
-        return list(df)
+        return unique
     budget, out = 2.0 * max_df, []
-    for word in sorted(df, key=df.__getitem__):
+    for word in sorted(unique, key=df.__getitem__):
         if df[word] > min(budget, max_df):
             break
         out.append(word)
@@ -44,7 +50,7 @@ def _matcher(stems: list[str]) -> re.Pattern[str]:
     a stem less its last two letters is a prefix of every word that stems to it (checked
     over the 33k distinct words of the evaluation sets), so only such words are stemmed."""
     prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
-    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*")
+    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,8 @@ class ArticleStore(Protocol):
 
 
 class ArticleSearch(Protocol):
-    """Reading passages and finding them, by vectors and by words."""
+    """Reading passages and finding them, by vectors and by words ("best first": equal
+    scores in the order the paragraphs were stored, by id, so both backends rank alike)."""
 
     def passages(self, collection: str, ids: Sequence[int]) -> dict[int, Passage]:
         """The paragraphs with these ids, by id; ids not in the collection are left out."""

@@ -18,12 +18,12 @@ class Hit(NamedTuple):
 
 def best_per_paragraph(pids: list[int], scores: list[float], k: int) -> list[Hit]:
     """The ``k`` best paragraphs, each scored by its best chunk (chunks of one paragraph share
-    its id)."""
+    its id); ties in the order the paragraphs were stored (by id), alike on every backend."""
     best: dict[int, float] = {}
     for pid, score in zip(pids, scores, strict=True):
         if score > best.get(pid, -np.inf):
             best[pid] = score
-    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: -kv[1])[:k]]
+    return [Hit(p, s) for p, s in sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
+from index.errors import CitebotError
 from retrieval.core import Core
 from retrieval.evaluation.scoring import (
     RememberingEmbedder,
@@ -71,9 +72,12 @@ class Tally:
 def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
              baselines: bool = True, dates: bool = True, split: str = "all",
              unanswerable: bool = True, log: Callable[[str], None] = lambda message: None,
-             open_core: Callable[[Settings], Core] | None = None) -> dict[str, object]:
-    """Index the file's articles into a fresh collection, ask the questions of ``split``
-    (tune, report or all), score.
+             open_core: Callable[[Settings], Core] | None = None,
+             collection: str = COLLECTION) -> dict[str, object]:
+    """Index the file's articles into ``collection`` (and each side's alone into
+    ``collection-without-SIDE``), ask the questions of ``split`` (tune, report or all),
+    score. CitebotError, before anything is indexed, when one of those collections holds
+    articles that are not the file's: the figures would be the mixture's.
 
     With ``dates``, a question that has a ``question_date`` is asked as of that day, as a
     member would have asked it then: articles published later are left out and recent ones
@@ -86,16 +90,19 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
     tallies = {s: Tally() for s in (*wanted, "all")} if split == "all" else {split: Tally()}
     core = (open_core or open_remembering)(settings)
     try:
-        index_s = index_articles(core, COLLECTION, docs.values(), log)
-        passages_n = core.stats(COLLECTION).paragraphs
-        dated = sum(ask_and_score(core, COLLECTION, r, _tallies(tallies, sides[r["doc_id"]]),
+        refuse_others(core, [collection, *(f"{collection}-without-{s}" for s in wanted)],
+                      set(docs), path.name)
+        index_s = index_articles(core, collection, docs.values(), log)
+        passages_n = core.stats(collection).paragraphs
+        dated = sum(ask_and_score(core, collection, r, _tallies(tallies, sides[r["doc_id"]]),
                                   dates) for r in asked)
         if baselines:
             score_baselines(docs, asked, core,
                             lambda r: _tallies(tallies, sides[r["doc_id"]]), log)
         if unanswerable:
             for side in wanted:
-                ask_elsewhere(core, side, [r for r in asked if sides[r["doc_id"]] == side],
+                ask_elsewhere(core, f"{collection}-without-{side}",
+                              [r for r in asked if sides[r["doc_id"]] == side],
                               [d for d, s in sides.items() if s != side], docs,
                               _tallies(tallies, side), dates, log)
     finally:
@@ -115,6 +122,18 @@ def open_remembering(settings: Settings, embedder: Embedder | None = None) -> Co
         settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
         cache_dir=settings.model_cache)
     return Core.open(settings, embedder=RememberingEmbedder(embedder))
+
+
+def refuse_others(core: Core, collections: list[str], ids: set[str], name: str) -> None:
+    """CitebotError if one of these collections holds an article whose id is not in ``ids``
+    (another set evaluated on the same store earlier): nothing is indexed then."""
+    for collection in collections:
+        others = [a.id for a in core.articles(collection, limit=-1) if a.id not in ids]
+        if others:
+            raise CitebotError(
+                f"Collection {collection!r} already holds {len(others)} articles that are "
+                f"not in {name}, so the figures would not be this set's alone; evaluate in a "
+                "fresh collection (--collection NAME) or another data directory or database.")
 
 
 def _tallies(tallies: dict[str, Tally], side: str) -> list[Tally]:
@@ -183,13 +202,12 @@ def score_baselines(docs: dict[str, Row], asked: list[Row], core: Core,
                 tally.scores[name].add(units, r["doc_id"], r["answers"], latency)
 
 
-def ask_elsewhere(core: Core, side: str, questions: list[Row], other: list[str],
+def ask_elsewhere(core: Core, collection: str, questions: list[Row], other: list[str],
                   docs: dict[str, Row], tallies: list[Tally], dates: bool,
                   log: Callable[[str], None]) -> None:
-    """Ask one side's questions of a collection of the other side's articles alone, where
+    """Ask one side's questions of ``collection``, of the other side's articles alone, where
     their article is not, and count how many are answered all the same, and how many of
     those quote the answer first anyway (another article on the same story holds it)."""
-    collection = f"{COLLECTION}-without-{side}"
     index_articles(core, collection, [docs[d] for d in other], log)
     for r in questions:
         answer = core.ask(collection, r["question"], as_of=_as_of(r, dates))

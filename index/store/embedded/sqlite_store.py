@@ -337,7 +337,7 @@ class SQLiteStore(Connections):
         for word, count in df.items():
             term_df.setdefault(porter_stem(word), count)
         scored = bm25.scores(term_df, docs, stats)
-        return sorted(scored.items(), key=lambda kv: -kv[1])
+        return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
 
     def fts_table(self, db: sqlite3.Connection, collection: str) -> str:
         """The collection's own FTS5 table (created on first use): one per collection, so a

@@ -247,9 +247,14 @@ class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
     @translated("add the article", changes=True)
     def put_article(self, collection: str, article_id: str, prepared: PreparedArticle,
                     vectors: np.ndarray, *, added_by: str | None = None) -> Article:
-        """Insert an article, replacing one with the same id; vectors are its chunks'."""
+        """Insert an article, replacing one with the same id; vectors are its chunks'. In
+        the writer's turn, one stored meanwhile under another id with the same canonical URL
+        or content (a bulk add embeds before it stores) is the one replaced, as on PostgreSQL."""
         with self.writer(collection):
             self._index(collection)  # in step with SQLite (other processes) before changing it
+            same = self.sql.find_existing(collection, article_id, prepared.canonical_url,
+                                          prepared.content_hash)
+            article_id = same.id if same is not None else article_id
             with self.sql.write() as db:
                 old: list[int] = []
                 if self.sql.article_exists(db, collection, article_id):
@@ -314,24 +319,36 @@ class EmbeddedStorage(FeedStorage, ConversationStorage, InsightStorageOnTables):
         if article_id is not None:
             pids = self.sql.article_paragraph_ids(collection, article_id)
             by_paragraph = self.dense_scores(collection, pids, query)
-            best = sorted(by_paragraph.items(), key=lambda kv: -kv[1])[:k]
+            best = sorted(by_paragraph.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
             return [Hit(p, s) for p, s in best]
+        n = k * 2
+        while True:  # more chunks while the closest are windows of fewer than k paragraphs
+            hits, count = self._nearest_paragraphs(collection, query, n, k)
+            if len(hits) >= k or n >= count:
+                return hits
+            n *= 4
+
+    def _nearest_paragraphs(self, collection: str, query: np.ndarray, n: int,
+                            k: int) -> tuple[list[Hit], int]:
+        """The best k paragraphs of the n nearest chunks, and how many chunks there are."""
         for last in (False, True):  # once more if a writer swapped chunks under the search
             loaded = self._index(collection)
             exact = loaded.index.kind == "flat"
             with self._slot(collection).vectors.read():
-                scores, ids = loaded.index.search(query.reshape(1, -1), k * (2 if exact else 4))
+                scores, ids = loaded.index.search(query.reshape(1, -1), n if exact else 2 * n)
             found = [int(i) for i in ids[0] if i >= 0]
             if not exact:  # re-score the approximate candidates with the exact vectors
                 cids, chunk_pids, vectors = self.sql.chunk_vectors(collection, found, dim=self.dim)
                 if last or len(cids) == len(found):
-                    return best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(), k)
+                    return best_per_paragraph(chunk_pids.tolist(), (vectors @ query).tolist(),
+                                              k), loaded.index.count
                 continue
             mapping = self.sql.chunk_paragraphs(collection, found)
             if last or len(mapping) == len(found):
                 pairs = [(mapping[c], float(s)) for c, s in zip(ids[0], scores[0], strict=True)
                          if c >= 0 and int(c) in mapping]
-                return best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k)
+                return (best_per_paragraph([p for p, _ in pairs], [s for _, s in pairs], k),
+                        loaded.index.count)
         raise AssertionError("unreachable")
 
     @translated("search the passages' words")

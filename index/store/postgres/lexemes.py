@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 
+import psycopg
+
+from index.store.bm25 import TOKEN
 from index.text import plain, porter_stem
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(TOKEN)
 _MAX_POSITION = 16_383  # PostgreSQL's largest tsvector position
 _MAX_POSITIONS = 256  # positions it keeps per lexeme
 # Stems longer than this are not indexed lexically (dense search still finds their passage):
@@ -50,3 +53,29 @@ def tsvector(text: str, title: str) -> str:
 def quote(stem: str) -> str:
     """A lexeme quoted for a tsvector or tsquery literal."""
     return "'" + stem.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def restem(db: psycopg.Connection, batch: int = 1000) -> None:
+    """Write every paragraph's lexemes and lengths again as this code stems and counts them,
+    and count the lexicon and each collection's totals again from them (inside the caller's
+    transaction): a migration, when the stems or tokens change."""
+    with db.cursor(name="restem") as rows:  # streamed: the table may be large
+        rows.itersize = batch
+        rows.execute("SELECT p.collection, p.id, p.text, a.title FROM paragraphs p JOIN "
+                     "articles a ON a.collection = p.collection AND a.id = p.article_id")
+        while chunk := rows.fetchmany(batch):
+            with db.cursor() as write:
+                write.executemany(
+                    "UPDATE paragraphs SET lexemes = %s::tsvector, text_tokens = %s, "
+                    "title_tokens = %s WHERE collection = %s AND id = %s",
+                    [(tsvector(text, title), tokens(text), tokens(title), collection, pid)
+                     for collection, pid, text, title in chunk])
+    db.execute("DELETE FROM lexicon")
+    db.execute("INSERT INTO lexicon(collection, term, passages) SELECT p.collection, t, "
+               "count(*) FROM paragraphs p, unnest(tsvector_to_array(p.lexemes)) t "
+               "GROUP BY p.collection, t")
+    db.execute("UPDATE collections c SET passages = coalesce(s.n, 0), text_tokens = "
+               "coalesce(s.text, 0), title_tokens = coalesce(s.title, 0) FROM collections k "
+               "LEFT JOIN (SELECT collection, count(*) n, sum(text_tokens) text, "
+               "sum(title_tokens) title FROM paragraphs GROUP BY collection) s ON "
+               "s.collection = k.collection WHERE c.collection = k.collection")

@@ -13,12 +13,13 @@ feeds and the intake log are Unix seconds, as in the embedded store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
 
 from index.errors import SchemaError
-from index.store.postgres import insights
+from index.store.postgres import insights, lexemes
 from index.store.schema import Status
 
 _INITIAL = """
@@ -120,11 +121,13 @@ CREATE INDEX rate_uses_key ON rate_uses(kind, key, at);
 
 @dataclass(frozen=True)
 class Migration:
-    """One step of the schema: its number, what it does, and its SQL."""
+    """One step of the schema: its number, what it does, its SQL, and what it does that
+    SQL cannot (rows written again by this code), in the same transaction."""
 
     version: int
     name: str
     sql: str
+    run: Callable[[psycopg.Connection], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -132,6 +135,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
     Migration(3, "rate limits shared by every process (ask cooldown, add quota)", _RATES),
     Migration(4, "insights: a switch per collection, the questions kept", insights.SCHEMA),
+    Migration(5, "lexemes stemmed and counted as FTS5 does (issue 23)", "", lexemes.restem),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
@@ -171,7 +175,10 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
             if not found.pending:
                 return applied
             step = found.pending[0]
-            conn.execute(step.sql)  # several statements: allowed without parameters
+            if step.sql:
+                conn.execute(step.sql)  # several statements: allowed without parameters
+            if step.run is not None:
+                step.run(conn)
             conn.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)",
                          (step.version, step.name))
         applied.append(step)

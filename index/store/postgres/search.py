@@ -1,4 +1,5 @@
-"""Searches in PostgreSQL: nearest vectors by pgvector's HNSW index, and lexical candidates by
+"""Searches in PostgreSQL: nearest vectors (exactly in a collection below the approximate
+threshold, else by pgvector's HNSW index), and lexical candidates by
 the GIN index over citebot's own lexemes, ranked by BM25 in SQL and re-scored by
 ``index.store.bm25`` exactly as the embedded store re-scores its FTS5 candidates.
 """
@@ -41,21 +42,29 @@ def hnsw_index(dim: int) -> str:
 
 
 def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: int,
-            dim: int, ef: int = EF_SEARCH) -> tuple[np.ndarray, np.ndarray]:
-    """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query, found
-    by the HNSW index (``ef`` its ``hnsw.ef_search``) with the collection filter applied
-    during the scan."""
+            dim: int, *, ef: int = EF_SEARCH,
+            exact_below: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query: exactly
+    so in a collection of at most ``exact_below`` paragraphs (every vector of it compared, as
+    the embedded store does below its approximate threshold), else found by the HNSW index
+    (``ef`` its ``hnsw.ef_search``) with the collection filter applied during the scan
+    (approximate)."""
     d = int(dim)
+    distance = f"embedding::vector({d}) <=> %s::vector({d})"
     with db.transaction():
-        # without an iterative scan, HNSW stops after ef_search candidates and the collection
-        # filter then leaves fewer than `limit` rows (pgvector >= 0.8)
-        db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                   "set_config('hnsw.ef_search', %s, true)",
-                   (str(min(max(ef, limit), MAX_EF_SEARCH)),))
+        row = db.execute("SELECT passages FROM collections WHERE collection = %s",
+                         (collection,)).fetchone()
+        if row is not None and row[0] <= exact_below:
+            distance = f"({distance}) + 0"  # an expression the HNSW index cannot order by
+        else:
+            # without an iterative scan, HNSW stops after ef_search candidates and the
+            # collection filter then leaves fewer than `limit` rows (pgvector >= 0.8)
+            db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                       "set_config('hnsw.ef_search', %s, true)",
+                       (str(min(max(ef, limit), MAX_EF_SEARCH)),))
         rows = db.execute(
             f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
-            f"vector_dims(embedding) = {d} ORDER BY embedding::vector({d}) <=> "
-            f"%s::vector({d}) LIMIT %s",
+            f"vector_dims(embedding) = {d} ORDER BY {distance} LIMIT %s",
             (collection, np.asarray(query, np.float32), limit), binary=True).fetchall()
     return as_arrays(rows, dim)
 
@@ -94,7 +103,7 @@ def lexical(db: psycopg.Connection, collection: str, question: str, k: int, *,
     for word, count in df.items():
         term_df.setdefault(stem_of[word], count)
     scored = bm25.scores(term_df, docs, stats)
-    return sorted(scored.items(), key=lambda kv: -kv[1])
+    return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def _candidates(db: psycopg.Connection, collection: str, words: list[str],

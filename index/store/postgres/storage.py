@@ -48,12 +48,15 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
 
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
-                 migrate: bool = True, ef_search: int = search.EF_SEARCH) -> None:
+                 approximate_threshold: int = 50_000, migrate: bool = True,
+                 ef_search: int = search.EF_SEARCH) -> None:
         """Connect, refuse a schema newer than this code, and apply missing migrations
-        (unless ``migrate`` is False: then a database that lacks some is refused).
+        (unless ``migrate`` is False: then a database that lacks some is refused). A
+        collection of at most ``approximate_threshold`` paragraphs is searched exactly;
         ``ef_search``: the HNSW candidates kept for 10 results (more for more)."""
         self.model = model
         self.dim = dim
+        self.approximate_threshold = approximate_threshold
         self.ef_search = ef_search
         self.lexical_max_df = lexical_max_df
         prepare(url, migrate=migrate, dim=dim)
@@ -154,20 +157,27 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
     @translated("search the passages")
     def dense_search(self, collection: str, query: np.ndarray, k: int,
                      article_id: str | None = None) -> list[Hit]:
-        """Paragraphs by cosine, best first; a paragraph scores as its best window. HNSW
-        finds candidates; each is re-scored exactly, as the embedded store's IVF ones are."""
+        """Paragraphs by cosine, best first; a paragraph scores as its best window. Exact up
+        to ``approximate_threshold`` paragraphs; above, HNSW finds candidates and each is
+        re-scored exactly, as the embedded store's IVF ones are."""
         if article_id is not None:
             with self.db.read(collection) as db:
                 own = sql.article_paragraph_ids(db, collection, article_id)
             best = sorted(self.dense_scores(collection, own, query).items(),
-                          key=lambda kv: -kv[1])[:k]
+                          key=lambda kv: (-kv[1], kv[0]))[:k]
             return [Hit(p, s) for p, s in best]
-        with self.db.read(collection) as db:
-            self._check_model(*sql.state(db, collection)[1:], collection)
-            pids, vectors = search.nearest(db, collection, query, k * 4, self.dim,
-                                           search.ef_search(k, self.ef_search))
-        scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
-        return best_per_paragraph(pids.tolist(), scores.tolist(), k)
+        n = k * 4
+        while True:  # more chunks while the closest are windows of fewer than k paragraphs
+            with self.db.read(collection) as db:
+                self._check_model(*sql.state(db, collection)[1:], collection)
+                pids, vectors = search.nearest(
+                    db, collection, query, n, self.dim, ef=search.ef_search(k, self.ef_search),
+                    exact_below=self.approximate_threshold)
+            scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
+            hits = best_per_paragraph(pids.tolist(), scores.tolist(), k)
+            if len(hits) >= k or len(pids) < n:
+                return hits
+            n *= 4
 
     @translated("search the passages' words")
     def lexical_search(self, collection: str, question: str, k: int,
