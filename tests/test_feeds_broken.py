@@ -58,6 +58,20 @@ def text_of(core: Core) -> str:
     return f"{feeds} {articles}"
 
 
+def html_fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the pieces the standard library's HTMLParser is fed from now on (a spy:
+    the real parser still runs)."""
+    fed: list[int] = []
+    real_feed = html.parser.HTMLParser.feed
+
+    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
+        fed.append(len(data))
+        real_feed(self, data)
+
+    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)
+    return fed
+
+
 def test_text_no_database_stores_is_cleaned_not_fatal(
         tmp_path: Path, site: FeedSite, clock: Clock, backend: str,
         request: pytest.FixtureRequest) -> None:
@@ -160,14 +174,7 @@ def test_only_the_first_entries_are_read_even_when_they_close_themselves(
 def test_markup_in_titles_is_cut_before_any_html_parser_reads_it(
         core: Core, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
     """`&lt;a ` repeated: quadratic in the standard library's HTMLParser."""
-    fed: list[int] = []
-    real_feed = html.parser.HTMLParser.feed
-
-    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
-        fed.append(len(data))
-        real_feed(self, data)
-
-    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)  # a spy: the real one runs
+    fed = html_fed(monkeypatch)
     hostile = "&lt;a " * 6_000
     site.page("/feed.xml", channel(xml_item(hostile, "g1", f"<author>{hostile}</author>"),
                                    title=hostile), "application/rss+xml")
@@ -348,14 +355,7 @@ def test_a_malformed_address_in_a_field_costs_that_field_only(core: Core, site: 
 
 def test_finding_a_pages_feed_reads_no_html_parser_input_whole(
         core: Core, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
-    fed: list[int] = []
-    real_feed = html.parser.HTMLParser.feed
-
-    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
-        fed.append(len(data))
-        real_feed(self, data)
-
-    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)  # a spy: the real one runs
+    fed = html_fed(monkeypatch)
     site.page("/feed.xml", channel(xml_item("Story", "g1")), "application/rss+xml")
     page = ("<html><head><title>" + "<a " * 8_000 + "</title><!-- a comment -->"
             '<link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
