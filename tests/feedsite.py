@@ -4,6 +4,8 @@ article pages, answering conditional requests, and recording every request it ge
 from __future__ import annotations
 
 import hashlib
+import html.parser
+import io
 import socket
 import sys
 import threading
@@ -14,6 +16,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import feedparser
+import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -177,3 +182,30 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_hook)
+
+
+# -- spies: how much of a document each parser was given (the real parsers still run) --------
+def parser_fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the documents feedparser is given from now on."""
+    seen: list[int] = []
+    real = feedparser.parse
+
+    def parse(stream: io.BytesIO, **kw: object) -> object:
+        seen.append(len(stream.getvalue()))
+        return real(stream, **kw)
+
+    monkeypatch.setattr(feedparser, "parse", parse)
+    return seen
+
+
+def html_fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the pieces the standard library's HTMLParser is fed from now on."""
+    fed: list[int] = []
+    real_feed = html.parser.HTMLParser.feed
+
+    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
+        fed.append(len(data))
+        real_feed(self, data)
+
+    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)
+    return fed

@@ -6,18 +6,15 @@ unexpected places (which must back off like any failed poll, never spin)."""
 from __future__ import annotations
 
 import gzip
-import html.parser
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import feedparser
 import pytest
 
 from retrieval.core import Core
-from tests.feedsite import FeedSite, reply
+from tests.feedsite import FeedSite, html_fed, parser_fed, reply
 from tests.test_feeds import COLLECTION, Clock, feed_settings, open_core
 
 WORDS = " ".join(f"Word{i} of the long story the feed carries whole." for i in range(40))
@@ -56,20 +53,6 @@ def text_of(core: Core) -> str:
     feeds = " ".join(f"{f.title}" for f in core.feeds(COLLECTION))
     articles = " ".join(f"{a.title} {a.author}" for a in core.articles(COLLECTION))
     return f"{feeds} {articles}"
-
-
-def html_fed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The sizes of the pieces the standard library's HTMLParser is fed from now on (a spy:
-    the real parser still runs)."""
-    fed: list[int] = []
-    real_feed = html.parser.HTMLParser.feed
-
-    def feed_spy(self: html.parser.HTMLParser, data: str) -> None:
-        fed.append(len(data))
-        real_feed(self, data)
-
-    monkeypatch.setattr(html.parser.HTMLParser, "feed", feed_spy)
-    return fed
 
 
 def test_text_no_database_stores_is_cleaned_not_fatal(
@@ -157,14 +140,7 @@ def test_only_the_first_entries_are_read_even_when_they_close_themselves(
         core: Core, site: FeedSite, monkeypatch: pytest.MonkeyPatch) -> None:
     body = channel("<item/>" * 5_000 + xml_item("Late story", "late"))
     site.page("/feed.xml", body, "application/rss+xml")
-    seen: list[int] = []
-    real = feedparser.parse
-
-    def parse(stream: io.BytesIO, **kw: object) -> object:
-        seen.append(len(stream.getvalue()))
-        return real(stream, **kw)
-
-    monkeypatch.setattr(feedparser, "parse", parse)  # a spy: the real parser still runs
+    seen = parser_fed(monkeypatch)
     feed = core.add_feed(COLLECTION, site.url("/feed.xml"))
     report = core.poll_feed(feed.id)
     assert "Late story" not in [t.title for t in report.taken]

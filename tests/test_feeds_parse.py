@@ -13,7 +13,7 @@ import pytest
 from index.errors import FeedError
 from index.ingest import feeds
 from index.ingest.feeds import MAX_ENTRIES, discover, parse_feed
-from tests.feedsite import FIXTURES, FeedSite, connections
+from tests.feedsite import FIXTURES, FeedSite, connections, parser_fed
 
 FULLTEXT = " ".join(f"Sentence {i} of the whole article, as the feed carries it." for i in
                     range(40))
@@ -160,14 +160,7 @@ def test_only_the_first_entries_of_a_huge_feed_are_parsed(
     feed = parse_feed(body, BASE)
     assert feed.truncated and len(feed.entries) == MAX_ENTRIES
     assert feed.entries[-1].title == f"Story {MAX_ENTRIES - 1}"
-    seen: list[int] = []
-    real = feedparser.parse
-
-    def parse(stream: io.BytesIO, **kw: object) -> object:
-        seen.append(len(stream.getvalue()))
-        return real(stream, **kw)
-
-    monkeypatch.setattr(feedparser, "parse", parse)  # a spy: the real parser still runs
+    seen = parser_fed(monkeypatch)
     parse_feed(body, BASE)
     assert seen and seen[0] < len(body) // 100  # the parser saw about 1/200 of it
     json_items = ",".join(f'{{"id": {i}, "url": "/a/{i}", "title": "S{i}"}}'
