@@ -42,6 +42,8 @@ TIME = re.compile(
 _CLAUSE = re.compile(r"[,;:\u2013\u2014]")
 _QUOTED = re.compile(r"[\"\u201c][^\"\u201d]*[\"\u201d]")
 _SPEECH = re.compile(SPEECH_QUESTION_WORDS, re.I)
+# A capitalised word that does not begin a sentence, a quotation or a reading ("When: ...").
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)(?<![\"\u201c])\b[A-Z][\w'\u2019-]*")
 _GENERIC = frozenset("happen happened happens take took place occur occurred also".split())
 STRONG, WEAK = 2.0, 1.0  # the question's and the narration's words; the quoted speech's
 STEM_ONLY = 0.5  # a word of the event found only by its stem
@@ -57,11 +59,16 @@ class Event:
 
 
 def event_of(question: str, quote: str) -> Event:
-    """The event a quote told of in answer to ``question``."""
-    asked = dict.fromkeys(_words(question), STRONG)
+    """The event a quote told of in answer to ``question``. Names weigh as little as quoted
+    words: a speaker's name is in every one of their quotes, each with its own time."""
+    names = {n.lower() for n in _NAME.findall(f"{question} {quote}")}
+
+    def weighed(text: str, weight: float) -> dict[str, float]:
+        return {w: WEAK if w in names else weight for w in _words(text)}
+
+    asked = weighed(question, STRONG)
     speech = " ".join(_QUOTED.findall(quote))
-    weights = {**dict.fromkeys(_words(speech), WEAK),
-               **dict.fromkeys(_words(_QUOTED.sub(" ", quote)), STRONG), **asked}
+    weights = {**weighed(speech, WEAK), **weighed(_QUOTED.sub(" ", quote), STRONG), **asked}
     return Event(weights, asked)
 
 

@@ -36,6 +36,7 @@ def test_the_event_is_the_question_and_the_narration_more_than_the_quoted_words(
                      '"We hope the water stays away," Mayor Lucia Ortiz said after the vote.')
     assert event.weights["barrier"] == event.weights["vote"] > event.weights["water"]
     assert set(event.asked) == {"ortiz", "barrier"}  # no "say", no "what"
+    assert event.weights["ortiz"] == event.weights["lucia"] == event.weights["water"]
 
 
 def test_the_note_follows_the_verified_quotes_everywhere() -> None:
