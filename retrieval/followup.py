@@ -61,18 +61,22 @@ _EVENT_FILLER = frozenset(
 _TIME_WH = re.compile(r"when|what\s+(?:day|year|time|date)|which\s+(?:day|year)", re.I)
 _CONJUNCTION = re.compile(r"^\W*(?:and|but|so|ok(?:ay)?)\W+(?=(?:who|whom|what|which|when|where|"
                           r"why|how)\b)", re.I)
+_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom)\b", re.I)  # its person: whom the answer named
 _TIME_NOUNS = frozenset("day year time date".split())
 _ASKS_THING = re.compile(r"(?:who|whom|what|which)\b", re.I)
 # The last question's noun phrase ("the flood barrier"): a determiner and up to three words,
 # up to a word that cannot be in it; after "did"/"will"..., its last word is the verb.
 _TOPIC = re.compile(r"\b(?P<aux>(?:did|does|do|will|would|can|could|should|may|might|must)"
-                    r"\s+)?(?P<np>(?:the|a|an)\s+[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,3})",
-                    re.I)
+                    r"\s+)?(?P<np>the\s+[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,3})", re.I)
 _NOT_TOPIC = frozenset(
     "the a an his her their its this that these those some any and or but who whom whose what "
     "which when where why how is was are were be been being has have had do does did will "
     "would can could should may might must to of in on at by for from with about against into "
     "over under after before during than as if not say said says tell told".split())
+# What a phrase measures or names of something else is not the topic ("the rate of ...").
+_RELATIONAL = frozenset(
+    "rate number amount name names year years percentage percent estimate result kind type "
+    "part term size share total loss first last majority most rest date time day age".split())
 _VERBISH = frozenset("is was are were be been being has have had do does did will would can "
                      "could should may might must say said says tell told".split())
 _PRONOUN = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs|it|its)\b", re.I)
@@ -133,22 +137,31 @@ def plain_name(person: str) -> str:
 
 
 def referents(turns: Sequence[Turn]) -> dict[str, str]:
-    """Whom "he"/"she" (a person), "it" (a thing: a name that is not the person, else the
-    question's noun phrase) and "they" (a group: a plural name) can mean: the most recent of
-    each in the conversation."""
+    """Whom "he"/"she" (a person), "it" (a thing) and "they" (a group: a plural name) can
+    mean: the most recent of each in the conversation. A turn's thing is a name it brought up
+    that is not its person, else its person when that is only the first name of the question
+    (not a speaker, nor whom a "who" question found), else the question's noun phrase ("the
+    barrier")."""
     found: dict[str, str] = {}
     for turn in reversed(turns):
         candidates = [n for n in (turn.person, *turn.names) if n]
         if turn.person:
             found.setdefault("person", turn.person)
-        things = [n for n in turn.names if n != turn.person]
-        if thing := (things[0] if things else topic_of(turn.read_as)):
+        if thing := _thing_of(turn):
             found.setdefault("thing", thing)
         if groups := [n for n in candidates if n.endswith("s") and not n.endswith("ss")]:
             found.setdefault("group", groups[0])
         if len(found) == 3:
             break
     return found
+
+
+def _thing_of(turn: Turn) -> str | None:
+    if things := [n for n in turn.names if n != turn.person]:
+        return things[0]
+    if turn.person and not _WHO.match(turn.question) and analyse(turn.read_as).speaker is None:
+        return turn.person  # "Where is the Amazon?": a name, not whom a question found
+    return topic_of(turn.read_as)
 
 
 def topic_of(question: str) -> str | None:
@@ -159,7 +172,9 @@ def topic_of(question: str) -> str | None:
         return None
     about = _ABOUT.search(question)
     for text in ((about.group(0),) if about else ()) + (question,):
-        for match in _TOPIC.finditer(text):
+        at = 0
+        while match := _TOPIC.search(text, at):
+            at = match.start("np") + 1  # the next "the" may be inside this phrase ("of the")
             kept = match["np"].split()
             stop = next((i for i, w in enumerate(kept[1:], 1) if w.lower() in _NOT_TOPIC),
                         len(kept))
@@ -167,7 +182,7 @@ def topic_of(question: str) -> str | None:
             kept = kept[:stop]
             if match["aux"] and not by_verb:
                 kept.pop()  # "did the council decide": its last word is the verb
-            if len(kept) > 1:
+            if len(kept) > 1 and kept[-1].lower() not in _RELATIONAL:
                 return " ".join(kept)
     return None
 

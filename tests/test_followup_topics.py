@@ -37,6 +37,10 @@ def test_a_name_the_last_question_brought_up_still_comes_first() -> None:
     # person: "What did North Korea say?" -> "what did it demand?"
     korea = [turn("What did North Korea say?", person="North Korea")]
     assert read("what did it demand?", korea).text == "what did North Korea demand?"
+    # a person that is only the question's first name (not a speaker, not whom a "who"
+    # question found) is a name like any other
+    brazil = [turn("How many trees did Brazil lose in the last decade?", person="Brazil")]
+    assert read("what is its capital?", brazil).text == "what is Brazil's capital?"
 
 
 def test_and_who_keeps_the_topic_of_the_last_question() -> None:
@@ -54,6 +58,9 @@ def test_the_topic_is_the_last_questions_noun_phrase_without_its_verb() -> None:
     assert topic_of("Who started the library petition?") == "the library petition"
     assert topic_of("When did the storm hit the coast?") == "the storm"
     assert topic_of("What did Ortiz say?") is None
+    assert topic_of("What is the name of the new bridge?") == "the new bridge"
+    assert topic_of("The rate of clearing was how many miles a year?") is None
+    assert topic_of("What did an engineer design?") is None  # "the" only: a topic is known
     assert topic_of("When: The council met on Tuesday.") is None  # an event reading
 
 
