@@ -8,8 +8,9 @@ of the article's sentences hold it; words inside the quotation marks count less.
 own sentence answers when the clause that tells the asked event (by the question's words)
 holds a time ("approved the contract on Tuesday after a meeting"); a time in another of its
 clauses dates something else ("will stay open starting next month, after residents signed a
-petition"). A date beside none of the event's stronger words is no answer either ("My
-basement took on water in October").
+petition"). Another sentence's clause dates the event only when it holds two of its words at
+least, one of them a stronger one: "My basement took on a meter of water in October" shares
+only "water" with what the mayor said about the water, and dates the basement's flood.
 Without such a sentence the answer is the quote itself, with the article's publication date
 said plainly as a note: never a sentence that dates something else.
 """
@@ -22,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from index.models import Passage
 from index.store import ArticleSearch
-from index.text import SPEECH_QUESTION_WORDS, content_words, prefix_stem
+from index.text import SPEECH_QUESTION_WORDS, content_words, porter_stem
 from retrieval.conversation import Context
 from retrieval.models import Answer
 from retrieval.quotes import make_quote
@@ -115,7 +116,7 @@ def _dating(passages: list[Passage], event: Event,
     """The quote's own sentence (``own``) when the clause telling its event holds a time;
     else the sentence of the article whose dated clause holds most of the event; else None."""
     spans = [(p, i, p.text[s.start:s.end]) for p in passages for i, s in enumerate(p.sentences)]
-    held = Counter(prefix_stem(w) for _, _, text in spans for w in set(_words(text)))
+    held = Counter(porter_stem(w) for _, _, text in spans for w in set(_words(text)))
     said = _text(*own)
     telling = max(_CLAUSE.split(said), key=lambda c: _clause_score(c, event.asked, held))
     if TIME.search(telling if _clause_score(telling, event.asked, held) else said):
@@ -125,7 +126,7 @@ def _dating(passages: list[Passage], event: Event,
     for passage, i, text in spans:
         if passage.id == own[0].id and i == own[1]:
             continue
-        score = max((_clause_score(clause, event.weights, held)
+        score = max((_clause_score(clause, event.weights, held, least=2)
                      for clause in _CLAUSE.split(text) if TIME.search(clause)), default=0.0)
         distance = abs(passage.number - own[0].number)
         key = (score / (1 + DISTANCE * distance), -distance, -passage.number)
@@ -139,21 +140,22 @@ def _text(passage: Passage, i: int) -> str:
     return passage.text[span.start:span.end]
 
 
-def _clause_score(clause: str, weights: dict[str, float], held: Counter[str]) -> float:
+def _clause_score(clause: str, weights: dict[str, float], held: Counter[str], *,
+                  least: int = 1) -> float:
     """The event's words in a clause, each by its weight over the number of sentences holding
     it, and by half when only its stem is there ("starting" for "started"); 0 unless one of
-    them is a stronger word."""
+    them is a stronger word and there are at least ``least`` of them."""
     said = set(_words(clause))
-    stems = {prefix_stem(w) for w in said}
+    stems = {porter_stem(w) for w in said}
     by_stem: dict[str, float] = {}
     strong = False
     for word, weight in weights.items():
-        stem = prefix_stem(word)
+        stem = porter_stem(word)
         if stem in stems:
             value = weight * (1.0 if word in said else STEM_ONLY) / max(held[stem], 1)
             by_stem[stem] = max(by_stem.get(stem, 0.0), value)
             strong = strong or weight >= STRONG
-    return sum(by_stem.values()) if strong else 0.0
+    return sum(by_stem.values()) if strong and len(by_stem) >= least else 0.0
 
 
 def _words(text: str) -> list[str]:
