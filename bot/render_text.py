@@ -29,6 +29,8 @@ def render_answer(answer: Answer, width: int = 96) -> str:
             if q.speaker:
                 lines.append(f"    — {q.speaker}")
             lines.append("")
+        if answer.note:
+            lines += [textwrap.fill(answer.note, width=width), ""]
         for i, q in enumerate(answer.quotes, 1):
             lines.append(f"[{i}] {cite(q.citation)}")
             if q.citation.url:

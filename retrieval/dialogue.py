@@ -11,6 +11,7 @@ from datetime import date
 
 from retrieval.answer import Answerer
 from retrieval.conversation import Context, Conversations
+from retrieval.event_time import timed
 from retrieval.models import Answer
 from retrieval.written import Exchange, Writer
 
@@ -42,6 +43,8 @@ class Dialogue:
             context = self._rewritten(context, exchanges, deadline)
         answer = self.answerer.ask(collection, context.reading.text, article_id=article_id,
                                    as_of=as_of, prior=context.prior)
+        if context.reading.asks == "when":  # "when was that?": the time of the quote's event
+            answer = timed(self.answerer.storage, collection, context, answer)
         if self.writer is not None:
             asked = context.question  # drafts show the question as asked, as the answer does
             drafts = None if on_draft is None else (

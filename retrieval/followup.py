@@ -4,9 +4,13 @@
                                shown left out ("he": the person the conversation is about)
     "and Kim?"                 the last question, with Kim in place of its person
     "what about the sanctions?"  the last question, about the sanctions instead
-    "when was that?", "why?"   when (why) + the last quote shown (the event it told of)
+    "when was that?", "why?"   when (why) + the last quote shown (the event it told of);
+                               a "when" reading asks for that event's time (``asks``)
     "when is that meeting?"    when + the last answer's quote that spoke of a meeting
     "where did he sleep?"      pronouns replaced by the person ("his" -> "Pompeo's")
+    "and who paid for it?"     "it": the thing the conversation is about (a name, else the
+                               last question's noun phrase: "the barrier"), never a person;
+                               "and who opposed?": the last question's topic kept
 
 A question these rules do not change is read as it is. Either way the conversation's earlier
 answers also rank a little higher (``retrieval.conversation``): a prior, never a filter.
@@ -54,6 +58,27 @@ _ANAPHOR = re.compile(r"\b(?:that|this|it|then|there)\b", re.I)
 _EVENT_FILLER = frozenset(
     "happen happened happens take took place occur occurred did do does was were is be "
     "that this it then there say said".split())
+_TIME_WH = re.compile(r"when|what\s+(?:day|year|time|date)|which\s+(?:day|year)", re.I)
+_CONJUNCTION = re.compile(r"^\W*(?:and|but|so|ok(?:ay)?)\W+(?=(?:who|whom|what|which|when|where|"
+                          r"why|how)\b)", re.I)
+_WHO = re.compile(r"^\W*(?:and\s+)?(?:who|whom)\b", re.I)  # its person: whom the answer named
+_TIME_NOUNS = frozenset("day year time date".split())
+_ASKS_THING = re.compile(r"(?:who|whom|what|which)\b", re.I)
+# The last question's noun phrase ("the flood barrier"): a determiner and up to three words,
+# up to a word that cannot be in it; after "did"/"will"..., its last word is the verb.
+_TOPIC = re.compile(r"\b(?P<aux>(?:did|does|do|will|would|can|could|should|may|might|must)"
+                    r"\s+)?(?P<np>the\s+[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,3})", re.I)
+_NOT_TOPIC = frozenset(
+    "the a an his her their its this that these those some any and or but who whom whose what "
+    "which when where why how is was are were be been being has have had do does did will "
+    "would can could should may might must to of in on at by for from with about against into "
+    "over under after before during than as if not say said says tell told".split())
+# What a phrase measures or names of something else is not the topic ("the rate of ...").
+_RELATIONAL = frozenset(
+    "rate number amount name names year years percentage percent estimate result kind type "
+    "part term size share total loss first last majority most rest date time day age".split())
+_VERBISH = frozenset("is was are were be been being has have had do does did will would can "
+                     "could should may might must say said says tell told".split())
 _PRONOUN = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs|it|its)\b", re.I)
 _POSSESSIVE = {"his", "their", "theirs", "hers", "its"}
 _KIND = {"he": "person", "she": "person", "him": "person", "his": "person", "her": "person",
@@ -87,6 +112,7 @@ class Reading:
     kind: str  # "new", "pronoun", "more", "other", "event"
     exclude_shown: bool = False  # "what else": leave out the quotes already shown
     points_at: int = 0  # an "event" reading: which of the last turn's quotes it asks about
+    asks: str = ""  # "when": an event reading that asks for the time of that event
 
 
 def names_in(text: str) -> list[str]:
@@ -112,19 +138,53 @@ def plain_name(person: str) -> str:
 
 def referents(turns: Sequence[Turn]) -> dict[str, str]:
     """Whom "he"/"she" (a person), "it" (a thing) and "they" (a group: a plural name) can
-    mean: the most recent of each in the conversation."""
+    mean: the most recent of each in the conversation. A turn's thing is a name it brought up
+    that is not its person, else its person when that is only the first name of the question
+    (not a speaker, nor whom a "who" question found), else the question's noun phrase ("the
+    barrier")."""
     found: dict[str, str] = {}
     for turn in reversed(turns):
         candidates = [n for n in (turn.person, *turn.names) if n]
         if turn.person:
             found.setdefault("person", turn.person)
-        if things := [n for n in turn.names if n != turn.person]:
-            found.setdefault("thing", things[0])
+        if thing := _thing_of(turn):
+            found.setdefault("thing", thing)
         if groups := [n for n in candidates if n.endswith("s") and not n.endswith("ss")]:
             found.setdefault("group", groups[0])
         if len(found) == 3:
             break
     return found
+
+
+def _thing_of(turn: Turn) -> str | None:
+    if things := [n for n in turn.names if n != turn.person]:
+        return things[0]
+    if turn.person and not _WHO.match(turn.question) and analyse(turn.read_as).speaker is None:
+        return turn.person  # "Where is the Amazon?": a name, not whom a question found
+    return topic_of(turn.read_as)
+
+
+def topic_of(question: str) -> str | None:
+    """What a question asks about, as a noun phrase: "Who voted against the barrier?" -> "the
+    barrier", "What did the robot do?" -> "the robot", "What did Ortiz say about the deal?" ->
+    "the deal"; None without one (and for an event reading, "When: ...")."""
+    if _EVENT_READING.match(question):
+        return None
+    about = _ABOUT.search(question)
+    for text in ((about.group(0),) if about else ()) + (question,):
+        at = 0
+        while match := _TOPIC.search(text, at):
+            at = match.start("np") + 1  # the next "the" may be inside this phrase ("of the")
+            kept = match["np"].split()
+            stop = next((i for i, w in enumerate(kept[1:], 1) if w.lower() in _NOT_TOPIC),
+                        len(kept))
+            by_verb = stop < len(kept) and kept[stop].lower() in _VERBISH
+            kept = kept[:stop]
+            if match["aux"] and not by_verb:
+                kept.pop()  # "did the council decide": its last word is the verb
+            if len(kept) > 1 and kept[-1].lower() not in _RELATIONAL:
+                return " ".join(kept)
+    return None
 
 
 def proper_case(text: str, names: Sequence[str]) -> str:
@@ -162,16 +222,37 @@ def read(question: str, turns: Sequence[Turn]) -> Reading:
         base = next((t for t in reversed(turns) if not _EVENT_READING.match(t.read_as)), last)
         return Reading(_other(replace_pronouns(x, known), base, person), "other")
     event = _EVENT.match(question)
+    asks = "when" if event and _TIME_WH.fullmatch(event["wh"]) else ""
     quotes = last.quote.splitlines()
     about = quotes[0] if quotes else last.read_as
-    if event and not _has_content(question, _EVENT_FILLER) and (
+    if event and not _has_content(question, _EVENT_FILLER | _TIME_NOUNS) and (
             _ANAPHOR.search(question) or not content_words(question)):  # "why?", "when?"
-        return Reading(f"{event['wh'].capitalize()}: {about}", "event")
+        return Reading(f"{event['wh'].capitalize()}: {about}", "event", asks=asks)
     resolved = replace_pronouns(question, known)
     pointed = next((i for i, quote in enumerate(quotes) if _points_at(resolved, quote)), None)
     if pointed is not None:  # "when is that meeting?": the quote that spoke of a meeting
-        return Reading(f"{resolved.rstrip(' ?.!')}: {quotes[pointed]}", "event", points_at=pointed)
-    return Reading(resolved, "pronoun" if resolved != question else "new")
+        return Reading(f"{resolved.rstrip(' ?.!')}: {quotes[pointed]}", "event",
+                       points_at=pointed, asks=asks)
+    base = next((t for t in reversed(turns) if not _EVENT_READING.match(t.read_as)), last)
+    return _joined(question, resolved, topic_of(base.read_as))
+
+
+def _joined(question: str, resolved: str, topic: str | None) -> Reading:
+    """"and who paid for it?" -> "Who paid for the barrier?": a question led by "and" keeps
+    the last question's topic, through its pronouns or, with no object of its own ("and who
+    opposed?"), by taking the topic as its object. Otherwise the question with its pronouns
+    replaced."""
+    joined = _CONJUNCTION.match(resolved)
+    if joined is None:
+        return Reading(resolved, "pronoun" if resolved != question else "new")
+    rest = resolved[joined.end():]
+    rest = rest[:1].upper() + rest[1:]
+    own = [w for w in content_words(rest) if w not in _EVENT_FILLER]
+    if resolved != question:
+        return Reading(rest, "pronoun")
+    if topic and _ASKS_THING.match(rest) and len(own) == 1:
+        return Reading(f"{rest.rstrip(' ?.!')} {topic}?", "other")
+    return Reading(question, "new")
 
 
 def replace_pronouns(text: str, known: dict[str, str]) -> str:

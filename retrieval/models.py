@@ -131,6 +131,7 @@ class Answer:
     read_as: str | None = None  # a follow-up as it was answered, when that differs from it
     written: Written | None = None  # the model's prose over ``quotes``, when one wrote it
     writing: Writing | None = field(default=None, compare=False)  # when a model was asked
+    note: str | None = None  # said under the quotes ("The article gives no time for this; ...")
 
     @property
     def text(self) -> str:
@@ -150,6 +151,7 @@ class Answer:
             "relevance": round(self.relevance, 4),
             "speaker_asked": self.speaker,
             "read_as": self.read_as,
+            "note": self.note,
             "quotes": [
                 {"text": q.text, **asdict(q.citation), "speaker": q.speaker,
                  "score": round(q.score, 4), "start": q.start, "end": q.end}

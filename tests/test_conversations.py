@@ -79,7 +79,7 @@ def test_and_x_takes_the_place_of_the_person_or_the_subject() -> None:
     assert read("and hale?", [ORTIZ]).text == "What did Hale say about the deal?"
     assert read("What about the fares?", [ORTIZ]).text == "What did Ortiz say about the fares?"
     reading = read("And when did she leave?", [ORTIZ])  # a question of its own, not "and X?"
-    assert (reading.text, reading.kind) == ("And when did Ortiz leave?", "pronoun")
+    assert (reading.text, reading.kind) == ("When did Ortiz leave?", "pronoun")
 
 
 def test_when_or_where_was_that_points_at_the_last_quote() -> None:

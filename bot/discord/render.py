@@ -117,6 +117,8 @@ def answer_pages(answer: Answer, footer: str | None = None) -> AnswerPages:
         blocks, color = [quote_block(i, q) for i, q in enumerate(answer.quotes, 1)], COLOR
         if answer.written is not None:
             blocks.insert(0, written_block(answer.written))
+        if answer.note:  # citebot's own words, not a quote: after the quotes, in italics
+            blocks.append(f"*{sanitize(answer.note)}*")
     else:
         blocks, color = not_found_blocks(answer), NOT_FOUND_COLOR
     pages = pack(title, blocks, color, reserve=len(footer))

@@ -35,6 +35,8 @@ def answer_text(answer: Answer, limit: int = MESSAGE_MAX) -> str:
         if block is None:
             break
         text += "\n\n" + block
+    if answer.note and len(text) + len(answer.note) + 4 <= limit:
+        text += f"\n\n*{sanitize(answer.note)}*"
     return text
 
 
