@@ -2,7 +2,7 @@
 article's title and its neighbours) together and scores whether the sentence answers.
 
     .venv/bin/python benchmarks/train_reader.py TUNE.jsonl... --out DIR
-        [--epochs 2] [--negatives 7] [--max-tokens 128] [--seed 13] [--limit N]
+        [--epochs 1.5] [--negatives 5] [--max-tokens 96] [--seed 13] [--limit N]
 
 TUNE.jsonl are files written by ``benchmarks/reader_data.py`` (tune sides only) and by
 ``benchmarks/reader_questions.py`` (questions generated from tune-side articles). The model
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.encode.embed import bundled_model_path  # noqa: E402
-from index.encode.reader import reader_pair  # noqa: E402
+from index.encode.reader import MAX_TOKENS, reader_pair  # noqa: E402
 from retrieval.evaluation.scoring import holds_answer  # noqa: E402
 
 Group = tuple[str, list[dict[str, Any]], list[dict[str, Any]]]  # question, positives, negatives
@@ -77,11 +77,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs="+")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--epochs", type=float, default=2.0)
-    parser.add_argument("--negatives", type=int, default=7)
+    parser.add_argument("--epochs", type=float, default=1.5)
+    parser.add_argument("--negatives", type=int, default=5)
     parser.add_argument("--groups-per-step", type=int, default=4)
-    parser.add_argument("--max-tokens", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=4e-5)
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, default=None, help="questions per file (trials)")
     parser.add_argument("--hold-out", type=int, default=None, metavar="FOLD",

@@ -17,7 +17,7 @@ import numpy as np
 
 MODEL_DIR = Path(__file__).with_name("reader_model")
 MODEL_FILE = MODEL_DIR / "reader-int8.onnx"
-MAX_TOKENS = 128
+MAX_TOKENS = 96
 
 
 def reader_pair(question: str, title: str, before: str, sentence: str,
