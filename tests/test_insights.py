@@ -179,7 +179,7 @@ def test_a_postgres_database_of_the_previous_schema_upgrades(
     with psycopg.connect(url, autocommit=True) as db:  # as the citebot before insights left it
         db.execute("CREATE TABLE schema_migrations(version integer PRIMARY KEY, name text NOT "
                    "NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-        for step in migrations.MIGRATIONS[:-1]:
+        for step in [m for m in migrations.MIGRATIONS if m.version < 4]:  # before insights
             db.execute(step.sql)
             db.execute("INSERT INTO schema_migrations(version, name) VALUES (%s, %s)",
                        (step.version, step.name))

@@ -124,6 +124,7 @@ def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
         older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
         older.setattr(migrations, "LATEST", 4)
         older.setattr(lexemes, "porter_stem", lambda w: old.stemWord(plain(w)))
+        older.setattr(lexemes, "write_postings", lambda *a, **k: None)  # no table then
         with Core.open(pg_settings, embedder=HashEmbedder()) as core:
             core.indexer.add_text("default", title="The dam", text=DAM)
             core.indexer.add_text("default", title="Other news", text="The possible US visit.")
@@ -135,3 +136,38 @@ def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
             found = {passages[h.paragraph].text: h.score
                      for h in core.storage.lexical_search("default", question, 10)}
             assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question
+
+
+def test_postings_are_written_for_the_paragraphs_stored_before_them(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: BM25 candidates are ranked from the postings of the question's stems. A
+    database stored before the postings table gets its postings by a migration, and scores
+    as FTS5 does; an article removed takes its postings with it."""
+    from index.store.postgres import lexemes, migrations
+    from tests.test_storage import DAM, fts5_scores
+
+    with monkeypatch.context() as older:
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+        older.setattr(migrations, "LATEST", 5)
+        older.setattr(lexemes, "write_postings", lambda *a, **k: None)
+        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+            core.indexer.add_text("default", title="The dam", text=DAM)
+            gone = core.indexer.add_text("default", title="Other news",
+                                         text="The possible US visit to the dam.")
+    with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+        hits = core.storage.dense_search("default", core.embedder.embed_query("dam"), 100)
+        passages = core.storage.passages("default", [h.paragraph for h in hits])
+        rows = [(p.text, p.article.title) for p in passages.values()]
+        for question in ("is it possible", "US accord", "archaeology technologies dam"):
+            found = {passages[h.paragraph].text: h.score
+                     for h in core.storage.lexical_search("default", question, 10)}
+            assert found, question
+            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question
+        core.remove("default", gone.article.id)
+    with psycopg.connect(pg_url) as db:
+        left = db.execute("SELECT count(*) FROM postings x LEFT JOIN paragraphs p ON "
+                          "p.collection = x.collection AND p.id = x.paragraph_id "
+                          "WHERE p.id IS NULL").fetchone()
+        kept = db.execute("SELECT count(DISTINCT paragraph_id) FROM postings").fetchone()
+        paragraphs = db.execute("SELECT count(*) FROM paragraphs").fetchone()
+    assert left == (0,) and kept == paragraphs

@@ -83,6 +83,8 @@ def insert_article(db: Conn, collection: str, article_id: str, art: PreparedArti
          [p.text for p in art.paragraphs],
          [lexemes.tsvector(p.text, art.title) for p in art.paragraphs],
          [lexemes.tokens(p.text) for p in art.paragraphs])).fetchall()
+    lexemes.write_postings(db, "p.collection = %s AND p.article_id = %s",
+                           (collection, article_id))
     by_number = {int(n): int(pid) for n, pid in rows}
     pids = [by_number[n] for n in range(1, len(art.paragraphs) + 1)]
     with db.cursor() as cur:

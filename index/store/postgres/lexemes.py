@@ -55,6 +55,38 @@ def quote(stem: str) -> str:
     return "'" + stem.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# Postings: each paragraph's stems with their counts in the text and in the title, and the
+# paragraph's length, read by stem (an index on collection and stem) so that ranking BM25
+# candidates reads only the question's words' rows, not every matching paragraph's lexemes.
+# Written from the stored lexemes themselves, so that the counts are the tsvector's.
+POSTINGS = """
+CREATE TABLE postings(
+    collection text NOT NULL, term text NOT NULL, paragraph_id bigint NOT NULL,
+    text_count integer NOT NULL, title_count integer NOT NULL, length integer NOT NULL,
+    PRIMARY KEY(collection, term, paragraph_id) INCLUDE (text_count, title_count, length),
+    FOREIGN KEY(collection, paragraph_id) REFERENCES paragraphs(collection, id)
+        ON DELETE CASCADE);
+CREATE INDEX postings_paragraph ON postings(collection, paragraph_id);
+"""
+
+
+def write_postings(db: psycopg.Connection, where: str = "true",
+                   params: tuple[object, ...] = ()) -> None:
+    """Write the postings of the paragraphs ``where`` selects (a condition on ``p``)."""
+    db.execute(
+        "INSERT INTO postings(collection, term, paragraph_id, text_count, title_count, length) "
+        "SELECT p.collection, u.lexeme, p.id, count(*) FILTER (WHERE w <> 'A'), "
+        "count(*) FILTER (WHERE w = 'A'), p.text_tokens + p.title_tokens "
+        "FROM paragraphs p, unnest(p.lexemes) u, unnest(u.weights) w "
+        f"WHERE {where} GROUP BY p.collection, p.id, u.lexeme", params)
+
+
+def create_postings(db: psycopg.Connection) -> None:
+    """The migration: the table, and the postings of every paragraph stored."""
+    db.execute(POSTINGS)
+    write_postings(db)
+
+
 def restem(db: psycopg.Connection, batch: int = 1000) -> None:
     """Write every paragraph's lexemes and lengths again as this code stems and counts them,
     and count the lexicon and each collection's totals again from them (inside the caller's
@@ -70,6 +102,9 @@ def restem(db: psycopg.Connection, batch: int = 1000) -> None:
                     "title_tokens = %s WHERE collection = %s AND id = %s",
                     [(tsvector(text, title), tokens(text), tokens(title), collection, pid)
                      for collection, pid, text, title in chunk])
+    if db.execute("SELECT to_regclass('postings')").fetchone() != (None,):  # migration 6 done
+        db.execute("DELETE FROM postings")
+        write_postings(db)
     db.execute("DELETE FROM lexicon")
     db.execute("INSERT INTO lexicon(collection, term, passages) SELECT p.collection, t, "
                "count(*) FROM paragraphs p, unnest(tsvector_to_array(p.lexemes)) t "

@@ -136,6 +136,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "rate limits shared by every process (ask cooldown, add quota)", _RATES),
     Migration(4, "insights: a switch per collection, the questions kept", insights.SCHEMA),
     Migration(5, "lexemes stemmed and counted as FTS5 does (issue 23)", "", lexemes.restem),
+    Migration(6, "postings: BM25 candidates ranked from their stems' rows", "",
+              lexemes.create_postings),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"

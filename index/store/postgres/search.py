@@ -1,6 +1,6 @@
 """Searches in PostgreSQL: nearest vectors (exactly in a collection below the approximate
-threshold, else by pgvector's HNSW index), and lexical candidates by
-the GIN index over citebot's own lexemes, ranked by BM25 in SQL and re-scored by
+threshold, else by pgvector's HNSW index), and lexical candidates from the postings of the
+question's stems (``lexemes.POSTINGS``), ranked by BM25 in SQL and re-scored by
 ``index.store.bm25`` exactly as the embedded store re-scores its FTS5 candidates.
 """
 
@@ -12,7 +12,6 @@ import numpy as np
 import psycopg
 
 from index.store import bm25
-from index.store.postgres import lexemes
 from index.store.postgres.articles import article_paragraph_ids, as_arrays
 from index.text import content_words, porter_stem
 
@@ -108,24 +107,22 @@ def lexical(db: psycopg.Connection, collection: str, question: str, k: int, *,
 
 def _candidates(db: psycopg.Connection, collection: str, words: list[str],
                 df: dict[str, float], stats: bm25.CollectionStats, k: int) -> list[int]:
-    """The k passages that BM25 over these words ranks best (an OR query), found by the GIN
-    index and ranked in SQL from each lexeme's positions and weights."""
+    """The k passages that BM25 over these words ranks best (an OR query), ranked in SQL
+    from the postings of these words alone (each stem's counts in the text and the title,
+    weighed as FTS5 weighs its columns). Scores are compared to 9 decimals: a sum's last
+    bits depend on the order the rows are added in, and equal scores go by paragraph id."""
     terms = {porter_stem(w): bm25.idf(stats.passages, df[w]) for w in words if df[w] > 0}
     if not terms:
         return []
-    query = " | ".join(lexemes.quote(t) for t in terms)
     avgdl = max(sum(stats.avg_lengths), 1e-9)
     text_weight, title_weight = bm25.WEIGHTS
     rows = db.execute(
         "WITH q(term, idf) AS (SELECT * FROM unnest(%s::text[], %s::float8[])) "
-        "SELECT p.id FROM paragraphs p CROSS JOIN LATERAL ("
-        "  SELECT sum(q.idf * f.tf * (%s + 1) / (f.tf + %s * (1 - %s + %s * "
-        "    (p.text_tokens + p.title_tokens) / %s))) AS score"
-        "  FROM unnest(p.lexemes) u JOIN q ON q.term = u.lexeme"
-        "  CROSS JOIN LATERAL (SELECT sum(CASE WHEN w = 'A' THEN %s ELSE %s END) AS tf"
-        "    FROM unnest(u.weights) w) f) s "
-        "WHERE p.collection = %s AND p.lexemes @@ %s::tsquery "
-        "ORDER BY s.score DESC, p.id LIMIT %s",
-        (list(terms), list(terms.values()), bm25.K1, bm25.K1, bm25.B, bm25.B, avgdl,
-         title_weight, text_weight, collection, query, k)).fetchall()
+        "SELECT x.paragraph_id FROM postings x JOIN q ON q.term = x.term "
+        "CROSS JOIN LATERAL (SELECT x.text_count * %s + x.title_count * %s AS tf) f "
+        "WHERE x.collection = %s AND x.term = ANY(%s) GROUP BY x.paragraph_id "
+        "ORDER BY round(sum(q.idf * f.tf * (%s + 1) / (f.tf + %s * (1 - %s + %s * x.length / "
+        "%s)))::numeric, 9) DESC, x.paragraph_id LIMIT %s",
+        (list(terms), list(terms.values()), text_weight, title_weight, collection,
+         list(terms), bm25.K1, bm25.K1, bm25.B, bm25.B, avgdl, k)).fetchall()
     return [int(r[0]) for r in rows]
