@@ -8,7 +8,10 @@
 - recall@10 of PostgreSQL's HNSW search (with exact re-scoring) against exact search;
 - ingest, end to end through `citebot add --jsonl`'s path with the bundled model, into
   PostgreSQL from 1 and from 2 processes at once (the embedded store, which takes one
-  writer at a time, from 1), in passages a second.
+  writer at a time, from 1), in passages a second;
+- what bounds ingest: the encoder alone (the bundled model embedding the same passages, one
+  process), and the database side alone (the same add path with vectors given instead of
+  embedded: cleaning, splitting and storing) from 1, 2 and 4 processes at once.
 
 The corpus is synthetic (words drawn from a Zipf distribution, 384-dimension vectors around
 topic centres, as sentence embeddings cluster), so it needs no data set and no hours of
@@ -58,6 +61,28 @@ class TableEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.queries[text]
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+class GivenEmbedder:
+    """Vectors without a model (random unit vectors), so that an add measures everything but
+    embedding: the database side of ingest."""
+
+    name = "bench-given-vectors"
+    dim = DIM
+    max_tokens = 256
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        v = self.rng.normal(size=(len(texts), DIM)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -148,14 +173,16 @@ def recall_at_10(core: Core, vectors: np.ndarray, asked: list[tuple[str, np.ndar
     return hits / (10 * len(asked))
 
 
-def ingest(url: str | None, processes: int, articles: int, work: Path) -> float:
-    """Passages a second through the bulk add path with the bundled model, from
-    ``processes`` processes at once (each adding its own articles)."""
+def ingest(url: str | None, processes: int, articles: int, work: Path,
+           vectors: str = "model") -> float:
+    """Passages a second through the bulk add path with the bundled model (``vectors``
+    "model") or with vectors given ("given": the database side alone), from ``processes``
+    processes at once (each adding its own articles)."""
     go = work / f"go-{time.monotonic_ns()}"
     workers = [subprocess.Popen(
         [sys.executable, __file__, "--worker", str(go), str(i), str(articles),
-         str(work / f"ingest-{i}-{go.name}"), url or ""], stdout=subprocess.PIPE, text=True)
-        for i in range(processes)]
+         str(work / f"ingest-{i}-{go.name}"), url or "", vectors], stdout=subprocess.PIPE,
+        text=True) for i in range(processes)]
     for worker in workers:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
     start = time.perf_counter()
@@ -167,13 +194,16 @@ def ingest(url: str | None, processes: int, articles: int, work: Path) -> float:
     return passages / (time.perf_counter() - start)
 
 
-def worker(go: str, index: str, count: str, data_dir: str, url: str) -> None:
+def worker(go: str, index: str, count: str, data_dir: str, url: str, vectors: str) -> None:
     rng = np.random.default_rng([int(index), time.monotonic_ns()])  # new articles each run
     vocabulary = [f"word{i}" for i in range(5_000)]
     settings = Settings(data_dir=Path(data_dir), _env_file=None)  # type: ignore[call-arg]
     if url:
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
-    core = Core.open(settings)
+    given = vectors == "given"
+    core = Core.open(settings,
+                     embedder=GivenEmbedder() if given else None)  # type: ignore[arg-type]
+    collection = "ingest-given" if given else "ingest"
     lines = []
     for a in range(int(count)):
         text = "\n\n".join(" ".join(rng.choice(vocabulary, size=40)) + "." for _ in range(6))
@@ -184,7 +214,7 @@ def worker(go: str, index: str, count: str, data_dir: str, url: str) -> None:
     while not Path(go).exists():
         time.sleep(0.005)
     passages = sum(item.result.article.paragraph_count for item in
-                   core.indexer.add_jsonl("ingest", lines) if item.result)
+                   core.indexer.add_jsonl(collection, lines) if item.result)
     core.close()
     print(passages, flush=True)
 
@@ -254,11 +284,34 @@ def report(args: argparse.Namespace, work: Path, url: str) -> None:
     pg_two = ingest(url, 2, args.ingest_articles, work)
     rows.append(f"  postgres, 1 process : {pg_one:7.1f} passages/s")
     rows.append(f"  postgres, 2 processes: {pg_two:7.1f} passages/s ({pg_two / pg_one:.2f}x)")
+    rows.append(f"  encoder alone (bundled model, 1 process): {encoder_rate(args, work):7.1f} "
+                "passages/s")
+    for processes in (1, 2, 4):
+        given = ingest(url, processes, args.ingest_articles, work, vectors="given")
+        rows.append(f"  database side alone (vectors given), postgres, {processes} "
+                    f"process{'es' if processes > 1 else ''}: {given:7.1f} passages/s")
     print("\n".join(rows))
+
+
+def encoder_rate(args: argparse.Namespace, work: Path) -> float:
+    """Passages a second the bundled model embeds (as the ingest workers load it), on
+    passages like theirs."""
+    rng = np.random.default_rng(args.seed)
+    vocabulary = [f"word{i}" for i in range(5_000)]
+    texts = [" ".join(rng.choice(vocabulary, size=40)) + "."
+             for _ in range(6 * args.ingest_articles)]
+    core = Core.open(Settings(data_dir=work / "encoder", _env_file=None))  # type: ignore[call-arg]
+    try:
+        core.embedder.embed(texts[:8])
+        start = time.perf_counter()
+        core.embedder.embed(texts)
+        return len(texts) / (time.perf_counter() - start)
+    finally:
+        core.close()
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(*sys.argv[2:7])
+        worker(*sys.argv[2:8])
         sys.exit(0)
     sys.exit(main())
