@@ -58,9 +58,16 @@ SPEECH_QUESTION_WORDS = (
 )
 
 
+def composed(text: str) -> str:
+    """``text`` with combining accents joined to their letters where Unicode has the letter
+    (NFC): FTS5 reads "Sinéad" written with a combining accent as one word, and a regular
+    expression's word characters do not include the accent."""
+    return unicodedata.normalize("NFC", text) if _MARKS.search(text) else text
+
+
 def words(text: str) -> list[str]:
     """The words of a text, lower case."""
-    return _WORD.findall(text.lower())
+    return _WORD.findall(composed(text).lower())
 
 
 def content_words(text: str) -> list[str]:
@@ -75,8 +82,8 @@ def content_words(text: str) -> list[str]:
 def plain(text: str) -> str:
     """Lower case without diacritics (as FTS5's unicode61 tokenizer folds them)."""
     text = text.lower()
-    if text.isascii() or not _ACCENTED.search(text):  # curly quotes and dashes need nothing
-        return text
+    if text.isascii() or not (_ACCENTED.search(text) or _MARKS.search(text)):
+        return text  # curly quotes and dashes need nothing
     return _MARKS.sub("", unicodedata.normalize("NFKD", text))
 
 

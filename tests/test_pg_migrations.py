@@ -171,3 +171,33 @@ def test_postings_are_written_for_the_paragraphs_stored_before_them(
         kept = db.execute("SELECT count(DISTINCT paragraph_id) FROM postings").fetchone()
         paragraphs = db.execute("SELECT count(*) FROM paragraphs").fetchone()
     assert left == (0,) and kept == paragraphs
+
+
+def test_paragraphs_with_combining_accents_are_stemmed_again(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: "Sine\u0301ad" (a combining accent) was stored as two words ("sine", "ad")
+    with a length FTS5 does not count; migration 7 stems such paragraphs again, so that the
+    stored database scores as FTS5 does."""
+    import re
+
+    from index.store.postgres import lexemes, migrations
+    from tests.test_storage import fts5_scores
+
+    word = re.compile(r"[^\W_]+")
+    text = "Sine\u0301ad O'Connor's estate objected. Sine\u0301ad sang in Dublin."
+    with monkeypatch.context() as older:  # the code before: the accent splits the word
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
+        older.setattr(migrations, "LATEST", 6)
+        older.setattr(lexemes, "plain", str.lower)
+        older.setattr(lexemes, "token_count", lambda t: len(word.findall(t)))
+        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+            core.indexer.add_text("default", title="Music news", text=text)
+            core.indexer.add_text("default", title="Other news", text="Dublin was mild.")
+    with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+        hits = core.storage.dense_search("default", core.embedder.embed_query("x"), 100)
+        passages = core.storage.passages("default", [h.paragraph for h in hits])
+        rows = [(p.text, p.article.title) for p in passages.values()]
+        for question in ("Sinéad Dublin", "estate"):
+            found = {passages[h.paragraph].text: h.score
+                     for h in core.storage.lexical_search("default", question, 10)}
+            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question

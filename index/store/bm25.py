@@ -15,10 +15,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from index.text import plain, porter_stem
+from index.text import composed, plain, porter_stem
 
 TOKEN = r"[^\W_]+"  # a token as FTS5's unicode61 splits them: letters and digits, not "_"
 _WORD = re.compile(TOKEN)
+
+
+def token_count(text: str) -> int:
+    """A column's length in tokens, as FTS5 counts it (a letter with combining accents is
+    one token)."""
+    return len(_WORD.findall(composed(text)))
 
 K1 = 1.2
 B = 0.75
@@ -104,7 +110,7 @@ def scores(term_df: Mapping[str, float], docs: Mapping[int, Doc],
             continue
         length = decode_size(doc.size)
         if length is None:
-            length = len(_WORD.findall(doc.text)) + len(_WORD.findall(doc.title))
+            length = token_count(doc.text) + token_count(doc.title)
         norm = K1 * (1 - B + B * length / avgdl)
         out[pid] = sum(weights[t] * f * (K1 + 1) / (f + norm) for t, f in freq.items())
     return out

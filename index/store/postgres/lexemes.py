@@ -14,7 +14,7 @@ import re
 
 import psycopg
 
-from index.store.bm25 import TOKEN
+from index.store.bm25 import TOKEN, token_count
 from index.text import plain, porter_stem
 
 _WORD = re.compile(TOKEN)
@@ -27,7 +27,7 @@ MAX_STEM = 200  # characters: at most 800 bytes
 
 def tokens(text: str) -> int:
     """A column's length in words, as ``index.store.bm25`` counts it."""
-    return len(_WORD.findall(text))
+    return token_count(text)
 
 
 def stems(text: str) -> list[str]:
@@ -87,14 +87,16 @@ def create_postings(db: psycopg.Connection) -> None:
     write_postings(db)
 
 
-def restem(db: psycopg.Connection, batch: int = 1000) -> None:
-    """Write every paragraph's lexemes and lengths again as this code stems and counts them,
-    and count the lexicon and each collection's totals again from them (inside the caller's
-    transaction): a migration, when the stems or tokens change."""
+def restem(db: psycopg.Connection, batch: int = 1000, where: str = "true") -> None:
+    """Write the lexemes and lengths of every paragraph (of those ``where`` selects, a
+    condition on ``p`` and ``a``) again as this code stems and counts them, and count the
+    lexicon and each collection's totals again from them (inside the caller's transaction): a
+    migration, when the stems or tokens change."""
+    chosen = ("FROM paragraphs p JOIN articles a ON a.collection = p.collection AND "
+              f"a.id = p.article_id WHERE {where}")
     with db.cursor(name="restem") as rows:  # streamed: the table may be large
         rows.itersize = batch
-        rows.execute("SELECT p.collection, p.id, p.text, a.title FROM paragraphs p JOIN "
-                     "articles a ON a.collection = p.collection AND a.id = p.article_id")
+        rows.execute(f"SELECT p.collection, p.id, p.text, a.title {chosen}")
         while chunk := rows.fetchmany(batch):
             with db.cursor() as write:
                 write.executemany(
@@ -103,8 +105,31 @@ def restem(db: psycopg.Connection, batch: int = 1000) -> None:
                     [(tsvector(text, title), tokens(text), tokens(title), collection, pid)
                      for collection, pid, text, title in chunk])
     if db.execute("SELECT to_regclass('postings')").fetchone() != (None,):  # migration 6 done
-        db.execute("DELETE FROM postings")
-        write_postings(db)
+        db.execute("CREATE TEMPORARY TABLE restemmed ON COMMIT DROP AS SELECT p.collection, "
+                   f"p.id {chosen}")
+        db.execute("DELETE FROM postings x USING restemmed r WHERE x.collection = "
+                   "r.collection AND x.paragraph_id = r.id")
+        write_postings(db, "(p.collection, p.id) IN (SELECT collection, id FROM restemmed)")
+        db.execute("DROP TABLE restemmed")
+    _recount(db)
+
+
+# Combining accents (as ``index.text``'s marks): a paragraph holding one was stemmed and
+# counted with the accent splitting its word before migration 7
+COMBINING = "[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]"
+
+
+def restem_accented(db: psycopg.Connection) -> None:
+    """The migration: stem again the paragraphs whose text or title holds a combining
+    accent (nothing to do, and no recount, in a database without one)."""
+    where = f"(p.text ~ '{COMBINING}' OR a.title ~ '{COMBINING}')"
+    if db.execute("SELECT 1 FROM paragraphs p JOIN articles a ON a.collection = p.collection "
+                  f"AND a.id = p.article_id WHERE {where} LIMIT 1").fetchone():
+        restem(db, where=where)
+
+
+def _recount(db: psycopg.Connection) -> None:
+    """The lexicon and each collection's totals, counted again from the paragraphs."""
     db.execute("DELETE FROM lexicon")
     db.execute("INSERT INTO lexicon(collection, term, passages) SELECT p.collection, t, "
                "count(*) FROM paragraphs p, unnest(tsvector_to_array(p.lexemes)) t "

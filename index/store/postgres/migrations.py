@@ -138,6 +138,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "lexemes stemmed and counted as FTS5 does (issue 23)", "", lexemes.restem),
     Migration(6, "postings: BM25 candidates ranked from their stems' rows", "",
               lexemes.create_postings),
+    Migration(7, "a letter's combining accents read as FTS5 reads them", "",
+              lexemes.restem_accented),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
