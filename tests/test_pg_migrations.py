@@ -117,7 +117,7 @@ def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
 
     from index.store.postgres import lexemes, migrations
     from index.text import plain
-    from tests.test_storage import DAM, fts5_scores
+    from tests.test_storage import DAM, lexical_against_fts5
 
     old = snowballstemmer.stemmer("porter")
     with monkeypatch.context() as older:  # before the migration, with the stemmer of then
@@ -129,13 +129,9 @@ def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
             core.indexer.add_text("default", title="The dam", text=DAM)
             core.indexer.add_text("default", title="Other news", text="The possible US visit.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-        hits = core.storage.dense_search("default", core.embedder.embed_query("dam"), 100)
-        passages = core.storage.passages("default", [h.paragraph for h in hits])
-        rows = [(p.text, p.article.title) for p in passages.values()]
-        for question in ("is it possible", "US accord", "archaeology technologies"):
-            found = {passages[h.paragraph].text: h.score
-                     for h in core.storage.lexical_search("default", question, 10)}
-            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question
+        for question, found, expected in lexical_against_fts5(
+                core, ("is it possible", "US accord", "archaeology technologies")):
+            assert found == pytest.approx(expected, rel=1e-6), question
 
 
 def test_postings_are_written_for_the_paragraphs_stored_before_them(
@@ -144,7 +140,7 @@ def test_postings_are_written_for_the_paragraphs_stored_before_them(
     database stored before the postings table gets its postings by a migration, and scores
     as FTS5 does; an article removed takes its postings with it."""
     from index.store.postgres import lexemes, migrations
-    from tests.test_storage import DAM, fts5_scores
+    from tests.test_storage import DAM, lexical_against_fts5
 
     with monkeypatch.context() as older:
         older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
@@ -155,14 +151,10 @@ def test_postings_are_written_for_the_paragraphs_stored_before_them(
             gone = core.indexer.add_text("default", title="Other news",
                                          text="The possible US visit to the dam.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-        hits = core.storage.dense_search("default", core.embedder.embed_query("dam"), 100)
-        passages = core.storage.passages("default", [h.paragraph for h in hits])
-        rows = [(p.text, p.article.title) for p in passages.values()]
-        for question in ("is it possible", "US accord", "archaeology technologies dam"):
-            found = {passages[h.paragraph].text: h.score
-                     for h in core.storage.lexical_search("default", question, 10)}
+        for question, found, expected in lexical_against_fts5(
+                core, ("is it possible", "US accord", "archaeology technologies dam")):
             assert found, question
-            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question
+            assert found == pytest.approx(expected, rel=1e-6), question
         core.remove("default", gone.article.id)
     with psycopg.connect(pg_url) as db:
         left = db.execute("SELECT count(*) FROM postings x LEFT JOIN paragraphs p ON "
@@ -181,7 +173,7 @@ def test_paragraphs_with_combining_accents_are_stemmed_again(
     import re
 
     from index.store.postgres import lexemes, migrations
-    from tests.test_storage import fts5_scores
+    from tests.test_storage import lexical_against_fts5
 
     word = re.compile(r"[^\W_]+")
     text = "Sine\u0301ad O'Connor's estate objected. Sine\u0301ad sang in Dublin."
@@ -194,10 +186,5 @@ def test_paragraphs_with_combining_accents_are_stemmed_again(
             core.indexer.add_text("default", title="Music news", text=text)
             core.indexer.add_text("default", title="Other news", text="Dublin was mild.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-        hits = core.storage.dense_search("default", core.embedder.embed_query("x"), 100)
-        passages = core.storage.passages("default", [h.paragraph for h in hits])
-        rows = [(p.text, p.article.title) for p in passages.values()]
-        for question in ("Sinéad Dublin", "estate"):
-            found = {passages[h.paragraph].text: h.score
-                     for h in core.storage.lexical_search("default", question, 10)}
-            assert found == pytest.approx(fts5_scores(rows, question), rel=1e-6), question
+        for question, found, expected in lexical_against_fts5(core, ("Sinéad Dublin", "estate")):
+            assert found == pytest.approx(expected, rel=1e-6), question

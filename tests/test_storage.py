@@ -5,6 +5,7 @@ Tests taking ``any_core`` or ``any_settings`` run on both backends (embedded, Po
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -252,6 +253,19 @@ def fts5_scores(rows: list[tuple[str, str]], question: str) -> dict[str, float]:
         "SELECT text, bm25(p, 1.0, 0.25) FROM p WHERE p MATCH ?", (match,))}
 
 
+def lexical_against_fts5(core: Core, questions: Iterable[str],
+                         ) -> Iterator[tuple[str, dict[str, float], dict[str, float]]]:
+    """For each question: the store's lexical scores of the collection "default" (at most 10,
+    by paragraph text) and FTS5's own BM25 over every paragraph of it, which they must equal."""
+    hits = core.storage.dense_search("default", core.embedder.embed_query("x"), 100)
+    passages = core.storage.passages("default", [h.paragraph for h in hits])
+    rows = [(p.text, p.article.title) for p in passages.values()]
+    for question in questions:
+        found = {passages[h.paragraph].text: h.score
+                 for h in core.storage.lexical_search("default", question, 10)}
+        yield question, found, fts5_scores(rows, question)
+
+
 def test_lexical_search_stems_and_scores_as_fts5_on_both_backends(any_core: Core) -> None:
     """Issue 23: PostgreSQL answered xquad differently because the two backends stemmed
     apart: the embedded store counts documents with FTS5's Porter ("possibly" and "possible"
@@ -260,15 +274,9 @@ def test_lexical_search_stems_and_scores_as_fts5_on_both_backends(any_core: Core
     Every backend's lexical scores now equal FTS5's own BM25, word for word."""
     any_core.indexer.add_text("default", title="The dam", text=DAM)
     any_core.indexer.add_text("default", title="Other news", text="The possible US visit.")
-    query = any_core.embedder.embed_query("dam")
-    hits = any_core.storage.dense_search("default", query, 100)
-    passages = any_core.storage.passages("default", [h.paragraph for h in hits])
-    rows = [(p.text, p.article.title) for p in passages.values()]
-    for question in ("is it possible", "US accord", "archaeology technologies",
-                     "trekking teams", "which dam is largest", "photo by mendoza5"):
-        found = {passages[h.paragraph].text: h.score for h in
-                 any_core.storage.lexical_search("default", question, 10)}
-        expected = fts5_scores(rows, question)
+    for question, found, expected in lexical_against_fts5(any_core, (
+            "is it possible", "US accord", "archaeology technologies", "trekking teams",
+            "which dam is largest", "photo by mendoza5")):
         assert found == pytest.approx(expected, rel=1e-6), question
 
 
@@ -372,11 +380,6 @@ def test_a_letter_with_a_combining_accent_is_one_word_on_both_backends(any_core:
     text = "Sine\u0301ad O'Connor's estate objected. Sine\u0301ad sang in Dublin."
     any_core.indexer.add_text("default", title="Music news", text=text)
     any_core.indexer.add_text("default", title="Other news", text="Dublin weather was mild.")
-    hits = any_core.storage.dense_search("default", any_core.embedder.embed_query("x"), 100)
-    passages = any_core.storage.passages("default", [h.paragraph for h in hits])
-    rows = [(p.text, p.article.title) for p in passages.values()]
-    for question in ("Sinéad Dublin", "Sine\u0301ad estate"):
-        found = {passages[h.paragraph].text: h.score
-                 for h in any_core.storage.lexical_search("default", question, 10)}
-        expected = fts5_scores(rows, question)
+    for question, found, expected in lexical_against_fts5(
+            any_core, ("Sinéad Dublin", "Sine\u0301ad estate")):
         assert len(expected) >= 1 and found == pytest.approx(expected, rel=1e-6), question
