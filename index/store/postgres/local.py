@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,6 +51,22 @@ def start(directory: Path) -> str:
                            f"{directory / 'log'}.") from exc
     _make_database(str(server.get_uri(database="postgres")))
     return str(server.get_uri(database=DATABASE))
+
+
+@contextmanager
+def throwaway(work: Path, url: str | None = None) -> Iterator[str]:
+    """``url`` if one is given, else the URL of a PostgreSQL started in ``work`` for the
+    length of the block and stopped after it (benchmarks measure on one of their own)."""
+    if url is not None:
+        yield url
+        return
+    (work / "pg").mkdir(mode=0o755)
+    work.chmod(0o755)  # the server runs as another user when started as root
+    server = _pgserver().get_server(work / "pg" / "data", cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
 
 
 @translated("make citebot's database", changes=True)
