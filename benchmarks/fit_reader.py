@@ -1,10 +1,10 @@
-"""Fit how the reader's score and the linear sentence score combine (``READER_WEIGHTS``), on
-tune-side articles the reader never saw in training, exactly as answering reads them: the
-sentences of the first three passages, the ``--read`` best by the linear score, read by the
-reader, ordered by ``w_reader * reader + w_linear * linear``.
+"""Judge a trained reader, and how its score would combine with the linear sentence score,
+on tune-side articles the reader never saw in training, exactly as answering would read them:
+the sentences of the first three passages, the ``--read`` best by the linear score, read by
+the reader, ordered by ``w_reader * reader + w_linear * linear``.
 
     .venv/bin/python benchmarks/fit_reader.py CANDIDATES.jsonl... --model DIR_OR_ONNX
-        [--fold 0 --folds 5] [--read 4 6 8 12] [--write]
+        [--fold 0 --folds 5] [--read 4 6 8 12]
 
 CANDIDATES.jsonl are files written by ``benchmarks/reader_data.py`` (the tune side's own
 questions); only the articles of ``--fold`` are used, the fold ``train_reader.py --hold-out``
@@ -12,15 +12,13 @@ left out. A directory is read with torch (transformers' format), an ``.onnx`` fi
 ONNX Runtime, as citebot runs it. For each ``--read`` it prints the first sentence's hit rate
 of the linear ranking, of the reader alone and of the combination (its weights fitted by
 two-fold cross-validation inside the judged questions), and how often an answering sentence
-is among those read. With ``--write``, the weights fitted on every judged question at the
-first ``--read`` go to ``retrieval/weights.py``.
+is among those read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,18 +86,6 @@ def two_fold(groups: list[Group]) -> float:
     return hits / max(len(groups), 1)
 
 
-def write_weights(w: np.ndarray, path: Path = ROOT / "retrieval" / "weights.py") -> None:
-    text = path.read_text(encoding="utf-8")
-    block = ("READER_WEIGHTS: dict[str, float] = {\n"
-             f"    'reader': {w[0]:.4f},\n    'linear': {w[1]:.4f},\n}}\n")
-    text, found = re.subn(r"READER_WEIGHTS: dict\[str, float\] = \{.*?\n\}\n", block, text,
-                          flags=re.S)
-    if not found:
-        raise SystemExit(f"{path} has no READER_WEIGHTS to replace: answering does not read "
-                         "the reader in this version")
-    path.write_text(text, encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs="+")
@@ -107,7 +93,6 @@ def main() -> int:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--read", type=int, nargs="+", default=[8])
-    parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     score = (Reader(args.model).score if args.model.suffix == ".onnx"
              else torch_scorer(args.model))
@@ -134,10 +119,6 @@ def main() -> int:
                   f"combined (2-fold) {two_fold(groups):.3f}; an answer among those read "
                   f"{sum(bool(y.any()) for _, y in groups) / max(len(groups), 1):.3f}",
                   flush=True)
-    if args.write:
-        w = fit_listwise(groups_of(rows, args.read[0], scores))
-        write_weights(w)
-        print(f"READER_WEIGHTS written: reader {w[0]:.4f}, linear {w[1]:.4f}")
     return 0
 
 
