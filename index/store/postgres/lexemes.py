@@ -87,13 +87,16 @@ def create_postings(db: psycopg.Connection) -> None:
     write_postings(db)
 
 
+_WITH_TITLES = ("FROM paragraphs p JOIN articles a ON a.collection = p.collection AND "
+                "a.id = p.article_id")  # each paragraph with its article's title
+
+
 def restem(db: psycopg.Connection, batch: int = 1000, where: str = "true") -> None:
     """Write the lexemes and lengths of every paragraph (of those ``where`` selects, a
     condition on ``p`` and ``a``) again as this code stems and counts them, and count the
     lexicon and each collection's totals again from them (inside the caller's transaction): a
     migration, when the stems or tokens change."""
-    chosen = ("FROM paragraphs p JOIN articles a ON a.collection = p.collection AND "
-              f"a.id = p.article_id WHERE {where}")
+    chosen = f"{_WITH_TITLES} WHERE {where}"
     with db.cursor(name="restem") as rows:  # streamed: the table may be large
         rows.itersize = batch
         rows.execute(f"SELECT p.collection, p.id, p.text, a.title {chosen}")
@@ -123,8 +126,7 @@ def restem_accented(db: psycopg.Connection) -> None:
     """The migration: stem again the paragraphs whose text or title holds a combining
     accent (nothing to do, and no recount, in a database without one)."""
     where = f"(p.text ~ '{COMBINING}' OR a.title ~ '{COMBINING}')"
-    if db.execute("SELECT 1 FROM paragraphs p JOIN articles a ON a.collection = p.collection "
-                  f"AND a.id = p.article_id WHERE {where} LIMIT 1").fetchone():
+    if db.execute(f"SELECT 1 {_WITH_TITLES} WHERE {where} LIMIT 1").fetchone():
         restem(db, where=where)
 
 
