@@ -195,9 +195,16 @@ def ingest(url: str | None, processes: int, articles: int, work: Path,
     return passages / (time.perf_counter() - start)
 
 
+INGEST_WORDS = np.array([f"word{i}" for i in range(5_000)])
+
+
+def ingest_passage(rng: np.random.Generator) -> str:
+    """One passage of the ingest runs: 40 words drawn from 5,000."""
+    return " ".join(rng.choice(INGEST_WORDS, size=40)) + "."
+
+
 def worker(go: str, index: str, count: str, data_dir: str, url: str, vectors: str) -> None:
     rng = np.random.default_rng([int(index), time.monotonic_ns()])  # new articles each run
-    vocabulary = [f"word{i}" for i in range(5_000)]
     settings = Settings(data_dir=Path(data_dir), _env_file=None)  # type: ignore[call-arg]
     if url:
         settings = settings.model_copy(update={"database_url": SecretStr(url)})
@@ -207,7 +214,7 @@ def worker(go: str, index: str, count: str, data_dir: str, url: str, vectors: st
     collection = "ingest-given" if given else "ingest"
     lines = []
     for a in range(int(count)):
-        text = "\n\n".join(" ".join(rng.choice(vocabulary, size=40)) + "." for _ in range(6))
+        text = "\n\n".join(ingest_passage(rng) for _ in range(6))
         lines.append(json.dumps({"id": f"p{index}-{a}-{Path(go).name}", "title": f"Story {a}",
                                  "text": text}))
     core.embedder.embed(["warm up"])
@@ -285,9 +292,7 @@ def encoder_rate(args: argparse.Namespace, work: Path) -> float:
     """Passages a second the bundled model embeds (as the ingest workers load it), on
     passages like theirs."""
     rng = np.random.default_rng(args.seed)
-    vocabulary = [f"word{i}" for i in range(5_000)]
-    texts = [" ".join(rng.choice(vocabulary, size=40)) + "."
-             for _ in range(6 * args.ingest_articles)]
+    texts = [ingest_passage(rng) for _ in range(6 * args.ingest_articles)]
     core = Core.open(Settings(data_dir=work / "encoder", _env_file=None))  # type: ignore[call-arg]
     try:
         core.embedder.embed(texts[:8])
