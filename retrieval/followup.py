@@ -68,17 +68,16 @@ _ASKS_THING = re.compile(r"(?:who|whom|what|which)\b", re.I)
 # up to a word that cannot be in it; after "did"/"will"..., its last word is the verb.
 _TOPIC = re.compile(r"\b(?P<aux>(?:did|does|do|will|would|can|could|should|may|might|must)"
                     r"\s+)?(?P<np>the\s+[a-z][\w'’-]*(?:\s+[a-z][\w'’-]*){0,3})", re.I)
-_NOT_TOPIC = frozenset(
+_VERBISH = frozenset("is was are were be been being has have had do does did will would can "
+                     "could should may might must say said says tell told".split())
+_NOT_TOPIC = _VERBISH | frozenset(
     "the a an his her their its this that these those some any and or but who whom whose what "
-    "which when where why how is was are were be been being has have had do does did will "
-    "would can could should may might must to of in on at by for from with about against into "
-    "over under after before during than as if not say said says tell told".split())
+    "which when where why how to of in on at by for from with about against into over under "
+    "after before during than as if not".split())
 # What a phrase measures or names of something else is not the topic ("the rate of ...").
 _RELATIONAL = frozenset(
     "rate number amount name names year years percentage percent estimate result kind type "
     "part term size share total loss first last majority most rest date time day age".split())
-_VERBISH = frozenset("is was are were be been being has have had do does did will would can "
-                     "could should may might must say said says tell told".split())
 _PRONOUN = re.compile(r"\b(?:he|she|him|his|hers|her|they|them|their|theirs|it|its)\b", re.I)
 _POSSESSIVE = {"his", "their", "theirs", "hers", "its"}
 _KIND = {"he": "person", "she": "person", "him": "person", "his": "person", "her": "person",
