@@ -25,6 +25,7 @@ from index.models import Passage
 from index.store import ArticleSearch
 from index.text import SPEECH_QUESTION_WORDS, content_words, porter_stem
 from retrieval.conversation import Context
+from retrieval.features import sentence_text
 from retrieval.models import Answer
 from retrieval.quotes import make_quote
 
@@ -117,7 +118,7 @@ def _dating(passages: list[Passage], event: Event,
     else the sentence of the article whose dated clause holds most of the event; else None."""
     spans = [(p, i, p.text[s.start:s.end]) for p in passages for i, s in enumerate(p.sentences)]
     held = Counter(porter_stem(w) for _, _, text in spans for w in set(_words(text)))
-    said = _text(*own)
+    said = sentence_text(*own)
     telling = max(_CLAUSE.split(said), key=lambda c: _clause_score(c, event.asked, held))
     if TIME.search(telling if _clause_score(telling, event.asked, held) else said):
         return own
@@ -133,11 +134,6 @@ def _dating(passages: list[Passage], event: Event,
         if score > 0 and key > best:
             best, found = key, (passage, i)
     return found
-
-
-def _text(passage: Passage, i: int) -> str:
-    span = passage.sentences[i]
-    return passage.text[span.start:span.end]
 
 
 def _clause_score(clause: str, weights: dict[str, float], held: Counter[str], *,
