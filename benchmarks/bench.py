@@ -8,8 +8,9 @@ What it measures, all in one run so that ratios are side by side:
 - query latency, warm, one question at a time, from question text to verified quotes, at each
   corpus size (median and p99), with recall@10 of the approximate index against exact search;
   with ``--backends embedded,postgres`` the same corpus is also stored in PostgreSQL and both
-  stores answer the same questions in turn (PostgreSQL's recall is
-  ``benchmarks/hnsw_recall.py``'s); without ``--database-url`` a PostgreSQL is started from
+  stores answer the same questions in turn (PostgreSQL's recall@10 is its HNSW search against
+  its own exact search, in paragraphs; ``benchmarks/hnsw_recall.py`` compares the index's
+  parameters); without ``--database-url`` a PostgreSQL is started from
   the ``local-postgres`` extra in the temporary directory;
 - vector-index RAM and on-disk bytes per passage, peak RSS;
 - cold start: a new process answering one question;
@@ -166,6 +167,24 @@ def recall_at_10(core: Core, questions: list[str]) -> float | None:
     return hits / (10 * len(queries))
 
 
+def postgres_recall_at_10(core: Core, questions: list[str]) -> float:
+    """Recall@10 of PostgreSQL's dense search (HNSW candidates, re-scored exactly) against the
+    same store's exact search over every vector of the collection, in paragraphs."""
+    storage = core.storage
+    threshold = storage.approximate_threshold  # type: ignore[attr-defined]
+    hits = 0
+    queries = core.embedder.embed(questions[:200])
+    for q in queries:
+        found = {h.paragraph for h in storage.dense_search(COLLECTION, q, 10)}
+        storage.approximate_threshold = 1 << 62  # type: ignore[attr-defined]
+        try:
+            exact = {h.paragraph for h in storage.dense_search(COLLECTION, q, 10)}
+        finally:
+            storage.approximate_threshold = threshold  # type: ignore[attr-defined]
+        hits += len(found & exact)
+    return hits / (10 * len(queries))
+
+
 def disk_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and "models" not in f.parts)
 
@@ -297,7 +316,8 @@ def scales(args: argparse.Namespace, root: Path, cache: Path, main_core: Core,
                       "vectors": pg.vectors, "index": pg.index,
                       "build_s": round(built[1], 1), "query_ms_median": round(pg_median, 1),
                       "query_ms_p99": round(pg_p99, 1), "query_ms_stages": pg_stages,
-                      "median_vs_embedded": round(pg_median / median, 2)}
+                      "median_vs_embedded": round(pg_median / median, 2),
+                      "recall@10": postgres_recall_at_10(pg_core, questions)}
             scale_rows.append(pg_row)
             print(json.dumps(pg_row), flush=True)
     return scale_rows
