@@ -188,3 +188,31 @@ def test_paragraphs_with_combining_accents_are_stemmed_again(
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(core, ("Sinéad Dublin", "estate")):
             assert found == pytest.approx(expected, rel=1e-6), question
+
+
+def test_paragraphs_with_characters_fts5_reads_otherwise_are_stemmed_again(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: before migration 8, an emoji newer than FTS5's Unicode tables or a
+    private-use character split a word on PostgreSQL ("Lakers\U0001f923" was "lakers") and
+    was left out of its length; migration 8 stems such paragraphs again, so that the stored
+    database scores as FTS5 does."""
+    import re
+
+    from index.store.postgres import lexemes, migrations
+    from tests.test_storage import lexical_against_fts5
+
+    word = re.compile(r"[^\W_]+")
+    text = "Fans\U0001f923 cheered the Lakers\U0001f923 win. \U0001f923 The crowd\ue000 sang."
+    with monkeypatch.context() as older:  # the code before: Python's word characters
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
+        older.setattr(migrations, "LATEST", 7)
+        older.setattr(lexemes, "_WORD", word)
+        older.setattr(lexemes, "token_count", lambda t: len(word.findall(t)))
+        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+            core.indexer.add_text("default", title="Game night", text=text)
+            core.indexer.add_text("default", title="Other news", text="The Lakers win again.")
+            stale = list(lexical_against_fts5(core, ("Lakers win", "crowd sang")))
+    assert any(found != pytest.approx(expected, rel=1e-6) for _, found, expected in stale)
+    with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+        for question, found, expected in lexical_against_fts5(core, ("Lakers win", "crowd sang")):
+            assert found == pytest.approx(expected, rel=1e-6), question

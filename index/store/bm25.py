@@ -15,16 +15,18 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from index.text import composed, plain, porter_stem
+from index.store.fts5_chars import word_char
+from index.text import plain, porter_stem
 
-TOKEN = r"[^\W_]+"  # a token as FTS5's unicode61 splits them: letters and digits, not "_"
+CHAR = word_char()  # a character FTS5's unicode61 reads as part of a word
+TOKEN = CHAR + "+"  # a token as FTS5 splits them (not Python's \w: its Unicode is newer)
 _WORD = re.compile(TOKEN)
 
 
 def token_count(text: str) -> int:
-    """A column's length in tokens, as FTS5 counts it (a letter with combining accents is
-    one token)."""
-    return len(_WORD.findall(composed(text)))
+    """A column's length in tokens, as FTS5 counts it (a letter with combining accents, or a
+    word with an emoji newer than FTS5's Unicode tables in it, is one token)."""
+    return len(_WORD.findall(text))
 
 K1 = 1.2
 B = 0.75
@@ -56,7 +58,7 @@ def _matcher(stems: list[str]) -> re.Pattern[str]:
     a stem less its last two letters is a prefix of every word that stems to it (checked
     over the 33k distinct words of the evaluation sets), so only such words are stemmed."""
     prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*")
+    return re.compile(f"(?<!{CHAR})(?:" + "|".join(map(re.escape, prefixes)) + f"){CHAR}*")
 
 
 @dataclass(frozen=True)

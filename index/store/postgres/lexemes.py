@@ -11,10 +11,11 @@ Lengths are counted as ``index.store.bm25`` counts them when FTS5's record is ab
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 import psycopg
 
-from index.store.bm25 import TOKEN, token_count
+from index.store.bm25 import CHAR, TOKEN, token_count
 from index.text import plain, porter_stem
 
 _WORD = re.compile(TOKEN)
@@ -91,15 +92,16 @@ _WITH_TITLES = ("FROM paragraphs p JOIN articles a ON a.collection = p.collectio
                 "a.id = p.article_id")  # each paragraph with its article's title
 
 
-def restem(db: psycopg.Connection, batch: int = 1000, where: str = "true") -> None:
+def restem(db: psycopg.Connection, batch: int = 1000, where: str = "true",
+           params: Mapping[str, object] | None = None) -> None:
     """Write the lexemes and lengths of every paragraph (of those ``where`` selects, a
     condition on ``p`` and ``a``) again as this code stems and counts them, and count the
     lexicon and each collection's totals again from them (inside the caller's transaction): a
-    migration, when the stems or tokens change."""
+    migration, when the stems or tokens change. ``params`` are ``where``'s, by name."""
     chosen = f"{_WITH_TITLES} WHERE {where}"
     with db.cursor(name="restem") as rows:  # streamed: the table may be large
         rows.itersize = batch
-        rows.execute(f"SELECT p.collection, p.id, p.text, a.title {chosen}")
+        rows.execute(f"SELECT p.collection, p.id, p.text, a.title {chosen}", params)
         while chunk := rows.fetchmany(batch):
             with db.cursor() as write:
                 write.executemany(
@@ -109,7 +111,7 @@ def restem(db: psycopg.Connection, batch: int = 1000, where: str = "true") -> No
                      for collection, pid, text, title in chunk])
     if db.execute("SELECT to_regclass('postings')").fetchone() != (None,):  # migration 6 done
         db.execute("CREATE TEMPORARY TABLE restemmed ON COMMIT DROP AS SELECT p.collection, "
-                   f"p.id {chosen}")
+                   f"p.id {chosen}", params)
         db.execute("DELETE FROM postings x USING restemmed r WHERE x.collection = "
                    "r.collection AND x.paragraph_id = r.id")
         write_postings(db, "(p.collection, p.id) IN (SELECT collection, id FROM restemmed)")
@@ -128,6 +130,38 @@ def restem_accented(db: psycopg.Connection) -> None:
     where = f"(p.text ~ '{COMBINING}' OR a.title ~ '{COMBINING}')"
     if db.execute(f"SELECT 1 {_WITH_TITLES} WHERE {where} LIMIT 1").fetchone():
         restem(db, where=where)
+
+
+def restem_fts5_words(db: psycopg.Connection) -> None:
+    """The migration: stem again the paragraphs whose text or title holds a character that
+    FTS5 and Python's ``\\w`` read differently (an emoji newer than FTS5's Unicode tables, a
+    private-use character: part of a word for FTS5; a few letters the reverse), which split
+    or joined words before migration 8 (nothing to do in a database without one)."""
+    differ = _differing_chars()
+    if differ is None:
+        return
+    where = "(p.text ~ %(differ)s OR a.title ~ %(differ)s)"
+    params = {"differ": differ}
+    if db.execute(f"SELECT 1 {_WITH_TITLES} WHERE {where} LIMIT 1", params).fetchone():
+        restem(db, where=where, params=params)
+
+
+def _differing_chars() -> str | None:
+    """A PostgreSQL regular expression for one character that ``index.store.bm25.TOKEN``
+    and Python's ``[^\\W_]`` (the tokens before migration 8) classify differently; None if
+    they classify alike."""
+    ours, python = re.compile(CHAR), re.compile(r"[^\W_]")
+    spans: list[list[int]] = []
+    for c in range(1, 0x110000):
+        if 0xD800 <= c <= 0xDFFF or bool(ours.match(chr(c))) == bool(python.match(chr(c))):
+            continue
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    if not spans:
+        return None
+    return "[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in spans) + "]"
 
 
 def _recount(db: psycopg.Connection) -> None:

@@ -140,6 +140,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               lexemes.create_postings),
     Migration(7, "a letter's combining accents read as FTS5 reads them", "",
               lexemes.restem_accented),
+    Migration(8, "words split where FTS5 splits them (emoji, private-use characters)", "",
+              lexemes.restem_fts5_words),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"
