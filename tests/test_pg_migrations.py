@@ -206,7 +206,7 @@ def test_paragraphs_with_characters_fts5_reads_otherwise_are_stemmed_again(
     with monkeypatch.context() as older:  # the code before: Python's word characters
         older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
         older.setattr(migrations, "LATEST", 7)
-        older.setattr(lexemes, "_WORD", word)
+        older.setattr(lexemes, "fts5_words", word.findall)
         older.setattr(lexemes, "token_count", lambda t: len(word.findall(t)))
         with Core.open(pg_settings, embedder=HashEmbedder()) as core:
             core.indexer.add_text("default", title="Game night", text=text)

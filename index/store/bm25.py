@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from index.store.fts5_chars import word_char
+from index.store.fts5_chars import WORD_CHAR, python_agrees, tokens
 from index.text import plain, porter_stem
-
-CHAR = word_char()  # a character FTS5's unicode61 reads as part of a word
-TOKEN = CHAR + "+"  # a token as FTS5 splits them (not Python's \w: its Unicode is newer)
-_WORD = re.compile(TOKEN)
 
 
 def token_count(text: str) -> int:
     """A column's length in tokens, as FTS5 counts it (a letter with combining accents, or a
     word with an emoji newer than FTS5's Unicode tables in it, is one token)."""
-    return len(_WORD.findall(text))
+    return len(tokens(text))
 
 K1 = 1.2
 B = 0.75
@@ -53,12 +49,24 @@ def finders(df: Mapping[str, float], max_df: int) -> list[str]:
     return out
 
 
-def _matcher(stems: list[str]) -> re.Pattern[str]:
-    """Words that may stem to one of these stems. Porter only rewrites a word's last letters:
-    a stem less its last two letters is a prefix of every word that stems to it (checked
-    over the 33k distinct words of the evaluation sets), so only such words are stemmed."""
+def _matcher(stems: list[str]) -> Callable[[str], list[str]]:
+    """A function giving the words of a text that may stem to one of these stems. Porter only
+    rewrites a word's last letters: a stem less its last two letters is a prefix of every
+    word that stems to it (checked over the 33k distinct words of the evaluation sets), so
+    only such words are stemmed. Words are split as FTS5 splits them (``fts5_chars``)."""
     prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
-    return re.compile(f"(?<!{CHAR})(?:" + "|".join(map(re.escape, prefixes)) + f"){CHAR}*")
+    words = "(?:" + "|".join(map(re.escape, prefixes)) + ")"
+    python = re.compile(rf"(?<![^\W_]){words}[^\W_]*")  # fast; right when Python agrees
+    fts5: list[re.Pattern[str]] = []  # compiled for the rare text that needs it
+
+    def find(text: str) -> list[str]:
+        if python_agrees(text):
+            return python.findall(text)
+        if not fts5:
+            fts5.append(re.compile(f"(?<!{WORD_CHAR}){words}{WORD_CHAR}*"))
+        return fts5[0].findall(text)
+
+    return find
 
 
 @dataclass(frozen=True)
@@ -101,9 +109,9 @@ def scores(term_df: Mapping[str, float], docs: Mapping[int, Doc],
         # length is the whole row's
         freq: dict[str, float] = {}
         if doc.title not in titles:
-            titles[doc.title] = [t for t in map(porter_stem, matcher.findall(plain(doc.title)))
+            titles[doc.title] = [t for t in map(porter_stem, matcher(plain(doc.title)))
                                  if t in weights]
-        for weight, terms in ((WEIGHTS[0], map(porter_stem, matcher.findall(plain(doc.text)))),
+        for weight, terms in ((WEIGHTS[0], map(porter_stem, matcher(plain(doc.text)))),
                               (WEIGHTS[1], titles[doc.title])):
             for term in terms:
                 if term in weights:

@@ -3,8 +3,8 @@ expression, so that words are split here exactly as the embedded store's FTS5 ta
 them (PostgreSQL's stems and lengths, and BM25 re-scoring on both backends).
 
 FTS5 classifies characters by its own Unicode 6.1 tables, not by Python's newer ones: a
-character assigned after 6.1 (most emoji, some symbols), a private-use character and a
-combining accent are parts of a word for FTS5 and separators for Python's ``\\w``; a few
+character assigned after 6.1 (most emoji, some symbols), a private-use character and
+most combining accents are parts of a word for FTS5 and separators for Python's ``\\w``; a few
 letters are the reverse. ``RANGES`` lists FTS5's word characters as code point ranges (hex).
 It was read from SQLite itself; ``python -m index.store.fts5_chars`` reads it again and prints
 the new value if an SQLite ever classifies differently (``tests/test_fts5_chars.py`` checks
@@ -13,7 +13,9 @@ every code point against the SQLite in use).
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from functools import cache
 
 RANGES = """
 30-39 41-5a 61-7a aa b2-b3 b5 b9-ba bc-be c0-d6 d8-f6 f8-2c1 2c6-2d1 2e0-2e4 2ec 2ee 300-304
@@ -65,6 +67,39 @@ def word_char(ranges: str = RANGES) -> str:
         lo, _, hi = item.partition("-")
         parts.append(f"\\U{int(lo, 16):08x}" + (f"-\\U{int(hi, 16):08x}" if hi else ""))
     return "[" + "".join(parts) + "]"
+
+
+WORD_CHAR = word_char()
+_FTS5_WORD = re.compile(WORD_CHAR + "+")
+_PYTHON_WORD = re.compile(r"[^\W_]+")  # much faster: a class of categories, not 411 ranges
+
+
+def tokens(text: str) -> list[str]:
+    """The words of ``text`` as FTS5 splits them: by Python's word characters when every
+    character of the text is one both read alike (nearly every text), else by ``RANGES``."""
+    return (_PYTHON_WORD if python_agrees(text) else _FTS5_WORD).findall(text)
+
+
+def python_agrees(text: str) -> bool:
+    """Whether Python's ``[^\\W_]`` reads every character of ``text`` as FTS5 does."""
+    return text.isascii() or _agreeing().fullmatch(text) is not None
+
+
+@cache
+def _agreeing() -> re.Pattern[str]:
+    """Any run of the characters of the Basic Multilingual Plane that Python's ``[^\\W_]``
+    and FTS5 both read as word characters or both as separators (a bitmap to the regular
+    expression engine, so fast)."""
+    fts5, python = re.compile(WORD_CHAR), re.compile(r"[^\W_]")
+    spans: list[list[int]] = []
+    for c in range(0x10000):
+        if 0xD800 <= c <= 0xDFFF or bool(fts5.match(chr(c))) != bool(python.match(chr(c))):
+            continue
+        if spans and spans[-1][1] == c - 1:
+            spans[-1][1] = c
+        else:
+            spans.append([c, c])
+    return re.compile("[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in spans) + "]*")
 
 
 def from_sqlite() -> str:

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 
 import psycopg
 
-from index.store.bm25 import CHAR, TOKEN, token_count
+from index.store.bm25 import token_count
+from index.store.fts5_chars import WORD_CHAR
+from index.store.fts5_chars import tokens as fts5_words
 from index.text import plain, porter_stem
 
-_WORD = re.compile(TOKEN)
 _MAX_POSITION = 16_383  # PostgreSQL's largest tsvector position
 _MAX_POSITIONS = 256  # positions it keeps per lexeme
 # Stems longer than this are not indexed lexically (dense search still finds their passage):
@@ -33,7 +34,7 @@ def tokens(text: str) -> int:
 
 def stems(text: str) -> list[str]:
     """The Porter stems of a text's words, in order."""
-    return [porter_stem(w) for w in _WORD.findall(plain(text))]
+    return [porter_stem(w) for w in fts5_words(plain(text))]
 
 
 def tsvector(text: str, title: str) -> str:
@@ -147,10 +148,10 @@ def restem_fts5_words(db: psycopg.Connection) -> None:
 
 
 def _differing_chars() -> str | None:
-    """A PostgreSQL regular expression for one character that ``index.store.bm25.TOKEN``
-    and Python's ``[^\\W_]`` (the tokens before migration 8) classify differently; None if
+    """A PostgreSQL regular expression for one character that FTS5 (``fts5_chars``) and
+    Python's ``[^\\W_]`` (the tokens before migration 8) classify differently; None if
     they classify alike."""
-    ours, python = re.compile(CHAR), re.compile(r"[^\W_]")
+    ours, python = re.compile(WORD_CHAR), re.compile(r"[^\W_]")
     spans: list[list[int]] = []
     for c in range(1, 0x110000):
         if 0xD800 <= c <= 0xDFFF or bool(ours.match(chr(c))) == bool(python.match(chr(c))):
