@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from index.store.fts5_chars import WORD_CHAR, python_agrees, tokens
+from index.store.fts5_chars import PYTHON_CHAR, WORD_CHAR, python_agrees, tokens
 from index.text import plain, porter_stem
 
 
@@ -56,7 +56,7 @@ def _matcher(stems: list[str]) -> Callable[[str], list[str]]:
     only such words are stemmed. Words are split as FTS5 splits them (``fts5_chars``)."""
     prefixes = sorted({s[: max(1, len(s) - 2)] for s in stems}, key=len, reverse=True)
     words = "(?:" + "|".join(map(re.escape, prefixes)) + ")"
-    python = re.compile(rf"(?<![^\W_]){words}[^\W_]*")  # fast; right when Python agrees
+    python = re.compile(f"(?<!{PYTHON_CHAR}){words}{PYTHON_CHAR}*")  # fast; right if Python agrees
     fts5: list[re.Pattern[str]] = []  # compiled for the rare text that needs it
 
     def find(text: str) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from functools import cache
 
 RANGES = """
@@ -70,8 +71,9 @@ def word_char(ranges: str = RANGES) -> str:
 
 
 WORD_CHAR = word_char()
+PYTHON_CHAR = r"[^\W_]"  # Python's word character, "_" aside
 _FTS5_WORD = re.compile(WORD_CHAR + "+")
-_PYTHON_WORD = re.compile(r"[^\W_]+")  # much faster: a class of categories, not 411 ranges
+_PYTHON_WORD = re.compile(PYTHON_CHAR + "+")  # much faster: a class of categories, not ranges
 
 
 def tokens(text: str) -> list[str]:
@@ -81,31 +83,48 @@ def tokens(text: str) -> list[str]:
 
 
 def python_agrees(text: str) -> bool:
-    """Whether Python's ``[^\\W_]`` reads every character of ``text`` as FTS5 does."""
+    """Whether Python's ``PYTHON_CHAR`` reads every character of ``text`` as FTS5 does."""
     return text.isascii() or _agreeing().fullmatch(text) is not None
+
+
+def python_disagrees(below: int = 0x110000) -> Iterator[int]:
+    """The code points below ``below`` (surrogates aside) that Python's ``PYTHON_CHAR`` and
+    FTS5 classify differently: a word character for one, a separator for the other."""
+    fts5, python = re.compile(WORD_CHAR), re.compile(PYTHON_CHAR)
+    for c in range(below):
+        if not _surrogate(c) and bool(fts5.match(chr(c))) != bool(python.match(chr(c))):
+            yield c
+
+
+def runs(points: Iterable[int]) -> list[tuple[int, int]]:
+    """Ascending code points as runs of consecutive ones, each (first, last)."""
+    out: list[tuple[int, int]] = []
+    for c in points:
+        if out and out[-1][1] == c - 1:
+            out[-1] = (out[-1][0], c)
+        else:
+            out.append((c, c))
+    return out
 
 
 @cache
 def _agreeing() -> re.Pattern[str]:
-    """Any run of the characters of the Basic Multilingual Plane that Python's ``[^\\W_]``
+    """Any run of the characters of the Basic Multilingual Plane that Python's ``PYTHON_CHAR``
     and FTS5 both read as word characters or both as separators (a bitmap to the regular
     expression engine, so fast)."""
-    fts5, python = re.compile(WORD_CHAR), re.compile(r"[^\W_]")
-    spans: list[list[int]] = []
-    for c in range(0x10000):
-        if 0xD800 <= c <= 0xDFFF or bool(fts5.match(chr(c))) != bool(python.match(chr(c))):
-            continue
-        if spans and spans[-1][1] == c - 1:
-            spans[-1][1] = c
-        else:
-            spans.append([c, c])
-    return re.compile("[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in spans) + "]*")
+    differ = set(python_disagrees(0x10000))
+    alike = runs(c for c in range(0x10000) if c not in differ and not _surrogate(c))
+    return re.compile("[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in alike) + "]*")
+
+
+def _surrogate(c: int) -> bool:
+    return 0xD800 <= c <= 0xDFFF
 
 
 def from_sqlite() -> str:
     """``RANGES`` as this process's SQLite classifies: each code point (surrogates aside) is
     put between two letters, and it is a word character when FTS5 reads one word there."""
-    points = [c for c in range(1, 0x110000) if not 0xD800 <= c <= 0xDFFF]
+    points = [c for c in range(1, 0x110000) if not _surrogate(c)]
     db = sqlite3.connect(":memory:")
     try:
         db.execute("CREATE VIRTUAL TABLE t USING fts5(x, "
@@ -117,13 +136,7 @@ def from_sqlite() -> str:
                   if n == 1]
     finally:
         db.close()
-    spans: list[list[int]] = []
-    for c in inside:
-        if spans and spans[-1][1] == c - 1:
-            spans[-1][1] = c
-        else:
-            spans.append([c, c])
-    return " ".join(f"{lo:x}" if lo == hi else f"{lo:x}-{hi:x}" for lo, hi in spans)
+    return " ".join(f"{lo:x}" if lo == hi else f"{lo:x}-{hi:x}" for lo, hi in runs(inside))
 
 
 def _wrapped(ranges: str, width: int = 96) -> str:

@@ -10,13 +10,12 @@ Lengths are counted as ``index.store.bm25`` counts them when FTS5's record is ab
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import psycopg
 
 from index.store.bm25 import token_count
-from index.store.fts5_chars import WORD_CHAR
+from index.store.fts5_chars import python_disagrees, runs
 from index.store.fts5_chars import tokens as fts5_words
 from index.text import plain, porter_stem
 
@@ -148,18 +147,9 @@ def restem_fts5_words(db: psycopg.Connection) -> None:
 
 
 def _differing_chars() -> str | None:
-    """A PostgreSQL regular expression for one character that FTS5 (``fts5_chars``) and
-    Python's ``[^\\W_]`` (the tokens before migration 8) classify differently; None if
-    they classify alike."""
-    ours, python = re.compile(WORD_CHAR), re.compile(r"[^\W_]")
-    spans: list[list[int]] = []
-    for c in range(1, 0x110000):
-        if 0xD800 <= c <= 0xDFFF or bool(ours.match(chr(c))) == bool(python.match(chr(c))):
-            continue
-        if spans and spans[-1][1] == c - 1:
-            spans[-1][1] = c
-        else:
-            spans.append([c, c])
+    """A PostgreSQL regular expression for one character that FTS5 and Python's word class
+    (the tokens before migration 8) classify differently; None if they classify alike."""
+    spans = runs(python_disagrees())
     if not spans:
         return None
     return "[" + "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in spans) + "]"
