@@ -5,6 +5,8 @@ processes opening a new database together, and the `db` commands' errors."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -108,6 +110,23 @@ def test_processes_starting_together_on_a_new_database_all_open_it(
         assert not errors, errors
 
 
+@contextmanager
+def _older_code(pg_settings: Settings, monkeypatch: pytest.MonkeyPatch, migrated_to: int,
+                **code: object) -> Iterator[Core]:
+    """A core on the database as an older citebot opened it: its schema ending at migration
+    ``migrated_to``, and its ``lexemes`` functions the given ``code`` (stems and lengths as that
+    citebot wrote them)."""
+    from index.store.postgres import lexemes, migrations
+
+    with monkeypatch.context() as older:
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:migrated_to])
+        older.setattr(migrations, "LATEST", migrated_to)
+        for name, value in code.items():
+            older.setattr(lexemes, name, value)
+        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
+            yield core
+
+
 def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
         pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 23: stems written by a citebot whose Porter was not FTS5's ("possibly" ->
@@ -115,19 +134,15 @@ def test_lexemes_an_older_citebot_stemmed_are_stemmed_again_as_fts5_does(
     so that the stored database scores as FTS5 does too, not only new articles."""
     import snowballstemmer  # type: ignore[import-untyped]
 
-    from index.store.postgres import lexemes, migrations
     from index.text import plain
     from tests.test_storage import DAM, lexical_against_fts5
 
     old = snowballstemmer.stemmer("porter")
-    with monkeypatch.context() as older:  # before the migration, with the stemmer of then
-        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
-        older.setattr(migrations, "LATEST", 4)
-        older.setattr(lexemes, "porter_stem", lambda w: old.stemWord(plain(w)))
-        older.setattr(lexemes, "write_postings", lambda *a, **k: None)  # no table then
-        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-            core.indexer.add_text("default", title="The dam", text=DAM)
-            core.indexer.add_text("default", title="Other news", text="The possible US visit.")
+    with _older_code(pg_settings, monkeypatch, 4,  # with the stemmer of then
+                     porter_stem=lambda w: old.stemWord(plain(w)),
+                     write_postings=lambda *a, **k: None) as core:  # no table then
+        core.indexer.add_text("default", title="The dam", text=DAM)
+        core.indexer.add_text("default", title="Other news", text="The possible US visit.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(
                 core, ("is it possible", "US accord", "archaeology technologies")):
@@ -139,17 +154,12 @@ def test_postings_are_written_for_the_paragraphs_stored_before_them(
     """Issue 23: BM25 candidates are ranked from the postings of the question's stems. A
     database stored before the postings table gets its postings by a migration, and scores
     as FTS5 does; an article removed takes its postings with it."""
-    from index.store.postgres import lexemes, migrations
     from tests.test_storage import DAM, lexical_against_fts5
 
-    with monkeypatch.context() as older:
-        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
-        older.setattr(migrations, "LATEST", 5)
-        older.setattr(lexemes, "write_postings", lambda *a, **k: None)
-        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-            core.indexer.add_text("default", title="The dam", text=DAM)
-            gone = core.indexer.add_text("default", title="Other news",
-                                         text="The possible US visit to the dam.")
+    with _older_code(pg_settings, monkeypatch, 5, write_postings=lambda *a, **k: None) as core:
+        core.indexer.add_text("default", title="The dam", text=DAM)
+        gone = core.indexer.add_text("default", title="Other news",
+                                     text="The possible US visit to the dam.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(
                 core, ("is it possible", "US accord", "archaeology technologies dam")):
@@ -172,19 +182,14 @@ def test_paragraphs_with_combining_accents_are_stemmed_again(
     stored database scores as FTS5 does."""
     import re
 
-    from index.store.postgres import lexemes, migrations
     from tests.test_storage import lexical_against_fts5
 
     word = re.compile(r"[^\W_]+")
     text = "Sine\u0301ad O'Connor's estate objected. Sine\u0301ad sang in Dublin."
-    with monkeypatch.context() as older:  # the code before: the accent splits the word
-        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:6])
-        older.setattr(migrations, "LATEST", 6)
-        older.setattr(lexemes, "plain", str.lower)
-        older.setattr(lexemes, "token_count", lambda t: len(word.findall(t)))
-        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-            core.indexer.add_text("default", title="Music news", text=text)
-            core.indexer.add_text("default", title="Other news", text="Dublin was mild.")
+    with _older_code(pg_settings, monkeypatch, 6,  # the code before: the accent splits the word
+                     plain=str.lower, token_count=lambda t: len(word.findall(t))) as core:
+        core.indexer.add_text("default", title="Music news", text=text)
+        core.indexer.add_text("default", title="Other news", text="Dublin was mild.")
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(core, ("Sinéad Dublin", "estate")):
             assert found == pytest.approx(expected, rel=1e-6), question
@@ -198,20 +203,15 @@ def test_paragraphs_with_characters_fts5_reads_otherwise_are_stemmed_again(
     database scores as FTS5 does."""
     import re
 
-    from index.store.postgres import lexemes, migrations
     from tests.test_storage import lexical_against_fts5
 
     word = re.compile(r"[^\W_]+")
     text = "Fans\U0001f923 cheered the Lakers\U0001f923 win. \U0001f923 The crowd\ue000 sang."
-    with monkeypatch.context() as older:  # the code before: Python's word characters
-        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:7])
-        older.setattr(migrations, "LATEST", 7)
-        older.setattr(lexemes, "fts5_words", word.findall)
-        older.setattr(lexemes, "token_count", lambda t: len(word.findall(t)))
-        with Core.open(pg_settings, embedder=HashEmbedder()) as core:
-            core.indexer.add_text("default", title="Game night", text=text)
-            core.indexer.add_text("default", title="Other news", text="The Lakers win again.")
-            stale = list(lexical_against_fts5(core, ("Lakers win", "crowd sang")))
+    with _older_code(pg_settings, monkeypatch, 7,  # the code before: Python's word characters
+                     fts5_words=word.findall, token_count=lambda t: len(word.findall(t))) as core:
+        core.indexer.add_text("default", title="Game night", text=text)
+        core.indexer.add_text("default", title="Other news", text="The Lakers win again.")
+        stale = list(lexical_against_fts5(core, ("Lakers win", "crowd sang")))
     assert any(found != pytest.approx(expected, rel=1e-6) for _, found, expected in stale)
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(core, ("Lakers win", "crowd sang")):
