@@ -72,14 +72,13 @@ def word_char(ranges: str = RANGES) -> str:
 
 WORD_CHAR = word_char()
 PYTHON_CHAR = r"[^\W_]"  # Python's word character, "_" aside
-_FTS5_WORD = re.compile(WORD_CHAR + "+")
 _PYTHON_WORD = re.compile(PYTHON_CHAR + "+")  # much faster: a class of categories, not ranges
 
 
 def tokens(text: str) -> list[str]:
     """The words of ``text`` as FTS5 splits them: by Python's word characters when every
     character of the text is one both read alike (nearly every text), else by ``RANGES``."""
-    return (_PYTHON_WORD if python_agrees(text) else _FTS5_WORD).findall(text)
+    return (_PYTHON_WORD if python_agrees(text) else _fts5_word()).findall(text)
 
 
 def python_agrees(text: str) -> bool:
@@ -105,6 +104,13 @@ def runs(points: Iterable[int]) -> list[tuple[int, int]]:
         else:
             out.append((c, c))
     return out
+
+
+@cache
+def _fts5_word() -> re.Pattern[str]:
+    """One word by ``RANGES``, compiled on first need (a pattern of 411 ranges: start-up, and
+    the nearly every text ``tokens`` splits with Python's class, need not pay for it)."""
+    return re.compile(WORD_CHAR + "+")
 
 
 @cache
