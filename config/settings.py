@@ -60,12 +60,13 @@ class Settings(BaseSettings):
             "After this process changes a collection, how long its reads wait for the replica "
             "to replay the change before reading from the primary instead."),
     )
-    database_ef_search: int = Field(
-        default=160, ge=10, le=1000,
+    database_probes: int = Field(
+        default=20, ge=1, le=1000,
         description=(
-            "PostgreSQL's vector search: the candidates its HNSW index keeps for 10 results "
-            "(in proportion for more), re-scored exactly. Higher finds more of the exact "
-            "nearest passages and takes longer (measured in docs/SCALING.md)."),
+            "PostgreSQL's vector search: the lists of its IVFFlat index scanned for 10 "
+            "results (in proportion for more), their passages re-scored exactly. Higher finds "
+            "more of the exact nearest passages and takes longer (measured in "
+            "docs/SCALING.md)."),
     )
     model: str = Field(
         default=BUNDLED_MODEL,
@@ -93,7 +94,8 @@ class Settings(BaseSettings):
         description=(
             "Above this many vectors a collection uses an approximate index (IVF with 8-bit "
             "scalar quantisation, re-scored exactly; on PostgreSQL, above this many "
-            "paragraphs, its HNSW index); below it, search is exact on both backends."),
+            "paragraphs, an IVFFlat index, built once the database holds this many); below "
+            "it, search is exact on both backends."),
     )
     lexical_max_df: int = Field(
         default=1_000,

@@ -56,7 +56,7 @@ def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
         replica_wait_s=settings.database_replica_wait_s,
         lexical_max_df=settings.lexical_max_df,
         approximate_threshold=settings.approximate_threshold,
-        ef_search=settings.database_ef_search)
+        probes=settings.database_probes)
 
 
 @dataclass

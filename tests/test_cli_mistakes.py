@@ -72,20 +72,20 @@ def test_every_refused_setting_is_one_line_naming_it_with_an_example(
 
 
 @pytest.mark.parametrize(("value", "reason"), [
-    ("5", "greater than or equal to 10"), ("5000", "less than or equal to 1000"),
+    ("0", "greater than or equal to 1"), ("5000", "less than or equal to 1000"),
     ("many", "valid integer")])
-def test_the_hnsw_search_setting_is_range_checked(cli: Cli, monkeypatch: pytest.MonkeyPatch,
-                                                   value: str, reason: str) -> None:
-    """PostgreSQL's recall/time trade-off: a value pgvector would refuse, or one too small
-    to find 10 results, is one line naming the setting, its range and its default."""
-    monkeypatch.setenv("CITEBOT_DATABASE_EF_SEARCH", value)
+def test_the_vector_search_setting_is_range_checked(cli: Cli, monkeypatch: pytest.MonkeyPatch,
+                                                     value: str, reason: str) -> None:
+    """PostgreSQL's recall/time trade-off: a value pgvector would refuse, or one that scans
+    no list, is one line naming the setting, its range and its default."""
+    monkeypatch.setenv("CITEBOT_DATABASE_PROBES", value)
     code, out, err = cli("stats")
     line = one_line(err)
     assert code == 2 and not out
-    assert line.startswith("citebot: CITEBOT_DATABASE_EF_SEARCH: ") and reason in line
-    assert "e.g. CITEBOT_DATABASE_EF_SEARCH=160" in line
-    monkeypatch.setenv("CITEBOT_DATABASE_EF_SEARCH", "320")
-    assert Settings().database_ef_search == 320
+    assert line.startswith("citebot: CITEBOT_DATABASE_PROBES: ") and reason in line
+    assert "e.g. CITEBOT_DATABASE_PROBES=20" in line
+    monkeypatch.setenv("CITEBOT_DATABASE_PROBES", "40")
+    assert Settings().database_probes == 40
 
 
 def test_an_example_of_every_setting_is_accepted() -> None:

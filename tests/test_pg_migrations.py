@@ -85,8 +85,8 @@ def test_a_database_an_older_citebot_migrated_is_brought_up_to_date_on_open(
 def test_processes_starting_together_on_a_new_database_all_open_it(
     postgres_server: PostgresServer,
 ) -> None:
-    """Shard processes start at once: the schema and the vector index are made once, and
-    every process opens the database (none fails on the other's half-made index)."""
+    """Shard processes start at once: the schema is made once, and every process opens the
+    database (none fails on the other's half-made tables)."""
     from index.store.postgres.storage import prepare
 
     for _ in range(5):
@@ -98,7 +98,7 @@ def test_processes_starting_together_on_a_new_database_all_open_it(
                     errors: list[BaseException] = errors) -> None:
             start.wait()
             try:
-                prepare(url, migrate=True, dim=384)
+                prepare(url, migrate=True)
             except BaseException as e:
                 errors.append(e)
 
@@ -216,3 +216,27 @@ def test_paragraphs_with_characters_fts5_reads_otherwise_are_stemmed_again(
     with Core.open(pg_settings, embedder=HashEmbedder()) as core:
         for question, found, expected in lexical_against_fts5(core, ("Lakers win", "crowd sang")):
             assert found == pytest.approx(expected, rel=1e-6), question
+
+
+def test_a_database_searched_by_hnsw_gets_the_trained_index_in_its_place(
+        pg_url: str, pg_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: a database an older citebot searched by HNSW (which lost recall on
+    near-copies of passages) has that index dropped by migration 9, and the IVFFlat index
+    trained when it is opened, since it holds more vectors than the approximate threshold."""
+    from tests.pg_support import fill
+
+    with _older_code(pg_settings, monkeypatch, 8) as core:
+        fill(core, "default", 10, 3, paragraphs=4)
+        with psycopg.connect(pg_url, autocommit=True) as db:  # as that citebot's start made it
+            db.execute("CREATE INDEX chunks_hnsw_64 ON chunks USING hnsw ((embedding::"
+                       "vector(64)) vector_cosine_ops) WITH (m = 16, ef_construction = 128) "
+                       "WHERE live AND vector_dims(embedding) = 64")
+    small = pg_settings.model_copy(update={"approximate_threshold": 20})
+    with Core.open(small, embedder=HashEmbedder()) as core:
+        with psycopg.connect(pg_url) as db:
+            indexes = sorted(r[0] for r in db.execute(
+                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'chunks\\_%\\_64%'"))
+        assert indexes == ["chunks_ivfflat_64_6"]  # √40 lists; no HNSW left
+        assert core.storage.stats("default").index == "ivfflat"
+        query = core.embedder.embed_query("harbour council")
+        assert len(core.storage.dense_search("default", query, 10)) == 10

@@ -1,5 +1,5 @@
 """The PostgreSQL backend's own behaviour with articles and search, on a real PostgreSQL with
-pgvector (tests/postgres.py): filtered HNSW search, BM25 ranking alike on both backends, a
+pgvector (tests/postgres.py): filtered vector-index search and the index's training, BM25 ranking alike on both backends, a
 story added twice at once kept once, rebuilds and questions that never wait for writers.
 Migrations are in test_pg_migrations.py, replicas in test_pg_replicas.py, processes killed
 in test_pg_kills.py; the behaviour both backends share is tested on both by the storage and
@@ -26,47 +26,52 @@ from tests.storage_checks import SEED, make_article, state
 
 
 # -- search -------------------------------------------------------------------------------
-def test_a_filtered_hnsw_search_returns_k_rows(pg_core: Core, pg_url: str) -> None:
-    """A small collection beside a large one, searched through the HNSW index: the scan goes
-    on (iterative scan) until it has k rows of the collection asked, where a plain HNSW scan
-    stops after ef_search candidates, most of them the large collection's."""
+def test_a_filtered_index_search_returns_k_rows(pg_settings: Settings, pg_url: str) -> None:
+    """A small collection beside a large one, searched through the IVFFlat index: the scan
+    goes on to more lists (iterative scan) until it has k rows of the collection asked, where
+    a plain scan of the lists probed finds only the few of them in those lists."""
     from pgvector.psycopg import register_vector
 
     from index.store.postgres import search
 
-    fill(pg_core, "large", 150, SEED, paragraphs=4)
-    fill(pg_core, "small", 15, SEED + 1, paragraphs=2)
-    query = pg_core.embedder.embed_query("harbor council budget")
-    with psycopg.connect(pg_url, autocommit=True) as db:
-        register_vector(db)
-        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
-            db.execute(f"SET {setting} = off")  # as on a large table: the index, not a sort
-        plan = " ".join(r[0] for r in db.execute(
-            "EXPLAIN SELECT paragraph_id FROM chunks WHERE collection = 'small' AND live AND "
-            "vector_dims(embedding) = 64 ORDER BY embedding::vector(64) <=> "
-            "array_fill(0.1, ARRAY[64])::vector(64) LIMIT 40"))
-        assert "chunks_hnsw_64" in plan
-        pids, _ = search.nearest(db, "small", query, 20, 64)
-    assert len(pids) == 20  # of the small collection's 30
-    small = pg_core.storage.passages("small", pids.tolist())
-    assert set(small) == set(pids.tolist())  # only the collection asked
-    assert len(pg_core.storage.dense_search("small", query, 10)) == 10
+    core = Core.open(pg_settings.model_copy(update={"approximate_threshold": 100}),
+                     embedder=HashEmbedder())
+    try:
+        fill(core, "large", 150, SEED, paragraphs=4)
+        fill(core, "small", 15, SEED + 1, paragraphs=2)
+        query = core.embedder.embed_query("harbor council budget")
+        with psycopg.connect(pg_url, autocommit=True) as db:
+            register_vector(db)
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                db.execute(f"SET {setting} = off")  # as on a large table: the index, no sort
+            plan = " ".join(r[0] for r in db.execute(
+                "EXPLAIN SELECT paragraph_id FROM chunks WHERE collection = 'small' AND live "
+                "AND vector_dims(embedding) = 64 ORDER BY embedding::vector(64) <=> "
+                "array_fill(0.1, ARRAY[64])::vector(64) LIMIT 40"))
+            assert "chunks_ivfflat_64_24" in plan  # √600 lists, trained after the large one
+            pids, _ = search.nearest(db, "small", query, 20, 64, probes=1)
+        assert len(pids) == 20  # of the small collection's 30, from one list of 24 probed
+        small = core.storage.passages("small", pids.tolist())
+        assert set(small) == set(pids.tolist())  # only the collection asked
+        assert len(core.storage.dense_search("small", query, 10)) == 10
+    finally:
+        core.close()
 
 
-def test_the_hnsw_search_keeps_as_many_candidates_as_the_setting_asks(
+def test_the_index_search_scans_as_many_lists_as_the_setting_asks(
         pg_settings: Settings, pg_url: str) -> None:
-    """CITEBOT_DATABASE_EF_SEARCH reaches PostgreSQL's HNSW search: a collection beside
-    another as large, searched through the index as on a large table, misses some of the
-    exact 10 nearest with the lowest setting, and finds more of them with the default."""
+    """CITEBOT_DATABASE_PROBES reaches PostgreSQL's vector search: a collection beside
+    another as large, searched through the index as on a large table, misses more of the
+    exact 10 nearest with one list scanned than with the default."""
     rng = np.random.default_rng(SEED)
     with psycopg.connect(pg_url, autocommit=True) as db:
         name = db.info.dbname
         for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
             db.execute(f'ALTER DATABASE "{name}" SET {setting} = off')  # the index, not a sort
-    # searched through HNSW, not exactly: above the threshold for an approximate search
+    # searched through the index, not exactly: above the threshold for an approximate search
     settings = pg_settings.model_copy(update={"approximate_threshold": 100})
-    low, default = (Core.open(settings.model_copy(update={"database_ef_search": ef}),
-                              embedder=HashEmbedder(dim=DIM)) for ef in (10, 160))
+    low, default = (Core.open(settings.model_copy(update={"database_probes": probes}),
+                              embedder=HashEmbedder(dim=DIM)) for probes in (1, 20))
     try:
         vectors = {c: _random_vectors(low, c, rng) for c in ("measured", "other")}
         queries = _unit(rng.normal(size=(30, DIM)))
@@ -75,29 +80,88 @@ def test_the_hnsw_search_keeps_as_many_candidates_as_the_setting_asks(
     finally:
         low.close()
         default.close()
-    assert found[0] < found[1], found  # the same graph: equal if the setting were ignored
+    assert found[0] < found[1], found  # the same index: equal if the setting were ignored
 
 
-DIM = 256  # random vectors in many dimensions: a graph search misses some at a low setting
+DIM = 256  # random vectors in many dimensions: an index search misses some at a low setting
 
 
-def test_the_hnsw_candidates_grow_with_the_results_asked_for() -> None:
-    """The setting is for 10 results; 30 (a question's dense candidates) keep three times as
-    many, never fewer than the 4 x k rows the search asks for, never past pgvector's 1000."""
-    from index.store.postgres.search import ef_search
+def test_the_lists_scanned_grow_with_the_results_asked_for() -> None:
+    """The setting is for 10 results; 30 (a question's dense candidates) scan three times as
+    many lists, never more than the index has or pgvector's 1000."""
+    from index.store.postgres.vector_index import probes
 
-    assert [ef_search(k, 160) for k in (10, 30, 100)] == [160, 480, 1000]
-    assert [ef_search(k, 10) for k in (1, 10, 30)] == [4, 40, 120]
+    assert [probes(20, k, 1000) for k in (1, 10, 30)] == [20, 20, 60]
+    assert [probes(20, 30, lists) for lists in (25, None)] == [25, 60]
+    assert probes(400, 100, 5000) == 1000
 
 
-def test_a_new_database_builds_its_hnsw_index_with_citebots_parameters(pg_core: Core,
-                                                                       pg_url: str) -> None:
-    """The HNSW graph is built with the parameters measured for recall at size (m 16,
-    ef_construction 128: docs/SCALING.md), not pgvector's defaults (ef_construction 64)."""
-    with psycopg.connect(pg_url) as db:
-        row = db.execute("SELECT reloptions FROM pg_class WHERE relname = 'chunks_hnsw_64'"
-                         ).fetchone()
-    assert row is not None and sorted(row[0] or []) == ["ef_construction=128", "m=16"]
+def _lists(url: str) -> list[str]:
+    """The vector indexes' names, valid or not."""
+    with psycopg.connect(url) as db:
+        return sorted(r[0] for r in db.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE 'chunks\\_%' "
+            "AND relname NOT IN ('chunks_live', 'chunks_paragraph', 'chunks_pkey')"))
+
+
+def test_the_vector_index_is_built_past_the_threshold_and_again_as_the_database_grows(
+        pg_settings: Settings, pg_url: str) -> None:
+    """No index up to the approximate threshold (searches are exact); past it, one with √n
+    lists trained on the vectors there; at four times as many, another with twice the lists
+    in its place, whichever collection grew. A bulk add trains once, at its end."""
+    core = Core.open(pg_settings.model_copy(update={"approximate_threshold": 100}),
+                     embedder=HashEmbedder())
+    try:
+        fill(core, "one", 20, SEED, paragraphs=5)  # 100 paragraphs
+        assert _lists(pg_url) == []
+        assert core.storage.stats("one").index == "flat"
+        _, text = make_article(random.Random(SEED), 3)
+        core.indexer.add_text("one", title="One more", text=text)
+        assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # √103
+        assert core.storage.stats("one").index == "ivfflat"
+        with core.storage.deferred_save("two"):  # type: ignore[attr-defined]
+            fill(core, "two", 60, SEED + 1, paragraphs=5)
+            assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # not during a bulk add
+        assert _lists(pg_url) == ["chunks_ivfflat_64_20"]  # √403, the 10 lists dropped
+        assert core.storage.stats("two").index == "ivfflat"
+        for article in core.storage.list_articles("two", limit=-1)[:59]:
+            core.indexer.remove("two", article.id)
+        assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # 108: a quarter as many
+    finally:
+        core.close()
+
+
+def test_one_process_builds_the_index_and_a_failed_build_loses_no_article(
+        pg_settings: Settings, pg_url: str, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another process builds the index (its advisory lock held), a writer that finds
+    it due goes on without building a second; a build that fails leaves the article added,
+    says so in the log, and the next change builds it."""
+    from index.store.postgres import vector_index
+
+    core = Core.open(pg_settings.model_copy(update={"approximate_threshold": 20}),
+                     embedder=HashEmbedder())
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(hashtextextended('citebot:vector-index:' "
+                          "|| '64', 0))")
+            fill(core, "one", 6, SEED, paragraphs=5)
+            assert _lists(pg_url) == []  # the other process's turn
+        real = vector_index.train
+
+        def failing(url: str, dim: int, threshold: int) -> int | None:
+            raise psycopg.OperationalError("the server closed the connection")
+
+        monkeypatch.setattr(vector_index, "train", failing)
+        _, text = make_article(random.Random(SEED), 3)
+        added = core.indexer.add_text("one", title="Kept", text=text)
+        assert core.storage.get_article("one", added.article.id).title == "Kept"
+        assert "Could not build PostgreSQL's vector index" in caplog.text
+        monkeypatch.setattr(vector_index, "train", real)
+        core.indexer.add_text("one", title="Later", text=text + " Later.")
+        assert _lists(pg_url) == ["chunks_ivfflat_64_6"]  # √36
+    finally:
+        core.close()
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -154,7 +218,7 @@ def test_both_backends_rank_alike(settings: Settings, pg_settings: Settings,
                                 round(h.score, 6)) for h in hits])
             assert ranked[0] == ranked[1], question
             answers = [core.ask("news", question) for core in cores]
-            # the first quote: HNSW is approximate (recall@10 about 0.99), so a later quote
+            # the first quote: the vector index is approximate, so a later quote
             # may come from a paragraph only one of the dense searches found
             firsts = [[q.text for q in a.quotes[:1]] for a in answers]
             assert firsts[0] == firsts[1], question

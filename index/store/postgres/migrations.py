@@ -130,6 +130,21 @@ class Migration:
     run: Callable[[psycopg.Connection], None] | None = None
 
 
+# HNSW lost recall on near-copies of passages (index/store/postgres/vector_index.py); the
+# IVFFlat index that replaces it is trained on the vectors, so it is built by the first
+# process that opens the database, not here
+_NO_HNSW = """
+DO $$
+DECLARE found record;
+BEGIN
+    FOR found IN SELECT indexname FROM pg_indexes
+                 WHERE tablename = 'chunks' AND indexname LIKE 'chunks\\_hnsw\\_%' LOOP
+        EXECUTE format('DROP INDEX %I', found.indexname);
+    END LOOP;
+END $$;
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, passages, vectors (pgvector), lexicon, votes, feeds", _INITIAL),
     Migration(2, "conversations, their turns and keys", _CONVERSATIONS),
@@ -142,6 +157,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               lexemes.restem_accented),
     Migration(8, "words split where FTS5 splits them (emoji, private-use characters)", "",
               lexemes.restem_fts5_words),
+    Migration(9, "vectors searched by an IVFFlat index, built as the vectors grow (issue 23)",
+              _NO_HNSW),
 )
 LATEST = MIGRATIONS[-1].version
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('citebot:migrate', 0))"

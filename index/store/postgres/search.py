@@ -1,7 +1,7 @@
 """Searches in PostgreSQL: nearest vectors (exactly in a collection below the approximate
-threshold, else by pgvector's HNSW index), and lexical candidates from the postings of the
-question's stems (``lexemes.POSTINGS``), ranked by BM25 in SQL and re-scored by
-``index.store.bm25`` exactly as the embedded store re-scores its FTS5 candidates.
+threshold, else by pgvector's IVFFlat index, ``vector_index``), and lexical candidates from
+the postings of the question's stems (``lexemes.POSTINGS``), ranked by BM25 in SQL and
+re-scored by ``index.store.bm25`` exactly as the embedded store re-scores its FTS5 candidates.
 """
 
 from __future__ import annotations
@@ -12,55 +12,34 @@ import numpy as np
 import psycopg
 
 from index.store import bm25
+from index.store.postgres import vector_index
 from index.store.postgres.articles import article_paragraph_ids, as_arrays
 from index.text import content_words, porter_stem
 
-MAX_EF_SEARCH = 1000  # pgvector's largest hnsw.ef_search
-EF_SEARCH = 160  # candidates HNSW keeps for 10 results, scaled with k (docs/SCALING.md)
-
-
-def ef_search(k: int, per_10: int = EF_SEARCH) -> int:
-    """``hnsw.ef_search`` for the k best: ``per_10`` for 10 results, in proportion for more,
-    never fewer than the 4 x k rows asked for, at most pgvector's largest."""
-    return min(max(per_10 * k // 10, 4 * k, 1), MAX_EF_SEARCH)
-
-
-# The graph's build (benchmarks/hnsw_recall.py, docs/SCALING.md): pgvector's m, with twice
-# its ef_construction, which took recall@10 at ef_search 40 from 0.953 to 0.999 at 100k
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 128
-
-
-def hnsw_index(dim: int) -> str:
-    """The HNSW index of the live vectors of one dimension (one per model size in use): an
-    expression index, since a ``vector`` column of mixed sizes cannot be indexed whole."""
-    return (f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{int(dim)} ON chunks USING hnsw "
-            f"((embedding::vector({int(dim)})) vector_cosine_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
-            f"WHERE live AND vector_dims(embedding) = {int(dim)}")
-
 
 def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: int,
-            dim: int, *, ef: int = EF_SEARCH,
+            dim: int, *, probes: int = vector_index.PROBES, k: int = 10,
             exact_below: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query: exactly
-    so in a collection of at most ``exact_below`` paragraphs (every vector of it compared, as
-    the embedded store does below its approximate threshold), else found by the HNSW index
-    (``ef`` its ``hnsw.ef_search``) with the collection filter applied during the scan
-    (approximate)."""
+    so in a collection of at most ``exact_below`` paragraphs, or when the database has no
+    vector index yet (every vector of the collection compared, as the embedded store does
+    below its approximate threshold), else found by the IVFFlat index (``probes`` lists
+    scanned for the k best, ``vector_index.probes``) with the collection filter applied
+    during the scan (approximate)."""
     d = int(dim)
     distance = f"embedding::vector({d}) <=> %s::vector({d})"
     with db.transaction():
-        row = db.execute("SELECT passages FROM collections WHERE collection = %s",
-                         (collection,)).fetchone()
-        if row is not None and row[0] <= exact_below:
-            distance = f"({distance}) + 0"  # an expression the HNSW index cannot order by
+        row = db.execute(f"SELECT passages, ({vector_index.LISTS_SQL}) FROM collections "
+                         "WHERE collection = %s",
+                         (vector_index.prefix(d) + "%", collection)).fetchone()
+        if row is None or row[0] <= exact_below or row[1] is None:
+            distance = f"({distance}) + 0"  # an expression the index cannot order by
         else:
-            # without an iterative scan, HNSW stops after ef_search candidates and the
-            # collection filter then leaves fewer than `limit` rows (pgvector >= 0.8)
-            db.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                       "set_config('hnsw.ef_search', %s, true)",
-                       (str(min(max(ef, limit), MAX_EF_SEARCH)),))
+            # an iterative scan goes on to more lists while the collection filter leaves
+            # fewer than `limit` rows (a small collection beside a large one)
+            db.execute("SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
+                       "set_config('ivfflat.probes', %s, true)",
+                       (str(vector_index.probes(probes, k, row[1])),))
         rows = db.execute(
             f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
             f"vector_dims(embedding) = {d} ORDER BY {distance} LIMIT %s",

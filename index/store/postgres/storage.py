@@ -2,9 +2,10 @@
 
 It implements ``index.store.protocol.Storage`` with the embedded backend's behaviour (the
 shared storage tests run on both). What differs is where things live: the vectors are rows,
-searched by an HNSW index and re-scored exactly; the lexical index is a GIN index over
-citebot's own lexemes, with document frequencies and lengths kept in the database so BM25
-ranks as in the embedded store. Many processes, on many machines, may use one database:
+searched by an IVFFlat index (``vector_index``) and re-scored exactly; the lexical index is
+a GIN index over citebot's own lexemes, with document frequencies and lengths kept in the
+database so BM25 ranks as in the embedded store. Many processes, on many machines, may use
+one database:
 
 - a change is one transaction; writers of a collection take turns on its row, readers never
   wait (MVCC) and only ever see committed rows, vectors included;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -29,8 +31,8 @@ import psycopg
 from index.errors import IndexMismatchError, StorageError
 from index.models import Article, Chunk, Passage, PreparedArticle
 from index.store.postgres import articles as sql
-from index.store.postgres import migrations, search
-from index.store.postgres.connections import Connections, connect, translated
+from index.store.postgres import migrations, search, vector_index
+from index.store.postgres.connections import LOW_LEVEL, Connections, connect, translated
 from index.store.postgres.conversations import PostgresConversations
 from index.store.postgres.feeds import PostgresFeeds
 from index.store.postgres.insights import PostgresInsights
@@ -49,20 +51,23 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
     def __init__(self, url: str, *, model: str, dim: int, read_url: str | None = None,
                  pool_size: int = 8, replica_wait_s: float = 2.0, lexical_max_df: int = 0,
                  approximate_threshold: int = 50_000, migrate: bool = True,
-                 ef_search: int = search.EF_SEARCH) -> None:
+                 probes: int = vector_index.PROBES) -> None:
         """Connect, refuse a schema newer than this code, and apply missing migrations
         (unless ``migrate`` is False: then a database that lacks some is refused). A
         collection of at most ``approximate_threshold`` paragraphs is searched exactly;
-        ``ef_search``: the HNSW candidates kept for 10 results (more for more)."""
+        ``probes``: the vector index's lists scanned for 10 results (more for more)."""
+        self.url = url
         self.model = model
         self.dim = dim
         self.approximate_threshold = approximate_threshold
-        self.ef_search = ef_search
+        self.probes = probes
         self.lexical_max_df = lexical_max_df
-        prepare(url, migrate=migrate, dim=dim)
+        self._deferred: Counter[str] = Counter()  # bulk adds under way, by collection
+        prepare(url, migrate=migrate)
         self.db = Connections(url, read_url, pool_size=pool_size,
                               replica_wait_s=replica_wait_s)
         self.rates: RateLedger | None = PostgresRates(self.db)
+        self._vectors_changed()  # a database that grew or was upgraded without its index
 
     # -- articles ------------------------------------------------------------------------
     def _check_model(self, model: str | None, dim: int | None, collection: str) -> None:
@@ -97,6 +102,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             article = sql.insert_article(db, collection, article_id, prepared, vectors,
                                          added_by)
             sql.bump(db, collection, self.model, self.dim)
+        self._vectors_changed(collection)
         return article
 
     @translated("remove the article", changes=True)
@@ -106,6 +112,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             article = sql.get_article(db, collection, article_id)
             sql.delete_article(db, collection, article_id)
             sql.bump(db, collection, self.model, self.dim)
+        self._vectors_changed(collection)
         return article
 
     @translated("read the article")
@@ -133,8 +140,11 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             generation, model, dim = sql.state(db, collection)
             self._check_model(model, dim, collection)
             counts = sql.counts(db, collection)
+            lists = vector_index.current_lists(db, self.dim)
+        approximate = lists is not None and counts["paragraphs"] > self.approximate_threshold
         return Stats(**counts, generation=generation, model=model or self.model,
-                     dim=dim or self.dim, index="hnsw" if generation else None,
+                     dim=dim or self.dim,
+                     index=(("ivfflat" if approximate else "flat") if generation else None),
                      vectors=counts["chunks"] if generation else None)
 
     @translated("read the passages")
@@ -158,8 +168,8 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
     def dense_search(self, collection: str, query: np.ndarray, k: int,
                      article_id: str | None = None) -> list[Hit]:
         """Paragraphs by cosine, best first; a paragraph scores as its best window. Exact up
-        to ``approximate_threshold`` paragraphs; above, HNSW finds candidates and each is
-        re-scored exactly, as the embedded store's IVF ones are."""
+        to ``approximate_threshold`` paragraphs; above, the IVFFlat index finds candidates and
+        each is re-scored exactly, as the embedded store's IVF ones are."""
         if article_id is not None:
             with self.db.read(collection) as db:
                 own = sql.article_paragraph_ids(db, collection, article_id)
@@ -171,7 +181,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             with self.db.read(collection) as db:
                 self._check_model(*sql.state(db, collection)[1:], collection)
                 pids, vectors = search.nearest(
-                    db, collection, query, n, self.dim, ef=search.ef_search(k, self.ef_search),
+                    db, collection, query, n, self.dim, probes=self.probes, k=k,
                     exact_below=self.approximate_threshold)
             scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
             hits = best_per_paragraph(pids.tolist(), scores.tolist(), k)
@@ -238,6 +248,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             sql.bump(db, collection, self.model, self.dim)
         log.info("collection %s rebuilt: %d articles, %d vectors", collection, len(articles),
                  promoted)
+        self._vectors_changed(collection)
         return promoted
 
     def _stage(self, collection: str, article: Article, embed: Callable[[list[str]], np.ndarray],
@@ -305,14 +316,43 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             finally:
                 holder.execute(f"SELECT pg_advisory_unlock({_INTAKE_LOCK})", (collection,))
 
+    # -- the vector index -----------------------------------------------------------------
+    @contextmanager
+    def deferred_save(self, collection: str) -> Iterator[None]:
+        """A bulk add: whether the vector index is due is asked once, at the end, instead of
+        after each article (a bulk add past the threshold trains one index, not one per
+        four-fold growth on the way)."""
+        self._deferred[collection] += 1
+        try:
+            yield
+        finally:
+            self._deferred[collection] -= 1
+            self._vectors_changed(collection)
+
+    def _vectors_changed(self, collection: str | None = None) -> None:
+        """Build the vector index if a change left it missing or outgrown
+        (``vector_index``), unless a bulk add of this collection is under way. The change is
+        done whatever happens here: a failure is logged, searches stay exact or use the old
+        index, and the next change tries again."""
+        if collection is not None and self._deferred[collection] > 0:
+            return
+        try:
+            with self.db.primary.connection() as db:
+                if not vector_index.due(db, self.dim, self.approximate_threshold):
+                    return
+            vector_index.train(self.url, self.dim, self.approximate_threshold)
+        except (StorageError, *LOW_LEVEL) as exc:
+            log.warning("Could not build PostgreSQL's vector index (%s). Searches go on, "
+                        "exactly or with the index there was; it is tried again after the "
+                        "next change.", exc)
+
     def close(self) -> None:
         self.db.close()
 
 
 @translated("prepare the database")
-def prepare(url: str, *, migrate: bool, dim: int) -> None:
-    """Refuse a newer schema, apply missing migrations, and make sure the HNSW index for
-    this model's dimension exists."""
+def prepare(url: str, *, migrate: bool) -> None:
+    """Refuse a newer schema and apply missing migrations."""
     with connect(url, autocommit=True) as conn:
         found = migrations.status(conn)
         migrations.refuse_newer(found)
@@ -322,6 +362,3 @@ def prepare(url: str, *, migrate: bool, dim: int) -> None:
                 f"version {found.latest}. Run `citebot db migrate`, then start it again.")
         if found.pending:
             migrations.migrate(conn)
-        with conn.transaction():  # processes starting together: one creates it, the rest wait
-            conn.execute(migrations.LOCK)
-            conn.execute(search.hnsw_index(dim))
