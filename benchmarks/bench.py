@@ -8,9 +8,9 @@ What it measures, all in one run so that ratios are side by side:
 - query latency, warm, one question at a time, from question text to verified quotes, at each
   corpus size (median and p99), with recall@10 of the approximate index against exact search;
   with ``--backends embedded,postgres`` the same corpus is also stored in PostgreSQL and both
-  stores answer the same questions in turn (PostgreSQL's recall@10 is its HNSW search against
-  its own exact search, in paragraphs; ``benchmarks/hnsw_recall.py`` compares the index's
-  parameters); without ``--database-url`` a PostgreSQL is started from
+  stores answer the same questions in turn (PostgreSQL's recall@10 is its IVFFlat search
+  against its own exact search, in paragraphs; ``benchmarks/vector_recall.py`` compares the
+  index's settings); without ``--database-url`` a PostgreSQL is started from
   the ``local-postgres`` extra in the temporary directory;
 - vector-index RAM and on-disk bytes per passage, peak RSS;
 - cold start: a new process answering one question;
@@ -168,7 +168,7 @@ def recall_at_10(core: Core, questions: list[str]) -> float | None:
 
 
 def postgres_recall_at_10(core: Core, questions: list[str]) -> float:
-    """Recall@10 of PostgreSQL's dense search (HNSW candidates, re-scored exactly) against the
+    """Recall@10 of PostgreSQL's dense search (IVFFlat candidates, re-scored exactly) against the
     same store's exact search over every vector of the collection, in paragraphs."""
     storage = core.storage
     threshold = storage.approximate_threshold  # type: ignore[attr-defined]

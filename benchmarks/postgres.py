@@ -5,7 +5,7 @@
 - query latency: the storage side of a question (dense search for 30 candidates, BM25 for
   30, the passages fetched), warm, one at a time, median and p99, on both backends holding
   the same corpus, measured interleaved so that load on the machine hits both alike;
-- recall@10 of PostgreSQL's HNSW search (with exact re-scoring) against exact search;
+- recall@10 of PostgreSQL's IVFFlat search (with exact re-scoring) against exact search;
 - ingest, end to end through `citebot add --jsonl`'s path with the bundled model, into
   PostgreSQL from 1 and from 2 processes at once (the embedded store, which takes one
   writer at a time, from 1), in passages a second;

@@ -2,17 +2,23 @@
 near-copies of passages: prints a table.
 
     .venv/bin/python benchmarks/vector_recall.py [--passages 100000] [--copies 100]
-        [--probes 5,10,20,40] [--hnsw 16:128 --ef 160,1000] [--database-url URL]
+        [--eval-file ../shared/eval/realtimeqa_public.jsonl] [--probes 5,10,20,40]
+        [--hnsw 16:128 --ef 160,1000] [--database-url URL]
 
 Corpora. ``--copies 1``: ``benchmarks/postgres.py``'s synthetic corpus, passages in clusters,
-no two alike. ``--copies N``: passages/N passages of that corpus and N - 1 near-copies of
-each (cosine about 0.9 to it, as ``bench.py`` copies real articles to reach 1M), as news
-holds a wire story printed by many papers; the questions are near the originals.
+no two alike. ``--copies N``: passages/N passages and N - 1 near-copies of each (each
+vector perturbed to a cosine of about 0.9, as ``bench.py`` copies real articles to reach
+1M), as news holds a wire story printed by many papers. The passages are the synthetic
+corpus's, with questions near them, or with ``--eval-file`` the articles of an evaluation
+file embedded by the bundled model, asked its own questions: real vectors crowd together
+far more than random ones, and only then do the copies of one passage crowd out another's
+(HNSW's recall falls on this corpus, not on the synthetic one).
 
 Indexes. The IVFFlat index as citebot trains it (``vector_index``: about √n lists), searched
 with each ``--probes`` (CITEBOT_DATABASE_PROBES). With ``--hnsw m:ef_construction``, also
-the HNSW graph citebot searched before, with each ``--ef`` (its ``hnsw.ef_search`` for 10
-results, in proportion for more, iterative scan on), for comparison.
+the HNSW graph citebot searched before, with each ``--ef`` (its ``hnsw.ef_search``, iterative
+scan on), for comparison. ``--embedded`` adds
+the embedded store's own index (IVF-SQ8, its lists and probes) over the same vectors.
 
 Recall@10 of the dense search (candidates re-scored exactly, best window per paragraph, as in
 production) against exact search over every vector, and the median time of the search
@@ -29,6 +35,7 @@ on the machine's load; times do.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -58,25 +65,99 @@ Articles = list[tuple[str, PreparedArticle]]
 Search = Callable[[np.ndarray], list[int]]  # a question's vector -> the 10 paragraph ids
 
 
-def corpus(passages: int, copies: int, seed: int) -> tuple[Articles, np.ndarray, Articles,
-                                                              np.ndarray]:
-    """(articles, vectors) of the corpus, and (articles, vectors) of the originals the
-    questions are asked about. Article ``a{i}`` holds vectors[i * 8:(i + 1) * 8]."""
-    articles, vectors, _ = bench.corpus(max(passages // copies, bench.PARAGRAPHS), seed)
-    originals, original_vectors = list(articles), vectors
+class Corpus:
+    """Articles, their chunks' vectors (article by article, chunk by chunk, each chunk one
+    paragraph's window), and the questions' vectors."""
+
+    def __init__(self, articles: Articles, vectors: list[np.ndarray],
+                 questions: np.ndarray) -> None:
+        self.articles, self.questions = articles, questions
+        self.vectors = np.concatenate(vectors)
+        keys = [(article_id, c.paragraph + 1) for article_id, art in articles
+                for c in art.chunks]
+        self.key_of = {k: i for i, k in enumerate(dict.fromkeys(keys))}  # paragraph -> int
+        self.chunk_key = np.array([self.key_of[k] for k in keys])
+        self.by_article = vectors
+        self.copies = 1
+
+    def exact(self, q: np.ndarray) -> set[int]:
+        """The 10 nearest paragraphs (by their best window) of every vector, exactly."""
+        scores = self.vectors @ q
+        top = np.argpartition(-scores, 400)[:400]
+        best = dict.fromkeys(self.chunk_key[top[np.argsort(-scores[top])]].tolist())
+        return set(list(best)[:10])
+
+
+def corpus(args: argparse.Namespace, seed: int) -> Corpus:
+    """``--copies`` - 1 near-copies of each passage of the base corpus, ``--passages`` in
+    all; the questions are asked about the originals."""
+    base, vectors, questions = (_evaluation(args.eval_file, args.passages // args.copies,
+                                            args.queries) if args.eval_file else
+                                _synthetic(args, seed))
+    vectors = list(vectors)
+    base_count = sum(len(v) for v in vectors)
+    copies = max(1, args.passages // base_count)
     rng = np.random.default_rng(seed + 2)
-    blocks = [vectors]
+    articles = list(base)
     for c in range(1, copies):
-        noisy = vectors + rng.normal(0, 0.025, vectors.shape).astype(np.float32)
-        blocks.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
-        for i, (_, art) in enumerate(originals):
-            n = c * len(originals) + i
-            articles.append((f"a{n}", replace(art, content_hash=f"{seed}-{n}")))
-    return articles, np.concatenate(blocks), originals, original_vectors
+        for (article_id, art), v in zip(base, vectors[:len(base)], strict=True):
+            noisy = v + rng.normal(0, 0.025, v.shape).astype(np.float32)
+            vectors.append(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+            articles.append((f"c{c}-{article_id}",
+                             replace(art, content_hash=f"c{c}-{art.content_hash}")))
+    found = Corpus(articles, vectors, questions)
+    found.copies = copies
+    return found
 
 
-def load(url: str, collection: str, articles: Articles, vectors: np.ndarray) -> None:
+def _synthetic(args: argparse.Namespace, seed: int) -> tuple[Articles, list[np.ndarray],
+                                                              np.ndarray]:
+    articles, vectors, _ = bench.corpus(max(args.passages // args.copies, bench.PARAGRAPHS),
+                                        seed)
+    asked = bench.questions(articles, vectors, args.queries, seed)
+    per = bench.PARAGRAPHS
+    return (articles, [vectors[i * per:(i + 1) * per] for i in range(len(articles))],
+            np.array([v for _, v in asked]))
+
+
+@functools.cache
+def _evaluation(path: Path, passages: int, queries: int) -> tuple[Articles, list[np.ndarray],
+                                                                  np.ndarray]:
+    """The file's articles (until this many paragraphs), prepared and embedded as the
+    indexer does, and its first distinct questions."""
+    import json
+
+    from config.settings import Settings
+    from index.encode.embed import BUNDLED_MODEL, load_embedder
+    from index.ingest.prepare import prepare
+
+    embedder = load_embedder(BUNDLED_MODEL, encoder="onnx",
+                             cache_dir=Settings().model_cache_dir)
+    articles: Articles = []
+    vectors: list[np.ndarray] = []
+    questions: dict[str, None] = {}
+    seen: set[str] = set()
+    total = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        questions.setdefault(row["question"], None)
+        if row["doc_id"] in seen or total >= passages:
+            continue
+        seen.add(row["doc_id"])
+        art = prepare(title=row["doc_title"], text=row["doc_text"],
+                      count_tokens=embedder.count_tokens, max_tokens=embedder.max_tokens)
+        if not art.chunks:
+            continue
+        articles.append((f"a{len(articles)}", art))
+        vectors.append(embedder.embed([c.text for c in art.chunks]))
+        total += len(art.paragraphs)
+    asked = list(questions)[:queries]
+    return articles, vectors, np.array([embedder.embed_query(q) for q in asked])
+
+
+def load(url: str, collection: str, corpus: Corpus) -> None:
     """Store the rows a dense search reads, by COPY."""
+    articles = corpus.articles
     with psycopg.connect(url) as conn:
         register_vector(conn)
         with conn.cursor() as cur:
@@ -96,14 +177,14 @@ def load(url: str, collection: str, articles: Articles, vectors: np.ndarray) -> 
             with cur.copy('COPY chunks(collection, paragraph_id, start, "end", embedding) '
                           "FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(["text", "int8", "int4", "int4", "vector"])
-                for a, (article_id, art) in enumerate(articles):
-                    for c in art.chunks:
+                for (article_id, art), vectors in zip(articles, corpus.by_article,
+                                                      strict=True):
+                    for c, vector in zip(art.chunks, vectors, strict=True):
                         copy.write_row((collection, ids[(article_id, c.paragraph + 1)],
-                                        c.start, c.end,
-                                        vectors[a * bench.PARAGRAPHS + c.paragraph]))
+                                        c.start, c.end, vector))
         conn.execute("INSERT INTO collections(collection, generation, model, dim, passages) "
                      "VALUES (%s, 1, %s, %s, %s)",
-                     (collection, bench.TableEmbedder.name, bench.DIM, len(vectors)))
+                     (collection, bench.TableEmbedder.name, bench.DIM, len(corpus.key_of)))
 
 
 def drop_indexes(url: str) -> None:
@@ -167,29 +248,55 @@ def hnsw_search(url: str, ef: int) -> tuple[Search, Callable[[], None]]:
     return search, db.close
 
 
-def measure(url: str, search: Search, vectors: np.ndarray,
-            asked: list[tuple[str, np.ndarray]]) -> tuple[float, float]:
-    """(recall@10 in passages, median ms of the search alone)."""
+def embedded_row(corpus: Corpus) -> str:
+    """The embedded store's index over the same vectors (its own build: IVF-SQ8, its lists
+    and probes for this many), searched as its ``dense_search`` does: 40 windows, re-scored
+    exactly, best per paragraph."""
+    import faiss
+
+    from index.store.embedded import vectors as embedded
+
+    ids = np.arange(len(corpus.vectors), dtype=np.int64)
+    start = time.perf_counter()
+    index = embedded.build(ids, corpus.vectors, bench.DIM, 0)
+    seconds = time.perf_counter() - start
+    ivf = faiss.extract_index_ivf(index._index)
+    hits, times = 0, []
+    for q in corpus.questions:
+        t = time.perf_counter()
+        _, found = index.search(q.reshape(1, -1), 40)
+        rows = found[0][found[0] >= 0]
+        ranked = rows[np.argsort(-(corpus.vectors[rows] @ q))]
+        best = list(dict.fromkeys(corpus.chunk_key[ranked].tolist()))[:10]
+        times.append((time.perf_counter() - t) * 1000)
+        hits += len(corpus.exact(q) & set(best))
+    label = f"embedded {index.kind}, {ivf.nlist} lists"
+    return (f"  {label:<36} {seconds:>8.1f} {'nprobe ' + str(ivf.nprobe):>12} "
+            f"{hits / (10 * len(corpus.questions)):>9.3f} {statistics.median(times):>9.2f}")
+
+
+def measure(url: str, search: Search, corpus: Corpus) -> tuple[float, float]:
+    """(recall@10 in paragraphs, median ms of the search alone)."""
     with psycopg.connect(url) as db:
-        where = {int(i): int(a[1:]) * bench.PARAGRAPHS + int(n) - 1 for i, a, n in db.execute(
+        key = {int(i): corpus.key_of[(a, int(n))] for i, a, n in db.execute(
             "SELECT id, article_id, number FROM paragraphs WHERE collection = %s",
             (bench.COLLECTION,))}
-    for _, q in asked[:10]:  # warm-up
+    for q in corpus.questions[:10]:  # warm-up
         search(q)
     hits, times = 0, []
-    for _, q in asked:
+    for q in corpus.questions:
         start = time.perf_counter()
         found = search(q)
         times.append((time.perf_counter() - start) * 1000)
-        exact = set(np.argsort(-(vectors @ q))[:10].tolist())
-        hits += len(exact & {where[p] for p in found})
-    return hits / (10 * len(asked)), statistics.median(times)
+        hits += len(corpus.exact(q) & {key[p] for p in found})
+    return hits / (10 * len(corpus.questions)), statistics.median(times)
 
 
-def grid(url: str, args: argparse.Namespace, label: str, vectors: np.ndarray,
-         asked: list[tuple[str, np.ndarray]]) -> list[str]:
+def grid(url: str, args: argparse.Namespace, label: str, corpus: Corpus) -> list[str]:
     rows = [label, f"  {'index':<36} {'build s':>8} {'setting':>12} {'recall@10':>9} "
                    f"{'median ms':>9}"]
+    plans: list[tuple[Callable[..., tuple[str, float]], tuple[int, ...], str, list[int],
+                      Callable[[str, int], tuple[Search, Callable[[], None]]]]]
     plans = [(build_ivfflat, (), "probes", args.probes, ivfflat_search)]
     plans += [(build_hnsw, pair, "ef_search", args.ef, hnsw_search) for pair in args.hnsw]
     for build, params, setting, values, searcher in plans:
@@ -197,7 +304,7 @@ def grid(url: str, args: argparse.Namespace, label: str, vectors: np.ndarray,
         for value in values:
             search, close = searcher(url, value)
             try:
-                recall, ms = measure(url, search, vectors, asked)
+                recall, ms = measure(url, search, corpus)
             finally:
                 close()
             rows.append(f"  {index:<36} {seconds:>8.1f} {setting + ' ' + str(value):>12} "
@@ -208,22 +315,25 @@ def grid(url: str, args: argparse.Namespace, label: str, vectors: np.ndarray,
 
 def run(args: argparse.Namespace, url: str) -> None:
     PostgresStorage(url, model=bench.TableEmbedder.name, dim=bench.DIM, pool_size=1).close()
-    articles, vectors, originals, original_vectors = corpus(args.passages, args.copies,
-                                                            args.seed)
-    asked = bench.questions(originals, original_vectors, args.queries, args.seed)
-    load(url, bench.COLLECTION, articles, vectors)
-    rows = [f"corpus: {len(vectors):,} passages in the measured collection "
-            f"({len(original_vectors):,} and {args.copies - 1} near-copies of each), "
-            f"{bench.DIM} dimensions, {len(asked)} questions; load average before: {_load()}"]
+    measured = corpus(args, args.seed)
+    load(url, bench.COLLECTION, measured)
+    base = "the evaluation file's articles" if args.eval_file else "synthetic passages"
+    rows = [f"corpus: {len(measured.key_of):,} paragraphs ({len(measured.vectors):,} windows) "
+            f"in the measured collection: {base}, each with {measured.copies - 1} near-copies; "
+            f"{bench.DIM} dimensions, {len(measured.questions)} questions; load average "
+            f"before: {_load()}"]
     if args.alone:
-        rows += grid(url, args, "the measured collection alone:", vectors, asked)
+        rows += grid(url, args, "the measured collection alone:", measured)
+        if args.embedded:
+            rows.append(embedded_row(measured))
+            print(rows[-1], flush=True)
     if args.other:
-        others, other_vectors, _, _ = corpus(args.passages, args.copies, args.seed + 100)
+        other = corpus(args, args.seed + 100)
         drop_indexes(url)
-        load(url, OTHER, [(f"o{i}", art) for i, (_, art) in enumerate(others)], other_vectors)
-        del others, other_vectors
+        load(url, OTHER, other)
+        del other
         rows += grid(url, args, "beside another collection as large (half the vectors):",
-                     vectors, asked)
+                     measured)
     rows.append(f"load average after: {_load()}")
     print("\n".join(rows))
 
@@ -246,12 +356,16 @@ def main() -> int:
     parser.add_argument("--copies", type=int, default=100,
                         help="each passage and its near-copies: 1 for none")
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--eval-file", type=Path,
+                        help="an evaluation file (JSONL) whose articles are the passages")
     parser.add_argument("--probes", type=_ints, default=_ints("5,10,20,40"),
-                        help="lists scanned for 10 results, comma-separated")
+                        help="lists a search scans (CITEBOT_DATABASE_PROBES), comma-separated")
     parser.add_argument("--hnsw", type=_pairs, default=[],
                         help="HNSW builds to compare, m:ef_construction pairs")
     parser.add_argument("--ef", type=_ints, default=_ints("160,1000"),
                         help="hnsw.ef_search values for the HNSW builds")
+    parser.add_argument("--embedded", action="store_true",
+                        help="also the embedded store's index over the same vectors")
     parser.add_argument("--no-other", dest="other", action="store_false",
                         help="measure the collection alone only")
     parser.add_argument("--no-alone", dest="alone", action="store_false",

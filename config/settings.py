@@ -61,12 +61,11 @@ class Settings(BaseSettings):
             "to replay the change before reading from the primary instead."),
     )
     database_probes: int = Field(
-        default=20, ge=1, le=1000,
+        default=40, ge=1, le=1000,
         description=(
-            "PostgreSQL's vector search: the lists of its IVFFlat index scanned for 10 "
-            "results (in proportion for more), their passages re-scored exactly. Higher finds "
-            "more of the exact nearest passages and takes longer (measured in "
-            "docs/SCALING.md)."),
+            "PostgreSQL's vector search: the lists of its IVFFlat index a search scans, "
+            "their passages re-scored exactly. Higher finds more of the exact nearest "
+            "passages and takes longer (measured in docs/SCALING.md)."),
     )
     model: str = Field(
         default=BUNDLED_MODEL,

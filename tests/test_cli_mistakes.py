@@ -83,7 +83,7 @@ def test_the_vector_search_setting_is_range_checked(cli: Cli, monkeypatch: pytes
     line = one_line(err)
     assert code == 2 and not out
     assert line.startswith("citebot: CITEBOT_DATABASE_PROBES: ") and reason in line
-    assert "e.g. CITEBOT_DATABASE_PROBES=20" in line
+    assert "e.g. CITEBOT_DATABASE_PROBES=40" in line
     monkeypatch.setenv("CITEBOT_DATABASE_PROBES", "40")
     assert Settings().database_probes == 40
 

@@ -18,14 +18,13 @@ from index.text import content_words, porter_stem
 
 
 def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: int,
-            dim: int, *, probes: int = vector_index.PROBES, k: int = 10,
+            dim: int, *, probes: int = vector_index.PROBES,
             exact_below: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(paragraph ids, vectors) of about the ``limit`` live chunks nearest the query: exactly
     so in a collection of at most ``exact_below`` paragraphs, or when the database has no
     vector index yet (every vector of the collection compared, as the embedded store does
-    below its approximate threshold), else found by the IVFFlat index (``probes`` lists
-    scanned for the k best, ``vector_index.probes``) with the collection filter applied
-    during the scan (approximate)."""
+    below its approximate threshold), else found by the IVFFlat index (``probes`` of its
+    lists scanned) with the collection filter applied during the scan (approximate)."""
     d = int(dim)
     distance = f"embedding::vector({d}) <=> %s::vector({d})"
     with db.transaction():
@@ -39,7 +38,7 @@ def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: i
             # fewer than `limit` rows (a small collection beside a large one)
             db.execute("SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "
                        "set_config('ivfflat.probes', %s, true)",
-                       (str(vector_index.probes(probes, k, row[1])),))
+                       (str(vector_index.probes(probes, row[1])),))
         rows = db.execute(
             f"SELECT paragraph_id, embedding FROM chunks WHERE collection = %s AND live AND "
             f"vector_dims(embedding) = {d} ORDER BY {distance} LIMIT %s",

@@ -55,7 +55,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
         """Connect, refuse a schema newer than this code, and apply missing migrations
         (unless ``migrate`` is False: then a database that lacks some is refused). A
         collection of at most ``approximate_threshold`` paragraphs is searched exactly;
-        ``probes``: the vector index's lists scanned for 10 results (more for more)."""
+        ``probes``: the vector index's lists a search scans."""
         self.url = url
         self.model = model
         self.dim = dim
@@ -181,7 +181,7 @@ class PostgresStorage(PostgresFeeds, PostgresConversations, PostgresInsights):
             with self.db.read(collection) as db:
                 self._check_model(*sql.state(db, collection)[1:], collection)
                 pids, vectors = search.nearest(
-                    db, collection, query, n, self.dim, probes=self.probes, k=k,
+                    db, collection, query, n, self.dim, probes=self.probes,
                     exact_below=self.approximate_threshold)
             scores = vectors @ query.astype(np.float32) if len(pids) else np.zeros(0)
             hits = best_per_paragraph(pids.tolist(), scores.tolist(), k)

@@ -29,7 +29,7 @@ from index.store.postgres.connections import connect
 
 log = logging.getLogger(__name__)
 
-PROBES = 20  # lists a search scans for 10 results (benchmarks/vector_recall.py)
+PROBES = 40  # lists a search scans (benchmarks/vector_recall.py, docs/SCALING.md)
 MAX_PROBES = 1000
 _BUILD_LOCK = "hashtextextended('citebot:vector-index:' || %s, 0)"
 _BUILD_MEMORY = "512MB"  # k-means over pgvector's sample of 50 vectors per list
@@ -49,11 +49,11 @@ def name(dim: int, lists: int) -> str:
     return f"{prefix(dim)}{int(lists)}"
 
 
-def probes(per_10: int, k: int, lists: int | None) -> int:
-    """``ivfflat.probes`` for the k best: ``per_10`` for 10 results, in proportion for more
-    (each probed list adds candidates), at most every list."""
-    wanted = max(per_10 * max(k, 10) // 10, 1)
-    return min(wanted, lists or wanted, MAX_PROBES)
+def probes(wanted: int, lists: int | None) -> int:
+    """``ivfflat.probes``: the lists wanted, at most every list. The same for any k, as the
+    embedded store's IVF probes (the 30 candidates a question asks lie in about the same
+    lists as its 10 nearest, and scanning three times the lists costs three times as long)."""
+    return max(1, min(wanted, lists or wanted, MAX_PROBES))
 
 
 LISTS_SQL = (
