@@ -195,14 +195,16 @@ def drop_indexes(url: str) -> None:
             conn.execute(f'DROP INDEX "{name}"')
 
 
-def build_ivfflat(url: str) -> tuple[str, float]:
-    """citebot's index over what is stored: (what it is, seconds to build)."""
+def build_ivfflat(url: str, precision: str) -> tuple[str, float]:
+    """citebot's index over what is stored, its vectors in this precision: (what it is,
+    seconds to build)."""
     drop_indexes(url)
+    vector_index.PRECISION = precision  # the searches that follow order by it too
     start = time.perf_counter()
     lists = vector_index.train(url, bench.DIM, threshold=0)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE chunks")
-    return f"ivfflat, {lists} lists", time.perf_counter() - start
+    return f"ivfflat {precision}, {lists} lists", time.perf_counter() - start
 
 
 def build_hnsw(url: str, m: int, ef_construction: int) -> tuple[str, float]:
@@ -295,9 +297,10 @@ def measure(url: str, search: Search, corpus: Corpus) -> tuple[float, float]:
 def grid(url: str, args: argparse.Namespace, label: str, corpus: Corpus) -> list[str]:
     rows = [label, f"  {'index':<36} {'build s':>8} {'setting':>12} {'recall@10':>9} "
                    f"{'median ms':>9}"]
-    plans: list[tuple[Callable[..., tuple[str, float]], tuple[int, ...], str, list[int],
+    plans: list[tuple[Callable[..., tuple[str, float]], tuple[object, ...], str, list[int],
                       Callable[[str, int], tuple[Search, Callable[[], None]]]]]
-    plans = [(build_ivfflat, (), "probes", args.probes, ivfflat_search)]
+    plans = [(build_ivfflat, (precision,), "probes", args.probes, ivfflat_search)
+             for precision in args.precisions]
     plans += [(build_hnsw, pair, "ef_search", args.ef, hnsw_search) for pair in args.hnsw]
     for build, params, setting, values, searcher in plans:
         index, seconds = build(url, *params)
@@ -360,6 +363,9 @@ def main() -> int:
                         help="an evaluation file (JSONL) whose articles are the passages")
     parser.add_argument("--probes", type=_ints, default=_ints("5,10,20,40"),
                         help="lists a search scans (CITEBOT_DATABASE_PROBES), comma-separated")
+    parser.add_argument("--precisions", type=lambda t: t.split(","), default=["halfvec"],
+                        help="the IVFFlat index's vectors: halfvec (citebot's), vector (full "
+                             "precision), or both, comma-separated")
     parser.add_argument("--hnsw", type=_pairs, default=[],
                         help="HNSW builds to compare, m:ef_construction pairs")
     parser.add_argument("--ef", type=_ints, default=_ints("160,1000"),

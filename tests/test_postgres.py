@@ -46,8 +46,8 @@ def test_a_filtered_index_search_returns_k_rows(pg_settings: Settings, pg_url: s
                 db.execute(f"SET {setting} = off")  # as on a large table: the index, no sort
             plan = " ".join(r[0] for r in db.execute(
                 "EXPLAIN SELECT paragraph_id FROM chunks WHERE collection = 'small' AND live "
-                "AND vector_dims(embedding) = 64 ORDER BY embedding::vector(64) <=> "
-                "array_fill(0.1, ARRAY[64])::vector(64) LIMIT 40"))
+                "AND vector_dims(embedding) = 64 ORDER BY embedding::halfvec(64) <=> "
+                "array_fill(0.1, ARRAY[64])::halfvec(64) LIMIT 40"))
             assert "chunks_ivfflat_64_24" in plan  # √600 lists, trained after the large one
             pids, _ = search.nearest(db, "small", query, 20, 64, probes=1)
         assert len(pids) == 20  # of the small collection's 30, from one list of 24 probed

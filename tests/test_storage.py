@@ -315,7 +315,7 @@ def test_dense_search_is_exact_in_a_collection_below_the_approximate_threshold(
 
         with psycopg.connect(url.get_secret_value(), autocommit=True) as db:
             db.execute("CREATE INDEX chunks_ivfflat_64_200 ON chunks USING ivfflat ((embedding"
-                       "::vector(64)) vector_cosine_ops) WITH (lists = 200) "
+                       "::halfvec(64)) halfvec_cosine_ops) WITH (lists = 200) "
                        "WHERE live AND vector_dims(embedding) = 64")
             for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
                 db.execute(f"ALTER DATABASE {db.info.dbname} SET {setting} = off")

@@ -26,14 +26,15 @@ def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: i
     below its approximate threshold), else found by the IVFFlat index (``probes`` of its
     lists scanned) with the collection filter applied during the scan (approximate)."""
     d = int(dim)
-    distance = f"embedding::vector({d}) <=> %s::vector({d})"
     with db.transaction():
         row = db.execute(f"SELECT passages, ({vector_index.LISTS_SQL}) FROM collections "
                          "WHERE collection = %s",
                          (vector_index.prefix(d) + "%", collection)).fetchone()
         if row is None or row[0] <= exact_below or row[1] is None:
-            distance = f"({distance}) + 0"  # an expression the index cannot order by
+            # full precision, and an expression no index can order by
+            distance = f"(embedding::vector({d}) <=> %s::vector({d})) + 0"
         else:
+            distance = vector_index.order_by(d)
             # an iterative scan goes on to more lists while the collection filter leaves
             # fewer than `limit` rows (a small collection beside a large one)
             db.execute("SELECT set_config('ivfflat.iterative_scan', 'relaxed_order', true), "

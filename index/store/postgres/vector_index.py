@@ -30,6 +30,9 @@ from index.store.postgres.connections import connect
 log = logging.getLogger(__name__)
 
 PROBES = 40  # lists a search scans (benchmarks/vector_recall.py, docs/SCALING.md)
+# the index holds each vector in half precision: half the bytes a search scans; its
+# candidates are re-scored from the stored full-precision vectors
+PRECISION = "halfvec"
 MAX_PROBES = 1000
 _BUILD_LOCK = "hashtextextended('citebot:vector-index:' || %s, 0)"
 _BUILD_MEMORY = "512MB"  # k-means over pgvector's sample of 50 vectors per list
@@ -39,6 +42,12 @@ def lists_for(vectors: int) -> int:
     """Lists for an index over this many vectors: about √n (316 at 100k, 1,000 at 1M), so a
     list holds about as many vectors as there are lists."""
     return max(1, round(math.sqrt(max(vectors, 1))))
+
+
+def order_by(dim: int) -> str:
+    """The distance to a query (``%s``) that the index orders by."""
+    d = int(dim)
+    return f"embedding::{PRECISION}({d}) <=> %s::{PRECISION}({d})"
 
 
 def prefix(dim: int) -> str:
@@ -127,7 +136,8 @@ def _build(conn: psycopg.Connection, dim: int, threshold: int) -> int | None:
     start = time.monotonic()
     conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (_BUILD_MEMORY,))
     conn.execute(f'CREATE INDEX CONCURRENTLY "{name(d, wanted)}" ON chunks USING ivfflat '
-                 f"((embedding::vector({d})) vector_cosine_ops) WITH (lists = {wanted}) "
+                 f"((embedding::{PRECISION}({d})) {PRECISION}_cosine_ops) "
+                 f"WITH (lists = {wanted}) "
                  f"WHERE live AND vector_dims(embedding) = {d}")
     if lists is not None:
         conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name(d, lists)}"')
