@@ -36,7 +36,9 @@ class Stats:
     generation: int
     model: str
     dim: int
-    index: str | None  # "flat" or "ivf-sq8" (embedded), "hnsw" (PostgreSQL); None before vectors
+    # "flat", or when approximate "ivf-sq8" (embedded) or "ivfflat" (PostgreSQL); None before
+    # vectors
+    index: str | None
     vectors: int | None
 
     def to_json(self) -> dict[str, object]:

@@ -7,6 +7,10 @@ near-copies defeats HNSW's graph search: on ``benchmarks/bench.py``'s corpus, re
 inverted file scans whole lists, so the copies of a passage are found together, as the
 embedded store's IVF finds them.
 
+The index holds each vector in half precision (``halfvec``): a search scans half the bytes
+(at 1M, 28 ms instead of 43 for 40 lists, recall@10 0.998 against 1.000), and its candidates
+are re-scored from the stored full-precision vectors.
+
 An inverted file must be trained on the vectors it will hold. So there is none until the
 database holds more than the approximate threshold of vectors of a dimension (searches are
 exact until then); then the writer whose change passes it builds one with about √n lists;
