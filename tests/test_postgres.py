@@ -107,6 +107,8 @@ def test_the_vector_index_is_built_past_the_threshold_and_again_as_the_database_
     """No index up to the approximate threshold (searches are exact); past it, one with √n
     lists trained on the vectors there; at four times as many, another with twice the lists
     in its place, whichever collection grew. A bulk add trains once, at its end."""
+    from index.store.postgres import vector_index
+
     core = Core.open(pg_settings.model_copy(update={"approximate_threshold": 100}),
                      embedder=HashEmbedder())
     try:
@@ -117,6 +119,9 @@ def test_the_vector_index_is_built_past_the_threshold_and_again_as_the_database_
         core.indexer.add_text("one", title="One more", text=text)
         assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # √103
         assert core.storage.stats("one").index == "ivfflat"
+        with psycopg.connect(pg_url) as db:  # another dimension's is not this one's
+            assert vector_index.current_lists(db, 64) == 10
+            assert vector_index.current_lists(db, 6) is None
         with core.storage.deferred_save("two"):  # type: ignore[attr-defined]
             fill(core, "two", 60, SEED + 1, paragraphs=5)
             assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # not during a bulk add

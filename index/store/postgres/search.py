@@ -29,7 +29,7 @@ def nearest(db: psycopg.Connection, collection: str, query: np.ndarray, limit: i
     with db.transaction():
         row = db.execute(f"SELECT passages, ({vector_index.LISTS_SQL}) FROM collections "
                          "WHERE collection = %s",
-                         (vector_index.prefix(d) + "%", collection)).fetchone()
+                         (vector_index.pattern(d), collection)).fetchone()
         if row is None or row[0] <= exact_below or row[1] is None:
             # full precision, and an expression no index can order by
             distance = f"(embedding::vector({d}) <=> %s::vector({d})) + 0"

@@ -54,12 +54,14 @@ def order_by(dim: int) -> str:
     return f"embedding::{PRECISION}({d}) <=> %s::{PRECISION}({d})"
 
 
-def prefix(dim: int) -> str:
-    return f"chunks_ivfflat_{int(dim)}_"
-
-
 def name(dim: int, lists: int) -> str:
-    return f"{prefix(dim)}{int(lists)}"
+    return f"chunks_ivfflat_{int(dim)}_{int(lists)}"
+
+
+def pattern(dim: int) -> str:
+    """The names of the indexes over this dimension's vectors, as a regular expression (not
+    a LIKE pattern, where ``_`` would let dimension 38's match dimension 384's)."""
+    return f"^chunks_ivfflat_{int(dim)}_[0-9]+$"
 
 
 def probes(wanted: int, lists: int | None) -> int:
@@ -71,12 +73,12 @@ def probes(wanted: int, lists: int | None) -> int:
 
 LISTS_SQL = (
     "SELECT max(substring(i.relname FROM '_([0-9]+)$')::int) FROM pg_class i JOIN pg_index x "
-    "ON x.indexrelid = i.oid WHERE i.relname LIKE %s AND x.indisvalid")
+    "ON x.indexrelid = i.oid WHERE i.relname ~ %s AND x.indisvalid")
 
 
 def current_lists(db: psycopg.Connection, dim: int) -> int | None:
     """Lists of the usable index over vectors of this dimension; None when there is none."""
-    row = db.execute(LISTS_SQL, (prefix(dim) + "%",)).fetchone()
+    row = db.execute(LISTS_SQL, (pattern(dim),)).fetchone()
     return int(row[0]) if row and row[0] is not None else None
 
 
@@ -129,8 +131,8 @@ def _build(conn: psycopg.Connection, dim: int, threshold: int) -> int | None:
     if wanted is None:
         return None
     existing = [r[0] for r in conn.execute(
-        "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname LIKE %s",
-        (prefix(dim) + "%",)).fetchall()]
+        "SELECT relname FROM pg_class WHERE relkind = 'i' AND relname ~ %s",
+        (pattern(dim),)).fetchall()]
     for leftover in existing:  # an interrupted build leaves its index invalid
         if leftover != (name(dim, lists) if lists else None):
             conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{leftover}"')
