@@ -69,13 +69,26 @@ class FeedSite:
 
             def do_GET(self) -> None:
                 site._record(self)
+                self.answered = False
                 self.close_connection = True
                 path = self.path if self.path in site.routes else self.path.split("?")[0]
                 try:
                     with suppress(OSError):
                         site.routes.get(path, _not_found)(self)
                 finally:
-                    with site._lock:
+                    self._done()
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # a request stops counting as active when its answer starts: the client may
+                # send its next request as soon as it has read this one, before this thread
+                # gets to return, and that is not two requests at once
+                self._done()
+                super().send_response(code, message)
+
+            def _done(self) -> None:
+                with site._lock:
+                    if not self.answered:
+                        self.answered = True
                         site.active -= 1
 
             def log_message(self, format: str, *args: object) -> None:
