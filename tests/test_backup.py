@@ -177,6 +177,18 @@ def test_backup_refuses_an_existing_destination(tmp_path: Path, run: Run) -> Non
     assert (tmp_path / "b" / "keep.txt").read_text() == "mine"
 
 
+# The backup, with a pause before the vector files are copied: on a fast disk the whole
+# backup can take less time than the test needs to see it start, so no kill would land in it.
+_SLOW_BACKUP = """
+import sys, time
+from index.store import backup
+copy = backup._copy_vectors
+backup._copy_vectors = lambda *args: (time.sleep(0.15), copy(*args))[1]
+from bot.cli.app import main
+sys.exit(main(["backup", *sys.argv[1:]]))
+"""
+
+
 def test_kill_9_during_a_backup_leaves_the_store_intact(tmp_path: Path) -> None:
     data = tmp_path / "data"
     core = _store(data, 300)
@@ -187,13 +199,13 @@ def test_kill_9_during_a_backup_leaves_the_store_intact(tmp_path: Path) -> None:
     outcomes = {"before": 0, "during": 0, "finished": 0}
     dest = tmp_path / "b"
     for _ in range(8):
-        child = subprocess.Popen([sys.executable, "-m", "bot.cli", "backup", str(dest)],
+        child = subprocess.Popen([sys.executable, "-c", _SLOW_BACKUP, str(dest)],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60  # until the backup starts writing (bounded)
         while (not list(tmp_path.glob(".b.partial-*")) and child.poll() is None
                and time.monotonic() < deadline):
             time.sleep(0.001)
-        time.sleep(rng.uniform(0, 0.08))  # then a random moment of it, or just after
+        time.sleep(rng.uniform(0, 0.3))  # then a random moment of it, or just after
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
         if dest.exists():  # a backup that looks whole is whole
