@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -125,17 +126,39 @@ def grow(cores: list[Core], base: list[tuple[PreparedArticle, np.ndarray]], targ
     return seconds
 
 
+STORAGE_CALLS = ("dense_search", "lexical_search", "dense_scores", "passages")
+
+
+def time_storage_calls(core: Core, timed: dict[str, list[float]]) -> None:
+    """Time the storage calls of the search stage into ``timed`` (milliseconds, one entry per
+    call, under ``storage.<call>``): where a backend's search time goes."""
+    for call in STORAGE_CALLS:
+        method = getattr(core.storage, call)
+
+        def timer(*args: object, _method: Any = method, _key: str = f"storage.{call}",
+                  **kwargs: object) -> Any:
+            start = time.perf_counter()
+            try:
+                return _method(*args, **kwargs)
+            finally:
+                timed.setdefault(_key, []).append((time.perf_counter() - start) * 1000)
+
+        setattr(core.storage, call, timer)
+
+
 def query_latency(cores: list[Core], questions: list[str], n: int,
                   ) -> list[tuple[float, float, dict[str, float]]]:
     """For each core: median and p99 milliseconds of warm, one-at-a-time questions, and the
     median of each stage (embed the question; search and re-rank the passages; choose the
-    quotes and decide "not found"). The cores take each question in turn, so that both see
-    the machine alike."""
+    quotes and decide "not found"; and each storage call of the search). The cores take each
+    question in turn, so that both see the machine alike."""
     for core in cores:
         for q in questions[-10:]:  # warm-up questions are not timed again
             core.ask(COLLECTION, q)
     times: list[list[float]] = [[] for _ in cores]
     stages: list[dict[str, list[float]]] = [{} for _ in cores]
+    for core, timed in zip(cores, stages, strict=True):
+        time_storage_calls(core, timed)
     for i in range(n):
         for c, core in enumerate(cores):
             t = time.perf_counter()
@@ -143,6 +166,9 @@ def query_latency(cores: list[Core], questions: list[str], n: int,
             times[c].append((time.perf_counter() - t) * 1000)
             for stage, seconds in answer.timings.items():
                 stages[c].setdefault(stage, []).append(seconds * 1000)
+    for core in cores:
+        for call in STORAGE_CALLS:
+            vars(core.storage).pop(call, None)
     return [(statistics.median(ts), float(np.percentile(ts, 99)),
              {k: round(statistics.median(v), 1) for k, v in st.items()})
             for ts, st in zip(times, stages, strict=True)]
