@@ -86,6 +86,16 @@ def two_fold(groups: list[Group]) -> float:
     return hits / max(len(groups), 1)
 
 
+def trained_weight(model: Path) -> float | None:
+    """The linear score's weight a reader trained with ``train_reader.py --residual`` learnt
+    beside it (its ``training.json``); None for a reader trained alone."""
+    recipe = (model if model.is_dir() else model.parent) / "training.json"
+    if not recipe.exists():
+        return None
+    weight = json.loads(recipe.read_text(encoding="utf-8")).get("linear_weight")
+    return float(weight) if weight is not None else None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs="+")
@@ -109,6 +119,7 @@ def main() -> int:
         for c, s in zip(cands, score(pairs), strict=True):
             scores[key(r, c)] = float(s)
     sets = sorted({r["set"] for r in rows})
+    trained = trained_weight(args.model)
     for read in args.read:
         for name in [*sets, "all"]:
             chosen = [r for r in rows if name in ("all", r["set"])]
@@ -116,7 +127,10 @@ def main() -> int:
             print(f"read {read:>2} {name:<20} {len(groups):>4} questions: first sentence right "
                   f"linear {top1(groups, np.array([0.0, 1.0])):.3f}, "
                   f"reader {top1(groups, np.array([1.0, 0.0])):.3f}, "
-                  f"combined (2-fold) {two_fold(groups):.3f}; an answer among those read "
+                  f"combined (2-fold) {two_fold(groups):.3f}"
+                  + (f", as trained (reader + {trained:.2f} x linear) "
+                     f"{top1(groups, np.array([1.0, trained])):.3f}" if trained else "")
+                  + "; an answer among those read "
                   f"{sum(bool(y.any()) for _, y in groups) / max(len(groups), 1):.3f}",
                   flush=True)
     return 0

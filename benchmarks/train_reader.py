@@ -87,6 +87,10 @@ def main() -> int:
     parser.add_argument("--hold-out", type=int, default=None, metavar="FOLD",
                         help="leave out the articles of this fold of --folds (for judging)")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--residual", action="store_true",
+                        help="train the reader's score added to the linear sentence score "
+                             "(times a learned weight): it learns what the linear ranking "
+                             "gets wrong instead of the whole task")
     args = parser.parse_args()
 
     import numpy as np
@@ -107,7 +111,11 @@ def main() -> int:
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
     model.train()
     steps = math.ceil(len(groups) * args.epochs / args.groups_per_step)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    beta = torch.nn.Parameter(torch.ones(()), requires_grad=args.residual)
+    params = [{"params": model.parameters()}]
+    if args.residual:
+        params.append({"params": [beta], "lr": args.lr * 100, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     warmup = max(1, steps // 10)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
@@ -124,10 +132,11 @@ def main() -> int:
                 order = list(range(len(groups)))
                 rng.shuffle(order)
             batch.append(groups[order.pop()])
-        firsts, seconds, sizes = [], [], []
+        firsts, seconds, sizes, linear = [], [], [], []
         for group in batch:
             cands = choose(group, args.negatives, rng)
             for c in cands:
+                linear.append(c["linear"])
                 a, b = reader_pair(group[0], c["title"], c["before"], c["text"], c["after"])
                 firsts.append(a)
                 seconds.append(b)
@@ -135,6 +144,8 @@ def main() -> int:
         enc = tokenizer(firsts, seconds, padding=True, truncation="only_second",
                         max_length=args.max_tokens, return_tensors="pt")
         logits = model(**enc).logits.squeeze(-1)
+        if args.residual:
+            logits = logits + beta * torch.tensor(linear, dtype=logits.dtype)
         loss = torch.zeros(())
         start = 0
         for n in sizes:  # the positive is each group's first candidate
@@ -160,6 +171,7 @@ def main() -> int:
     (args.out / "training.json").write_text(json.dumps({
         "recipe": recipe, "files": [p.name for p in args.files], "questions": len(groups),
         "steps": steps, "seconds": round(time.perf_counter() - t0),
+        "linear_weight": float(beta.detach()) if args.residual else None,
         "loss_first_100": float(np.mean(losses[:100])),
         "loss_last_100": float(np.mean(losses[-100:]))}, indent=2))
     print(f"saved to {args.out}")
