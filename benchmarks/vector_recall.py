@@ -363,6 +363,9 @@ def main() -> int:
                         help="an evaluation file (JSONL) whose articles are the passages")
     parser.add_argument("--probes", type=_ints, default=_ints("5,10,20,40"),
                         help="lists a search scans (CITEBOT_DATABASE_PROBES), comma-separated")
+    parser.add_argument("--lists-per-root", type=float, default=vector_index.LISTS_PER_ROOT,
+                        help="the IVFFlat index's lists per √n (citebot's: 1; the embedded "
+                             "store's IVF has 4)")
     parser.add_argument("--precisions", type=lambda t: t.split(","), default=["halfvec"],
                         help="the IVFFlat index's vectors: halfvec (citebot's), vector (full "
                              "precision), or both, comma-separated")
@@ -379,6 +382,9 @@ def main() -> int:
     parser.add_argument("--database-url", help="an empty PostgreSQL database (default: start one)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    vector_index.LISTS_PER_ROOT = args.lists_per_root
+    if args.lists_per_root > 1:  # k-means keeps a bound per sample and list: lists² memory
+        vector_index.BUILD_MEMORY = "4GB"
     with tempfile.TemporaryDirectory(prefix="citebot-recall-") as tmp, \
             throwaway(Path(tmp), args.database_url) as url:
         run(args, url)

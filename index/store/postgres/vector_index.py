@@ -39,13 +39,16 @@ PROBES = 40  # lists a search scans (benchmarks/vector_recall.py, docs/SCALING.m
 PRECISION = "halfvec"
 MAX_PROBES = 1000
 _BUILD_LOCK = "hashtextextended('citebot:vector-index:' || %s, 0)"
-_BUILD_MEMORY = "512MB"  # k-means over pgvector's sample of 50 vectors per list
+BUILD_MEMORY = "512MB"  # k-means over pgvector's sample of 50 vectors per list
+
+
+LISTS_PER_ROOT = 1.0  # lists per √n (benchmarks/vector_recall.py --lists-per-root)
 
 
 def lists_for(vectors: int) -> int:
     """Lists for an index over this many vectors: about √n (316 at 100k, 1,000 at 1M), so a
     list holds about as many vectors as there are lists."""
-    return max(1, round(math.sqrt(max(vectors, 1))))
+    return max(1, round(LISTS_PER_ROOT * math.sqrt(max(vectors, 1))))
 
 
 def order_by(dim: int) -> str:
@@ -140,7 +143,7 @@ def _build(conn: psycopg.Connection, dim: int, threshold: int) -> int | None:
     log.info("building PostgreSQL's vector index for %d-dimension vectors: %d vectors, %d "
              "lists (was %s); searches go on meanwhile", d, vectors, wanted, lists or "none")
     start = time.monotonic()
-    conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (_BUILD_MEMORY,))
+    conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (BUILD_MEMORY,))
     conn.execute(f'CREATE INDEX CONCURRENTLY "{name(d, wanted)}" ON chunks USING ivfflat '
                  f"((embedding::{PRECISION}({d})) {PRECISION}_cosine_ops) "
                  f"WITH (lists = {wanted}) "
