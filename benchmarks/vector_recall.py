@@ -383,8 +383,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     vector_index.LISTS_PER_ROOT = args.lists_per_root
-    if args.lists_per_root > 1:  # k-means keeps a bound per sample and list: lists² memory
-        vector_index.BUILD_MEMORY = "4GB"
     with tempfile.TemporaryDirectory(prefix="citebot-recall-") as tmp, \
             throwaway(Path(tmp), args.database_url) as url:
         run(args, url)

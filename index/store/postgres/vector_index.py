@@ -39,9 +39,7 @@ PROBES = 40  # lists a search scans (benchmarks/vector_recall.py, docs/SCALING.m
 PRECISION = "halfvec"
 MAX_PROBES = 1000
 _BUILD_LOCK = "hashtextextended('citebot:vector-index:' || %s, 0)"
-BUILD_MEMORY = "512MB"  # k-means over pgvector's sample of 50 vectors per list
-
-
+BUILD_MEMORY_MB = 512  # the least maintenance_work_mem a build is given
 LISTS_PER_ROOT = 1.0  # lists per √n (benchmarks/vector_recall.py --lists-per-root)
 
 
@@ -49,6 +47,16 @@ def lists_for(vectors: int) -> int:
     """Lists for an index over this many vectors: about √n (316 at 100k, 1,000 at 1M), so a
     list holds about as many vectors as there are lists."""
     return max(1, round(LISTS_PER_ROOT * math.sqrt(max(vectors, 1))))
+
+
+def build_memory_mb(lists: int, dim: int) -> int:
+    """``maintenance_work_mem`` for building an index of this many lists: pgvector's k-means
+    holds a sample of 50 vectors per list and a distance bound per sample and list (at
+    4,000 lists of 384 dimensions it asked for 3,275 MB), with a quarter to spare; at least
+    ``BUILD_MEMORY_MB``. A fixed amount would make builds fail past about 2.7M passages."""
+    samples = 50 * int(lists)
+    needed = samples * (4 * int(lists) + 4 * int(dim) + 64)
+    return max(BUILD_MEMORY_MB, math.ceil(1.25 * needed / 2**20))
 
 
 def order_by(dim: int) -> str:
@@ -143,7 +151,8 @@ def _build(conn: psycopg.Connection, dim: int, threshold: int) -> int | None:
     log.info("building PostgreSQL's vector index for %d-dimension vectors: %d vectors, %d "
              "lists (was %s); searches go on meanwhile", d, vectors, wanted, lists or "none")
     start = time.monotonic()
-    conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (BUILD_MEMORY,))
+    conn.execute("SELECT set_config('maintenance_work_mem', %s, false)",
+                 (f"{build_memory_mb(wanted, d)}MB",))
     conn.execute(f'CREATE INDEX CONCURRENTLY "{name(d, wanted)}" ON chunks USING ivfflat '
                  f"((embedding::{PRECISION}({d})) {PRECISION}_cosine_ops) "
                  f"WITH (lists = {wanted}) "
