@@ -14,7 +14,7 @@ file embedded by the bundled model, asked its own questions: real vectors crowd 
 far more than random ones, and only then do the copies of one passage crowd out another's
 (HNSW's recall falls on this corpus, not on the synthetic one).
 
-Indexes. The IVFFlat index as citebot trains it (``vector_index``: about √n lists), searched
+Indexes. The IVFFlat index as citebot trains it (``vector_index``: about 4√n lists), searched
 with each ``--probes`` (CITEBOT_DATABASE_PROBES). With ``--hnsw m:ef_construction``, also
 the HNSW graph citebot searched before, with each ``--ef`` (its ``hnsw.ef_search``, iterative
 scan on), for comparison. ``--embedded`` adds
@@ -364,8 +364,8 @@ def main() -> int:
     parser.add_argument("--probes", type=_ints, default=_ints("5,10,20,40"),
                         help="lists a search scans (CITEBOT_DATABASE_PROBES), comma-separated")
     parser.add_argument("--lists-per-root", type=float, default=vector_index.LISTS_PER_ROOT,
-                        help="the IVFFlat index's lists per √n (citebot's: 1; the embedded "
-                             "store's IVF has 4)")
+                        help="the IVFFlat index's lists per √n (citebot's and the embedded "
+                             "store's: 4; before: 1)")
     parser.add_argument("--precisions", type=lambda t: t.split(","), default=["halfvec"],
                         help="the IVFFlat index's vectors: halfvec (citebot's), vector (full "
                              "precision), or both, comma-separated")

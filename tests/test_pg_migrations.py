@@ -236,7 +236,7 @@ def test_a_database_searched_by_hnsw_gets_the_trained_index_in_its_place(
         with psycopg.connect(pg_url) as db:
             indexes = sorted(r[0] for r in db.execute(
                 "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'chunks\\_%\\_64%'"))
-        assert indexes == ["chunks_ivfflat_64_6"]  # √40 lists; no HNSW left
+        assert indexes == ["chunks_ivfflat_64_1"]  # 40 // 39 lists; no HNSW left
         assert core.storage.stats("default").index == "ivfflat"
         query = core.embedder.embed_query("harbour council")
         assert len(core.storage.dense_search("default", query, 10)) == 10

@@ -48,9 +48,9 @@ def test_a_filtered_index_search_returns_k_rows(pg_settings: Settings, pg_url: s
                 "EXPLAIN SELECT paragraph_id FROM chunks WHERE collection = 'small' AND live "
                 "AND vector_dims(embedding) = 64 ORDER BY embedding::halfvec(64) <=> "
                 "array_fill(0.1, ARRAY[64])::halfvec(64) LIMIT 40"))
-            assert "chunks_ivfflat_64_24" in plan  # √600 lists, trained after the large one
+            assert "chunks_ivfflat_64_15" in plan  # 600 // 39 lists, trained after the large one
             pids, _ = search.nearest(db, "small", query, 20, 64, probes=1)
-        assert len(pids) == 20  # of the small collection's 30, from one list of 24 probed
+        assert len(pids) == 20  # of the small collection's 30, from one list of 15 probed
         small = core.storage.passages("small", pids.tolist())
         assert set(small) == set(pids.tolist())  # only the collection asked
         assert len(core.storage.dense_search("small", query, 10)) == 10
@@ -83,6 +83,19 @@ def test_the_index_search_scans_as_many_lists_as_the_setting_asks(
     assert found[0] < found[1], found  # the same index: equal if the setting were ignored
 
 
+def test_the_index_has_the_embedded_stores_lists() -> None:
+    """About 4√n lists, as the embedded store's IVF (√n mixed too many topics at 1M), at most
+    one per 39 vectors and pgvector's 32,768."""
+    from index.store.embedded.vectors import ideal_nlist
+    from index.store.postgres.vector_index import lists_for
+
+    assert [lists_for(n) for n in (100_000, 1_000_000)] == [1265, 4000]
+    assert [lists_for(n) for n in (0, 103, 600)] == [1, 2, 15]
+    assert lists_for(10**9) == 32_768
+    for n in (50_001, 100_000, 1_000_000):
+        assert abs(lists_for(n) - ideal_nlist(n)) <= 1
+
+
 DIM = 256  # random vectors in many dimensions: an index search misses some at a low setting
 
 
@@ -104,9 +117,10 @@ def _lists(url: str) -> list[str]:
 
 def test_the_vector_index_is_built_past_the_threshold_and_again_as_the_database_grows(
         pg_settings: Settings, pg_url: str) -> None:
-    """No index up to the approximate threshold (searches are exact); past it, one with √n
-    lists trained on the vectors there; at four times as many, another with twice the lists
-    in its place, whichever collection grew. A bulk add trains once, at its end."""
+    """No index up to the approximate threshold (searches are exact); past it, one with 4√n
+    lists, at most one per 39 vectors, trained on the vectors there; at four times as many,
+    another with more lists in its place, whichever collection grew. A bulk add trains once,
+    at its end."""
     from index.store.postgres import vector_index
 
     core = Core.open(pg_settings.model_copy(update={"approximate_threshold": 100}),
@@ -117,19 +131,19 @@ def test_the_vector_index_is_built_past_the_threshold_and_again_as_the_database_
         assert core.storage.stats("one").index == "flat"
         _, text = make_article(random.Random(SEED), 3)
         core.indexer.add_text("one", title="One more", text=text)
-        assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # √103
+        assert _lists(pg_url) == ["chunks_ivfflat_64_2"]  # 103 // 39
         assert core.storage.stats("one").index == "ivfflat"
         with psycopg.connect(pg_url) as db:  # another dimension's is not this one's
-            assert vector_index.current_lists(db, 64) == 10
+            assert vector_index.current_lists(db, 64) == 2
             assert vector_index.current_lists(db, 6) is None
         with core.storage.deferred_save("two"):  # type: ignore[attr-defined]
             fill(core, "two", 60, SEED + 1, paragraphs=5)
-            assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # not during a bulk add
-        assert _lists(pg_url) == ["chunks_ivfflat_64_20"]  # √403, the 10 lists dropped
+            assert _lists(pg_url) == ["chunks_ivfflat_64_2"]  # not during a bulk add
+        assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # 403 // 39, the 2 lists dropped
         assert core.storage.stats("two").index == "ivfflat"
         for article in core.storage.list_articles("two", limit=-1)[:59]:
             core.indexer.remove("two", article.id)
-        assert _lists(pg_url) == ["chunks_ivfflat_64_10"]  # 108: a quarter as many
+        assert _lists(pg_url) == ["chunks_ivfflat_64_2"]  # 108: a quarter as many
     finally:
         core.close()
 
@@ -162,7 +176,7 @@ def test_one_process_builds_the_index_and_a_failed_build_loses_no_article(
         assert "Could not build PostgreSQL's vector index" in caplog.text
         monkeypatch.setattr(vector_index, "train", real)
         core.indexer.add_text("one", title="Later", text=text + " Later.")
-        assert _lists(pg_url) == ["chunks_ivfflat_64_6"]  # √36
+        assert _lists(pg_url) == ["chunks_ivfflat_64_1"]  # 36 vectors: one list
     finally:
         core.close()
 
