@@ -19,9 +19,9 @@ without near-copies recall@10 was 0.834 there, 0.992 with 4√n, from the same 4
 a third of the time; docs/SCALING.md); and once the database holds four times as many
 vectors as the lists were made for (or a quarter as many), the index is built again beside
 the old one, which answers meanwhile (``CREATE INDEX CONCURRENTLY``), and the old one is
-dropped. One process builds at a time
-(a session advisory lock); the others carry on. The number of lists is in the index's name,
-so that a search knows how the index it reads was made.
+dropped. One process builds at a time (a session advisory lock); the others carry on. The
+number of lists is in the index's name, so that a search knows how the index it reads was
+made.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def build_memory_mb(lists: int, dim: int) -> int:
     """``maintenance_work_mem`` for building an index of this many lists: pgvector's k-means
     holds a sample of 50 vectors per list and a distance bound per sample and list (at
     4,000 lists of 384 dimensions it asked for 3,275 MB), with a quarter to spare; at least
-    ``BUILD_MEMORY_MB``. A fixed amount would make builds fail past about 2.7M passages."""
+    ``BUILD_MEMORY_MB``. A fixed 512 MB would make builds fail past about 100k passages."""
     samples = 50 * int(lists)
     needed = samples * (4 * int(lists) + 4 * int(dim) + 64)
     return max(BUILD_MEMORY_MB, math.ceil(1.25 * needed / 2**20))
