@@ -33,6 +33,7 @@ from retrieval.evaluation.splits import article_sides  # noqa: E402
 from retrieval.features import published_date, sentence_text  # noqa: E402
 from retrieval.models import RankedPassage  # noqa: E402
 from retrieval.question import analyse, clean_question  # noqa: E402
+from retrieval.rank import SentenceRanker  # noqa: E402
 
 
 def candidates(core: Core, collection: str, row: dict[str, Any], passages: int,
@@ -46,7 +47,7 @@ def candidates(core: Core, collection: str, row: dict[str, Any], passages: int,
     found = answerer.searcher.search(collection, info, query, DEPTH, None, as_of)
     ranked = answerer.ranker.rerank(info, found, as_of or datetime.now(UTC).date())
     ranked = ranked[:passages]
-    linear = {(id(r), i): s for s, r, i in answerer.selector.ranker.score(info, ranked)}
+    linear = {(id(r), i): s for s, r, i in SentenceRanker().score(info, ranked)}
     out = []
     for rank, r in enumerate(ranked):
         out.extend(_sentences(r, rank, row, linear))

@@ -31,7 +31,7 @@ from config.settings import Settings  # noqa: E402
 from index.ingest.prepare import prepare  # noqa: E402
 from index.text import content_words  # noqa: E402
 from retrieval.evaluation.evaluate import COLLECTION, open_remembering  # noqa: E402
-from retrieval.evaluation.scoring import articles_of, load_questions  # noqa: E402
+from retrieval.evaluation.scoring import articles_of, holds_answer, load_questions  # noqa: E402
 from retrieval.evaluation.splits import article_sides  # noqa: E402
 from retrieval.rarity import rarity  # noqa: E402
 
@@ -90,21 +90,71 @@ def generate(sentence: str, speaker: str | None, title: str) -> Iterator[tuple[s
         break
 
 
-def article_questions(row: dict, rng: random.Random, per_article: int,
+_PHRASE = re.compile(r"(?<=[\s(“\"'])[A-Z][\w'’&.-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’&.-]*)"
+                     r"{0,3}")
+_CALENDAR = re.compile(rf"^{_MONTH}$|^(?:Mr|Mrs|Ms|Dr|The|A|An|He|She|It|They|We|I)\.?$")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_WINDOW = 7  # words kept on each side of the answer
+
+
+def cloze(sentence: str, lead: str, title: str, rng: random.Random,
+          ) -> Iterator[tuple[str, str, str]]:
+    """(kind, question, answer) pairs asked as news quizzes ask: the sentence's words around
+    an answer (a name, a number, a year) with a question word in its place, often after the
+    article's lead or title as context ("Federer announced this week he will retire. Which
+    ...?"). So the question shares words with the lead as well as with the sentence that
+    answers, and the reader must find the sentence that holds what is asked for, not the one
+    that repeats the question."""
+    body = sentence.strip().rstrip(".!?\"”'")
+    spans: list[tuple[int, int, str]] = []
+    for m in _PHRASE.finditer(body):
+        if not _CALENDAR.match(m.group(0)) and len(m.group(0)) > 2:
+            spans.append((m.start(), m.end(), "what"))
+    for m in _NUMBER.finditer(body):
+        if any(ch.isdigit() for ch in m.group(1)):
+            word = ("what year" if _YEAR.fullmatch(m.group(1)) else "how much"
+                    if m.group(1).startswith("$") else "what percentage"
+                    if m.group(1).endswith("%") or m.group(2) == "percent" else "how many")
+            spans.append((m.start(1), m.end(1), word))
+    if not spans:
+        return
+    start, end, word = rng.choice(spans)
+    answer = body[start:end].strip(" ,;:")
+    before, after = body[:start].split(), body[end:].split()
+    if word == "how many" and after:  # "how many people", not "how many people people"
+        word, after = f"how many {after[0]}", after[1:]
+    question = " ".join([*before[-_WINDOW:], word, *after[:_WINDOW]]).strip(" ,;:")
+    roll = rng.random()
+    context = (lead if roll < 0.4 and lead != sentence else title if roll < 0.7 else "")
+    context = " ".join(context.split()[:20]).rstrip(".!?:;,")
+    text = f"{context}. {question[0].upper()}{question[1:]}?" if context else \
+        f"{question[0].upper()}{question[1:]}?"
+    if len(question.split()) >= 4 and not holds_answer(text, [answer]):
+        yield "cloze", text, answer
+
+
+def article_questions(row: dict, rng: random.Random, per_article: int, kinds: str = "templates",
                       ) -> list[tuple[str, str, str]]:
-    """(kind, question, source sentence) for one article, at most ``per_article``."""
+    """(kind, question, answer) for one article, at most ``per_article``: the answer is the
+    source sentence for the templates, the words taken out of it for cloze questions."""
     prepared = prepare(title=row.get("doc_title") or row["doc_id"], text=row["doc_text"],
                        count_tokens=lambda t: len(t.split()), max_tokens=256)
     made = []
+    lead = ""
     for p in prepared.paragraphs:
         for s in p.sentences:
             text = p.text[s.start:s.end]
-            made.extend((kind, q, text) for kind, q in generate(text, s.speaker,
-                                                                  prepared.title))
+            lead = lead or text
+            if kinds == "cloze":
+                made.extend(cloze(text, lead, prepared.title, rng))
+            else:
+                made.extend((kind, q, text) for kind, q in generate(text, s.speaker,
+                                                                      prepared.title))
     rng.shuffle(made)
     kept, seen = [], set()
     for kind, q, text in made:  # at most two of a kind, so that no template dominates
-        if q not in seen and sum(k == kind for k, _, _ in kept) < max(2, per_article // 4):
+        if q not in seen and (kinds != "templates"
+                              or sum(k == kind for k, _, _ in kept) < max(2, per_article // 4)):
             kept.append((kind, q, text))
             seen.add(q)
         if len(kept) >= per_article:
@@ -120,6 +170,9 @@ def main() -> int:
     parser.add_argument("--per-article", type=int, default=8)
     parser.add_argument("--passages", type=int, default=8)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--kinds", choices=("templates", "cloze"), default="templates",
+                        help="templates over the sentence's own words, or cloze questions "
+                             "(an answer taken out, the lead or title as context)")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     rows, _ = load_questions(args.file)
@@ -131,13 +184,15 @@ def main() -> int:
             for doc_id, row in docs.items():
                 if sides[doc_id] != "tune":
                     continue
-                for n, (kind, q, text) in enumerate(article_questions(row, rng,
-                                                                      args.per_article)):
+                for n, (kind, q, text) in enumerate(article_questions(
+                        row, rng, args.per_article, args.kinds)):
                     asked = {"question": q, "doc_id": doc_id, "answers": [text],
                              "question_date": None}
                     cands = candidates(core, COLLECTION, asked, args.passages)
                     for c in cands:
-                        c["label"] = int(c["article"] == doc_id and c["text"] == text)
+                        c["label"] = int(c["article"] == doc_id and (
+                            holds_answer(c["text"], [text]) if args.kinds != "templates"
+                            else c["text"] == text))
                     if any(c["label"] for c in cands):
                         kinds[kind] = kinds.get(kind, 0) + 1
                         fh.write(json.dumps({"set": f"{args.file.stem}-generated",

@@ -166,8 +166,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)
-    recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
-              if k != "files"}
+    recipe = {k: v for k, v in vars(args).items() if k not in ("files", "out")}
     (args.out / "training.json").write_text(json.dumps({
         "recipe": recipe, "files": [p.name for p in args.files], "questions": len(groups),
         "steps": steps, "seconds": round(time.perf_counter() - t0),

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     candidates: int = Field(default=30, ge=5, description="Candidates taken from each retriever.")
     passages: int = Field(default=8, ge=1, description="Passages returned with an answer.")
     max_quotes: int = Field(default=3, ge=1, le=10)
+    reader: bool = Field(
+        default=False,
+        description=("Read the linear ranking's best sentences again with a reader (a small "
+                     "cross-encoder trained by benchmarks/train_reader.py and exported into "
+                     "index/encode/reader_model/) before choosing the first quote. Off by "
+                     "default: none trained so far beats the linear ranking (docs/EVALUATION.md)."),
+    )
     min_score: float = Field(
         default=0.40,
         description=("Learned probability that the best sentence answers, below which citebot "

@@ -14,6 +14,7 @@ from retrieval.models import Answer, Prior
 from retrieval.question import MAX_QUESTION_CHARS, analyse, clean_question
 from retrieval.quotes import QuoteSelector
 from retrieval.rank import PassageRanker, found_features, relevance
+from retrieval.reading import ReadingRanker, Scorer
 from retrieval.search import HybridSearcher
 
 if TYPE_CHECKING:
@@ -42,14 +43,17 @@ class AnswerOptions:
 class Answerer:
     """Turns questions into cited answers over one storage; build once, reuse."""
 
-    def __init__(self, *, options: AnswerOptions, storage: Storage,
-                 embedder: Embedder) -> None:
+    def __init__(self, *, options: AnswerOptions, storage: Storage, embedder: Embedder,
+                 reader: Scorer | None = None) -> None:
         self.options = options
         self.storage = storage
         self.embedder = embedder
         self.searcher = HybridSearcher(storage, candidates=options.candidates)
         self.ranker = PassageRanker()
-        self.selector = QuoteSelector(max_quotes=options.max_quotes)
+        self.reader = reader
+        self.selector = QuoteSelector(
+            ranker=ReadingRanker(reader) if reader is not None else None,
+            max_quotes=options.max_quotes)
 
     def ask(self, collection: str, question: str, *, article_id: str | None = None,
             as_of: date | None = None, prior: Prior | None = None) -> Answer:
@@ -78,6 +82,8 @@ class Answerer:
         quotes = self.selector.quotes(scored)
         best = (scored[0][1], scored[0][2]) if scored else None
         score = relevance(found_features(info, ranked, best))
+        if best is not None and self.reader is not None:  # the passage read as answering first
+            ranked = [best[0], *(r for r in ranked if r is not best[0])]
         t3 = time.perf_counter()
         found = bool(quotes) and score >= self.options.min_score
         timings = {"embed": t1 - t0, "search": t2 - t1, "quotes": t3 - t2}

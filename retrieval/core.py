@@ -6,15 +6,18 @@ reaches into storage or the indexer. Errors are the domain errors of ``index.err
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from threading import Event
 from types import TracebackType
 
 from config.settings import Settings
 from index.encode.embed import Embedder, load_embedder
+from index.encode.reader import Reader
 from index.indexer import AddResult, BadLine, BulkItem, Indexer, IndexerOptions
 from index.intake.entries import Taken
 from index.intake.poller import FeedPoller, PollerOptions, PollReport
@@ -37,6 +40,28 @@ from retrieval.dialogue import Dialogue
 from retrieval.insights import DEFAULT_DAYS, DEFAULT_RETENTION_DAYS, InsightReport, Insights
 from retrieval.models import Answer
 from retrieval.written import Writer, WriterOptions
+
+log = logging.getLogger(__name__)
+READER_KEY = "reader"
+
+
+@cache
+def load_reader() -> Reader:
+    """The reader that ships with citebot (``index.encode.reader``), loaded once per process
+    (its ONNX session is shared: it scores one batch at a time)."""
+    return Reader()
+
+
+def note_reader(storage: Storage, name: str) -> None:
+    """Keep the reader's name (with its weights' hash) in the store, and say so when it is
+    not the one that answered here before: answers may then choose other first quotes."""
+    before = storage.meta_get(READER_KEY)
+    if before == name:
+        return
+    if before is not None:
+        log.warning("the reader changed since this data was last answered from (%s, now %s): "
+                    "first quotes may differ from before", before, name)
+    storage.meta_set(READER_KEY, name)
 
 
 def open_storage(settings: Settings, *, model: str, dim: int) -> Storage:
@@ -79,13 +104,16 @@ class Core:
         embedder = embedder or load_embedder(
             settings.model, batch_size=settings.embed_batch_size, encoder=settings.encoder,
             cache_dir=settings.model_cache)
+        reader = load_reader() if settings.reader else None
         storage = open_storage(settings, model=embedder.name, dim=embedder.dim)
         indexer = Indexer(options=IndexerOptions.from_settings(settings), storage=storage,
                           embedder=embedder)
+        if reader is not None:
+            note_reader(storage, reader.name)
         return cls(
             settings=settings, embedder=embedder, storage=storage, indexer=indexer,
             answerer=Answerer(options=AnswerOptions.from_settings(settings), storage=storage,
-                              embedder=embedder),
+                              embedder=embedder, reader=reader),
             poller=FeedPoller(options=PollerOptions.from_settings(settings), storage=storage,
                               indexer=indexer),
             conversations=Conversations(
@@ -202,6 +230,12 @@ class Core:
 
     def stats(self, collection: str) -> Stats:
         return self.storage.stats(check_collection(collection))
+
+    def reader_name(self) -> str | None:
+        """The name of the reader that chooses the first quote (with its weights' hash), or
+        None when answering ranks sentences without it (``CITEBOT_READER=false``)."""
+        reader = self.answerer.reader
+        return reader.name if reader is not None else None
 
     def collections(self) -> list[str]:
         """The collections holding at least one article, by name."""

@@ -7,7 +7,7 @@ import logging
 from index.models import Passage
 from retrieval.models import Citation, Prior, Quote, RankedPassage
 from retrieval.question import Question
-from retrieval.rank import SentenceRanker
+from retrieval.rank import SentenceRanker, SentenceScorer
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ class QuoteSelector:
     score: the first is the one most likely to answer; a further one only while it is close
     (within ``margin`` of the first, in log-odds)."""
 
-    def __init__(self, *, ranker: SentenceRanker | None = None, max_quotes: int = 3,
+    def __init__(self, *, ranker: SentenceScorer | None = None, max_quotes: int = 3,
                  margin: float = 1.0) -> None:
         self.ranker = ranker or SentenceRanker()
         self.max_quotes = max_quotes

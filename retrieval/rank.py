@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date
+from typing import Protocol
 
 import numpy as np
 
@@ -53,6 +54,14 @@ class PassageRanker:
             scores = scores + cosine * np.array([prior.bonus(r.passage) for r in ranked])
         order = np.argsort(-scores, kind="stable")
         return [replace(ranked[i], score=float(scores[i])) for i in order]
+
+
+class SentenceScorer(Protocol):
+    """What the quote selector needs of a sentence ranking: the linear one (``SentenceRanker``)
+    or the reader's (``retrieval.reading.ReadingRanker``)."""
+
+    def score(self, question: Question, ranked: list[RankedPassage],
+              ) -> list[tuple[float, RankedPassage, int]]: ...
 
 
 class SentenceRanker:

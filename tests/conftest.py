@@ -31,7 +31,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path
     """No test reads the developer's .env or data directory."""
     monkeypatch.chdir(tmp_path)
     for var in ("CITEBOT_DATA_DIR", "CITEBOT_MODEL", "CITEBOT_DISCORD_TOKEN", "CITEBOT_ENCODER",
-                "CITEBOT_DATABASE_URL", "CITEBOT_DATABASE_READ_URL"):
+                "CITEBOT_DATABASE_URL", "CITEBOT_DATABASE_READ_URL", "CITEBOT_READER"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CITEBOT_MODEL_CACHE_DIR", str(model_cache))

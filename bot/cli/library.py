@@ -60,7 +60,7 @@ def cmd_rebuild(ctx: Context) -> int:
 
 def cmd_stats(ctx: Context) -> int:
     with ctx.core() as core:
-        stats = core.stats(ctx.collection).to_json()
+        stats = {**core.stats(ctx.collection).to_json(), "reader": core.reader_name()}
         empty = None if stats["articles"] else no_articles(core, ctx.collection)
     if empty:
         complain(empty)

@@ -2,18 +2,24 @@
 scores whether the sentence answers it (trained here from the bundled all-MiniLM-L6-v2
 weights by ``benchmarks/train_reader.py``; docs/EVALUATION.md has the recipe).
 
-It ships as an int8 ONNX file beside this module and runs on ONNX Runtime with the bundled
-model's tokenizer, so loading it needs neither torch nor a download. ``reader_pair`` is the
-one place that says what the reader reads: training and answering both call it.
+Its weights are an int8 ONNX file in ``reader_model/`` beside this module, run on ONNX Runtime
+with the bundled model's tokenizer, so loading them needs neither torch nor a download. None
+ships yet: no reader trained so far beats the linear sentence ranking on held-out questions
+(docs/EVALUATION.md), so answering reads with one only when ``CITEBOT_READER`` is on.
+``reader_pair`` is the one place that says what the reader reads: training and answering both
+call it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from pathlib import Path
 
 import numpy as np
+
+from index.errors import MissingDependencyError
 
 MODEL_DIR = Path(__file__).with_name("reader_model")
 MODEL_FILE = MODEL_DIR / "reader-int8.onnx"
@@ -34,16 +40,31 @@ def model_hash(path: Path = MODEL_FILE) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
+def linear_weight(onnx_path: Path) -> float:
+    """The weight of the linear sentence score the reader was trained beside (its logit is a
+    correction of that score; ``training.json`` from ``benchmarks/train_reader.py``)."""
+    recipe = json.loads(onnx_path.with_name("training.json").read_text(encoding="utf-8"))
+    return float(recipe["linear_weight"])
+
+
 class Reader:
     """Scores (question, sentence) pairs with the shipped reader; build once, reuse."""
 
-    def __init__(self, onnx_path: Path = MODEL_FILE, *, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path | None = None, *, threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         from index.encode.onnx_encoder import cpu_session
 
+        onnx_path = onnx_path or MODEL_FILE
+        if not onnx_path.exists():
+            raise MissingDependencyError(
+                f"CITEBOT_READER is on, but the reader's weights are not installed "
+                f"({onnx_path.parent.name}/{onnx_path.name} beside index/encode/reader.py). "
+                "Train and export one (docs/EVALUATION.md, \"The reader\"), or set "
+                "CITEBOT_READER=false.")
         self.path = onnx_path
         self.name = f"citebot-reader-{model_hash(onnx_path)}"
+        self.linear_weight = linear_weight(onnx_path)
         self._tokenizer = Tokenizer.from_file(str(onnx_path.with_name("tokenizer.json")))
         self._tokenizer.enable_truncation(MAX_TOKENS, strategy="only_second")
         self._tokenizer.enable_padding()

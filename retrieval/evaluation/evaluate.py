@@ -111,7 +111,8 @@ def evaluate(path: Path, settings: Settings, *, limit: int | None = None,
         "file": path.name, "split": split, "left_out_not_verbatim": skipped,
         "articles": len(docs), "passages": passages_n, "index_seconds": round(index_s, 1),
         "passages_per_second": round(passages_n / max(index_s, 1e-9), 1),
-        "model": core.embedder.name, "encoder": settings.encoder, "asked_on_their_date": dated,
+        "model": core.embedder.name, "reader": core.reader_name(), "encoder": settings.encoder,
+        "asked_on_their_date": dated,
         "sides": {s: t.row() for s, t in tallies.items()}}
 
 
