@@ -47,8 +47,8 @@ READER_KEY = "reader"
 
 @cache
 def load_reader() -> Reader:
-    """The reader that ships with citebot (``index.encode.reader``), loaded once per process
-    (its ONNX session is shared: it scores one batch at a time)."""
+    """The reader exported into ``index/encode/reader_model/`` (``index.encode.reader``),
+    loaded once per process (its ONNX session is shared: it scores one batch at a time)."""
     return Reader()
 
 

@@ -30,7 +30,7 @@ class Scorer(Protocol):
     name: str
     linear_weight: float
 
-    def score(self, pairs: list[tuple[str, str]], batch: int = 32) -> np.ndarray: ...
+    def score(self, pairs: list[tuple[str, str]], batch: int = 1) -> np.ndarray: ...
 
 
 class ReadingRanker:

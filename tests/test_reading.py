@@ -33,7 +33,7 @@ class KeywordReader:
         self.linear_weight = linear_weight
         self.read: list[tuple[str, str]] = []
 
-    def score(self, pairs: list[tuple[str, str]], batch: int = 32) -> np.ndarray:
+    def score(self, pairs: list[tuple[str, str]], batch: int = 1) -> np.ndarray:
         self.read += pairs
         return np.array([10.0 if self.word in b.split(" | ")[0] else 0.0 for _, b in pairs])
 
@@ -81,17 +81,19 @@ def test_the_reader_reads_the_sentence_with_its_title_and_neighbours(hash_core: 
     assert pair(info, p, 1)[1] == f"{sentences[1]} | {title} | {sentences[0]}"
 
 
-@pytest.mark.skipif(not MODEL_FILE.exists(), reason="the reader's weights are not shipped")
-def test_the_shipped_reader_loads_offline_and_scores_an_answer_higher() -> None:
+@pytest.mark.skipif(not MODEL_FILE.exists(), reason="no reader's weights are exported here")
+def test_exported_weights_load_offline_and_score_each_pair_alike_in_any_batch() -> None:
     reader = Reader()
     assert reader.name.startswith("citebot-reader-") and len(reader.name) == 31
-    assert reader.linear_weight == linear_weight(MODEL_FILE) > 0
+    assert reader.linear_weight == linear_weight(MODEL_FILE)
     q = "What is the Lakeside robot called?"
     title = "Lakeside High robotics team wins national title with a wall-climbing robot"
-    good, bad = reader.score([
-        reader_pair(q, title, "", "The robot, nicknamed Gecko, beat 64 other teams.", ""),
-        reader_pair(q, title, "", "Share this article", "")])
-    assert good > bad
+    pairs = [reader_pair(q, title, "", "The robot, nicknamed Gecko, beat 64 other teams.", ""),
+             reader_pair(q, title, "", "Share this article", "")]
+    together = reader.score(pairs)
+    alone = np.concatenate([reader.score(pairs[:1]), reader.score(pairs[1:])])
+    assert together.shape == (2,) and np.isfinite(together).all()
+    assert np.allclose(together, alone, atol=1e-3)
 
 
 def test_the_reader_on_without_its_weights_is_refused_with_what_to_do(

@@ -44,11 +44,15 @@ def linear_weight(onnx_path: Path) -> float:
     """The weight of the linear sentence score the reader was trained beside (its logit is a
     correction of that score; ``training.json`` from ``benchmarks/train_reader.py``)."""
     recipe = json.loads(onnx_path.with_name("training.json").read_text(encoding="utf-8"))
+    if recipe.get("linear_weight") is None:
+        raise MissingDependencyError(
+            "The reader in reader_model/ was trained alone; answering reads it only as a "
+            "correction of the linear score (benchmarks/train_reader.py --residual).")
     return float(recipe["linear_weight"])
 
 
 class Reader:
-    """Scores (question, sentence) pairs with the shipped reader; build once, reuse."""
+    """Scores (question, sentence) pairs with the exported reader; build once, reuse."""
 
     def __init__(self, onnx_path: Path | None = None, *, threads: int | None = None) -> None:
         from tokenizers import Tokenizer
@@ -72,8 +76,11 @@ class Reader:
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
 
-    def score(self, pairs: list[tuple[str, str]], batch: int = 32) -> np.ndarray:
-        """One logit per pair: higher when the second text answers the first."""
+    def score(self, pairs: list[tuple[str, str]], batch: int = 1) -> np.ndarray:
+        """One logit per pair: higher when the second text answers the first. One pair a run
+        by default: int8 weights quantise each run's activations with one scale, so in a
+        batch a pair's logit would depend on the others beside it and on their padding (by
+        0.4 for one pair measured)."""
         out = np.zeros(len(pairs), np.float32)
         for start in range(0, len(pairs), batch):
             chunk = pairs[start:start + batch]
