@@ -58,6 +58,14 @@ def torch_scorer(path: Path) -> Any:
     return score
 
 
+def judged(path: Path, fold: int | None, folds: int) -> list[dict[str, Any]]:
+    """The questions of a candidates file that are judged: those of the articles of ``fold``
+    (every one when None) with a candidate among the passages answering reads."""
+    return [r for r in map(json.loads, path.open(encoding="utf-8"))
+            if (fold is None or held_out(r["doc_id"], fold, folds))
+            and any(c["rank"] < PASSAGES for c in r["candidates"])]
+
+
 def head(row: dict[str, Any], read: int) -> list[dict[str, Any]]:
     """The candidates answering reads: of the first passages, the best by the linear score
     (a stable sort, as the sentence ranker's)."""
@@ -106,11 +114,7 @@ def main() -> int:
     args = parser.parse_args()
     score = (Reader(args.model).score if args.model.suffix == ".onnx"
              else torch_scorer(args.model))
-    rows: list[dict[str, Any]] = []
-    for path in args.files:
-        rows += [r for r in map(json.loads, path.open(encoding="utf-8"))
-                 if held_out(r["doc_id"], args.fold, args.folds)
-                 and any(c["rank"] < PASSAGES for c in r["candidates"])]
+    rows = [r for path in args.files for r in judged(path, args.fold, args.folds)]
     scores: dict[tuple[str, int, int, str], float] = {}
     for r in rows:
         cands = head(r, max(args.read))

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from fit_reader import PASSAGES, head, two_fold  # noqa: E402
-from train_reader import choose, held_out, load_groups  # noqa: E402
+from fit_reader import head, judged, two_fold  # noqa: E402
+from train_reader import choose, draw, load_groups, warmup_then_decay  # noqa: E402
 
 from index.encode.embed import bundled_model_path  # noqa: E402
 from retrieval.learn import top1  # noqa: E402
@@ -91,9 +91,7 @@ def judge(args: argparse.Namespace) -> int:
     if recipe and recipe.exists():
         trained = json.loads(recipe.read_text(encoding="utf-8"))
     for path in args.files:
-        rows = [r for r in map(json.loads, path.open(encoding="utf-8"))
-                if (args.fold < 0 or held_out(r["doc_id"], args.fold, args.folds))
-                and any(c["rank"] < PASSAGES for c in r["candidates"])]
+        rows = judged(path, args.fold if args.fold >= 0 else None, args.folds)
         groups = []
         with late.torch.no_grad():
             for r in rows:
@@ -129,9 +127,7 @@ def train(args: argparse.Namespace) -> int:
         {"params": [scale, beta], "lr": args.lr * 1000, "weight_decay": 0.0}],
         lr=args.lr, weight_decay=0.01)
     steps = math.ceil(len(groups) * args.epochs / args.groups_per_step)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    schedule = warmup_then_decay(optimizer, steps)
     print(f"{len(groups)} questions, {steps} steps", flush=True)
     order: list[int] = []
     losses: list[float] = []
@@ -139,10 +135,7 @@ def train(args: argparse.Namespace) -> int:
     for step in range(steps):
         loss = torch.zeros(())
         for _ in range(args.groups_per_step):
-            if not order:
-                order = list(range(len(groups)))
-                rng.shuffle(order)
-            group = groups[order.pop()]
+            group = draw(groups, order, rng)
             cands = choose(group, args.negatives, rng)
             ms = late.maxsim(group[0], [c["text"] for c in cands])
             logits = scale * ms + beta * torch.tensor([c["linear"] for c in cands])

@@ -73,6 +73,25 @@ def choose(group: Group, negatives: int, rng: random.Random) -> list[dict[str, A
     return [rng.choice(pos), *chosen]
 
 
+def draw(groups: list[Group], order: list[int], rng: random.Random) -> Group:
+    """The next question of a shuffled pass over ``groups`` (``order`` holds what is left of
+    the pass; a new pass starts when it is empty)."""
+    if not order:
+        order.extend(range(len(groups)))
+        rng.shuffle(order)
+    return groups[order.pop()]
+
+
+def warmup_then_decay(optimizer: Any, steps: int) -> Any:
+    """The learning rate over ``steps``: a linear warm-up over the first tenth, then a linear
+    decay to nothing."""
+    import torch
+
+    warmup = max(1, steps // 10)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", type=Path, nargs="+")
@@ -116,9 +135,7 @@ def main() -> int:
     if args.residual:
         params.append({"params": [beta], "lr": args.lr * 100, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+    schedule = warmup_then_decay(optimizer, steps)
     print(f"{len(groups)} questions, {steps} steps of {args.groups_per_step} questions x "
           f"{args.negatives + 1} sentences", flush=True)
 
@@ -128,10 +145,7 @@ def main() -> int:
     for step in range(steps):
         batch = []
         for _ in range(args.groups_per_step):
-            if not order:
-                order = list(range(len(groups)))
-                rng.shuffle(order)
-            batch.append(groups[order.pop()])
+            batch.append(draw(groups, order, rng))
         firsts, seconds, sizes, linear = [], [], [], []
         for group in batch:
             cands = choose(group, args.negatives, rng)
